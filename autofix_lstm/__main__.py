@@ -1,0 +1,5 @@
+"""``python -m autofix_lstm`` runs the CLI."""
+
+from autofix_lstm.cli import app
+
+app(prog_name="autofix-lstm")

@@ -1,0 +1,1 @@
+"""Diagnosis: why an LSTM output collapsed."""

@@ -1,0 +1,376 @@
+"""The spec: what the user built and the data it fails on, validated once at the boundary.
+
+``load_spec`` reads a YAML file (safe loader), a dict or an existing ``Spec`` and returns a
+validated ``Spec``. Every problem becomes one line naming its path, e.g.
+``data.window must be >= 1, got 0``; inner code receives the validated object and never re-reads YAML.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+from typing import Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+
+from autofix_lstm.errors import ModelSpecError, SpecError
+
+TABLE_SUFFIXES = (".csv", ".parquet")
+ARRAY_SUFFIXES = (".npz",)
+DATA_SUFFIXES = TABLE_SUFFIXES + ARRAY_SUFFIXES
+
+Task = Literal["regression", "binary", "multiclass"]
+InputScaling = Literal["none", "standard", "minmax", "robust", "window_relative"]
+TargetScaling = Literal["none", "standard", "minmax", "robust", "log", "difference"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=False)
+
+
+class DataSpec(_Strict):
+    """Where the data is and how to cut it into (window, target) samples."""
+
+    path: str | None = None
+    target: str | None = None
+    features: list[str] | None = None
+    window: int | None = Field(None, ge=1)
+    horizon: int = Field(1, ge=0)
+    task: Task | None = None
+    validation_split: float = Field(0.2, gt=0.0, lt=1.0)
+    missing: Literal["error", "drop", "ffill", "interpolate"] = "error"
+
+    @field_validator("path")
+    @classmethod
+    def _known_suffix(cls, value: str | None) -> str | None:
+        if value is not None and Path(value).suffix.lower() not in DATA_SUFFIXES:
+            raise ValueError(f"must end in one of {', '.join(DATA_SUFFIXES)}, got {value!r}")
+        return value
+
+    @property
+    def is_array_file(self) -> bool:
+        """True for an already windowed ``.npz`` file."""
+        return self.path is not None and Path(self.path).suffix.lower() in ARRAY_SUFFIXES
+
+    @model_validator(mode="after")
+    def _fields_fit_the_file_kind(self) -> DataSpec:
+        problems = []
+        if self.is_array_file:
+            for name in ("target", "features", "window"):
+                if getattr(self, name) is not None:
+                    problems.append(f"{name} does not apply to .npz files (they are already windowed); remove it")
+            if "horizon" in self.model_fields_set:
+                problems.append("horizon does not apply to .npz files (they are already windowed); remove it")
+            if self.missing in ("ffill", "interpolate"):
+                problems.append(f"missing must be 'error' or 'drop' for .npz files, got {self.missing!r}")
+        elif self.path is not None:
+            if self.target is None:
+                problems.append("target is required for .csv/.parquet data: name the column to predict")
+            if self.window is None:
+                problems.append("window is required for .csv/.parquet data: the number of rows in each input sequence")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+class LayerSpec(BaseModel):
+    """One layer: ``type`` plus keyword arguments passed through to the Keras layer."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        """The keyword arguments for the Keras layer (everything but ``type``)."""
+        return dict(self.model_extra or {})
+
+    def to_dict(self) -> dict[str, Any]:
+        """The layer as it appears in YAML: ``{type: ..., **kwargs}``."""
+        return {"type": self.type, **self.kwargs}
+
+
+class OptimizerSpec(_Strict):
+    """The optimizer and its gradient clipping."""
+
+    name: str = "adam"
+    learning_rate: float = Field(0.001, gt=0.0)
+    clipnorm: float | None = Field(None, gt=0.0)
+    clipvalue: float | None = Field(None, gt=0.0)
+
+    @field_validator("name")
+    @classmethod
+    def _known_optimizer(cls, value: str) -> str:
+        from autofix_lstm.model import OPTIMIZERS
+
+        key = value.lower()
+        if key not in OPTIMIZERS:
+            raise ValueError(f"must be one of {', '.join(sorted(OPTIMIZERS))}, got {value!r}")
+        return key
+
+
+class ModelSpec(_Strict):
+    """The model exactly as the user built it: a layer list, or a saved Sequential ``path``."""
+
+    layers: list[LayerSpec] | None = None
+    path: str | None = None
+    optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)
+    loss: str = "mse"
+
+    @field_validator("loss")
+    @classmethod
+    def _known_loss(cls, value: str) -> str:
+        from autofix_lstm.model import check_loss
+
+        return check_loss(value)
+
+    @model_validator(mode="after")
+    def _layers_or_path(self) -> ModelSpec:
+        if (self.layers is None) == (self.path is None):
+            raise ValueError("give exactly one of 'layers' (a list of layers) or 'path' (a saved .keras model)")
+        if self.layers is not None:
+            if not self.layers:
+                raise ValueError("layers must hold at least one layer")
+            from autofix_lstm.model import check_layers
+
+            check_layers(self.layers)
+        return self
+
+
+class PreprocessingSpec(_Strict):
+    """What the user did to the data before training. All default to none."""
+
+    inputs: InputScaling = "none"
+    target: TargetScaling = "none"
+    class_weight: Union[Literal["balanced"], dict[int, float], None] = None
+
+    @field_validator("class_weight")
+    @classmethod
+    def _positive_weights(cls, value):
+        if isinstance(value, dict):
+            bad = {k: v for k, v in value.items() if not v > 0}
+            if bad:
+                raise ValueError(f"weights must be > 0, got {bad}")
+        return value
+
+
+class TrainSpec(_Strict):
+    """How to train: epochs, batch size and the seed that makes runs repeatable."""
+
+    epochs: int = Field(20, ge=1)
+    batch_size: int = Field(32, ge=1)
+    seed: int = 0
+
+
+class SearchSpec(_Strict):
+    """How to search for a fix (see the README: the search)."""
+
+    tuner: Literal["bayesian", "random", "hyperband"] = "bayesian"
+    max_trials: int = Field(30, ge=1)
+    max_time: str | None = None
+    strategies: Union[Literal["all"], list[str]] = "all"
+    min_std_ratio: float = Field(0.1, gt=0.0, lt=1.0)
+    prune_after: int = Field(2, ge=1, description="epochs after which a still-collapsed trial is stopped")
+
+    @field_validator("max_time")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
+
+    @property
+    def max_seconds(self) -> float | None:
+        """``max_time`` in seconds, or None for no limit."""
+        return None if self.max_time is None else parse_duration(self.max_time)
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hr|d)?\s*$", re.IGNORECASE)
+_UNIT_SECONDS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600, "d": 86400}
+
+
+def parse_duration(text: str | int | float) -> float:
+    """Seconds in a duration such as ``"90s"``, ``"30m"``, ``"2h"`` or a bare number of seconds."""
+    if isinstance(text, (int, float)):
+        return float(text)
+    match = _DURATION.match(str(text))
+    if not match:
+        raise ValueError(f"must be a duration like '90s', '30m' or '2h', got {text!r}")
+    return float(match.group(1)) * _UNIT_SECONDS[(match.group(2) or "s").lower()]
+
+
+class Spec(_Strict):
+    """A whole validated spec. ``base_dir`` anchors the relative paths in it."""
+
+    data: DataSpec
+    model: ModelSpec
+    preprocessing: PreprocessingSpec = Field(default_factory=PreprocessingSpec)
+    train: TrainSpec = Field(default_factory=TrainSpec)
+    search: SearchSpec = Field(default_factory=SearchSpec)
+    output: str = "runs/autofix"
+
+    _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+    _source: str | None = PrivateAttr(default=None)
+
+    @property
+    def base_dir(self) -> Path:
+        """The folder relative paths are resolved against (the spec file's folder)."""
+        return self._base_dir
+
+    @property
+    def source(self) -> str | None:
+        """Where the spec came from (a file path), for error messages."""
+        return self._source
+
+    def resolve(self, path: str | Path) -> Path:
+        """``path`` made absolute against the spec's folder."""
+        path = Path(path).expanduser()
+        return path if path.is_absolute() else (self._base_dir / path)
+
+    @property
+    def output_dir(self) -> Path:
+        """The absolute output folder."""
+        return self.resolve(self.output)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain dict that ``load_spec`` accepts back (layers flattened to ``{type, **kwargs}``)."""
+        raw = self.model_dump(mode="json", exclude_none=False)
+        if self.model.layers is not None:
+            raw["model"]["layers"] = [layer.to_dict() for layer in self.model.layers]
+        for key in ("layers", "path"):
+            if raw["model"].get(key) is None:
+                raw["model"].pop(key, None)
+        if self.data.is_array_file:
+            for key in ("target", "features", "window", "horizon"):
+                raw["data"].pop(key, None)
+        return raw
+
+    def to_yaml(self) -> str:
+        """The spec as YAML, readable by a person and by ``load_spec``."""
+        return yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=None, width=100)
+
+    def updated(self, changes: dict[str, Any]) -> Spec:
+        """A new validated spec with dotted-path ``changes`` applied (``{"train.epochs": 5}``)."""
+        raw = self.to_dict()
+        for dotted, value in changes.items():
+            _set_path(raw, dotted, value)
+        return _validate(raw, base_dir=self._base_dir, source=self._source)
+
+
+def _set_path(raw: dict, dotted: str, value: Any) -> None:
+    node = raw
+    parts = dotted.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+
+
+def _format_location(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("function-after", "function-before", "function-wrap") or str(part).startswith(
+            ("function-", "literal[", "union[", "dict[", "list[", "str", "float", "int", "none")
+        ):
+            continue
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "spec"
+
+
+def _format_problem(error: dict) -> str:
+    loc = _format_location(tuple(error["loc"]))
+    kind = error["type"]
+    ctx = error.get("ctx", {}) or {}
+    received = error.get("input")
+    got = f", got {received!r}"
+    if kind == "extra_forbidden":
+        return f"{loc} is not a known key; remove it or check its spelling"
+    if kind == "missing":
+        return f"{loc} is required"
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        op = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}[kind]
+        bound = next(iter(ctx.values()))
+        return f"{loc} must be {op} {bound}{got}"
+    if kind == "literal_error":
+        return f"{loc} must be {ctx.get('expected', 'one of the allowed values')}{got}"
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return f"{loc} must be a whole number{got}"
+    if kind in ("float_parsing", "float_type"):
+        return f"{loc} must be a number{got}"
+    if kind in ("bool_parsing", "bool_type"):
+        return f"{loc} must be true or false{got}"
+    if kind in ("string_type",):
+        return f"{loc} must be a string{got}"
+    if kind in ("list_type",):
+        return f"{loc} must be a list{got}"
+    if kind in ("model_type", "dict_type", "model_attributes_type"):
+        return f"{loc} must be a mapping of keys to values{got}"
+    if kind == "value_error":
+        message = str(ctx.get("error", error.get("msg", "")))
+        return f"{loc} {message}" if loc != "spec" else message
+    return f"{loc}: {error.get('msg', kind)}{got}"
+
+
+def _validate(raw: Any, *, base_dir: Path, source: str | None) -> Spec:
+    if not isinstance(raw, dict):
+        raise SpecError(f"the spec must be a mapping with keys data, model, ...; got {type(raw).__name__}", source)
+    raw = copy.deepcopy(raw)
+    model_path = (raw.get("model") or {}).get("path") if isinstance(raw.get("model"), dict) else None
+    if model_path is not None and (raw["model"].get("layers") is None):
+        # A saved Sequential is read into the same layer list the rest of the tool works with.
+        from autofix_lstm.model import read_layers_from_file
+
+        path = Path(model_path).expanduser()
+        path = path if path.is_absolute() else base_dir / path
+        try:
+            raw["model"]["layers"] = read_layers_from_file(path)
+        except ModelSpecError as err:
+            raise ModelSpecError([f"model.path {p}" for p in err.problems], source) from None
+        raw["model"].pop("path")
+    try:
+        spec = Spec.model_validate(raw)
+    except ValidationError as err:
+        seen: list[str] = []
+        for problem in (_format_problem(e) for e in err.errors()):
+            if problem not in seen:
+                seen.append(problem)
+        raise SpecError(seen, source) from None
+    spec._base_dir = base_dir
+    spec._source = source
+    return spec
+
+
+def load_spec(spec: str | Path | dict | Spec) -> Spec:
+    """Read and validate a spec from a YAML file path, a dict or an existing ``Spec``.
+
+    Raises:
+        SpecError: the file is missing or malformed, or the spec breaks the schema; one line per problem.
+    """
+    if isinstance(spec, Spec):
+        return spec
+    if isinstance(spec, dict):
+        return _validate(spec, base_dir=Path.cwd(), source=None)
+    path = Path(spec).expanduser()
+    source = str(path)
+    if not path.is_file():
+        raise SpecError(f"spec file not found; expected a YAML file at {path.resolve()}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise SpecError(f"cannot read the spec file: {err}", source) from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise SpecError(f"malformed YAML{where}: {problem}; fix the syntax (indentation, colons, quotes)", source) from None
+    if raw is None:
+        raise SpecError("the spec file is empty; it needs at least 'data' and 'model'", source)
+    if isinstance(raw, dict) and "output" not in raw:
+        raw["output"] = f"runs/{path.stem}"
+    return _validate(raw, base_dir=path.resolve().parent, source=source)

@@ -1,0 +1,302 @@
+"""Training the spec as written, and measuring it in the target's original units.
+
+``train`` is what ``autofix-lstm train`` runs. The pieces (``prepare``, ``fit_prepared``,
+``predict_original``, ``export_model``) are shared with diagnosis and search so that every
+candidate is trained and measured the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+from sklearn.utils.class_weight import compute_class_weight
+
+from autofix_lstm.data import Dataset, load_dataset
+from autofix_lstm.errors import DataError, ModelSpecError, SpecError
+from autofix_lstm.metrics import class_probabilities, classification_metrics, clean_for_json, regression_metrics
+from autofix_lstm.model import build_core, compile_core
+from autofix_lstm.spec import Spec, load_spec
+from autofix_lstm.transforms import InputTransform, TargetTransform
+
+
+@dataclass
+class Prepared:
+    """A dataset with the spec's preprocessing fit on its training part, ready for ``model.fit``."""
+
+    dataset: Dataset
+    inputs: InputTransform
+    target: TargetTransform
+    x_train: np.ndarray  # model-space inputs
+    y_train: np.ndarray  # model-space targets, in the form the loss expects
+    x_val: np.ndarray
+    y_val: np.ndarray
+    class_weight: dict | None = None
+
+
+def _loss_targets(y: np.ndarray, dataset: Dataset, loss: str) -> np.ndarray:
+    if dataset.task == "regression":
+        return y
+    if "categorical" in loss and "sparse" not in loss:
+        return keras.utils.to_categorical(y, num_classes=dataset.n_classes).astype(np.float32)
+    return y.astype(np.float32 if "binary" in loss or dataset.task == "binary" else np.int64)
+
+
+def _class_weight(spec: Spec, dataset: Dataset) -> dict | None:
+    setting = spec.preprocessing.class_weight
+    if setting is None:
+        return None
+    if dataset.task == "regression":
+        raise SpecError("preprocessing.class_weight applies to binary/multiclass tasks, not regression; remove it", spec.source)
+    if setting == "balanced":
+        present = np.unique(dataset.y_train)
+        weights = compute_class_weight("balanced", classes=present, y=dataset.y_train)
+        return {int(c): float(w) for c, w in zip(present, weights)}
+    unknown = sorted(set(setting) - set(range(dataset.n_classes)))
+    if unknown:
+        raise SpecError(
+            f"preprocessing.class_weight names classes {unknown}; the classes are 0..{dataset.n_classes - 1}",
+            spec.source,
+        )
+    return {int(k): float(v) for k, v in setting.items()}
+
+
+def prepare(spec: Spec, dataset: Dataset) -> Prepared:
+    """Fit the spec's input/target preprocessing on the training part and transform both parts."""
+    p = spec.preprocessing
+    if dataset.task != "regression" and p.target != "none":
+        raise SpecError(
+            f"preprocessing.target {p.target!r} applies to regression only; this task is {dataset.task}. Set it to none",
+            spec.source,
+        )
+    inputs = InputTransform.fit(p.inputs, dataset.x_train)
+    target = TargetTransform.fit(p.target, dataset.y_train, dataset.x_train, dataset.target_index)
+    if dataset.task == "regression":
+        y_train = target.apply(dataset.y_train, dataset.x_train)
+        y_val = target.apply(dataset.y_val, dataset.x_val)
+    else:
+        y_train, y_val = dataset.y_train, dataset.y_val
+    return Prepared(
+        dataset=dataset,
+        inputs=inputs,
+        target=target,
+        x_train=inputs.apply(dataset.x_train),
+        y_train=_loss_targets(y_train, dataset, spec.model.loss),
+        x_val=inputs.apply(dataset.x_val),
+        y_val=_loss_targets(y_val, dataset, spec.model.loss),
+        class_weight=_class_weight(spec, dataset),
+    )
+
+
+def build_model(spec: Spec, prepared: Prepared) -> keras.Model:
+    """The user's model, seeded and compiled, on the prepared inputs."""
+    keras.utils.set_random_seed(spec.train.seed)
+    core = build_core(spec.model, prepared.x_train.shape[1:])
+    return compile_core(core, spec.model)
+
+
+def predict_original(core: keras.Model, prepared: Prepared, x_raw: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+    """Predictions for raw windows in ORIGINAL units (regression: (n,); classification: raw outputs)."""
+    with np.errstate(all="ignore"):
+        out = np.asarray(core.predict(prepared.inputs.apply(x_raw), batch_size=batch_size, verbose=0), dtype=np.float64)
+        if prepared.dataset.task == "regression":
+            return prepared.target.invert(out, x_raw).reshape(len(x_raw), -1)[:, 0]
+    return out
+
+
+def measure(
+    prepared: Prepared, raw_pred: np.ndarray, *, min_std_ratio: float | None = None
+) -> dict:
+    """The foundation metrics dict for ``raw_pred`` on the validation part."""
+    ds = prepared.dataset
+    kwargs = {} if min_std_ratio is None else {"min_std_ratio": min_std_ratio}
+    if ds.task == "regression":
+        persistence = ds.last_observed(ds.x_val) if ds.persistence_applies else None
+        return clean_for_json(regression_metrics(ds.y_val, raw_pred, ds.y_train, persistence, **kwargs))
+    proba = class_probabilities(raw_pred, ds.n_classes)
+    return clean_for_json(classification_metrics(ds.y_val, proba, ds.y_train, ds.n_classes, **kwargs))
+
+
+def export_model(core: keras.Model, prepared: Prepared) -> keras.Model:
+    """A self-contained model: raw windows in, predictions in original units out."""
+    raw = keras.Input(shape=prepared.dataset.x_train.shape[1:], name="raw_window")
+    scale = prepared.inputs.layer()
+    out = core(scale(raw) if scale is not None else raw)
+    invert = prepared.target.layer() if prepared.dataset.task == "regression" else None
+    if invert is not None:
+        out = invert([out, raw])
+    return keras.Model(raw, out, name="autofix_lstm_model")
+
+
+class _EpochProgress(keras.callbacks.Callback):
+    """A rich progress bar over epochs, showing the last losses."""
+
+    def __init__(self, epochs: int, description: str = "training"):
+        super().__init__()
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), TextColumn("{task.fields[losses]}"), transient=True,
+        )
+        self._task = self._progress.add_task(description, total=epochs, losses="")
+
+    def on_train_begin(self, logs=None):
+        self._progress.start()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        losses = "  ".join(f"{k} {v:.4g}" for k, v in logs.items() if "loss" in k)
+        self._progress.update(self._task, advance=1, losses=losses)
+
+    def on_train_end(self, logs=None):
+        self._progress.stop()
+
+
+@dataclass
+class FitOutcome:
+    """What one training produced: the model-space model, its history, metrics and time."""
+
+    core: keras.Model
+    history: dict
+    metrics: dict
+    seconds: float
+    epochs_run: int
+    stopped_early: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+def fit_prepared(
+    spec: Spec,
+    prepared: Prepared,
+    *,
+    epochs: int | None = None,
+    callbacks: list | None = None,
+    min_std_ratio: float | None = None,
+    progress: bool = False,
+) -> FitOutcome:
+    """Build, train and measure the spec's model on prepared data. NaN losses stop the training early."""
+    started = time.perf_counter()
+    epochs = epochs or spec.train.epochs
+    core = build_model(spec, prepared)
+    all_callbacks = [keras.callbacks.TerminateOnNaN(), *(callbacks or [])]
+    if progress:
+        all_callbacks.append(_EpochProgress(epochs))
+    try:
+        history = core.fit(
+            prepared.x_train, prepared.y_train,
+            validation_data=(prepared.x_val, prepared.y_val),
+            epochs=epochs, batch_size=spec.train.batch_size,
+            class_weight=prepared.class_weight, callbacks=all_callbacks, verbose=0,
+        )
+    except Exception as err:  # TF raises many types for a model/loss/label mismatch
+        message = str(err).strip().splitlines()
+        detail = next((line for line in message if "label" in line.lower() or "shape" in line.lower()), message[-1] if message else "")
+        raise ModelSpecError(
+            f"training failed: {type(err).__name__}: {detail[:300]}. Check that the loss '{spec.model.loss}' "
+            f"fits the head (units and activation) and the task ({prepared.dataset.task})"
+        ) from None
+    raw_pred = predict_original(core, prepared, prepared.dataset.x_val)
+    metrics = measure(prepared, raw_pred, min_std_ratio=min_std_ratio)
+    hist = {k: [float(v) for v in values] for k, values in history.history.items()}
+    epochs_run = len(hist.get("loss", []))
+    return FitOutcome(
+        core=core, history=hist, metrics=metrics, seconds=time.perf_counter() - started,
+        epochs_run=epochs_run, stopped_early=epochs_run < epochs,
+    )
+
+
+@dataclass
+class TrainResult:
+    """The result of ``train``: metrics in original units, the self-contained model and its history."""
+
+    metrics: dict
+    model: keras.Model
+    history: dict
+    spec: Spec
+    seconds: float
+    output_dir: Path | None = None
+
+    @property
+    def collapsed(self) -> bool:
+        """The collapse verdict."""
+        return bool(self.metrics["collapsed"])
+
+
+def save_model(model: keras.Model, path: Path) -> Path:
+    """Save a self-contained model as ``.keras``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model.save(path)
+    return path
+
+
+def write_json(payload: dict, path: Path) -> Path:
+    """Write ``payload`` as indented JSON (NaN written as null)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2, default=_json_default, allow_nan=False) + "\n")
+    return path
+
+
+def _json_default(value):
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value) if np.isfinite(value) else None
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def train(
+    spec: str | Path | dict | Spec,
+    *,
+    data=None,
+    x=None,
+    y=None,
+    save: bool = True,
+    progress: bool = False,
+) -> TrainResult:
+    """Train the spec as written and measure whether its output collapsed.
+
+    Args:
+        spec: a spec file path, a dict or a ``Spec``.
+        data: a pandas DataFrame to use instead of ``data.path``.
+        x, y: already windowed arrays to use instead of ``data.path``.
+        save: write ``metrics.json`` and ``model.keras`` to the spec's output folder.
+        progress: show a progress bar over epochs.
+
+    Raises:
+        SpecError, DataError: bad input, with the field and the fix.
+    """
+    spec = load_spec(spec)
+    dataset = load_dataset(spec, frame=data, x=x, y=y)
+    prepared = prepare(spec, dataset)
+    outcome = fit_prepared(spec, prepared, progress=progress)
+    model = export_model(outcome.core, prepared)
+    result = TrainResult(outcome.metrics, model, outcome.history, spec, outcome.seconds)
+    if save:
+        out = spec.output_dir
+        write_json(outcome.metrics, out / "metrics.json")
+        save_model(model, out / "model.keras")
+        result.output_dir = out
+    return result
+
+
+__all__ = [
+    "DataError",
+    "FitOutcome",
+    "Prepared",
+    "TrainResult",
+    "export_model",
+    "fit_prepared",
+    "measure",
+    "predict_original",
+    "prepare",
+    "train",
+]
