@@ -1,0 +1,75 @@
+"""Shared fixtures: fixed seeds for every test, and tiny data files and specs in ``tmp_path``.
+
+The builders themselves live in ``tests/helpers.py`` so a test can also call them with its own
+arguments (``make_series_csv(tmp_path, kind="trend", scale=1000)``).
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from helpers import (  # noqa: E402
+    collapsing_spec,
+    healthy_spec,
+    make_series_csv,
+    make_series_parquet,
+    make_windows_npz,
+    spec_dict,
+    write_spec,
+)
+
+SEED = 0
+
+
+@pytest.fixture(autouse=True)
+def fixed_seeds():
+    """Every test starts from the same numpy, random and Keras/TensorFlow seeds, with a fresh Keras graph."""
+    random.seed(SEED)
+    np.random.seed(SEED)
+    keras.utils.set_random_seed(SEED)
+    yield
+    keras.backend.clear_session()
+
+
+@pytest.fixture
+def series_csv(tmp_path) -> Path:
+    """A 300-row sine table (columns t, x, y) as ``tmp_path/series.csv``."""
+    return make_series_csv(tmp_path)
+
+
+@pytest.fixture
+def series_parquet(tmp_path) -> Path:
+    """The same 300-row sine table as ``tmp_path/series.parquet``."""
+    return make_series_parquet(tmp_path)
+
+
+@pytest.fixture
+def windows_npz(tmp_path) -> Path:
+    """200 already windowed samples (8 timesteps, 2 features) as ``tmp_path/windows.npz``."""
+    return make_windows_npz(tmp_path)
+
+
+@pytest.fixture
+def csv_spec(tmp_path, series_csv) -> Path:
+    """A tiny valid spec (1 epoch, LSTM 8) on ``series.csv``, written as ``tmp_path/spec.yaml``."""
+    return write_spec(tmp_path, spec_dict(series_csv.name))
+
+
+@pytest.fixture
+def collapsing_spec_path(tmp_path) -> Path:
+    """A spec that collapses on purpose (targets ~5,000 into a sigmoid head)."""
+    return collapsing_spec(tmp_path)
+
+
+@pytest.fixture
+def healthy_spec_path(tmp_path) -> Path:
+    """A spec that learns a scaled sine with a linear head and does not collapse."""
+    return healthy_spec(tmp_path)
