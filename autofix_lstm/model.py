@@ -72,9 +72,10 @@ def make_layer(type_name: str, kwargs: dict[str, Any]) -> keras.layers.Layer:
 
 
 def check_layers(layers: list) -> None:
-    """Check every layer of a spec layer list can be built; raise one ``ModelSpecError`` line per bad layer.
+    """Check that every layer of a spec layer list can be built.
 
-    The pydantic validator turns the raised ``ValueError`` into ``model.layers[i] ...`` lines.
+    Raises:
+        ValueError: one ``[i] problem`` line per bad layer; the spec turns them into ``model.layers[i] ...``.
     """
     problems = []
     for index, layer in enumerate(layers):
@@ -83,7 +84,7 @@ def check_layers(layers: list) -> None:
         except ModelSpecError as err:
             problems.append(f"[{index}] {err.problems[0]}")
     if problems:
-        raise ValueError("; ".join(problems).replace("; [", "; model.layers["))
+        raise ValueError("\n".join(problems))
 
 
 def check_loss(name: str) -> str:

@@ -10,10 +10,19 @@ from __future__ import annotations
 import copy
 import re
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, Literal, Union, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from autofix_lstm.errors import ModelSpecError, SpecError
 
@@ -29,13 +38,24 @@ TargetScaling = Literal["none", "standard", "minmax", "robust", "log", "differen
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=False)
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, value, info: ValidationInfo):
+        # YAML reads `epochs: yes` as True, which pydantic would quietly take as 1.
+        if isinstance(value, bool):
+            annotation = cls.model_fields[info.field_name].annotation
+            members = get_args(annotation) or (annotation,)
+            if bool not in members and any(m in (int, float) for m in members):
+                raise ValueError(f"must be a number, got {value!r}")
+        return value
+
 
 class DataSpec(_Strict):
     """Where the data is and how to cut it into (window, target) samples."""
 
     path: str | None = None
     target: str | None = None
-    features: list[str] | None = None
+    features: list[str] | None = Field(None, min_length=1)
     window: int | None = Field(None, ge=1)
     horizon: int = Field(1, ge=0)
     task: Task | None = None
@@ -56,22 +76,23 @@ class DataSpec(_Strict):
 
     @model_validator(mode="after")
     def _fields_fit_the_file_kind(self) -> DataSpec:
+        # Lines starting with "." name a field under this one: `data` + `.window ...` -> `data.window ...`.
         problems = []
         if self.is_array_file:
             for name in ("target", "features", "window"):
                 if getattr(self, name) is not None:
-                    problems.append(f"{name} does not apply to .npz files (they are already windowed); remove it")
+                    problems.append(f".{name} does not apply to .npz files (they are already windowed); remove it")
             if "horizon" in self.model_fields_set:
-                problems.append("horizon does not apply to .npz files (they are already windowed); remove it")
+                problems.append(".horizon does not apply to .npz files (they are already windowed); remove it")
             if self.missing in ("ffill", "interpolate"):
-                problems.append(f"missing must be 'error' or 'drop' for .npz files, got {self.missing!r}")
+                problems.append(f".missing must be 'error' or 'drop' for .npz files, got {self.missing!r}")
         elif self.path is not None:
             if self.target is None:
-                problems.append("target is required for .csv/.parquet data: name the column to predict")
+                problems.append(".target is required for .csv/.parquet data: name the column to predict")
             if self.window is None:
-                problems.append("window is required for .csv/.parquet data: the number of rows in each input sequence")
+                problems.append(".window is required for .csv/.parquet data: the number of rows in each input sequence")
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ValueError("\n".join(problems))
         return self
 
 
@@ -129,13 +150,16 @@ class ModelSpec(_Strict):
     @model_validator(mode="after")
     def _layers_or_path(self) -> ModelSpec:
         if (self.layers is None) == (self.path is None):
-            raise ValueError("give exactly one of 'layers' (a list of layers) or 'path' (a saved .keras model)")
+            raise ValueError("needs exactly one of 'layers' (a list of layers) or 'path' (a saved .keras model)")
         if self.layers is not None:
             if not self.layers:
-                raise ValueError("layers must hold at least one layer")
+                raise ValueError(".layers must hold at least one layer")
             from autofix_lstm.model import check_layers
 
-            check_layers(self.layers)
+            try:
+                check_layers(self.layers)
+            except ValueError as err:  # one "[i] problem" line per bad layer
+                raise ValueError("\n".join(f".layers{line}" for line in str(err).splitlines())) from None
         return self
 
 
@@ -267,21 +291,45 @@ def _set_path(raw: dict, dotted: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
-def _format_location(loc: tuple) -> str:
+# Parts pydantic adds to an error's location to name a union member or a validator, not a field.
+_UNION_TAG = re.compile(r"^(literal|list|dict|tuple|set|union|tagged-union|nullable|is-instance)\[.*\]$|^(str|int|float|bool|none)$")
+_VALIDATOR_TAG = re.compile(r"^function-[a-z-]+(\[.*\])?$")
+_TYPE_WORDS = {"str": "a string", "int": "a whole number", "float": "a number", "bool": "true or false", "none": "null"}
+
+
+def _describe_tag(tag: str) -> str:
+    """``literal['all']`` -> ``'all'``, ``list[str]`` -> ``a list of strings``, ``dict[int,float]`` -> ``a mapping``."""
+    if tag.startswith("literal["):
+        return tag[len("literal[") : -1].replace(",", " or ")
+    if tag.startswith("list["):
+        inner = _TYPE_WORDS.get(tag[len("list[") : -1])
+        return f"a list of {inner.split(' ', 1)[1]}s" if inner and inner.startswith("a ") else "a list"
+    if tag.startswith("dict["):
+        return "a mapping"
+    return _TYPE_WORDS.get(tag, tag)
+
+
+def _split_location(loc: tuple) -> tuple[str, str | None]:
+    """The dotted field path of ``loc`` and the union member it names, if any."""
     out = ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in ("function-after", "function-before", "function-wrap") or str(part).startswith(
-            ("function-", "literal[", "union[", "dict[", "list[", "str", "float", "int", "none")
-        ):
+        elif _VALIDATOR_TAG.match(str(part)) or part == "[key]":
             continue
+        elif _UNION_TAG.match(str(part)):
+            return out or "spec", str(part)
         else:
             out += ("." if out else "") + str(part)
-    return out or "spec"
+    return out or "spec", None
+
+
+def _format_location(loc: tuple) -> str:
+    return _split_location(loc)[0]
 
 
 def _format_problem(error: dict) -> str:
+    """One line per problem (a validator's message may hold several lines, each naming its field)."""
     loc = _format_location(tuple(error["loc"]))
     kind = error["type"]
     ctx = error.get("ctx", {}) or {}
@@ -295,6 +343,8 @@ def _format_problem(error: dict) -> str:
         op = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}[kind]
         bound = next(iter(ctx.values()))
         return f"{loc} must be {op} {bound}{got}"
+    if kind == "too_short":
+        return f"{loc} must hold at least {ctx.get('min_length', 1)} item(s){got}"
     if kind == "literal_error":
         return f"{loc} must be {ctx.get('expected', 'one of the allowed values')}{got}"
     if kind in ("int_parsing", "int_type", "int_from_float"):
@@ -311,8 +361,41 @@ def _format_problem(error: dict) -> str:
         return f"{loc} must be a mapping of keys to values{got}"
     if kind == "value_error":
         message = str(ctx.get("error", error.get("msg", "")))
-        return f"{loc} {message}" if loc != "spec" else message
+        lines = []
+        for line in message.splitlines() or [""]:
+            if line.startswith((".", "[")):  # names a field under loc
+                lines.append(f"{loc}{line}" if loc != "spec" else line.lstrip("."))
+            else:
+                lines.append(f"{loc} {line}" if loc != "spec" else line)
+        return "\n".join(lines)
     return f"{loc}: {error.get('msg', kind)}{got}"
+
+
+def _format_errors(errors: list[dict]) -> list[str]:
+    """Pydantic's errors as problem lines; a value that fits no member of a union gets ONE line."""
+    lines: list[str] = []
+    unions: dict[str, list] = {}  # field path -> [member descriptions, the value given]
+    for error in errors:
+        loc, member = _split_location(tuple(error["loc"]))
+        if member is None:
+            lines.extend(_format_problem(error).splitlines())
+            continue
+        if loc not in unions:
+            unions[loc] = [[], error.get("input")]
+            lines.append(loc)  # placeholder, filled in below, keeps the order
+        described = _describe_tag(member)
+        if described not in unions[loc][0]:
+            unions[loc][0].append(described)
+        if error["loc"][-1] == member:  # an error on the member itself carries the whole value given
+            unions[loc][1] = error.get("input")
+    out: list[str] = []
+    for line in lines:
+        if line in unions:
+            members, given = unions.pop(line)
+            line = f"{line} must be {' or '.join(members)}, got {given!r}"
+        if line not in out:
+            out.append(line)
+    return out
 
 
 def _validate(raw: Any, *, base_dir: Path, source: str | None) -> Spec:
@@ -334,11 +417,7 @@ def _validate(raw: Any, *, base_dir: Path, source: str | None) -> Spec:
     try:
         spec = Spec.model_validate(raw)
     except ValidationError as err:
-        seen: list[str] = []
-        for problem in (_format_problem(e) for e in err.errors()):
-            if problem not in seen:
-                seen.append(problem)
-        raise SpecError(seen, source) from None
+        raise SpecError(_format_errors(err.errors()), source) from None
     spec._base_dir = base_dir
     spec._source = source
     return spec
