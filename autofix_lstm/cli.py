@@ -11,6 +11,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 app = typer.Typer(
@@ -36,7 +37,9 @@ def _fail_on_bad_input(err: Exception) -> None:
     lines = getattr(err, "problems", None) or [str(err)]
     source = getattr(err, "source", None)
     for line in lines:
-        err_console.print(f"[bold red]error[/] ({kind}): {source + ': ' if source else ''}{line}", highlight=False, soft_wrap=True)
+        # escape: the messages quote user text (column names, values) that rich would read as markup
+        text = escape(f"{source + ': ' if source else ''}{line}")
+        err_console.print(f"[bold red]error[/] ({kind}): {text}", highlight=False, soft_wrap=True)
     raise typer.Exit(EXIT_BAD_INPUT)
 
 

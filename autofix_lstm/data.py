@@ -161,8 +161,12 @@ def _check_sizes(n_samples: int, split: int, source: str, needed: str) -> None:
 
 
 def _check_target_varies(y: np.ndarray, source: str) -> None:
-    if len(np.unique(y)) < 2:
-        raise DataError(f"{source}: the target is constant ({y[0]!r} everywhere); there is nothing to learn")
+    if len(y) and len(pd.unique(np.asarray(y))) < 2:
+        value = y[0].item() if hasattr(y[0], "item") else y[0]
+        raise DataError(
+            f"{source}: the target is constant ({value!r} everywhere); there is nothing to learn. "
+            "Check data.target names the column you mean to predict"
+        )
 
 
 def _from_table(spec: Spec, frame: pd.DataFrame, source: str) -> Dataset:
@@ -188,6 +192,7 @@ def _from_table(spec: Spec, frame: pd.DataFrame, source: str) -> Dataset:
                 )
     columns = list(dict.fromkeys(features + [d.target]))
     frame = _handle_missing(frame, columns, d.missing, source)
+    _check_target_varies(frame[d.target].to_numpy(), source)
     task = d.task or infer_task(frame[d.target])
     y_all, classes = _encode_target(frame[d.target].to_numpy(), task, source)
     x, y = window_table(frame[features].to_numpy(dtype=np.float64), y_all, d.window, d.horizon)
@@ -223,6 +228,7 @@ def _from_arrays(spec: Spec, x: np.ndarray, y: np.ndarray, source: str) -> Datas
                 "clean them or set data.missing: drop"
             )
         x, y = x[~bad], y[~bad]
+    _check_target_varies(y, source)
     task = spec.data.task or infer_task(y)
     y, classes = _encode_target(y, task, source)
     split = split_index(len(x), spec.data.validation_split)

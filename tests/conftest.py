@@ -31,12 +31,10 @@ SEED = 0
 
 @pytest.fixture(autouse=True)
 def fixed_seeds():
-    """Every test starts from the same numpy, random and Keras/TensorFlow seeds, with a fresh Keras graph."""
+    """Every test starts from the same numpy, random and Keras/TensorFlow seeds."""
     random.seed(SEED)
     np.random.seed(SEED)
     keras.utils.set_random_seed(SEED)
-    yield
-    keras.backend.clear_session()
 
 
 @pytest.fixture
