@@ -85,6 +85,64 @@ def train(
     console.print(f"{verdict}  ({result.seconds:.1f}s)  -> {result.output_dir}")
 
 
+EXIT_NOT_FIXED = 1
+
+# metrics shown in the before/after table, by task
+_BEFORE_AFTER = {
+    "regression": ("std_ratio", "mse", "mae", "r2", "constant_mse", "persistence_mse", "collapsed"),
+    "classification": ("std_ratio", "accuracy", "balanced_accuracy", "macro_f1", "distinct_predictions",
+                       "majority_balanced_accuracy", "collapsed"),
+}
+
+
+def before_after_table(baseline: dict, best: dict) -> Table:
+    """Baseline (the spec as written) against the best candidate, metric by metric."""
+    table = Table(title="before / after (validation, original units)")
+    table.add_column("metric")
+    table.add_column("as written", justify="right")
+    table.add_column("best found", justify="right")
+    keys = _BEFORE_AFTER["regression" if best.get("task") == "regression" else "classification"]
+    for key in keys:
+        table.add_row(key, _fmt(baseline.get(key)), _fmt(best.get(key)))
+    return table
+
+
+@app.command()
+def search(
+    spec: Path = typer.Argument(..., help="the spec.yaml whose model collapsed"),
+    fresh: bool = typer.Option(False, "--fresh", help="discard an earlier search in the output folder and start over"),
+    max_trials: int = typer.Option(None, "--max-trials", min=1, help="override search.max_trials"),
+    json_output: bool = typer.Option(False, "--json", help="print summary.json instead of tables"),
+) -> None:
+    """Search for a configuration whose output no longer collapses; exit 1 when none beats a constant."""
+    from autofix_lstm.errors import DataError, SpecError
+    from autofix_lstm.search import search as run_search
+
+    try:
+        result = run_search(spec, fresh=fresh, progress=not json_output, max_trials=max_trials)
+    except (SpecError, DataError) as err:
+        _fail_on_bad_input(err)
+    if json_output:
+        typer.echo(json.dumps(result.summary, indent=2))
+    else:
+        console.print(before_after_table(result.baseline, result.best))
+        if result.changes:
+            console.print("[bold]changes[/] (best spec vs yours):")
+            for line in result.changes:
+                console.print(f"  {line}", highlight=False)
+        s = result.summary
+        console.print(
+            f"trials: {s['trials_total']} ({s['trials_completed']} completed, {s['trials_pruned']} pruned, "
+            f"{s['trials_failed']} failed) in {s['elapsed_seconds']:.0f}s; first fix after "
+            f"{_fmt(s['trials_to_first_fix'])} trials / {_fmt(s['seconds_to_first_fix'])}s"
+        )
+        style = "bold green" if result.fixed else "bold red"
+        console.print(f"[{style}]{result.verdict}[/]", highlight=False)
+        console.print(f"outputs in {result.output_dir}")
+    if not result.fixed:
+        raise typer.Exit(EXIT_NOT_FIXED)
+
+
 def main() -> None:  # pragma: no cover - console entry point
     """Entry point for ``python -m autofix_lstm``."""
     app()
