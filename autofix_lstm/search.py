@@ -207,6 +207,8 @@ def _baseline(spec: Spec, dataset: Dataset, out: Path, fingerprint: str, clock) 
         "elapsed_at_end": clock(),
         "spec": spec.to_dict(),
         "val_predictions": _as_list(predict_original(outcome.core, prepared, dataset.x_val)),
+        "val_targets": _as_list(dataset.y_val),
+        "classes": dataset.classes,
     }
     write_json(record, path)
     return record
