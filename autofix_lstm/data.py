@@ -77,14 +77,19 @@ def _bad_rows(values: pd.Series) -> np.ndarray:
     return np.flatnonzero(~np.isfinite(numeric.to_numpy(dtype=np.float64)))
 
 
-def _describe_rows(rows: np.ndarray) -> str:
-    shown = ", ".join(str(int(r) + 2) for r in rows[:5])  # +2: header line and 1-based lines in the file
+def _describe_rows(rows: np.ndarray, index: pd.Index | None = None) -> str:
+    """``3 rows (file lines 5, 12, 13)``; with a DataFrame's ``index``, its labels instead of file lines."""
+    if index is None:
+        where, shown = "file lines", [str(int(r) + 2) for r in rows[:5]]  # +2: header line, 1-based lines
+    else:
+        where, shown = "index", [str(index[r]) for r in rows[:5]]
     more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
-    return f"{len(rows)} row{'s' if len(rows) != 1 else ''} (file lines {shown}{more})"
+    return f"{len(rows)} row{'s' if len(rows) != 1 else ''} ({where} {', '.join(shown)}{more})"
 
 
-def _handle_missing(frame: pd.DataFrame, columns: list[str], how: str, source: str) -> pd.DataFrame:
+def _handle_missing(frame: pd.DataFrame, columns: list[str], how: str, source: str, in_file: bool = True) -> pd.DataFrame:
     frame = frame[columns].copy()
+    index = None if in_file else frame.index
     numeric_cols = [c for c in columns if pd.api.types.is_numeric_dtype(frame[c])]
     frame[numeric_cols] = frame[numeric_cols].replace([np.inf, -np.inf], np.nan)
     if how == "error":
@@ -92,7 +97,7 @@ def _handle_missing(frame: pd.DataFrame, columns: list[str], how: str, source: s
         for column in columns:
             rows = np.flatnonzero(frame[column].isna().to_numpy())
             if len(rows):
-                problems.append(f"column {column!r} has NaN or infinite values in {_describe_rows(rows)}")
+                problems.append(f"column {column!r} has NaN or infinite values in {_describe_rows(rows, index)}")
         if problems:
             raise DataError(
                 f"{source}: " + "; ".join(problems)
@@ -169,7 +174,7 @@ def _check_target_varies(y: np.ndarray, source: str) -> None:
         )
 
 
-def _from_table(spec: Spec, frame: pd.DataFrame, source: str) -> Dataset:
+def _from_table(spec: Spec, frame: pd.DataFrame, source: str, in_file: bool = True) -> Dataset:
     d = spec.data
     if d.target not in frame.columns:
         raise DataError(f"{source}: target column {d.target!r} is not in the data; columns are {list(frame.columns)}")
@@ -191,7 +196,7 @@ def _from_table(spec: Spec, frame: pd.DataFrame, source: str) -> Dataset:
                     "encode it as numbers or leave it out of data.features"
                 )
     columns = list(dict.fromkeys(features + [d.target]))
-    frame = _handle_missing(frame, columns, d.missing, source)
+    frame = _handle_missing(frame, columns, d.missing, source, in_file)
     _check_target_varies(frame[d.target].to_numpy(), source)
     task = d.task or infer_task(frame[d.target])
     y_all, classes = _encode_target(frame[d.target].to_numpy(), task, source)
@@ -251,7 +256,7 @@ def load_dataset(spec: Spec, *, frame: pd.DataFrame | None = None, x=None, y=Non
     if frame is not None:
         if spec.data.target is None or spec.data.window is None:
             raise SpecError("data.target and data.window are required with an in-memory DataFrame", spec.source)
-        return _from_table(spec, frame, "the DataFrame")
+        return _from_table(spec, frame, "the DataFrame", in_file=False)
     if x is not None or y is not None:
         if x is None or y is None:
             raise SpecError("give both x and y (already windowed arrays), or neither", spec.source)
