@@ -135,14 +135,14 @@ def _write_depth(raw: dict, depth: int, ctx: dict) -> None:
         return
     depth = int(depth)
     if depth < len(rec):
-        # Drop the deepest recurrent layers and the dropout layers that followed them.
+        # Drop the deepest recurrent layers and the dropout layers that fed them.
         drop = set()
         for i in rec[depth:]:
             drop.add(i)
-            j = i + 1
-            while j < len(layers) and layers[j]["type"] == "dropout":
+            j = i - 1
+            while j >= 0 and layers[j]["type"] == "dropout":
                 drop.add(j)
-                j += 1
+                j -= 1
         raw["model"]["layers"] = [layer for i, layer in enumerate(layers) if i not in drop]
     else:
         last = rec[-1]
