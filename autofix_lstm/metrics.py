@@ -5,12 +5,15 @@ task: of the predicted probability of the positive class; for multiclass: of the
 index). A model is ``collapsed`` when its predictions are NaN/inf, when ``std_ratio`` is below
 ``COLLAPSE_STD_RATIO`` (0.1: the output varies less than a tenth as much as the truth, which an
 honest model on any signal it can use does not do: even r2 = 0.01 gives a ratio of about 0.1),
-or when a classifier predicts a single class.
+or when a classifier predicts a single class. When the validation targets happen to be constant
+(a short validation part, a rare class), the ratio is taken against the TRAINING targets' std
+instead, so that a varying model is not called collapsed for want of a reference.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 from sklearn.dummy import DummyClassifier, DummyRegressor
@@ -27,8 +30,10 @@ COLLAPSE_STD_RATIO = 0.1
 _PROB_EPS = 1e-7
 
 
-def _std_ratio(pred: np.ndarray, truth: np.ndarray) -> float:
+def _std_ratio(pred: np.ndarray, truth: np.ndarray, reference: np.ndarray | None = None) -> float:
     truth_std = float(np.std(truth))
+    if truth_std <= 0 and reference is not None:
+        truth_std = float(np.std(np.asarray(reference, dtype=np.float64)))
     return float(np.std(pred)) / truth_std if truth_std > 0 else 0.0
 
 
@@ -62,7 +67,7 @@ def regression_metrics(
         return out
     mse = float(mean_squared_error(y_val, pred))
     out.update(
-        std_ratio=_std_ratio(pred, y_val),
+        std_ratio=_std_ratio(pred, y_val, y_train),
         mse=mse,
         mae=float(mean_absolute_error(y_val, pred)),
         r2=1.0 - mse / variance if variance > 0 else 0.0,
@@ -99,6 +104,13 @@ def classification_metrics(
     min_std_ratio: float = COLLAPSE_STD_RATIO,
 ) -> dict:
     """Metrics of a classifier from its (samples, n_classes) probabilities and integer labels."""
+    with warnings.catch_warnings():
+        # scikit-learn warns when a class is absent from this validation part; the numbers are still right
+        warnings.simplefilter("ignore", UserWarning)
+        return _classification_metrics(y_val, proba, y_train, n_classes, min_std_ratio)
+
+
+def _classification_metrics(y_val, proba, y_train, n_classes: int, min_std_ratio: float) -> dict:
     y_val = np.asarray(y_val, dtype=np.int64)
     labels = list(range(n_classes))
     zeros_train, zeros_val = np.zeros((len(y_train), 1)), np.zeros((len(y_val), 1))
@@ -125,7 +137,7 @@ def classification_metrics(
     clipped = np.clip(proba, _PROB_EPS, 1.0)
     clipped = clipped / clipped.sum(axis=1, keepdims=True)
     out.update(
-        std_ratio=_std_ratio(score, truth),
+        std_ratio=_std_ratio(score, truth, y_train),
         accuracy=float(accuracy_score(y_val, predicted)),
         balanced_accuracy=float(balanced_accuracy_score(y_val, predicted)),
         macro_f1=float(f1_score(y_val, predicted, labels=labels, average="macro", zero_division=0)),
