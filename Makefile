@@ -16,7 +16,7 @@ setup: $(STAMP)
 
 demo: setup
 	$(PY) examples/make_energy.py
-	$(VENV)/bin/autofix-lstm train examples/energy.yaml
+	$(VENV)/bin/autofix-lstm search examples/energy.yaml
 
 lint: setup
 	$(VENV)/bin/ruff check .

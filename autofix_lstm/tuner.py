@@ -26,6 +26,11 @@ class _SeededMixin:
         self.deadline = deadline
         self.autofix_max_trials = max_trials
 
+    def reload(self):
+        super().reload()
+        # A kill between Keras Tuner's two state files can leave a finished trial queued for a retry.
+        self._retry_queue = [t for t in self._retry_queue if self.trials[t].status not in ("COMPLETED", "FAILED")]
+
     def populate_space(self, trial_id):
         if self.deadline is not None and time.time() >= self.deadline:
             return {"status": "STOPPED", "values": None}
