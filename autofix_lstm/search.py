@@ -191,12 +191,18 @@ def _baseline(spec: Spec, dataset: Dataset, out: Path, fingerprint: str, clock) 
             return cached
     started = time.perf_counter()
     prepared = prepare(spec, dataset)
-    outcome = fit_prepared(spec, prepared, min_std_ratio=spec.search.min_std_ratio)
+    # The same pruning as every candidate: a spec still collapsed (and not recovering) after its
+    # first epochs would not change its verdict by training on, and its time goes to the fixes.
+    pruning = CollapsePruning(
+        prepared, after=spec.search.prune_after, min_std_ratio=spec.search.min_std_ratio, epochs=spec.train.epochs
+    )
+    outcome = fit_prepared(spec, prepared, callbacks=[pruning], min_std_ratio=spec.search.min_std_ratio)
     save_model(export_model(outcome.core, prepared), out / BASELINE_MODEL)
     metrics = outcome.metrics
     record = {
         "trial_id": "baseline",
-        "status": "completed",
+        "status": "pruned" if pruning.pruned_at is not None else "completed",
+        "pruned_at": pruning.pruned_at,
         "fingerprint": fingerprint,
         "metrics": metrics,
         "score": score(metrics, spec.search.min_std_ratio),
@@ -420,6 +426,7 @@ def _finish(spec: Spec, out: Path, baseline: dict, diagnosis, space: SearchSpace
         "best_trial": best["trial_id"],
         "objective": best["score"],
         "baseline_objective": baseline["score"],
+        "baseline_pruned_at_epoch": baseline.get("pruned_at"),
         "min_std_ratio": min_ratio,
         "tuner": spec.search.tuner,
         "searched_fields": space.fields,
@@ -433,6 +440,9 @@ def _finish(spec: Spec, out: Path, baseline: dict, diagnosis, space: SearchSpace
     write_json(summary, out / "summary.json")
     frame = trials_frame(records, space.fields)
     frame.to_csv(out / "trials.csv", index=False)
+    from autofix_lstm.report import write_report
+
+    write_report(out)  # <output>/report.html, from the files just written
     return SearchResult(
         fixed=fixed, verdict=verdict, best_spec=best_spec, baseline=baseline["metrics"], best=best["metrics"],
         changes=changes, summary=summary, trials=frame, output_dir=out, diagnosis=diagnosis, interrupted=interrupted,

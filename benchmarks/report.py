@@ -1,0 +1,195 @@
+"""Turn benchmarks/results/*.json into benchmarks/RESULTS.md and benchmarks/results/time_to_fix.png.
+
+    python -m benchmarks.report
+
+The targets (issue 5) are measured and reported, never asserted: fix rate on the fixable cases,
+``fixed: false`` on the negative control, the healthy control left no worse, persistence beaten on
+the forecasting cases, median seconds to the first fix against plain Keras Tuner, and our time to
+fix against the floor (one training of the fixed configuration).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+METHOD_NAMES = {"autofix": "autofix-lstm", "keras_tuner": "Keras Tuner RandomSearch", "optuna": "Optuna TPE"}
+
+
+def load(folder: Path = RESULTS) -> list[dict]:
+    """Every case result in ``folder``."""
+    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json")) if not p.name.startswith("_")]
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else math.nan
+
+
+def _fmt(value, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, float) and math.isinf(value):
+        return "never"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _key_metric(metrics: dict | None) -> str:
+    if not metrics:
+        return "-"
+    if metrics.get("task") == "regression":
+        return f"r2 {_fmt(metrics.get('r2'), 2)}, std_ratio {_fmt(metrics.get('std_ratio'), 2)}"
+    return f"bal.acc {_fmt(metrics.get('balanced_accuracy'), 2)}, std_ratio {_fmt(metrics.get('std_ratio'), 2)}"
+
+
+def summarise(results: list[dict]) -> dict:
+    """The headline numbers per method."""
+    methods = sorted({m for r in results for m in r["methods"]}, key=list(METHOD_NAMES).index)
+    fixable = [r for r in results if r["meta"].get("expect_fixable")]
+    negative = [r for r in results if r["meta"].get("category") == "negative_control"]
+    healthy = [r for r in results if r["meta"].get("category") == "healthy_control"]
+    forecasting = [r for r in fixable if r["meta"].get("forecasting")]
+    out: dict = {"methods": {}, "cases": len(results), "fixable": len(fixable)}
+    for method in methods:
+        runs = [r["methods"][method] for r in fixable if method in r["methods"]]
+        times = [m["seconds_to_first_fix"] if m["seconds_to_first_fix"] is not None else math.inf for m in runs]
+        floors = [
+            m["seconds_to_first_fix"] / m["floor_seconds"]
+            for m in runs if m["seconds_to_first_fix"] is not None and m["floor_seconds"]
+        ]
+        persistence = [
+            r["methods"][method]["beats_persistence"] for r in forecasting
+            if method in r["methods"] and r["methods"][method]["beats_persistence"] is not None
+        ]
+        out["methods"][method] = {
+            "fixed": sum(m["fixed"] for m in runs),
+            "fix_rate": sum(m["fixed"] for m in runs) / len(runs) if runs else math.nan,
+            "median_seconds_to_first_fix": _median(times),
+            "median_fix_over_floor": _median(floors),
+            "beats_persistence": sum(persistence),
+            "persistence_cases": len(persistence),
+            "negative_control_fixed": [r["methods"][method]["fixed"] for r in negative if method in r["methods"]],
+            "median_total_seconds": _median([m["total_seconds"] for m in runs]),
+        }
+    out["healthy"] = [
+        {"case": r["case"], "baseline": r.get("baseline"), "best": r["methods"].get("autofix", {}).get("best_metrics")}
+        for r in healthy
+    ]
+    out["diagnosis_ratio"] = _median([r["diagnosis_timing"]["ratio"] for r in results if "diagnosis_timing" in r])
+    return out
+
+
+def plot(results: list[dict], path: Path) -> Path:
+    """Bars of seconds to the first fix per case and method (hatched at the total time where never fixed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    methods = [m for m in METHOD_NAMES if any(m in r["methods"] for r in results)]
+    fig, ax = plt.subplots(figsize=(max(8, 0.8 * len(results)), 4.5))
+    width = 0.8 / max(1, len(methods))
+    for i, method in enumerate(methods):
+        xs, heights, hatches = [], [], []
+        for j, r in enumerate(results):
+            m = r["methods"].get(method)
+            if m is None:
+                continue
+            fixed_at = m["seconds_to_first_fix"]
+            xs.append(j + i * width)
+            heights.append(fixed_at if fixed_at is not None else m["total_seconds"])
+            hatches.append(fixed_at is None)
+        bars = ax.bar(xs, heights, width, label=METHOD_NAMES[method])
+        for bar, hatch in zip(bars, hatches):
+            if hatch:
+                bar.set_hatch("//")
+                bar.set_alpha(0.45)
+    ax.set_xticks([j + width * (len(methods) - 1) / 2 for j in range(len(results))])
+    ax.set_xticklabels([r["case"] for r in results], rotation=40, ha="right", fontsize=8)
+    ax.set_ylabel("seconds to first fix (hatched: never fixed, total time)")
+    ax.set_yscale("log")
+    ax.legend(fontsize=8)
+    ax.set_title("Time to the first fix, per case and method")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def write(results: list[dict], path: Path = HERE / "RESULTS.md") -> Path:
+    """Write RESULTS.md from the case results."""
+    if not results:
+        raise SystemExit("no results in benchmarks/results/: run python -m benchmarks.run first")
+    s = summarise(results)
+    run = results[0].get("run", {})
+    v = run.get("versions", {})
+    methods = list(s["methods"])
+    lines = ["# Benchmark results", ""]
+    lines += [
+        f"Produced by `{run.get('command', 'python -m benchmarks.run')}` then `python -m benchmarks.report`, "
+        f"started {run.get('started', '?')}.",
+        f"Machine: {v.get('machine', '?')}, GPU: {_fmt(v.get('gpu'))}. Python {v.get('python')}, TensorFlow "
+        f"{v.get('tensorflow')}, Keras {v.get('keras')}, Keras Tuner {v.get('keras_tuner')}, Optuna {v.get('optuna')}, "
+        f"scikit-learn {v.get('scikit_learn')}.",
+        f"Budget: {results[0]['trials_budget']} trials per method and case, each case's own epochs and seed. "
+        "Every verdict below is computed by the runner from the method's saved best model (one definition of "
+        "a fix for all: not collapsed and beats the best constant, see the README's objective).",
+        "",
+        "## Summary",
+        "",
+        "| | " + " | ".join(METHOD_NAMES[m] for m in methods) + " |",
+        "|---|" + "---|" * len(methods),
+    ]
+    rows = [
+        ("fixable cases fixed", lambda m: f"{m['fixed']}/{s['fixable']} ({_fmt(100 * m['fix_rate'], 0)}%)"),
+        ("median seconds to first fix (never = inf)", lambda m: _fmt(m["median_seconds_to_first_fix"])),
+        ("median time-to-fix / floor (one training of the fix)", lambda m: _fmt(m["median_fix_over_floor"], 2)),
+        ("forecasting cases beating persistence", lambda m: f"{m['beats_persistence']}/{m['persistence_cases']}"),
+        ("negative control reported fixed", lambda m: ", ".join(_fmt(x) for x in m["negative_control_fixed"]) or "-"),
+        ("median total search seconds (fixable cases)", lambda m: _fmt(m["median_total_seconds"])),
+    ]
+    for label, fn in rows:
+        lines.append(f"| {label} | " + " | ".join(fn(s["methods"][m]) for m in methods) + " |")
+    ours = s["methods"].get("autofix", {}).get("median_seconds_to_first_fix", math.nan)
+    for other in [m for m in methods if m != "autofix"]:
+        theirs = s["methods"][other]["median_seconds_to_first_fix"]
+        ratio = ours / theirs if theirs and not math.isinf(theirs) and not math.isnan(theirs) else math.nan
+        note = " (theirs never fixed the median case: the ratio is 0 in the limit)" if math.isinf(theirs) else ""
+        lines.append(f"\nMedian seconds to first fix, autofix-lstm / {METHOD_NAMES[other]}: **{_fmt(ratio, 2)}**{note}.")
+    lines.append(f"\nDiagnosis time / one full training of the spec as written (median over cases): "
+                 f"**{_fmt(s['diagnosis_ratio'], 2)}**.")
+    lines += ["", "## Healthy control", ""]
+    for h in s["healthy"]:
+        lines.append(f"- {h['case']}: as written {_key_metric(h['baseline'])}; after autofix-lstm {_key_metric(h['best'])}.")
+    lines += ["", "## Per case", "", "![time to first fix](results/time_to_fix.png)", ""]
+    lines.append("| case | category | real data | baseline | method | fixed | best | beats persistence | "
+                 "trials to fix | s to fix | total s | floor s |")
+    lines.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        meta = r["meta"]
+        for method in methods:
+            m = r["methods"].get(method)
+            if m is None:
+                continue
+            lines.append(
+                f"| {r['case']} | {meta.get('category', '')} | {_fmt(bool(meta.get('real_data')))} | "
+                f"{_key_metric(r.get('baseline'))} | {METHOD_NAMES[method]} | {_fmt(m['fixed'])} | "
+                f"{_key_metric(m['best_metrics'])} | {_fmt(m['beats_persistence'])} | {_fmt(m['trials_to_first_fix'])} | "
+                f"{_fmt(m['seconds_to_first_fix'])} | {_fmt(m['total_seconds'])} | {_fmt(m['floor_seconds'])} |"
+            )
+    plot(results, RESULTS / "time_to_fix.png")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+if __name__ == "__main__":
+    print(write(load()))
+    sys.exit(0)

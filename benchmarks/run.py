@@ -1,0 +1,138 @@
+"""Run the benchmark suite: every case searched by autofix-lstm, plain Keras Tuner and Optuna.
+
+    python -m benchmarks.run                      # the whole suite, the default budget
+    python -m benchmarks.run --cases trend_co2 lr_too_high
+    python -m benchmarks.run --quick              # 2 cases, 2 trials, 1 epoch: checks the runner works
+
+Every method gets the same trial budget, epochs and seeds. The runner computes each method's
+verdict itself from the saved best model's predictions; it also times one training of the final
+configuration (the floor) and the diagnosis against one full training of the spec as written.
+Raw results go to benchmarks/results/<case>.json; ``benchmarks.report`` turns them into
+benchmarks/RESULTS.md and a plot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from autofix_lstm.spec import load_spec  # noqa: E402
+from benchmarks.cases import list_cases  # noqa: E402
+from benchmarks.methods import METHODS, floor_seconds, verify  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+WORK = HERE / "runs"
+QUICK_CASES = ("unscaled_target_sunspots", "negative_white_noise")
+
+
+def versions() -> dict:
+    """Library versions and the machine, for the report."""
+    import keras
+    import keras_tuner
+    import optuna
+    import sklearn
+    import tensorflow as tf
+
+    return {
+        "python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__,
+        "keras_tuner": keras_tuner.__version__, "optuna": optuna.__version__, "scikit_learn": sklearn.__version__,
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}",
+        "gpu": bool(tf.config.list_physical_devices("GPU")),
+    }
+
+
+def time_diagnosis(spec) -> dict:
+    """Seconds of ``diagnose`` against one full training of the spec as written."""
+    from autofix_lstm.diagnosis import diagnose
+    from autofix_lstm.training import train
+
+    started = time.perf_counter()
+    diagnose(spec, save=False)
+    diagnose_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    train(spec, save=False)
+    train_seconds = time.perf_counter() - started
+    return {"diagnose_seconds": diagnose_seconds, "train_seconds": train_seconds,
+            "ratio": diagnose_seconds / train_seconds}
+
+
+def run_case(case, methods: list[str], trials: int, epochs: int | None) -> dict:
+    """Search one case with every method and measure the outcome."""
+    spec = load_spec(case.spec_path)
+    changes = {"search.max_trials": trials}
+    if epochs is not None:
+        changes["train.epochs"] = epochs
+    spec = spec.updated(changes)
+    result = {"case": case.name, "meta": case.meta, "trials_budget": trials, "epochs": spec.train.epochs, "methods": {}}
+    result["diagnosis_timing"] = time_diagnosis(spec)
+    for method in methods:
+        out = WORK / case.name / method
+        run = METHODS[method](spec, out)
+        verdict = verify(run, spec)
+        trials_to_fix, seconds_to_fix = run.first_fix()
+        result["methods"][method] = {
+            "fixed": verdict["fixed"],
+            "best_metrics": verdict["metrics"],
+            "beats_persistence": verdict["beats_persistence"],
+            "trials_run": len(run.trials),
+            "trials_to_first_fix": trials_to_fix,
+            "seconds_to_first_fix": seconds_to_fix,
+            "total_seconds": run.total_seconds,
+            "floor_seconds": floor_seconds(run.best_spec, spec),
+            "stopped_early": run.stopped,
+            "trials": run.trials,
+        }
+        if method == "autofix":
+            result["baseline"] = json.loads((out / "baseline.json").read_text())["metrics"]
+        line = result["methods"][method]
+        print(
+            f"  {case.name:32s} {method:12s} fixed={line['fixed']!s:5s} first_fix={trials_to_fix} "
+            f"({_fmt(seconds_to_fix)}s) total={run.total_seconds:.0f}s floor={_fmt(line['floor_seconds'])}s",
+            flush=True,
+        )
+    return result
+
+
+def _fmt(value) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", nargs="*", help="case names (default: all)")
+    parser.add_argument("--methods", nargs="*", default=list(METHODS), choices=list(METHODS))
+    parser.add_argument("--trials", type=int, default=10, help="trial budget per method and case")
+    parser.add_argument("--epochs", type=int, default=None, help="override each case's epochs")
+    parser.add_argument("--quick", action="store_true", help="2 cases, 2 trials, 1 epoch")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where to write <case>.json")
+    args = parser.parse_args(argv)
+    cases = list_cases()
+    names = list(QUICK_CASES) if args.quick and not args.cases else args.cases
+    if names:
+        unknown = sorted(set(names) - {c.name for c in cases})
+        if unknown:
+            parser.error(f"unknown cases {unknown}; known: {[c.name for c in cases]}")
+        cases = [c for c in cases if c.name in names]
+    trials, epochs = (2, 1) if args.quick else (args.trials, args.epochs)
+    args.results.mkdir(parents=True, exist_ok=True)
+    command = "python -m benchmarks.run " + " ".join(argv if argv is not None else sys.argv[1:])
+    meta = {"command": command.strip(), "versions": versions(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+    print(f"{len(cases)} cases x {len(args.methods)} methods, {trials} trials each", flush=True)
+    for case in cases:
+        result = run_case(case, args.methods, trials, epochs)
+        result["run"] = meta
+        (args.results / f"{case.name}.json").write_text(json.dumps(result, indent=1, default=str) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
