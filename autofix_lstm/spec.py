@@ -131,6 +131,12 @@ class OptimizerSpec(_Strict):
             raise ValueError(f"must be one of {', '.join(sorted(OPTIMIZERS))}, got {value!r}")
         return key
 
+    @model_validator(mode="after")
+    def _one_clipping(self) -> OptimizerSpec:
+        if self.clipnorm is not None and self.clipvalue is not None:
+            raise ValueError("sets both clipnorm and clipvalue; Keras takes only one of them: remove the other")
+        return self
+
 
 class ModelSpec(_Strict):
     """The model exactly as the user built it: a layer list, or a saved Sequential ``path``."""

@@ -253,6 +253,18 @@ def _json_default(value):
     raise TypeError(f"not JSON serializable: {type(value).__name__}")
 
 
+def _check_output_folder(spec: Spec) -> None:
+    """Fail before training when the output folder cannot be made because a file stands in its way."""
+    path = spec.output_dir
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    if not path.is_dir():
+        raise SpecError(
+            f"output {spec.output_dir} cannot be made: {path} is a file, not a folder; set output to a folder",
+            spec.source,
+        )
+
+
 def train(
     spec: str | Path | dict | Spec,
     *,
@@ -275,6 +287,8 @@ def train(
         SpecError, DataError: bad input, with the field and the fix.
     """
     spec = load_spec(spec)
+    if save:
+        _check_output_folder(spec)
     dataset = load_dataset(spec, frame=data, x=x, y=y)
     prepared = prepare(spec, dataset)
     outcome = fit_prepared(spec, prepared, progress=progress)
@@ -282,8 +296,14 @@ def train(
     result = TrainResult(outcome.metrics, model, outcome.history, spec, outcome.seconds)
     if save:
         out = spec.output_dir
-        write_json(outcome.metrics, out / "metrics.json")
-        save_model(model, out / "model.keras")
+        try:
+            write_json(outcome.metrics, out / "metrics.json")
+            save_model(model, out / "model.keras")
+        except OSError as err:
+            raise SpecError(
+                f"output {out} cannot be written ({type(err).__name__}: {err}); set output to a writable folder",
+                spec.source,
+            ) from None
         result.output_dir = out
     return result
 

@@ -92,6 +92,7 @@ def test_unknown_key(tmp_path, series_csv, sections, fragments):
         ({"train": {"epochs": True}}, ("train.epochs must be a number, got True",)),
         ({"train": {"batch_size": "big"}}, ("train.batch_size must be a whole number, got 'big'",)),
         ({"model": {"optimizer": {"learning_rate": -0.1}}}, ("model.optimizer.learning_rate must be > 0",)),
+        ({"model": {"optimizer": {"clipnorm": 1.0, "clipvalue": 0.5}}}, ("model.optimizer sets both clipnorm and clipvalue",)),
         ({"model": {"loss": "squared_wrongness"}}, ("model.loss must be a Keras loss name", "squared_wrongness")),
         ({"model": {"optimizer": "adam"}}, ("model.optimizer must be a mapping",)),
         ({"preprocessing": {"inputs": "zscore"}}, ("preprocessing.inputs must be", "got 'zscore'")),
@@ -324,3 +325,11 @@ def test_difference_target_needs_the_target_among_features(tmp_path, series_csv)
 def test_log_target_needs_values_above_minus_one(tmp_path, series_csv):
     spec = spec_dict(series_csv.name, preprocessing={"target": "log"})
     assert_one_line_error(invoke_train(write_spec(tmp_path, spec)), "preprocessing.target 'log'", "Use standard or robust")
+
+
+@pytest.mark.parametrize("output", ["taken", "taken/run"])
+def test_output_folder_blocked_by_a_file(tmp_path, series_csv, output):
+    (tmp_path / "taken").write_text("a file where a folder should go")
+    path = write_spec(tmp_path, spec_dict(series_csv.name, output=output))
+    assert_one_line_error(invoke_train(path), "spec.yaml", f"output {tmp_path / output} cannot be made",
+                          "taken is a file, not a folder; set output to a folder")
