@@ -19,6 +19,8 @@ from autofix_lstm.errors import (  # noqa: E402
     SpecError,
     TrialFailed,
 )
+from autofix_lstm.report import show_report, write_report  # noqa: E402
+from autofix_lstm.search import SearchResult, search  # noqa: E402
 from autofix_lstm.spec import Spec, load_spec  # noqa: E402
 from autofix_lstm.training import TrainResult, train  # noqa: E402
 
@@ -29,10 +31,14 @@ __all__ = [
     "DataError",
     "FatalSearchError",
     "ModelSpecError",
+    "SearchResult",
     "Spec",
     "SpecError",
     "TrainResult",
     "TrialFailed",
     "load_spec",
+    "search",
+    "show_report",
     "train",
+    "write_report",
 ]

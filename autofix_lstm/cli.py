@@ -143,6 +143,30 @@ def search(
         raise typer.Exit(EXIT_NOT_FIXED)
 
 
+@app.command()
+def report(
+    output: Path = typer.Argument(..., help="a search's output folder (or the spec.yaml whose output it is)"),
+) -> None:
+    """Write <output>/report.html: verdict, before/after metrics, plots, diagnosis and the fix on one offline page."""
+    from autofix_lstm.errors import SpecError
+    from autofix_lstm.report import write_report
+
+    folder = output
+    if output.is_file() and output.suffix in (".yaml", ".yml"):
+        from autofix_lstm.spec import load_spec
+
+        try:
+            folder = load_spec(output).output_dir
+        except SpecError as err:
+            _fail_on_bad_input(err)
+    try:
+        path = write_report(folder)
+    except FileNotFoundError as err:
+        err_console.print(f"[bold red]error[/]: {escape(str(err))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    console.print(f"report written: {path}", highlight=False, soft_wrap=True)
+
+
 def main() -> None:  # pragma: no cover - console entry point
     """Entry point for ``python -m autofix_lstm``."""
     app()
