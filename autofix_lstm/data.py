@@ -176,6 +176,8 @@ def _check_target_varies(y: np.ndarray, source: str) -> None:
 
 def _from_table(spec: Spec, frame: pd.DataFrame, source: str, in_file: bool = True) -> Dataset:
     d = spec.data
+    if len(frame) == 0:
+        raise DataError(f"{source}: the table has no data rows (columns {list(frame.columns)}); provide the data")
     if d.target not in frame.columns:
         raise DataError(f"{source}: target column {d.target!r} is not in the data; columns are {list(frame.columns)}")
     if d.features is None:

@@ -408,6 +408,9 @@ def _validate(raw: Any, *, base_dir: Path, source: str | None) -> Spec:
     if not isinstance(raw, dict):
         raise SpecError(f"the spec must be a mapping with keys data, model, ...; got {type(raw).__name__}", source)
     raw = copy.deepcopy(raw)
+    for section in ("preprocessing", "train", "search"):
+        if section in raw and raw[section] is None:  # `search:` with nothing under it means the defaults
+            del raw[section]
     model_path = (raw.get("model") or {}).get("path") if isinstance(raw.get("model"), dict) else None
     if model_path is not None and (raw["model"].get("layers") is None):
         # A saved Sequential is read into the same layer list the rest of the tool works with.

@@ -226,6 +226,12 @@ def test_empty_csv(tmp_path):
     assert_one_line_error(invoke_train(write_spec(tmp_path, spec_dict("empty.csv"))), "empty.csv", "cannot read")
 
 
+def test_header_only_csv(tmp_path):
+    (tmp_path / "header.csv").write_text("t,x,y\n")
+    assert_one_line_error(invoke_train(write_spec(tmp_path, spec_dict("header.csv"))), "header.csv",
+                          "the table has no data rows")
+
+
 def test_target_column_not_in_data(tmp_path, series_csv):
     path = write_spec(tmp_path, spec_dict(series_csv.name, data={"target": "price", "features": ["x"]}))
     assert_one_line_error(invoke_train(path), "series.csv", "target column 'price' is not in the data", "'x', 'y'")

@@ -21,6 +21,12 @@ def test_defaults_describe_what_the_user_did(tmp_path):
     assert spec.output == "runs/spec"  # named after the spec file when not given
 
 
+def test_empty_sections_mean_the_defaults(tmp_path):
+    text = "data: {path: d.csv, target: y, window: 5}\nmodel:\n  layers: [{type: lstm, units: 4}]\nsearch:\ntrain:\n"
+    spec = load_spec(write_spec(tmp_path, text))
+    assert spec.search.max_trials == 30 and spec.train.epochs == 20
+
+
 def test_paths_are_relative_to_the_spec_file(tmp_path):
     folder = tmp_path / "project"
     folder.mkdir()
