@@ -1,1 +1,23 @@
-"""Diagnosis: why an LSTM output collapsed."""
+"""Diagnosis: why an LSTM output collapsed, from a brief instrumented training.
+
+``diagnose(spec)`` trains the spec's model briefly (``probes``), runs every detector registered in
+``registry.DETECTORS`` (one small function per finding id, grouped by what it reads: ``data_checks``,
+``head_checks``, ``training_checks``, ``unit_checks``, ``output_checks``) and returns a
+``DiagnosisResult`` whose findings name the cause, the evidence and the remedy strategies.
+"""
+
+from autofix_lstm.diagnosis.findings import FINDING_IDS, SEVERITIES, STRATEGIES, Finding
+from autofix_lstm.diagnosis.registry import DETECTORS, get
+from autofix_lstm.diagnosis.result import DiagnosisResult
+from autofix_lstm.diagnosis.runner import diagnose
+
+__all__ = [
+    "DETECTORS",
+    "FINDING_IDS",
+    "SEVERITIES",
+    "STRATEGIES",
+    "DiagnosisResult",
+    "Finding",
+    "diagnose",
+    "get",
+]

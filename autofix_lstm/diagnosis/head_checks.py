@@ -1,0 +1,162 @@
+"""Detectors that look at the output layer: can it reach the targets, and does the loss fit it?"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import keras
+import numpy as np
+
+from autofix_lstm.diagnosis.context import Context
+from autofix_lstm.diagnosis.findings import Finding
+
+INF = math.inf
+# activation -> (lowest, highest) value it can output (bounds count as reachable: a minmax-scaled
+# target of exactly 0 or 1 is fine for a sigmoid). Unlisted activations (linear, ...) reach everything.
+ACTIVATION_RANGES = {
+    "sigmoid": (0.0, 1.0),
+    "hard_sigmoid": (0.0, 1.0),
+    "tanh": (-1.0, 1.0),
+    "hard_tanh": (-1.0, 1.0),
+    "softsign": (-1.0, 1.0),
+    "relu": (0.0, INF),
+    "relu6": (0.0, 6.0),
+    "softplus": (0.0, INF),
+    "exponential": (0.0, INF),
+    "elu": (-1.0, INF),
+    "selu": (-1.7581, INF),
+    "gelu": (-0.17, INF),
+    "silu": (-0.2785, INF),
+    "swish": (-0.2785, INF),
+    "softmax": (0.0, 1.0),
+}
+# Out-of-reach targets: a tenth of them pins the output at the activation's bound for a tenth of the
+# data, which drags every prediction there; even 1% is worth a warning.
+OUT_OF_RANGE_ERROR = 0.1
+OUT_OF_RANGE_WARNING = 0.01
+
+# canonical Keras loss name -> kind
+BINARY_LOSSES = {"binary_crossentropy", "binary_focal_crossentropy"}
+CATEGORICAL_LOSSES = {"categorical_crossentropy", "categorical_focal_crossentropy", "sparse_categorical_crossentropy"}
+REGRESSION_LOSSES = {
+    "mean_squared_error", "mean_absolute_error", "huber", "log_cosh",
+    "mean_squared_logarithmic_error", "mean_absolute_percentage_error",
+}
+PROBABILITY_ACTIVATIONS = {"sigmoid", "hard_sigmoid"}
+
+
+def canonical_loss(name: str) -> str:
+    """The Keras function name behind a loss identifier (``mse`` -> ``mean_squared_error``)."""
+    try:
+        loss = keras.losses.get(name)
+    except (ValueError, TypeError):
+        return name.lower()
+    found = getattr(loss, "__name__", None) or type(loss).__name__
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", found).lower()
+
+
+def _head_targets(ctx: Context) -> np.ndarray | None:
+    """The values a single-output head must produce: model-space targets or class labels; None for K units."""
+    if ctx.task != "regression" and (ctx.head_units or 1) > 1:
+        return None
+    return ctx.model_targets
+
+
+def output_activation_range(ctx: Context) -> Finding | None:
+    """The head's activation cannot reach the targets.
+
+    Measures: the fraction of training targets (as the head sees them; class labels for a one-unit
+    classifier) outside the range of the head's activation (``ACTIVATION_RANGES``); a softmax over a
+    single unit always outputs 1. Error: softmax over one unit, or at least ``OUT_OF_RANGE_ERROR``
+    outside. Warning: at least ``OUT_OF_RANGE_WARNING`` outside.
+    """
+    activation, units = ctx.head_activation, ctx.head_units
+    evidence = {"head_activation": activation, "head_units": units, "task": ctx.task}
+    if activation == "softmax" and units == 1:
+        return Finding(
+            "output_activation_range", "error",
+            "The head is a softmax over a single unit, which always outputs 1 whatever the input; use sigmoid "
+            "(binary), softmax over one unit per class (multiclass) or linear (regression).",
+            evidence, ["activations"],
+        )
+    reach = ACTIVATION_RANGES.get(activation)
+    targets = _head_targets(ctx)
+    if reach is None or targets is None:
+        return None
+    low, high = reach
+    below = float(np.mean(targets < low))
+    above = float(np.mean(targets > high))
+    outside = below + above
+    if outside < OUT_OF_RANGE_WARNING:
+        return None
+    evidence.update(
+        activation_range=[low, high if math.isfinite(high) else None],
+        target_range=[float(np.min(targets)), float(np.max(targets))],
+        fraction_outside=outside, fraction_below=below, fraction_above=above,
+    )
+    severity = "error" if outside >= OUT_OF_RANGE_ERROR else "warning"
+    upper = "" if not math.isfinite(high) else f" to {high:g}"
+    what = "class labels" if ctx.task != "regression" else "targets"
+    return Finding(
+        "output_activation_range", severity,
+        f"The head's {activation} can only output {low:g}{upper or ' and above'}, but {outside:.0%} of the "
+        f"{what} it must produce lie outside that range (they span {targets.min():.3g} to {targets.max():.3g}); "
+        "use a linear head for regression, or scale the target into the activation's range.",
+        evidence, ["activations", "scaling"],
+    )
+
+
+def loss_activation_mismatch(ctx: Context) -> Finding | None:
+    """The loss does not fit the output layer or the labels.
+
+    Measures (from the spec and the labels, no threshold): a binary cross-entropy needs a sigmoid head
+    and labels in {0, 1}; a categorical cross-entropy needs a softmax over one unit per class and class
+    labels; a regression loss on a multiclass task treats class ids as numbers (warning). Error for
+    the first two. A brief training that crashed on the loss is reported as evidence.
+    """
+    loss = canonical_loss(ctx.spec.model.loss)
+    activation, units = ctx.head_activation, ctx.head_units
+    ds = ctx.dataset
+    labels = np.unique(np.asarray(ds.y_train))
+    problems: list[str] = []
+    warnings: list[str] = []
+    if loss in BINARY_LOSSES:
+        if activation not in PROBABILITY_ACTIVATIONS:
+            problems.append(
+                f"binary cross-entropy expects probabilities, but the head's activation is {activation} "
+                "(its outputs are clipped into [0, 1], where their gradient is zero)"
+            )
+        if ds.task == "regression" or ds.n_classes > 2 or not set(labels.tolist()) <= {0, 1}:
+            problems.append(
+                f"binary cross-entropy needs labels 0 and 1, but the {ds.task} target has "
+                f"{len(labels)} distinct values ({', '.join(f'{v:g}' for v in labels[:5])}{'...' if len(labels) > 5 else ''})"
+            )
+        if units is not None and units > 1:
+            problems.append(f"binary cross-entropy scores one probability, but the head has {units} units")
+    elif loss in CATEGORICAL_LOSSES:
+        if ds.task == "regression":
+            problems.append("a categorical cross-entropy needs class labels, but the task is regression")
+        if units == 1:
+            problems.append("a categorical cross-entropy over a single unit has one class and nothing to learn")
+        elif units is not None and ds.n_classes and units != ds.n_classes:
+            problems.append(f"the head has {units} units for {ds.n_classes} classes")
+        if activation != "softmax":
+            problems.append(f"a categorical cross-entropy expects a softmax head, but its activation is {activation}")
+    elif loss in REGRESSION_LOSSES and ds.task == "multiclass":
+        warnings.append(f"the regression loss {ctx.spec.model.loss} treats the {ds.n_classes} class ids as numbers")
+    if not problems and not warnings:
+        return None
+    evidence = {
+        "loss": ctx.spec.model.loss, "loss_function": loss, "head_activation": activation, "head_units": units,
+        "task": ds.task, "labels": [v.item() if hasattr(v, "item") else v for v in labels[:10]],
+        "training_error": ctx.training_error,
+    }
+    severity = "error" if problems else "warning"
+    detail = "; ".join(problems or warnings)
+    return Finding(
+        "loss_activation_mismatch", severity,
+        f"The loss does not fit the output layer: {detail}. Use sigmoid + binary_crossentropy (binary), softmax "
+        "over one unit per class + sparse_categorical_crossentropy (multiclass) or linear + mse (regression).",
+        evidence, ["activations"],
+    )

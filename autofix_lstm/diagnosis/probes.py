@@ -1,0 +1,432 @@
+"""The instrumented brief training: what the detectors measure about the model while it learns.
+
+The brief training is ``min(BRIEF_EPOCHS, train.epochs)`` epochs of the spec's own model, optimizer,
+loss, batch size, class weights and seed, cut at ``BRIEF_MAX_STEPS`` optimizer steps: far less than
+a full training (a tenth or less of it for the bundled example), yet long enough for a model that
+can learn to start moving its output. It is a plain ``tf.GradientTape`` loop, so every step
+records:
+
+- the training loss (the loss trajectory);
+- the gradient norm of each layer's weights, before any clipping (vanishing/exploding gradients);
+- the update/weight ratio ``||w_after - w_before|| / ||w_before||`` of each layer's kernels (the
+  learning rate seen from the weights; biases start at zero and are left out).
+
+Before and after it, on a batch of training windows (``ACTIVATION_BATCH``):
+
+- the gate and cell activations of every recurrent layer, recomputed from the cell's ``kernel``,
+  ``recurrent_kernel`` and ``bias`` over the whole sequence, and the fraction of them that sit in
+  the flat ends of their sigmoid/tanh (saturated: gradients through them are near zero);
+- the per-unit spread of every hidden layer's output (dead units: the same value for every sample).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import keras
+import numpy as np
+
+from autofix_lstm.diagnosis.findings import jsonable
+from autofix_lstm.errors import ModelSpecError
+from autofix_lstm.spec import Spec
+from autofix_lstm.training import Prepared, build_model, measure
+
+# The brief training: at most 3 epochs (enough for a learnable signal on a small model to move the
+# output off its initial constant) and at most 60 steps (a fixed, small cost on big data sets).
+BRIEF_EPOCHS = 3
+BRIEF_MAX_STEPS = 60
+# Gradient norms are summarised (median) over the first steps: vanishing/exploding gradients are a
+# property of the starting point, before the optimizer has moved the weights far.
+EARLY_STEPS = 10
+# Activations are measured on this many training windows (enough for a stable per-unit spread).
+ACTIVATION_BATCH = 256
+# A sigmoid/tanh activation within 1% of its bounds is saturated: its derivative is under 4% (sigmoid)
+# or 2% (tanh) of its maximum, so almost no gradient passes through it.
+SATURATION_MARGIN = 0.01
+# A unit whose output varies less than this across samples (and timesteps) carries no information.
+DEAD_UNIT_STD = 1e-3
+
+
+def layer_names(spec: Spec) -> list[str]:
+    """Stable names for the spec's layers: ``<type>_<index in model.layers>`` (``lstm_0``, ``dense_1``)."""
+    return [f"{layer.type}_{index}" for index, layer in enumerate(spec.model.layers)]
+
+
+@dataclass
+class Probe:
+    """The measurements of one brief training. Every field is JSON-able; ``to_dict`` is what is saved."""
+
+    epochs: int  # epochs started
+    steps: int  # optimizer steps taken
+    batch_size: int
+    full_training_steps: int  # steps a full training of the spec takes, for scale
+    seconds: float = 0.0
+    loss: list[float | None] = field(default_factory=list)  # training loss per step
+    val_loss: list[float | None] = field(default_factory=list)  # validation loss per epoch
+    grad_norms: dict[str, list[float | None]] = field(default_factory=dict)  # layer -> norm per step
+    update_ratios: dict[str, list[float | None]] = field(default_factory=dict)  # layer -> ratio per step
+    nonfinite_loss_step: int | None = None  # first step whose loss was NaN/inf (training stopped there)
+    nonfinite_gradient_step: int | None = None  # first step with a NaN/inf gradient
+    saturation_init: dict[str, dict[str, float]] = field(default_factory=dict)  # layer -> gate -> fraction
+    saturation_trained: dict[str, dict[str, float]] = field(default_factory=dict)
+    units: dict[str, dict[str, Any]] = field(default_factory=dict)  # layer -> {units, dead, fraction, ...}
+    output_init: dict[str, float | None] = field(default_factory=dict)  # head output {mean, std}, model space
+    output_trained: dict[str, float | None] = field(default_factory=dict)
+    head_layer: str | None = None  # the last trainable layer (reference for gradient ratios)
+    trainable_params: int = 0
+
+    def early_grad_norm(self, layer: str) -> float | None:
+        """Median gradient norm of ``layer`` over the first ``EARLY_STEPS`` steps (finite ones only)."""
+        values = [v for v in self.grad_norms.get(layer, [])[:EARLY_STEPS] if v is not None]
+        return float(np.median(values)) if values else None
+
+    def early_grad_norms(self) -> dict[str, float | None]:
+        """``early_grad_norm`` for every trainable layer, input side first."""
+        return {name: self.early_grad_norm(name) for name in self.grad_norms}
+
+    def grad_norm_ratios(self) -> dict[str, float | None]:
+        """Each layer's early gradient norm divided by the head's (the last trainable layer's)."""
+        norms = self.early_grad_norms()
+        head = norms.get(self.head_layer) if self.head_layer else None
+        if not head:
+            return {name: None for name in norms}
+        return {name: (None if value is None else value / head) for name, value in norms.items()}
+
+    def median_update_ratio(self) -> float | None:
+        """Median update/weight ratio over all kernel-bearing layers and finite steps."""
+        values = [v for series in self.update_ratios.values() for v in series if v is not None]
+        return float(np.median(values)) if values else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The measurements as JSON-able data, with the summaries the detectors use added."""
+        out = jsonable(asdict(self))
+        out["early_grad_norms"] = jsonable(self.early_grad_norms())
+        out["grad_norm_ratios"] = jsonable(self.grad_norm_ratios())
+        out["median_update_ratio"] = jsonable(self.median_update_ratio())
+        out["brief_training"] = (
+            f"{self.steps} steps ({self.epochs} epoch{'s' if self.epochs != 1 else ''} started) of "
+            f"{self.full_training_steps} in a full training"
+        )
+        return out
+
+
+def brief_steps(spec: Spec, n_train: int) -> tuple[int, int, int]:
+    """(epochs, steps, full-training steps) of the brief training for ``n_train`` training samples."""
+    per_epoch = math.ceil(n_train / spec.train.batch_size)
+    epochs = min(BRIEF_EPOCHS, spec.train.epochs)
+    return epochs, min(epochs * per_epoch, BRIEF_MAX_STEPS), spec.train.epochs * per_epoch
+
+
+def _finite_or_none(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
+
+
+def _layer_groups(core: keras.Model, names: list[str]) -> dict[str, list[int]]:
+    """layer name -> indices of its weights in ``core.trainable_variables``."""
+    position = {id(v): i for i, v in enumerate(core.trainable_variables)}
+    groups = {}
+    for name, layer in zip(names, core.layers):
+        indices = [position[id(v)] for v in layer.trainable_weights if id(v) in position]
+        if indices:
+            groups[name] = indices
+    return groups
+
+
+def _activation_values(fn, z: np.ndarray) -> np.ndarray:
+    return np.asarray(keras.ops.convert_to_numpy(fn(keras.ops.convert_to_tensor(z.astype(np.float32)))))
+
+
+def _bounds(fn) -> tuple[float, float] | None:
+    """(low, high) of a bounded activation such as sigmoid or tanh; None for unbounded ones."""
+    probe = _activation_values(fn, np.array([-1e4, 1e4]))
+    if np.all(np.isfinite(probe)) and probe[1] - probe[0] > 0 and abs(probe[1]) <= 1.0 + 1e-6:
+        return float(probe[0]), float(probe[1])
+    return None
+
+
+def _saturated(values: np.ndarray, bounds: tuple[float, float] | None) -> float | None:
+    if bounds is None:
+        return None
+    low, high = bounds
+    margin = SATURATION_MARGIN * (high - low)
+    return float(np.mean((values < low + margin) | (values > high - margin)))
+
+
+def recurrent_gates(layer: keras.layers.Layer, x: np.ndarray) -> dict[str, np.ndarray]:
+    """Gate and cell activations of a recurrent layer over the sequences ``x`` (samples, time, inputs).
+
+    Recomputed from the cell's weights (Keras' gate order: LSTM ``i, f, c, o``; GRU ``z, r, h``), so
+    every timestep's values are seen, not only the layer's output. Returns name -> (samples, time, units).
+    """
+    cell = layer.cell
+    kernel = np.asarray(cell.kernel.numpy(), dtype=np.float64)
+    recurrent = np.asarray(cell.recurrent_kernel.numpy(), dtype=np.float64)
+    bias = np.asarray(cell.bias.numpy(), dtype=np.float64) if getattr(cell, "use_bias", False) else None
+    units = cell.units
+    n, steps = x.shape[0], x.shape[1]
+    h = np.zeros((n, units))
+    c = np.zeros((n, units))
+    act, rec_act = cell.activation, getattr(cell, "recurrent_activation", None)
+    kind = type(layer).__name__
+    seen: dict[str, list[np.ndarray]] = {}
+
+    def keep(name, value):
+        seen.setdefault(name, []).append(value)
+
+    for t in range(steps):
+        xt = x[:, t, :].astype(np.float64)
+        if kind == "LSTM":
+            z = xt @ kernel + h @ recurrent + (bias if bias is not None else 0.0)
+            zi, zf, zc, zo = np.split(z, 4, axis=1)
+            i, f, o = (_activation_values(rec_act, v) for v in (zi, zf, zo))
+            g = _activation_values(act, zc)
+            c = f * c + i * g
+            cell_out = _activation_values(act, c)
+            h = o * cell_out
+            for name, value in (("input", i), ("forget", f), ("candidate", g), ("output", o), ("cell", cell_out)):
+                keep(name, value)
+        elif kind == "GRU":
+            reset_after = getattr(cell, "reset_after", True)
+            if bias is None:
+                b_in, b_rec = 0.0, 0.0
+            elif bias.ndim == 2:
+                b_in, b_rec = bias[0], bias[1]
+            else:
+                b_in, b_rec = bias, 0.0
+            xz, xr, xh = np.split(xt @ kernel + b_in, 3, axis=1)
+            rz, rr, rh_w = np.split(recurrent, 3, axis=1)
+            if reset_after:
+                hz, hr, hh = np.split(h @ recurrent + b_rec, 3, axis=1)
+            else:
+                hz, hr = h @ rz, h @ rr
+            zg = _activation_values(rec_act, xz + hz)
+            r = _activation_values(rec_act, xr + hr)
+            cand = _activation_values(act, xh + (r * hh if reset_after else (r * h) @ rh_w))
+            h = zg * h + (1 - zg) * cand
+            for name, value in (("update", zg), ("reset", r), ("candidate", cand)):
+                keep(name, value)
+        else:  # SimpleRNN
+            h = _activation_values(act, xt @ kernel + h @ recurrent + (bias if bias is not None else 0.0))
+            keep("candidate", h)
+    return {name: np.stack(values, axis=1) for name, values in seen.items()}
+
+
+def gate_saturation(layer: keras.layers.Layer, x: np.ndarray) -> dict[str, float]:
+    """Fraction of each gate's activations within ``SATURATION_MARGIN`` of its bounds, and ``all`` (mean).
+
+    Gates with an unbounded activation (relu, linear) are left out.
+    """
+    cell = layer.cell
+    act_bounds = _bounds(cell.activation)
+    rec_bounds = _bounds(cell.recurrent_activation) if hasattr(cell, "recurrent_activation") else None
+    out = {}
+    for name, values in recurrent_gates(layer, x).items():
+        bounds = act_bounds if name in ("candidate", "cell") else rec_bounds
+        fraction = _saturated(values, bounds)
+        if fraction is not None:
+            out[name] = fraction
+    gates = [v for k, v in out.items() if k != "cell"]
+    if gates:
+        out["all"] = float(np.mean(gates))
+    return out
+
+
+def _extractor(core: keras.Model) -> keras.Model:
+    """A model sharing ``core``'s weights that returns every layer's output."""
+    return keras.Model(core.inputs, [layer.output for layer in core.layers])
+
+
+def _layer_inputs_and_outputs(extractor: keras.Model, x: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(input, output) of every layer on ``x``, in inference mode."""
+    outputs = extractor(keras.ops.convert_to_tensor(x.astype(np.float32)), training=False)
+    if not isinstance(outputs, (list, tuple)):
+        outputs = [outputs]
+    outputs = [np.asarray(keras.ops.convert_to_numpy(o), dtype=np.float64) for o in outputs]
+    inputs = [np.asarray(x, dtype=np.float64), *outputs[:-1]]
+    return list(zip(inputs, outputs))
+
+
+def measure_saturation(core: keras.Model, names: list[str], pairs) -> dict[str, dict[str, float]]:
+    """``gate_saturation`` of every recurrent layer of ``core``, given each layer's (input, output)."""
+    return {
+        names[i]: gate_saturation(layer, pairs[i][0])
+        for i, layer in enumerate(core.layers)
+        if isinstance(layer, keras.layers.RNN)
+    }
+
+
+def measure_units(core: keras.Model, names: list[str], pairs) -> dict[str, dict[str, Any]]:
+    """Per hidden layer (recurrent or dense, not the head): units, dead units and their fraction.
+
+    A unit is dead when its output's std across samples (and timesteps) is below ``DEAD_UNIT_STD``.
+    """
+    out = {}
+    last = len(core.layers) - 1
+    for index, (layer, (_, output)) in enumerate(zip(core.layers, pairs)):
+        if index == last or not isinstance(layer, (keras.layers.RNN, keras.layers.Dense)):
+            continue
+        flat = output.reshape(-1, output.shape[-1])
+        with np.errstate(invalid="ignore"):
+            spread = np.std(flat, axis=0)
+        dead = ~(spread >= DEAD_UNIT_STD)  # NaN spreads count as dead
+        activation = getattr(getattr(layer, "cell", layer), "activation", None)
+        out[names[index]] = {
+            "units": int(flat.shape[1]),
+            "dead": int(dead.sum()),
+            "fraction": float(dead.mean()),
+            "activation": getattr(activation, "__name__", str(activation)),
+            "mean_abs_output": _finite_or_none(float(np.mean(np.abs(flat)))),
+        }
+    return out
+
+
+def _output_stats(pairs) -> dict[str, float | None]:
+    """Mean and std of the head's model-space outputs (all units together)."""
+    with np.errstate(all="ignore"):
+        head = pairs[-1][1]
+        return {"mean": _finite_or_none(float(np.mean(head))), "std": _finite_or_none(float(np.std(head)))}
+
+
+class _Stepper:
+    """The compiled train/eval steps of one model: loss, per-layer gradient norms, update ratios."""
+
+    def __init__(self, core: keras.Model, groups: dict[str, list[int]], x_spec, y_spec):
+        import tensorflow as tf
+
+        self.core = core
+        variables = core.trainable_variables
+        group_indices = list(groups.values())
+        kernel_groups = [[i for i in g if len(variables[i].shape) >= 2] for g in group_indices]
+        optimizer = core.optimizer
+        optimizer.build(variables)
+
+        def norm(tensors):
+            return tf.sqrt(tf.add_n([tf.reduce_sum(tf.square(tf.cast(t, tf.float32))) for t in tensors]))
+
+        @tf.function(input_signature=[x_spec, y_spec, tf.TensorSpec([None], tf.float32)], autograph=False)
+        def train_step(x, y, sample_weight):
+            with tf.GradientTape() as tape:
+                pred = core(x, training=True)
+                loss = core.compute_loss(x=x, y=y, y_pred=pred, sample_weight=sample_weight, training=True)
+            grads = tape.gradient(loss, variables)
+            grads = [g if g is not None else tf.zeros_like(v) for g, v in zip(grads, variables)]
+            grad_norms = tf.stack([norm([grads[i] for i in g]) for g in group_indices])
+            before = [[tf.identity(variables[i]) for i in g] for g in kernel_groups]
+            optimizer.apply_gradients(zip(grads, variables))
+            ratios = tf.stack([
+                norm([variables[i] - b for i, b in zip(g, old)]) / (norm(old) + 1e-12) if g else tf.constant(-1.0)
+                for g, old in zip(kernel_groups, before)
+            ])
+            return loss, grad_norms, ratios
+
+        @tf.function(input_signature=[x_spec, y_spec], autograph=False)
+        def eval_step(x, y):
+            return core.compute_loss(x=x, y=y, y_pred=core(x, training=False), training=False)
+
+        self.train_step = train_step
+        self.eval_step = eval_step
+
+
+def _predict(core: keras.Model, prepared: Prepared) -> np.ndarray:
+    """``training.predict_original`` on the validation windows, with an eager call instead of ``predict``
+    (which compiles a predict function: most of a second, for one batch)."""
+    x_raw = prepared.dataset.x_val
+    out = np.asarray(keras.ops.convert_to_numpy(core(prepared.x_val, training=False)), dtype=np.float64)
+    if prepared.dataset.task == "regression":
+        return prepared.target.invert(out, x_raw).reshape(len(x_raw), -1)[:, 0]
+    return out
+
+
+def _sample_weights(prepared: Prepared, index: np.ndarray) -> np.ndarray:
+    if not prepared.class_weight:
+        return np.ones(len(index), np.float32)
+    labels = np.asarray(prepared.dataset.y_train)[index].astype(int)
+    return np.array([prepared.class_weight.get(int(c), 1.0) for c in labels], np.float32)
+
+
+def run_probe(spec: Spec, prepared: Prepared, *, on_step=None) -> tuple[Probe, dict]:
+    """Train the spec's model briefly, instrumented; return the measurements and the metrics after it.
+
+    Args:
+        on_step: called as ``on_step(done, total)`` after every optimizer step (progress display).
+
+    Raises:
+        ModelSpecError: the model cannot train on this data (loss/label/shape mismatch).
+    """
+    import tensorflow as tf
+
+    started = time.perf_counter()
+    names = layer_names(spec)
+    n_train = len(prepared.x_train)
+    epochs, steps, full_steps = brief_steps(spec, n_train)
+    core = build_model(spec, prepared)
+    groups = _layer_groups(core, names)
+    variables = core.trainable_variables
+    probe = Probe(epochs=0, steps=0, batch_size=spec.train.batch_size, full_training_steps=full_steps)
+    probe.trainable_params = int(sum(int(np.prod(v.shape)) for v in variables))
+    probe.head_layer = list(groups)[-1] if groups else None
+    probe.grad_norms = {name: [] for name in groups}
+    probe.update_ratios = {name: [] for name in groups if any(len(variables[i].shape) >= 2 for i in groups[name])}
+
+    rng = np.random.default_rng(spec.train.seed)
+    x_batch = prepared.x_train[np.sort(rng.permutation(n_train)[:ACTIVATION_BATCH])]
+    extractor = _extractor(core)
+    with np.errstate(all="ignore"):
+        pairs = _layer_inputs_and_outputs(extractor, x_batch)
+        probe.saturation_init = measure_saturation(core, names, pairs)
+        probe.output_init = _output_stats(pairs)
+
+    x_train = prepared.x_train.astype(np.float32)
+    y_train = prepared.y_train
+    y_dtype = tf.int64 if np.issubdtype(y_train.dtype, np.integer) else tf.float32
+    x_spec = tf.TensorSpec([None, *x_train.shape[1:]], tf.float32)
+    y_spec = tf.TensorSpec([None, *y_train.shape[1:]], y_dtype)
+    size = spec.train.batch_size
+    try:
+        stepper = _Stepper(core, groups, x_spec, y_spec)
+        for _ in range(epochs):
+            if probe.steps >= steps or probe.nonfinite_loss_step is not None:
+                break
+            probe.epochs += 1
+            order = rng.permutation(n_train)
+            for start in range(0, n_train, size):
+                if probe.steps >= steps:
+                    break
+                index = order[start : start + size]
+                loss, norms, ratios = stepper.train_step(x_train[index], y_train[index], _sample_weights(prepared, index))
+                loss = float(loss)
+                norms = np.asarray(norms, dtype=np.float64)
+                ratios = np.asarray(ratios, dtype=np.float64)
+                probe.loss.append(_finite_or_none(loss))
+                for name, value in zip(groups, norms):
+                    probe.grad_norms[name].append(_finite_or_none(value))
+                for name, value in zip(groups, ratios):
+                    if name in probe.update_ratios:
+                        probe.update_ratios[name].append(_finite_or_none(value))
+                if probe.nonfinite_gradient_step is None and not np.all(np.isfinite(norms)):
+                    probe.nonfinite_gradient_step = probe.steps
+                probe.steps += 1
+                if on_step is not None:
+                    on_step(probe.steps, steps)
+                if not math.isfinite(loss):
+                    probe.nonfinite_loss_step = probe.steps - 1
+                    break
+            probe.val_loss.append(_finite_or_none(float(stepper.eval_step(prepared.x_val, prepared.y_val))))
+    except (tf.errors.OpError, ValueError, TypeError) as err:
+        lines = [line for line in str(err).strip().splitlines() if line.strip()]
+        detail = next((line for line in lines if "label" in line.lower() or "shape" in line.lower()), lines[-1] if lines else "")
+        raise ModelSpecError(
+            f"training failed: {type(err).__name__}: {detail.strip()[:300]}. Check that the loss "
+            f"'{spec.model.loss}' fits the head (units and activation) and the task ({prepared.dataset.task})"
+        ) from None
+    with np.errstate(all="ignore"):
+        pairs = _layer_inputs_and_outputs(extractor, x_batch)
+        probe.saturation_trained = measure_saturation(core, names, pairs)
+        probe.units = measure_units(core, names, pairs)
+        probe.output_trained = _output_stats(pairs)
+        metrics = measure(prepared, _predict(core, prepared))
+    probe.seconds = time.perf_counter() - started
+    return probe, metrics

@@ -1,0 +1,92 @@
+"""``diagnose``: train the spec briefly, instrumented, run every detector, report the findings."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from pathlib import Path
+
+from autofix_lstm.data import load_dataset
+from autofix_lstm.diagnosis.context import Context
+from autofix_lstm.diagnosis.output_checks import explain_collapse
+from autofix_lstm.diagnosis.probes import run_probe
+from autofix_lstm.diagnosis.registry import run_detectors
+from autofix_lstm.diagnosis.result import DiagnosisResult
+from autofix_lstm.errors import ModelSpecError
+from autofix_lstm.spec import Spec, load_spec
+from autofix_lstm.training import prepare, write_json
+
+
+@contextlib.contextmanager
+def _step_progress(enabled: bool):
+    """Yield an ``on_step(done, total)`` callback drawing a transient rich progress bar (or None)."""
+    if not enabled:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("[bold]diagnosing[/] brief training"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), transient=True) as bar:
+        task = bar.add_task("brief training", total=None)
+
+        def on_step(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield on_step
+
+
+def diagnose(
+    spec: str | Path | dict | Spec,
+    *,
+    data=None,
+    x=None,
+    y=None,
+    save: bool = True,
+    progress: bool = False,
+) -> DiagnosisResult:
+    """Find out why the spec's LSTM output collapses, from a brief instrumented training.
+
+    The brief training is far shorter than a full one (see ``probes``: at most 3 epochs and 60 steps).
+    Every detector in ``registry.DETECTORS`` then reads the data, the spec and the measurements.
+
+    Args:
+        spec: a spec file path, a dict or a ``Spec``.
+        data: a pandas DataFrame to use instead of ``data.path``.
+        x, y: already windowed arrays to use instead of ``data.path``.
+        save: write ``diagnosis.json`` to the spec's output folder.
+        progress: show a progress bar over the brief training's steps.
+
+    Returns:
+        A ``DiagnosisResult``: findings (errors first), the brief training's metrics and measurements.
+
+    Raises:
+        SpecError, DataError: bad input, with the field and the fix.
+        ModelSpecError: the model cannot train on this data and no finding explains why.
+    """
+    started = time.perf_counter()
+    spec = load_spec(spec)
+    dataset = load_dataset(spec, frame=data, x=x, y=y)
+    prepared = prepare(spec, dataset)
+    probe = metrics = None
+    crash: ModelSpecError | None = None
+    try:
+        with _step_progress(progress) as on_step:
+            probe, metrics = run_probe(spec, prepared, on_step=on_step)
+    except ModelSpecError as err:
+        crash = err
+    ctx = Context(spec, prepared, probe, metrics, training_error=str(crash) if crash else None)
+    findings = run_detectors(ctx)
+    if crash is not None and not any(f.severity == "error" for f in findings):
+        raise crash
+    findings = sorted(explain_collapse(findings, ctx), key=lambda f: f.rank)
+    result = DiagnosisResult(
+        findings=findings,
+        metrics=metrics,
+        probe=probe.to_dict() if probe else None,
+        spec=spec,
+        training_error=ctx.training_error,
+    )
+    result.seconds = time.perf_counter() - started
+    if save:
+        result.output_path = write_json(result.to_dict(), spec.output_dir / "diagnosis.json")
+    return result

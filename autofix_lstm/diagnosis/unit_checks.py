@@ -1,0 +1,110 @@
+"""Detectors that look at the hidden units: dead ones, and dropout that silences them."""
+
+from __future__ import annotations
+
+from autofix_lstm.diagnosis.context import Context
+from autofix_lstm.diagnosis.findings import Finding
+from autofix_lstm.diagnosis.probes import DEAD_UNIT_STD
+from autofix_lstm.model import RECURRENT_TYPES
+
+# Half of a layer's units giving the same value for every sample halves what the layer can carry and
+# usually means the rest are close behind (saturated tanh, relu below zero); a quarter is worth a warning.
+DEAD_FRACTION_ERROR = 0.5
+DEAD_FRACTION_WARNING = 0.25
+# Dropout: a rate of 0.7 or more drops most of the signal at every step; a combined keep probability
+# below 0.25 along the stack (0.5 twice) leaves a quarter of it; fewer than 2 surviving units of a
+# layer (units x (1 - rate)) leaves nothing to carry the signal. A rate of 0.5 is worth a warning.
+DROPOUT_RATE_ERROR = 0.7
+DROPOUT_KEEP_ERROR = 0.25
+DROPOUT_MIN_SURVIVING = 2.0
+DROPOUT_RATE_WARNING = 0.5
+
+
+def dead_units(ctx: Context) -> Finding | None:
+    """Hidden units whose output is the same for every sample.
+
+    Measures: after the brief training, on a batch of training windows, each hidden layer's units
+    whose output std across samples (and timesteps) is below ``DEAD_UNIT_STD`` (relu units stuck at
+    zero, tanh units saturated at +-1). Error: a layer with at least ``DEAD_FRACTION_ERROR`` dead.
+    Warning: at least ``DEAD_FRACTION_WARNING``.
+    """
+    if ctx.probe is None or not ctx.probe.units:
+        return None
+    units = ctx.probe.units
+    worst_name, worst = max(units.items(), key=lambda kv: kv[1]["fraction"])
+    if worst["fraction"] < DEAD_FRACTION_WARNING:
+        return None
+    severity = "error" if worst["fraction"] >= DEAD_FRACTION_ERROR else "warning"
+    return Finding(
+        "dead_units", severity,
+        f"{worst['dead']} of the {worst['units']} units of {worst_name} ({worst['activation']}) give the same output "
+        "for every sample, so they carry no information; scale the inputs, or use tanh units and a lower learning rate.",
+        {
+            "layers": units,
+            "worst_layer": worst_name,
+            "dead_fraction": worst["fraction"],
+            "dead_unit_std": DEAD_UNIT_STD,
+            "saturation_trained": ctx.probe.saturation_trained,
+        },
+        ["activations", "scaling", "architecture"],
+    )
+
+
+def _dropout_entries(ctx: Context) -> list[dict]:
+    """Every dropout rate of the stack with the width it applies to, input side first."""
+    width = ctx.dataset.n_features
+    entries = []
+    for index, layer in enumerate(ctx.spec.model.layers):
+        kwargs, name = layer.kwargs, f"{layer.type}_{index}"
+        if layer.type == "dropout":
+            entries.append({"layer": name, "kind": "rate", "rate": float(kwargs.get("rate", 0.0)), "width": width})
+        elif layer.type in RECURRENT_TYPES:
+            units = int(kwargs.get("units", width))
+            entries.append({"layer": name, "kind": "dropout", "rate": float(kwargs.get("dropout", 0.0) or 0.0), "width": width})
+            entries.append({"layer": name, "kind": "recurrent_dropout",
+                            "rate": float(kwargs.get("recurrent_dropout", 0.0) or 0.0), "width": units})
+            width = units
+        elif layer.type == "dense":
+            width = int(kwargs.get("units", width))
+    return [e for e in entries if e["rate"] > 0]
+
+
+def excess_dropout(ctx: Context) -> Finding | None:
+    """Dropout high enough to wash out the signal for this width.
+
+    Measures (from the spec): every dropout rate (Dropout layers, recurrent layers' ``dropout`` and
+    ``recurrent_dropout``), the units that survive it (width x (1 - rate)) and the combined keep
+    probability along the stack. Error: a rate of ``DROPOUT_RATE_ERROR`` or more, a keep probability
+    under ``DROPOUT_KEEP_ERROR`` or fewer than ``DROPOUT_MIN_SURVIVING`` surviving units. Warning: a
+    rate of ``DROPOUT_RATE_WARNING`` or more. The brief training's last training loss (with dropout)
+    and validation loss (without) are added to the evidence.
+    """
+    entries = _dropout_entries(ctx)
+    if not entries:
+        return None
+    keep = 1.0
+    for entry in entries:
+        entry["surviving_units"] = entry["width"] * (1.0 - entry["rate"])
+        keep *= 1.0 - entry["rate"]
+    top = max(entries, key=lambda e: e["rate"])
+    starved = min(entries, key=lambda e: e["surviving_units"])
+    if top["rate"] >= DROPOUT_RATE_ERROR or keep < DROPOUT_KEEP_ERROR or starved["surviving_units"] < DROPOUT_MIN_SURVIVING:
+        severity = "error"
+    elif top["rate"] >= DROPOUT_RATE_WARNING:
+        severity = "warning"
+    else:
+        return None
+    probe = ctx.probe
+    return Finding(
+        "excess_dropout", severity,
+        f"Dropout keeps only {keep:.0%} of the signal through the stack ({top['layer']} {top['kind']} {top['rate']:g}; "
+        f"{starved['surviving_units']:.1f} of {starved['width']} units of {starved['layer']} survive): too much for this "
+        "width; lower the dropout.",
+        {
+            "dropout": entries,
+            "keep_probability": keep,
+            "last_train_loss": ctx.losses[-1] if ctx.losses else None,
+            "last_val_loss": probe.val_loss[-1] if probe and probe.val_loss else None,
+        },
+        ["dropout"],
+    )
