@@ -24,18 +24,43 @@ from autofix_lstm.search import SearchResult, search  # noqa: E402
 from autofix_lstm.spec import Spec, load_spec  # noqa: E402
 from autofix_lstm.training import TrainResult, train  # noqa: E402
 
+# Imported on first use, so ``import autofix_lstm`` does not load the diagnosis: name -> its module.
+_LAZY = {
+    "diagnose": "autofix_lstm.diagnosis",
+    "DiagnosisResult": "autofix_lstm.diagnosis",
+    "Finding": "autofix_lstm.diagnosis",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'autofix_lstm' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
 __version__ = "0.1.0"
 
 __all__ = [
     "AutofixError",
     "DataError",
+    "DiagnosisResult",
     "FatalSearchError",
+    "Finding",
     "ModelSpecError",
     "SearchResult",
     "Spec",
     "SpecError",
     "TrainResult",
     "TrialFailed",
+    "diagnose",
     "load_spec",
     "search",
     "show_report",

@@ -85,6 +85,46 @@ def train(
     console.print(f"{verdict}  ({result.seconds:.1f}s)  -> {result.output_dir}")
 
 
+@app.command()
+def diagnose(
+    spec: Path = typer.Argument(..., help="the spec.yaml whose collapsed output to explain"),
+    json_output: bool = typer.Option(False, "--json", help="print the findings (and measurements) as JSON"),
+) -> None:
+    """Train the spec briefly, instrumented, and say why its output collapses (writes diagnosis.json)."""
+    from autofix_lstm.diagnosis import diagnose as diagnose_spec
+    from autofix_lstm.diagnosis.result import evidence_lines
+    from autofix_lstm.errors import DataError, SpecError
+
+    try:
+        result = diagnose_spec(spec, progress=not json_output)
+    except (SpecError, DataError) as err:
+        _fail_on_bad_input(err)
+    if json_output:
+        typer.echo(json.dumps(result.to_dict(), indent=2))
+        return
+    styles = {"error": "bold red", "warning": "yellow", "info": "blue"}
+    table = Table(title="diagnosis (errors first)", show_lines=True)
+    for column in ("severity", "finding", "message", "evidence", "strategies"):
+        table.add_column(column, overflow="fold")
+    for finding in result.findings:
+        table.add_row(
+            f"[{styles[finding.severity]}]{finding.severity}[/]", finding.id, escape(finding.message),
+            escape("\n".join(evidence_lines(finding.evidence))), ", ".join(finding.strategies) or "-",
+        )
+    if result.findings:
+        console.print(table)
+    else:
+        console.print("[bold green]no findings[/]: nothing looks wrong in the brief training")
+    probe = result.probe or {}
+    verdict = "[bold red]collapsed[/]" if result.collapsed else "[bold green]not collapsed[/]"
+    brief = f"; brief training: {escape(probe['brief_training'])}" if probe.get("brief_training") else ""
+    console.print(
+        f"{verdict} after the brief training; {len(result.errors)} errors, {len(result.warnings)} warnings"
+        f"{brief}  ({result.seconds:.1f}s)  -> {escape(str(result.output_path))}",
+        highlight=False, soft_wrap=True,
+    )
+
+
 EXIT_NOT_FIXED = 1
 
 # metrics shown in the before/after table, by task
