@@ -19,7 +19,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from autofix_lstm.data import Dataset, load_dataset
 from autofix_lstm.errors import DataError, ModelSpecError, SpecError
 from autofix_lstm.metrics import class_probabilities, classification_metrics, clean_for_json, regression_metrics
-from autofix_lstm.model import build_core, compile_core
+from autofix_lstm.model import build_core, compile_core, head_units
 from autofix_lstm.spec import Spec, load_spec
 from autofix_lstm.transforms import InputTransform, TargetTransform
 
@@ -170,6 +170,19 @@ class FitOutcome:
     notes: list[str] = field(default_factory=list)
 
 
+def _check_head(spec: Spec, dataset: Dataset) -> None:
+    """A classifier's head must have one unit, or one per class; say so before Keras fails mid-training."""
+    units = head_units(spec.model)
+    if dataset.task == "regression" or units is None or units in (1, dataset.n_classes):
+        return
+    raise ModelSpecError(
+        f"model.layers: the last dense layer has {units} units but the target has {dataset.n_classes} classes "
+        f"{dataset.classes[:10]}; give it {dataset.n_classes} units (softmax) or 1 unit"
+        + (" (sigmoid)" if dataset.task == "binary" else ""),
+        spec.source,
+    )
+
+
 def fit_prepared(
     spec: Spec,
     prepared: Prepared,
@@ -179,7 +192,12 @@ def fit_prepared(
     min_std_ratio: float | None = None,
     progress: bool = False,
 ) -> FitOutcome:
-    """Build, train and measure the spec's model on prepared data. NaN losses stop the training early."""
+    """Build, train and measure the spec's model on prepared data. NaN losses stop the training early.
+
+    Raises:
+        ModelSpecError: the model cannot be trained on this task (head size, loss, labels).
+    """
+    _check_head(spec, prepared.dataset)
     started = time.perf_counter()
     epochs = epochs or spec.train.epochs
     core = build_model(spec, prepared)

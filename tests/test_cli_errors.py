@@ -339,3 +339,12 @@ def test_output_folder_blocked_by_a_file(tmp_path, series_csv, output):
     path = write_spec(tmp_path, spec_dict(series_csv.name, output=output))
     assert_one_line_error(invoke_train(path), "spec.yaml", f"output {tmp_path / output} cannot be made",
                           "taken is a file, not a folder; set output to a folder")
+
+
+def test_classifier_head_does_not_fit_the_classes(tmp_path):
+    path = make_windows_npz(tmp_path, n=60, classes=3)
+    layers = [{"type": "lstm", "units": 4}, {"type": "dense", "units": 2, "activation": "softmax"}]
+    spec = spec_dict(path.name, data={"task": "multiclass"}, model={"layers": layers,
+                                                                   "loss": "sparse_categorical_crossentropy"})
+    assert_one_line_error(invoke_train(write_spec(tmp_path, spec)), "spec.yaml",
+                          "the last dense layer has 2 units but the target has 3 classes [0, 1, 2]", "give it 3 units")
