@@ -165,19 +165,31 @@ def layer_dict_from_keras(layer: keras.layers.Layer) -> dict[str, Any]:
             f"{', '.join(sorted(c.__name__ for c in LAYERS.values()))}"
         )
     config = layer.get_config()
-    defaults = get_layer_class(type_name)
-    signature = inspect.signature(defaults.__init__).parameters
+    cls = get_layer_class(type_name)
+    signature = inspect.signature(cls.__init__).parameters
+    required = {
+        n for n, p in signature.items()
+        if n != "self" and p.default is inspect.Parameter.empty and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+    }
+    # A default instance's config spells defaults the way get_config does (activation 'linear', axis [-1]).
+    default_config = cls(**{k: config[k] for k in required if k in config}).get_config()
     out: dict[str, Any] = {"type": type_name}
     for key, value in config.items():
         if key not in signature or key in ("name", "dtype", "trainable", "seed"):
             continue
-        default = signature[key].default
         if isinstance(value, dict) and "class_name" in value:
             # Initializers/regularizers: keep defaults implicit; a non-default object is not portable YAML.
             continue
-        if default is inspect.Parameter.empty or value != default:
+        if key in required or not _same_setting(value, default_config.get(key, signature[key].default)):
             out[key] = value
     return out
+
+
+def _same_setting(value: Any, default: Any) -> bool:
+    # a built layer may spell a scalar default as a one-item list (LayerNormalization's axis -1 -> [-1])
+    if isinstance(value, (list, tuple)) and not isinstance(default, (list, tuple)) and len(value) == 1:
+        value = value[0]
+    return value == default
 
 
 def read_layers_from_file(path: Path) -> list[dict[str, Any]]:

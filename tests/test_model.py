@@ -117,3 +117,24 @@ def test_read_layers_from_file_errors(tmp_path):
     keras.Model(inputs, keras.layers.Dense(1)(keras.layers.LSTM(2)(inputs))).save(tmp_path / "f.keras")
     with pytest.raises(ModelSpecError, match="is a Functional, not a Sequential model"):
         read_layers_from_file(tmp_path / "f.keras")
+
+
+# every registered layer type, so a new one is checked the moment it is added to LAYERS
+_MINIMAL_KWARGS = {"dense": {"units": 2}, "dropout": {"rate": 0.1}}
+
+
+def _stack_with(type_name: str) -> list[dict]:
+    if type_name in RECURRENT_TYPES:
+        return [{"type": type_name, "units": 3}, {"type": "dense", "units": 1}]
+    return [{"type": "lstm", "units": 3}, {"type": type_name, **_MINIMAL_KWARGS.get(type_name, {})},
+            {"type": "dense", "units": 1}]
+
+
+@pytest.mark.parametrize("type_name", sorted(LAYERS))
+def test_every_layer_type_builds_and_survives_a_saved_model(tmp_path, type_name):
+    layers = _stack_with(type_name)
+    core = build_core(_model_spec(layers), (5, 2))
+    assert core.output_shape == (None, 1)
+    assert any(isinstance(layer, LAYERS[type_name]) for layer in core.layers)
+    core.save(tmp_path / "m.keras")
+    assert read_layers_from_file(tmp_path / "m.keras") == layers

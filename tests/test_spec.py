@@ -97,3 +97,17 @@ def test_parse_duration(text, seconds):
 def test_parse_duration_rejects_nonsense():
     with pytest.raises(ValueError, match="must be a duration"):
         parse_duration("a while")
+
+
+def test_bundled_example_spec_is_valid():
+    from pathlib import Path
+
+    from autofix_lstm.data import load_dataset
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "energy.yaml"
+    spec = load_spec(example)
+    if not spec.resolve(spec.data.path).is_file():
+        pytest.skip("examples/energy.csv not generated (python examples/make_energy.py)")
+    dataset = load_dataset(spec)
+    assert dataset.task == "regression" and dataset.feature_names == ["temperature", "load"]
+    assert dataset.window == 14 and len(dataset.x_val) > 100
