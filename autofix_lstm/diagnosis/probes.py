@@ -135,8 +135,21 @@ def _layer_groups(core: keras.Model, names: list[str]) -> dict[str, list[int]]:
     return groups
 
 
+# activation name -> the same function in numpy (the gate recomputation calls these at every timestep,
+# where a round trip through a tensor per call costs more than the arithmetic)
+_NUMPY_ACTIVATIONS = {
+    "sigmoid": lambda z: 0.5 * (1.0 + np.tanh(0.5 * z)),
+    "tanh": np.tanh,
+    "relu": lambda z: np.maximum(z, 0.0),
+    "linear": lambda z: z,
+}
+
+
 def _activation_values(fn, z: np.ndarray) -> np.ndarray:
-    return np.asarray(keras.ops.convert_to_numpy(fn(keras.ops.convert_to_tensor(z.astype(np.float32)))))
+    numpy_fn = _NUMPY_ACTIVATIONS.get(getattr(fn, "__name__", ""))
+    if numpy_fn is not None:
+        return numpy_fn(z)
+    return np.asarray(keras.ops.convert_to_numpy(fn(keras.ops.convert_to_tensor(z.astype(np.float32)))), dtype=np.float64)
 
 
 def _bounds(fn) -> tuple[float, float] | None:
@@ -251,11 +264,15 @@ def _layer_inputs_and_outputs(extractor: keras.Model, x: np.ndarray) -> list[tup
 
 def measure_saturation(core: keras.Model, names: list[str], pairs) -> dict[str, dict[str, float]]:
     """``gate_saturation`` of every recurrent layer of ``core``, given each layer's (input, output)."""
-    return {
-        names[i]: gate_saturation(layer, pairs[i][0])
-        for i, layer in enumerate(core.layers)
-        if isinstance(layer, keras.layers.RNN)
-    }
+    from threadpoolctl import threadpool_limits  # a scikit-learn dependency
+
+    # Small matrices, one timestep at a time: BLAS threads only wait on each other (10x slower here).
+    with threadpool_limits(limits=1, user_api="blas"):
+        return {
+            names[i]: gate_saturation(layer, pairs[i][0])
+            for i, layer in enumerate(core.layers)
+            if isinstance(layer, keras.layers.RNN)
+        }
 
 
 def measure_units(core: keras.Model, names: list[str], pairs) -> dict[str, dict[str, Any]]:
