@@ -209,7 +209,13 @@ def _regression_predictions(targets: np.ndarray | None, runs) -> Figure:
     if targets is not None:
         ax.plot(np.arange(len(targets)), targets, color=ACTUAL_COLOUR, linewidth=1.4, label="actual")
         length = len(targets)
+        # The y range follows the actual values: a prediction far off them (a collapsed model stuck
+        # near 0 while the target is in the thousands) would otherwise flatten the rest of the plot.
+        low, high = float(np.min(targets)), float(np.max(targets))
+        pad = 0.25 * (high - low) if high > low else max(abs(high), 1.0) * 0.1
+        window = (low - pad, high + pad)
     else:
+        window = None
         notes.append("actual values not saved (baseline.json has no val_targets)")
         length = next((len(p.reshape(-1)) for _, _, p in runs if p is not None), 0)
     index = np.arange(length)
@@ -223,6 +229,14 @@ def _regression_predictions(targets: np.ndarray | None, runs) -> Figure:
             continue
         style = "--" if colour == BASELINE_COLOUR else "-"
         ax.plot(index, pred, color=colour, linestyle=style, linewidth=1.6, label=label)
+        if window is not None and np.mean((pred < window[0]) | (pred > window[1])) > 0.5:
+            above = np.median(pred) > window[1]
+            ax.annotate(f"{label}: around {np.median(pred):.4g}, off the chart {'above' if above else 'below'}",
+                        (0.5, 0.97 if above else 0.03), xycoords="axes fraction", ha="center",
+                        va="top" if above else "bottom", fontsize=8, color=colour,
+                        bbox={"boxstyle": "round", "fc": "white", "ec": colour})
+    if window is not None:
+        ax.set_ylim(*window)
     ax.set_xlabel("validation sample (time order)")
     ax.set_ylabel("target (original units)")
     ax.set_title("Validation predictions against the actual values")
@@ -292,13 +306,13 @@ def _classification_predictions(targets: np.ndarray, runs, n_classes: int, class
 
 
 def learning_curves_figure(baseline_history: dict | None, best_history: dict | None = None, *,
-                           best_label: str = "best found") -> Figure:
+                           baseline_label: str = "your spec as written", best_label: str = "best found") -> Figure:
     """Training and validation loss per epoch: the spec as written and the best, side by side.
 
     The losses are in each model's own (scaled) units, which differ between runs, so each run has
     its own panel; a log scale is used when every loss is positive.
     """
-    runs = [("your spec as written", baseline_history)]
+    runs = [(baseline_label, baseline_history)]
     if best_history is not None:
         runs.append((best_label, best_history))
     fig, axes = _figure(4.6 * len(runs), 3.4, ncols=len(runs))

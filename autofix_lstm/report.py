@@ -291,18 +291,22 @@ def _trials_section(out: Outputs) -> str:
     )
 
 
-def _evidence_html(evidence: dict) -> str:
+def _evidence_text(value: Any) -> str:
+    """Evidence for people: numbers to 4 significant digits, nested dicts as ``key: value`` lists."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_evidence_text(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_evidence_text(v) for v in value) + "]"
+    return fmt(value)
+
+
+def _evidence_html(evidence: dict, limit: int = 400) -> str:
     if not evidence:
         return ""
     rows = []
     for key, value in evidence.items():
-        if isinstance(value, float):
-            shown = fmt(value)
-        elif isinstance(value, (dict, list)):
-            shown = json.dumps(value, default=str)
-            shown = shown if len(shown) <= 300 else shown[:297] + "..."
-        else:
-            shown = fmt(value)
+        shown = _evidence_text(value)
+        shown = shown if len(shown) <= limit else shown[: limit - 3] + "..."
         rows.append(f"<dt>{_e(key)}</dt><dd>{_e(shown)}</dd>")
     return f"<dl>{''.join(rows)}</dl>"
 
@@ -362,12 +366,21 @@ def _diagnosis_section(out: Outputs) -> str:
     return "\n".join(body)
 
 
+def _run_label(label: str, record: dict | None) -> str:
+    """``label``, and how its training ended when it was cut short."""
+    record = record or {}
+    if record.get("pruned_at") is not None or (record.get("status") == "pruned"):
+        return f"{label}\nstopped after {record.get('epochs_run', '?')} epochs: output still collapsed"
+    return label
+
+
 def _curves_section(out: Outputs) -> str:
     if out.baseline is None and out.best is None:
         return _missing("No learning curves: baseline.json and the best trial's record are missing.")
     fig = plots.learning_curves_figure((out.baseline or {}).get("history"),
                                        None if out.best is None else out.best.get("history"),
-                                       best_label=_best_label(out))
+                                       baseline_label=_run_label("your spec as written", out.baseline),
+                                       best_label=_run_label(_best_label(out), out.best))
     return _img(fig, "Learning curves") + "<p>Losses are in each model's own units (its target scaling), so each run has its own panel.</p>"
 
 
