@@ -71,7 +71,7 @@ def measure(spec_path: Path, repeats: int) -> dict:
             "tensorflow": tf.__version__,
             "keras": keras.__version__,
         },
-        "command": "python benchmarks/diagnose_time.py " + " ".join(sys.argv[1:]),
+        "command": " ".join(["python benchmarks/diagnose_time.py", *sys.argv[1:]]),
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
 
