@@ -119,7 +119,7 @@ def diagnose(
     verdict = "[bold red]collapsed[/]" if result.collapsed else "[bold green]not collapsed[/]"
     brief = f"; brief training: {escape(probe['brief_training'])}" if probe.get("brief_training") else ""
     console.print(
-        f"{verdict} after the brief training; {len(result.errors)} errors, {len(result.warnings)} warnings"
+        f"{verdict} after the brief training; errors: {len(result.errors)}, warnings: {len(result.warnings)}"
         f"{brief}  ({result.seconds:.1f}s)  -> {escape(str(result.output_path))}",
         highlight=False, soft_wrap=True,
     )
@@ -178,7 +178,8 @@ def search(
         )
         style = "bold green" if result.fixed else "bold red"
         console.print(f"[{style}]{result.verdict}[/]", highlight=False)
-        console.print(f"outputs in {result.output_dir}")
+        report = result.output_dir / "report.html"
+        console.print(f"outputs in {result.output_dir}" + (f"; open {report}" if report.is_file() else ""))
     if not result.fixed:
         raise typer.Exit(EXIT_NOT_FIXED)
 

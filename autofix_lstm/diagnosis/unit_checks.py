@@ -35,10 +35,14 @@ def dead_units(ctx: Context) -> Finding | None:
     if worst["fraction"] < DEAD_FRACTION_WARNING:
         return None
     severity = "error" if worst["fraction"] >= DEAD_FRACTION_ERROR else "warning"
+    fix = (
+        "use tanh units, scale the inputs or lower the learning rate" if "relu" in str(worst["activation"])
+        else "scale the inputs or lower the learning rate, which drive the units into their flat ends"
+    )
     return Finding(
         "dead_units", severity,
         f"{worst['dead']} of the {worst['units']} units of {worst_name} ({worst['activation']}) give the same output "
-        "for every sample, so they carry no information; scale the inputs, or use tanh units and a lower learning rate.",
+        f"for every sample, so they carry no information; {fix}.",
         {
             "layers": units,
             "worst_layer": worst_name,
