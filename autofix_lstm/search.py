@@ -54,12 +54,18 @@ BEST_MODEL = "best_model.keras"
 BASELINE_MODEL = "baseline_model.keras"
 
 
-def spec_fingerprint(spec: Spec) -> str:
-    """A hash of what decides trial results (the search budget excluded, so a search can be extended)."""
+def spec_fingerprint(spec: Spec, dataset: Dataset | None = None) -> str:
+    """A hash of what decides trial results: the spec (search budget excluded, so a search can be
+    extended) and, when given, the windowed data itself (a changed file or DataFrame is a new search).
+    """
     raw = spec.to_dict()
     raw["search"] = {k: v for k, v in raw["search"].items() if k not in ("max_trials", "max_time")}
     raw.pop("output", None)
-    return hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    digest = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode())
+    if dataset is not None:
+        for array in (dataset.x_train, dataset.y_train, dataset.x_val, dataset.y_val):
+            digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()[:16]
 
 
 @dataclass
@@ -325,24 +331,27 @@ def search(
         spec = spec.updated({"search.max_trials": max_trials})
     reporter = RichReporter() if progress else SilentReporter()
     started = time.perf_counter()
+    dataset = load_dataset(spec, frame=data, x=x, y=y)
     out = spec.output_dir
     out.mkdir(parents=True, exist_ok=True)
-    fingerprint = spec_fingerprint(spec)
+    fingerprint = spec_fingerprint(spec, dataset)
     elapsed_before = _check_resumable(out, fingerprint, fresh)
 
     def clock() -> float:
         return elapsed_before + time.perf_counter() - started
 
+    def save_state() -> None:
+        write_json({"fingerprint": fingerprint, "elapsed_seconds": clock()}, out / STATE_FILE)
+
     interrupted = False
     try:
-        dataset = load_dataset(spec, frame=data, x=x, y=y)
         reporter.stage("diagnosing")
         from autofix_lstm.diagnosis import diagnose
 
         diagnosis = diagnose(spec, data=data, x=x, y=y, save=True, progress=False)
         reporter.stage("training the spec as written")
         baseline = _baseline(spec, dataset, out, fingerprint, clock)
-        write_json({"fingerprint": fingerprint, "elapsed_seconds": clock()}, out / STATE_FILE)
+        save_state()
 
         strategies = resolve_strategies(spec.search.strategies, spec.base_dir)
         space = build_space(spec, dataset, strategies)
@@ -365,10 +374,9 @@ def search(
                     tuner.search(verbose=0)
             except KeyboardInterrupt:
                 interrupted = True
+        save_state()
     finally:
         reporter.stop()
-        if "baseline" in locals():
-            write_json({"fingerprint": fingerprint, "elapsed_seconds": clock()}, out / STATE_FILE)
     result = _finish(spec, out, baseline, diagnosis, space, clock, interrupted)
     return result
 
