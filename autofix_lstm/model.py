@@ -38,6 +38,8 @@ OPTIMIZERS: dict[str, type] = {
 }
 
 _BASE_LAYER_KWARGS = {"name", "dtype", "trainable"}
+# Keras code often puts the input shape on the first layer; here the input comes from the data windows.
+_INPUT_SHAPE_KWARGS = {"input_shape", "batch_input_shape", "input_dim"}
 _CLASS_TO_TYPE = {cls.__name__: name for name, cls in LAYERS.items()}
 
 
@@ -57,8 +59,13 @@ def _accepted_kwargs(cls: type) -> set[str]:
 
 
 def make_layer(type_name: str, kwargs: dict[str, Any]) -> keras.layers.Layer:
-    """Instantiate one layer, turning Keras' complaints into a ``ModelSpecError``."""
+    """Instantiate one layer, turning Keras' complaints into a ``ModelSpecError``.
+
+    ``input_shape``, ``batch_input_shape`` and ``input_dim`` are accepted and ignored: the model's
+    input is built from the data's (timesteps, features).
+    """
     cls = get_layer_class(type_name)
+    kwargs = {k: v for k, v in kwargs.items() if k not in _INPUT_SHAPE_KWARGS}
     unknown = sorted(set(kwargs) - _accepted_kwargs(cls))
     if unknown:
         raise ModelSpecError(

@@ -53,6 +53,12 @@ def test_build_core_is_the_users_stack():
     assert model.layers[0].count_params() == 4 * (6 * (2 + 6) + 6)
 
 
+def test_input_shape_on_the_first_layer_is_ignored():
+    """Keras code often carries input_shape; the input comes from the data windows instead."""
+    spec = _model_spec([{"type": "lstm", "units": 4, "input_shape": [30, 5]}, {"type": "dense", "units": 1}])
+    assert build_core(spec, (8, 2)).input_shape == (None, 8, 2)
+
+
 def test_build_core_rejects_sequence_output():
     with pytest.raises(ModelSpecError, match="one vector per timestep; set return_sequences: false"):
         build_core(_model_spec([{"type": "lstm", "units": 4, "return_sequences": True}]), (8, 2))
