@@ -95,7 +95,10 @@ def prepare(spec: Spec, dataset: Dataset) -> Prepared:
 def build_model(spec: Spec, prepared: Prepared) -> keras.Model:
     """The user's model, seeded and compiled, on the prepared inputs."""
     keras.utils.set_random_seed(spec.train.seed)
-    core = build_core(spec.model, prepared.x_train.shape[1:])
+    try:
+        core = build_core(spec.model, prepared.x_train.shape[1:])
+    except ModelSpecError as err:
+        raise ModelSpecError(err.problems, err.source or spec.source) from None  # name the spec file
     return compile_core(core, spec.model)
 
 
@@ -171,7 +174,13 @@ class FitOutcome:
 
 
 def _check_head(spec: Spec, dataset: Dataset) -> None:
-    """A classifier's head must have one unit, or one per class; say so before Keras fails mid-training."""
+    """The loss and the head must fit the task (one unit, or one per class); say so before Keras fails."""
+    if dataset.task == "regression" and "categorical" in spec.model.loss.lower():
+        raise ModelSpecError(
+            f"model.loss {spec.model.loss!r} is for class labels but the task is regression; "
+            "use mse, mae or huber, or set data.task to binary or multiclass",
+            spec.source,
+        )
     units = head_units(spec.model)
     if dataset.task == "regression" or units is None or units in (1, dataset.n_classes):
         return
@@ -216,7 +225,8 @@ def fit_prepared(
         detail = next((line for line in message if "label" in line.lower() or "shape" in line.lower()), message[-1] if message else "")
         raise ModelSpecError(
             f"training failed: {type(err).__name__}: {detail[:300]}. Check that the loss '{spec.model.loss}' "
-            f"fits the head (units and activation) and the task ({prepared.dataset.task})"
+            f"fits the head (units and activation) and the task ({prepared.dataset.task})",
+            spec.source,
         ) from None
     raw_pred = predict_original(core, prepared, prepared.dataset.x_val)
     metrics = measure(prepared, raw_pred, min_std_ratio=min_std_ratio)

@@ -176,7 +176,7 @@ def test_layers_and_path_together(tmp_path, series_csv):
 def test_sequence_output_is_rejected(tmp_path, series_csv):
     layers = [{"type": "lstm", "units": 4, "return_sequences": True}]
     path = write_spec(tmp_path, spec_dict(series_csv.name, model={"layers": layers}))
-    assert_one_line_error(invoke_train(path), "return_sequences: false")
+    assert_one_line_error(invoke_train(path), "spec.yaml", "return_sequences: false")
 
 
 def test_model_path_missing(tmp_path, series_csv):
@@ -348,3 +348,10 @@ def test_classifier_head_does_not_fit_the_classes(tmp_path):
                                                                    "loss": "sparse_categorical_crossentropy"})
     assert_one_line_error(invoke_train(write_spec(tmp_path, spec)), "spec.yaml",
                           "the last dense layer has 2 units but the target has 3 classes [0, 1, 2]", "give it 3 units")
+
+
+@pytest.mark.parametrize("loss", ["sparse_categorical_crossentropy", "categorical_crossentropy"])
+def test_class_label_loss_on_a_regression_target(tmp_path, series_csv, loss):
+    path = write_spec(tmp_path, spec_dict(series_csv.name, model={"loss": loss}))
+    assert_one_line_error(invoke_train(path), "spec.yaml", f"model.loss '{loss}' is for class labels",
+                          "use mse, mae or huber")
