@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 import keras
 import numpy as np
 import pytest
 
 from autofix_lstm.errors import DataError
+from autofix_lstm.spec import InputScaling, TargetScaling
 from autofix_lstm.transforms import InputTransform, InvertTarget, ScaleInputs, TargetTransform, fit_scaler
 
-INPUT_KINDS = ["none", "standard", "minmax", "robust", "window_relative"]
-TARGET_KINDS = ["none", "standard", "minmax", "robust", "log", "difference"]
+# every scaling the spec accepts, so a new one is tested the moment it is added
+INPUT_KINDS = list(get_args(InputScaling))
+TARGET_KINDS = list(get_args(TargetScaling))
+
+
+def test_the_issue_scalings_are_all_there():
+    assert set(INPUT_KINDS) >= {"none", "standard", "minmax", "robust", "window_relative"}
+    assert set(TARGET_KINDS) >= {"none", "standard", "minmax", "robust", "log", "difference"}
+    assert INPUT_KINDS[0] == TARGET_KINDS[0] == "none"
 
 
 @pytest.fixture
