@@ -255,12 +255,19 @@ def _set_if_different(layer: dict, key: str, value, default=None) -> None:
         layer[key] = value
 
 
+def _write_clipnorm(raw: dict, value, ctx: dict) -> None:
+    """Clip by norm; Keras takes one kind of clipping, so a norm replaces the user's clipvalue."""
+    raw["model"]["optimizer"]["clipnorm"] = value
+    if value is not None:
+        raw["model"]["optimizer"]["clipvalue"] = None
+
+
 # field name -> (read the spec's own value, write a value)
 FIELDS: dict[str, tuple[Callable, Callable]] = {
     "preprocessing.inputs": _plain_field("preprocessing.inputs"),
     "preprocessing.target": _plain_field("preprocessing.target"),
     "preprocessing.class_weight": _plain_field("preprocessing.class_weight"),
-    "model.optimizer.clipnorm": _plain_field("model.optimizer.clipnorm"),
+    "model.optimizer.clipnorm": (_plain_field("model.optimizer.clipnorm")[0], _write_clipnorm),
     "model.optimizer.learning_rate": _plain_field("model.optimizer.learning_rate"),
     "architecture.depth": (_read_depth, _write_depth),
     "architecture.units": (_read_units, _write_units),

@@ -23,7 +23,8 @@ METHOD_NAMES = {"autofix": "autofix-lstm", "keras_tuner": "Keras Tuner RandomSea
 
 def load(folder: Path = RESULTS) -> list[dict]:
     """Every case result in ``folder``."""
-    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json")) if not p.name.startswith("_")]
+    results = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+    return [r for r in results if isinstance(r, dict) and "methods" in r]  # other benchmarks share the folder
 
 
 def _median(values: list[float]) -> float:

@@ -315,3 +315,10 @@ def test_changes_and_cudnn_check(sine_spec):
     assert "model.layers[0].activation: absent -> relu" in changes
     assert cudnn_problems(sine_spec) == []
     assert cudnn_problems(fixed) == ["model.layers[0] (lstm) activation relu (needs tanh)"]
+
+
+def test_clipnorm_replaces_a_users_clipvalue_so_the_candidate_is_valid(sine_spec):
+    spec = sine_spec.updated({"model.optimizer.clipvalue": 0.5})
+    space = build_space(spec, load_dataset(spec), list(builtin_strategies().values()))
+    candidate = space.spec_for(spec, {**space.encode({}), "model.optimizer.clipnorm": "1.0"})
+    assert candidate.model.optimizer.clipnorm == 1.0 and candidate.model.optimizer.clipvalue is None
