@@ -104,8 +104,12 @@ def build_model(spec: Spec, prepared: Prepared) -> keras.Model:
 
 def predict_original(core: keras.Model, prepared: Prepared, x_raw: np.ndarray, batch_size: int = 1024) -> np.ndarray:
     """Predictions for raw windows in ORIGINAL units (regression: (n,); classification: raw outputs)."""
+    x = prepared.inputs.apply(x_raw)
     with np.errstate(all="ignore"):
-        out = np.asarray(core.predict(prepared.inputs.apply(x_raw), batch_size=batch_size, verbose=0), dtype=np.float64)
+        # Called directly rather than through model.predict: every candidate is a new model, and
+        # predict would trace a new tf.function for each (slow, and TensorFlow warns about it).
+        chunks = [np.asarray(core(x[i : i + batch_size], training=False)) for i in range(0, len(x), batch_size)]
+        out = np.concatenate(chunks).astype(np.float64) if chunks else np.empty((0, 1))
         if prepared.dataset.task == "regression":
             return prepared.target.invert(out, x_raw).reshape(len(x_raw), -1)[:, 0]
     return out

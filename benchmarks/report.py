@@ -88,6 +88,38 @@ def summarise(results: list[dict]) -> dict:
     return out
 
 
+def _no_worse(baseline: dict | None, best: dict | None) -> bool:
+    if not baseline or not best or best.get("collapsed"):
+        return False
+    key = "r2" if best.get("task") == "regression" else "balanced_accuracy"
+    return (best.get(key) or -math.inf) >= (baseline.get(key) or -math.inf) - 0.02
+
+
+def targets(s: dict) -> list[tuple[str, str, bool]]:
+    """(target, what was measured, met?) for each of issue 5's targets, for autofix-lstm."""
+    ours = s["methods"].get("autofix")
+    if ours is None:
+        return []
+    out = [
+        ("fix rate 100% of the fixable cases", f"{ours['fixed']}/{s['fixable']}", ours["fixed"] == s["fixable"]),
+        ("negative control ends fixed: false", ", ".join(_fmt(x) for x in ours["negative_control_fixed"]) or "-",
+         bool(ours["negative_control_fixed"]) and not any(ours["negative_control_fixed"])),
+    ]
+    healthy_ok = [_no_worse(h["baseline"], h["best"]) for h in s["healthy"]]
+    out.append(("healthy control not collapsed and no worse (within 0.02 of its r2 / balanced accuracy)",
+                ", ".join(_fmt(x) for x in healthy_ok) or "-", bool(healthy_ok) and all(healthy_ok)))
+    share = ours["beats_persistence"] / ours["persistence_cases"] if ours["persistence_cases"] else math.nan
+    out.append(("beats persistence on >= 80% of the forecasting cases",
+                f"{ours['beats_persistence']}/{ours['persistence_cases']} ({_fmt(100 * share, 0)}%)", share >= 0.8))
+    theirs = s["methods"].get("keras_tuner", {}).get("median_seconds_to_first_fix", math.nan)
+    ratio = ours["median_seconds_to_first_fix"] / theirs if theirs and not math.isnan(theirs) else math.nan
+    out.append(("median seconds to first fix <= 1/3 of plain Keras Tuner RandomSearch", f"ratio {_fmt(ratio, 2)}",
+                ratio <= 1 / 3))
+    out.append(("median time-to-fix <= 3x the floor", f"{_fmt(ours['median_fix_over_floor'], 2)}x",
+                ours["median_fix_over_floor"] <= 3))
+    return out
+
+
 def plot(results: list[dict], path: Path) -> Path:
     """Bars of seconds to the first fix per case and method (hatched at the total time where never fixed)."""
     import matplotlib
@@ -125,8 +157,8 @@ def plot(results: list[dict], path: Path) -> Path:
     return path
 
 
-def write(results: list[dict], path: Path = HERE / "RESULTS.md") -> Path:
-    """Write RESULTS.md from the case results."""
+def write(results: list[dict], path: Path = HERE / "RESULTS.md", plot_path: Path = RESULTS / "time_to_fix.png") -> Path:
+    """Write RESULTS.md (and the plot) from the case results."""
     if not results:
         raise SystemExit("no results in benchmarks/results/: run python -m benchmarks.run first")
     s = summarise(results)
@@ -163,14 +195,21 @@ def write(results: list[dict], path: Path = HERE / "RESULTS.md") -> Path:
     for other in [m for m in methods if m != "autofix"]:
         theirs = s["methods"][other]["median_seconds_to_first_fix"]
         ratio = ours / theirs if theirs and not math.isinf(theirs) and not math.isnan(theirs) else math.nan
-        note = " (theirs never fixed the median case: the ratio is 0 in the limit)" if math.isinf(theirs) else ""
+        note = ""
+        if math.isinf(theirs) and not math.isinf(ours) and not math.isnan(ours):
+            note = f" ({METHOD_NAMES[other]} never fixed the median case: the ratio is 0 in the limit)"
+        elif math.isinf(ours):
+            note = " (autofix-lstm never fixed the median case)"
         lines.append(f"\nMedian seconds to first fix, autofix-lstm / {METHOD_NAMES[other]}: **{_fmt(ratio, 2)}**{note}.")
     lines.append(f"\nDiagnosis time / one full training of the spec as written (median over cases): "
                  f"**{_fmt(s['diagnosis_ratio'], 2)}**.")
+    lines += ["", "## Targets", "", "| target | measured | met |", "|---|---|---|"]
+    for label, measured, met in targets(s):
+        lines.append(f"| {label} | {measured} | {_fmt(met)} |")
     lines += ["", "## Healthy control", ""]
     for h in s["healthy"]:
         lines.append(f"- {h['case']}: as written {_key_metric(h['baseline'])}; after autofix-lstm {_key_metric(h['best'])}.")
-    lines += ["", "## Per case", "", "![time to first fix](results/time_to_fix.png)", ""]
+    lines += ["", "## Per case", "", f"![time to first fix]({plot_path.relative_to(path.parent) if plot_path.is_relative_to(path.parent) else plot_path})", ""]
     lines.append("| case | category | real data | baseline | method | fixed | best | beats persistence | "
                  "trials to fix | s to fix | total s | floor s |")
     lines.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
@@ -186,7 +225,7 @@ def write(results: list[dict], path: Path = HERE / "RESULTS.md") -> Path:
                 f"{_key_metric(m['best_metrics'])} | {_fmt(m['beats_persistence'])} | {_fmt(m['trials_to_first_fix'])} | "
                 f"{_fmt(m['seconds_to_first_fix'])} | {_fmt(m['total_seconds'])} | {_fmt(m['floor_seconds'])} |"
             )
-    plot(results, RESULTS / "time_to_fix.png")
+    plot(results, plot_path)
     path.write_text("\n".join(lines) + "\n")
     return path
 

@@ -14,6 +14,7 @@ benchmarks/RESULTS.md and a plot.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -64,22 +65,24 @@ def time_diagnosis(spec) -> dict:
             "ratio": diagnose_seconds / train_seconds}
 
 
-def run_case(case, methods: list[str], trials: int, epochs: int | None) -> dict:
+def run_case(case, methods: list[str], trials: int, epochs: int | None, work: Path = WORK) -> dict:
     """Search one case with every method and measure the outcome."""
-    spec = load_spec(case.spec_path)
+    spec = load_spec(case.spec)
     changes = {"search.max_trials": trials}
     if epochs is not None:
         changes["train.epochs"] = epochs
     spec = spec.updated(changes)
-    result = {"case": case.name, "meta": case.meta, "trials_budget": trials, "epochs": spec.train.epochs, "methods": {}}
+    meta = {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(case).items()}
+    result = {"case": case.name, "meta": meta, "trials_budget": trials, "epochs": spec.train.epochs, "methods": {}}
     result["diagnosis_timing"] = time_diagnosis(spec)
     for method in methods:
-        out = WORK / case.name / method
+        out = work / case.name / method
         run = METHODS[method](spec, out)
         verdict = verify(run, spec)
         trials_to_fix, seconds_to_fix = run.first_fix()
         result["methods"][method] = {
             "fixed": verdict["fixed"],
+            "meets_good_fix": bool(verdict["metrics"]) and case.meets_good_fix(verdict["metrics"]),
             "best_metrics": verdict["metrics"],
             "beats_persistence": verdict["beats_persistence"],
             "trials_run": len(run.trials),
@@ -114,21 +117,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=None, help="override each case's epochs")
     parser.add_argument("--quick", action="store_true", help="2 cases, 2 trials, 1 epoch")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where to write <case>.json")
+    parser.add_argument("--work", type=Path, default=WORK, help="where the searches write their output folders")
     args = parser.parse_args(argv)
-    cases = list_cases()
     names = list(QUICK_CASES) if args.quick and not args.cases else args.cases
-    if names:
-        unknown = sorted(set(names) - {c.name for c in cases})
-        if unknown:
-            parser.error(f"unknown cases {unknown}; known: {[c.name for c in cases]}")
-        cases = [c for c in cases if c.name in names]
+    try:
+        cases = list_cases(names or None)
+    except ValueError as err:
+        parser.error(str(err))
     trials, epochs = (2, 1) if args.quick else (args.trials, args.epochs)
     args.results.mkdir(parents=True, exist_ok=True)
     command = "python -m benchmarks.run " + " ".join(argv if argv is not None else sys.argv[1:])
     meta = {"command": command.strip(), "versions": versions(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
     print(f"{len(cases)} cases x {len(args.methods)} methods, {trials} trials each", flush=True)
     for case in cases:
-        result = run_case(case, args.methods, trials, epochs)
+        result = run_case(case, args.methods, trials, epochs, args.work)
         result["run"] = meta
         (args.results / f"{case.name}.json").write_text(json.dumps(result, indent=1, default=str) + "\n")
     return 0

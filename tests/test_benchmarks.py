@@ -1,0 +1,43 @@
+"""The benchmark runner never rots: ``--quick`` (2 cases, 2 trials, 1 epoch) runs in the suite."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchmarks import report, run
+from benchmarks.cases import list_cases
+
+pytestmark = pytest.mark.slow
+
+
+def test_the_suite_has_the_cases_issue_5_asks_for():
+    cases = list_cases()
+    categories = {c.category for c in cases}
+    assert len(cases) >= 12
+    assert {"unscaled_inputs", "unscaled_target", "output_activation", "vanishing_gradients", "excess_dropout",
+            "learning_rate_too_low", "model_size", "class_imbalance", "trend", "healthy_control",
+            "negative_control"} <= categories
+    assert sum(c.real_data for c in cases) >= 4
+    assert any(c.task == "multiclass" for c in cases) and any(c.multivariate for c in cases)
+
+
+def test_quick_run_writes_results_and_the_report(tmp_path):
+    assert run.main(["--quick", "--results", str(tmp_path), "--work", str(tmp_path / "runs")]) == 0
+    results = report.load(tmp_path)
+    assert {r["case"] for r in results} == set(run.QUICK_CASES)
+    for result in results:
+        assert set(result["methods"]) == {"autofix", "keras_tuner", "optuna"}
+        assert result["trials_budget"] == 2 and result["epochs"] == 1
+        assert result["diagnosis_timing"]["ratio"] > 0
+        for method in result["methods"].values():
+            assert 1 <= method["trials_run"] <= 3  # autofix may count the spec as written as trial 0
+            assert method["total_seconds"] > 0
+            assert isinstance(method["fixed"], bool)
+    noise = json.loads((tmp_path / "negative_white_noise.json").read_text())
+    assert not any(m["fixed"] for m in noise["methods"].values())
+    path = report.write(results, tmp_path / "RESULTS.md", plot_path=tmp_path / "time_to_fix.png")
+    text = path.read_text()
+    assert "## Targets" in text and "negative_white_noise" in text
+    assert (tmp_path / "time_to_fix.png").stat().st_size > 1000
