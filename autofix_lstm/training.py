@@ -8,6 +8,7 @@ candidate is trained and measured the same way.
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -269,8 +270,23 @@ def save_model(model: keras.Model, path: Path) -> Path:
 def write_json(payload: dict, path: Path) -> Path:
     """Write ``payload`` as indented JSON (NaN written as null)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload, indent=2, default=_json_default, allow_nan=False) + "\n")
+    path.write_text(json.dumps(_finite(payload), indent=2, default=_json_default, allow_nan=False) + "\n")
     return path
+
+
+def _finite(value):
+    """``value`` with every NaN/inf float, however deeply nested (a diverged loss history), as None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _finite(value.tolist())
+    if isinstance(value, np.floating):
+        return _finite(float(value))
+    return value
 
 
 def _json_default(value):

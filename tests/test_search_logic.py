@@ -322,3 +322,13 @@ def test_clipnorm_replaces_a_users_clipvalue_so_the_candidate_is_valid(sine_spec
     space = build_space(spec, load_dataset(spec), list(builtin_strategies().values()))
     candidate = space.spec_for(spec, {**space.encode({}), "model.optimizer.clipnorm": "1.0"})
     assert candidate.model.optimizer.clipnorm == 1.0 and candidate.model.optimizer.clipvalue is None
+
+
+def test_records_with_a_diverged_history_are_written_as_valid_json(tmp_path):
+    import json
+
+    from autofix_lstm.training import write_json
+
+    path = write_json({"history": {"loss": [1.0, float("nan"), float("inf")]}, "pred": np.array([np.nan, 2.0])},
+                      tmp_path / "r.json")
+    assert json.loads(path.read_text()) == {"history": {"loss": [1.0, None, None]}, "pred": [None, 2.0]}
