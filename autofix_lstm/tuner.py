@@ -101,6 +101,18 @@ class AutofixTuner(base_tuner.BaseTuner):
     def run_trial(self, trial, *args, **kwargs):
         return self.runner.run(trial)
 
+    def search(self, *args, **kwargs):
+        """Keras Tuner's search, without its traceback print for every failed trial (we record failures)."""
+        try:
+            from keras_tuner.src import config as kt_config
+        except ImportError:  # a Keras Tuner without the switch
+            return super().search(*args, **kwargs)
+        previous, kt_config.DEBUG = kt_config.DEBUG, False
+        try:
+            return super().search(*args, **kwargs)
+        finally:
+            kt_config.DEBUG = previous
+
     def on_trial_end(self, trial):
         super().on_trial_end(trial)
         self.runner.trial_ended(self.oracle.get_trial(trial.trial_id))
