@@ -1,0 +1,278 @@
+"""Make the data file of every benchmark case: ``python benchmarks/cases/make_cases.py [NAME ...]``.
+
+Real cases copy a series out of a dataset that ships INSIDE the statsmodels wheel
+(``statsmodels/datasets/<name>/*.csv``, read by ``load_pandas()``; nothing is downloaded).
+Synthetic cases are generated from a fixed seed, so the files are byte-for-byte reproducible.
+Each case's ``case.yaml`` records its source; this script is the only way its data is made.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+
+
+def _ar1(n: int, phi: float, sigma: float, rng: np.random.Generator) -> np.ndarray:
+    """An AR(1) process: ``e[t] = phi * e[t-1] + N(0, sigma)``."""
+    out = np.zeros(n)
+    shocks = rng.normal(0.0, sigma, n)
+    for t in range(1, n):
+        out[t] = phi * out[t - 1] + shocks[t]
+    return out
+
+
+def _dates(n: int, freq: str, start: str = "2021-01-01") -> list[str]:
+    fmt = "%Y-%m-%d %H:%M" if freq == "h" else "%Y-%m-%d"
+    return pd.date_range(start, periods=n, freq=freq).strftime(fmt).tolist()
+
+
+# ---- real data: series bundled with statsmodels ----------------------------------------------
+
+
+def sunspots() -> pd.DataFrame:
+    """Yearly sunspot numbers 1700-2008 (statsmodels.datasets.sunspots, sunspots.csv)."""
+    from statsmodels.datasets import sunspots as source
+
+    data = source.load_pandas().data
+    return pd.DataFrame({"year": data["YEAR"].astype(int), "sunactivity": data["SUNACTIVITY"]})
+
+
+def co2() -> pd.DataFrame:
+    """Monthly means of the weekly Mauna Loa CO2 record 1958-2001 (statsmodels.datasets.co2, co2.csv).
+
+    Five months have no weekly reading at all; they stay empty (the spec interpolates them).
+    """
+    from statsmodels.datasets import co2 as source
+
+    monthly = source.load_pandas().data["co2"].resample("MS").mean()
+    return pd.DataFrame({"month": monthly.index.strftime("%Y-%m"), "co2": monthly.round(3).to_numpy()})
+
+
+def elnino() -> pd.DataFrame:
+    """Monthly Nino 1+2 sea surface temperature 1950-2010 (statsmodels.datasets.elnino, elnino.csv), and its phase.
+
+    The temperature is written in kelvin (the statsmodels values in C plus 273.15), the unit that
+    reanalysis and satellite SST products deliver. ``sst_anomaly`` is the temperature minus its
+    calendar month's mean over the whole record; ``phase`` is the usual labelling of it:
+    la_nina below -0.5 C, el_nino above +0.5 C, neutral in between.
+    """
+    from statsmodels.datasets import elnino as source
+
+    wide = source.load_pandas().data
+    months = list(wide.columns[1:])
+    long = wide.melt(id_vars="YEAR", value_vars=months, var_name="month_name", value_name="sst")
+    long["month"] = long["month_name"].map({m: i + 1 for i, m in enumerate(months)})
+    long = long.sort_values(["YEAR", "month"]).reset_index(drop=True)
+    anomaly = (long["sst"] - long.groupby("month")["sst"].transform("mean")).round(3)
+    phase = np.where(anomaly < -0.5, "la_nina", np.where(anomaly > 0.5, "el_nino", "neutral"))
+    return pd.DataFrame({
+        "date": [f"{int(y)}-{m:02d}" for y, m in zip(long["YEAR"], long["month"])],
+        "month": long["month"],
+        "sst_k": (long["sst"] + 273.15).round(2),
+        "sst_anomaly": anomaly,
+        "phase": phase,
+    })
+
+
+def macrodata() -> pd.DataFrame:
+    """US quarterly macro series 1959-2009 (statsmodels.datasets.macrodata, macrodata.csv)."""
+    from statsmodels.datasets import macrodata as source
+
+    data = source.load_pandas().data
+    quarter = [f"{int(y)}Q{int(q)}" for y, q in zip(data["year"], data["quarter"])]
+    columns = ["realgdp", "realcons", "realinv", "cpi", "tbilrate", "infl", "unemp"]
+    return pd.DataFrame({"quarter": quarter, **{c: data[c] for c in columns}})
+
+
+# ---- synthetic data ------------------------------------------------------------------------------
+
+
+def store_sales(days: int = 900, seed: int = 11) -> pd.DataFrame:
+    """Daily units sold: weekly pattern, yearly swing and persistent demand shocks."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(days)
+    weekly = np.array([0.9, 0.85, 0.9, 0.95, 1.1, 1.35, 1.2])[t % 7]
+    level = 200 + 30 * np.sin(2 * np.pi * t / 365.25) + _ar1(days, 0.85, 12, rng)
+    sales = level * weekly + rng.normal(0, 6, days)
+    return pd.DataFrame({"date": _dates(days, "D"), "sales": sales.round(1)})
+
+
+def noise(rows: int = 900, seed: int = 12) -> pd.DataFrame:
+    """Three independent white-noise columns: nothing in any window says anything about the target."""
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({
+        "x1": rng.normal(0, 1, rows).round(4),
+        "x2": rng.normal(5, 2, rows).round(4),
+        "y": rng.normal(10, 3, rows).round(4),
+    })
+
+
+def weather_station(hours: int = 1200, seed: int = 13) -> pd.DataFrame:
+    """Hourly station readings: pressure in Pa (~101,325), temperature in C and humidity in %."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(hours)
+    pressure = 101325 + _ar1(hours, 0.98, 60, rng)
+    front = -(pressure - 101325) / 250  # low pressure brings warmer, wetter air here
+    temperature = 12 + 6 * np.sin(2 * np.pi * (t - 9) / 24) + front + _ar1(hours, 0.8, 0.6, rng)
+    humidity = np.clip(75 - 2.5 * (temperature - 12) + 3 * front + rng.normal(0, 2, hours), 15, 100)
+    return pd.DataFrame({
+        "time": _dates(hours, "h"),
+        "pressure_pa": pressure.round(1),
+        "temperature_c": temperature.round(2),
+        "humidity_pct": humidity.round(1),
+    })
+
+
+def arctic_temperature(days: int = 1000, seed: int = 14) -> pd.DataFrame:
+    """Daily mean temperature at an Arctic station: below zero every day of the record."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(days)
+    temperature = -24 + 11 * np.cos(2 * np.pi * (t - 200) / 365.25) + _ar1(days, 0.75, 2.5, rng)
+    return pd.DataFrame({"date": _dates(days, "D", "2019-01-01"), "temperature_c": np.minimum(temperature, -0.5).round(2)})
+
+
+def grid_overload(hours: int = 1200, seed: int = 15) -> pd.DataFrame:
+    """Hourly feeder load in % of capacity and air temperature; ``overload`` flags load above 62 %."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(hours)
+    temperature = 18 + 7 * np.sin(2 * np.pi * (t - 9) / 24) + _ar1(hours, 0.95, 0.7, rng)
+    load = 50 + 12 * np.sin(2 * np.pi * (t - 12) / 24) + 0.8 * (temperature - 18) + _ar1(hours, 0.9, 2.5, rng)
+    return pd.DataFrame({
+        "time": _dates(hours, "h"),
+        "load_pct": load.round(2),
+        "temperature_c": temperature.round(2),
+        "overload": (load > 62).astype(int),
+    })
+
+
+def tank_level(minutes: int = 1000, seed: int = 16, delay: int = 10, drain: float = 0.95) -> pd.DataFrame:
+    """A settling tank fed through a long pipe, sampled each minute.
+
+    Water reaches the tank ``delay`` minutes after it passes the inflow meter, and the tank's
+    level is a leaky sum of what arrived over the last ~20 minutes (drain constant 0.95 a minute).
+    So the latest inflow readings say nothing about the next level: the information sits 9 or
+    more steps back in the window, behind a stretch of irrelevant readings. The inflow is white
+    noise, so nothing recent stands in for it.
+    """
+    rng = np.random.default_rng(seed)
+    inflow = rng.normal(6.0, 2.0, minutes).clip(0.0)
+    arrived = np.concatenate([np.full(delay, 6.0), inflow[:-delay]])
+    level = np.zeros(minutes)
+    level[0] = 50.0
+    for t in range(1, minutes):
+        level[t] = 50.0 + drain * (level[t - 1] - 50.0) + 0.15 * (arrived[t] - 6.0)
+    level = level + rng.normal(0, 0.05, minutes)
+    return pd.DataFrame({"minute": np.arange(minutes), "inflow_m3h": inflow.round(3), "level_cm": level.round(3)})
+
+
+def _seasonal_series(n: int, period: int, base: float, amp: float, phi: float, sigma: float, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    return base + amp * np.sin(2 * np.pi * t / period) + _ar1(n, phi, sigma, rng)
+
+
+def web_traffic(hours: int = 1000, seed: int = 17) -> pd.DataFrame:
+    """Hourly page views (thousands): a daily cycle and persistent surges."""
+    views = _seasonal_series(hours, 24, 30, 10, 0.9, 2.0, seed)
+    return pd.DataFrame({"time": _dates(hours, "h"), "views_k": views.round(3)})
+
+
+def parking_occupancy(hours: int = 1000, seed: int = 18) -> pd.DataFrame:
+    """Hourly occupied spaces in a 400-space garage: a commuter day profile, quieter weekends, events."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(hours)
+    hour, weekend = t % 24, (t // 24) % 7 >= 5
+    day_profile = np.exp(-0.5 * ((hour - 13) / 3.5) ** 2)
+    occupied = 60 + 260 * day_profile * np.where(weekend, 0.45, 1.0) + _ar1(hours, 0.85, 12, rng)
+    return pd.DataFrame({"time": _dates(hours, "h"), "occupied": occupied.clip(0, 400).round(0).astype(int)})
+
+
+def bike_rentals(hours: int = 1000, seed: int = 22) -> pd.DataFrame:
+    """Hourly bike rentals at a station: a daily cycle and weather-driven persistent swings."""
+    rentals = _seasonal_series(hours, 24, 45, 25, 0.85, 5.0, seed).clip(0)
+    return pd.DataFrame({"time": _dates(hours, "h"), "rentals": rentals.round(0).astype(int)})
+
+
+def call_volume(half_hours: int = 1000, seed: int = 19) -> pd.DataFrame:
+    """Calls per half hour at a help desk: a daily profile (48 slots) and a slowly moving level."""
+    views = _seasonal_series(half_hours, 48, 120, 40, 0.9, 8.0, seed)
+    return pd.DataFrame({"slot": np.arange(half_hours), "calls": views.round(1)})
+
+
+def app_users(days: int = 900, seed: int = 21) -> pd.DataFrame:
+    """Daily active users of a growing app: compounding growth (about 0.6 % a day), a weekly rhythm and noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(days)
+    weekly = np.array([1.0, 1.02, 1.03, 1.02, 0.98, 0.9, 0.88])[t % 7]
+    users = 2000 * np.exp(0.006 * t) * weekly * np.exp(_ar1(days, 0.7, 0.015, rng))
+    return pd.DataFrame({"date": _dates(days, "D", "2022-01-01"), "active_users": users.round(0).astype(int)})
+
+
+def bearing_failures(rows: int = 1500, seed: int = 20) -> pd.DataFrame:
+    """Hourly vibration, temperature and motor current; ``failure`` marks the rare trips (about 4 %).
+
+    A trip is preceded by a few hours of rising vibration and temperature, but the precursor is
+    weak and noisy, so most hours that look slightly off are not followed by a trip.
+    """
+    rng = np.random.default_rng(seed)
+    vibration = 2.0 + _ar1(rows, 0.6, 0.25, rng)
+    temperature = 55 + _ar1(rows, 0.9, 0.8, rng)
+    current = 12 + 0.5 * np.sin(2 * np.pi * np.arange(rows) / 24) + rng.normal(0, 0.3, rows)
+    failure = np.zeros(rows, dtype=int)
+    candidates = rng.choice(np.arange(30, rows), size=int(0.04 * rows), replace=False)
+    for at in candidates:
+        ramp = np.linspace(0.2, 1.0, 6)
+        vibration[at - 6 : at] += 0.4 * ramp + rng.normal(0, 0.1, 6)
+        temperature[at - 6 : at] += 0.6 * ramp
+        failure[at] = 1
+    return pd.DataFrame({
+        "hour": np.arange(rows),
+        "vibration_mm_s": vibration.round(3),
+        "temperature_c": temperature.round(2),
+        "current_a": current.round(3),
+        "failure": failure,
+    })
+
+
+# case name -> (data file name, maker)
+CASES = {
+    "healthy_store_sales": ("sales.csv", store_sales),
+    "negative_white_noise": ("noise.csv", noise),
+    "unscaled_inputs_weather": ("weather.csv", weather_station),
+    "unscaled_target_sunspots": ("sunspots.csv", sunspots),
+    "trend_co2": ("co2.csv", co2),
+    "trend_app_users": ("users.csv", app_users),
+    "sigmoid_head_unemployment": ("macro.csv", macrodata),
+    "relu_head_arctic": ("arctic.csv", arctic_temperature),
+    "softmax_one_unit_overload": ("grid.csv", grid_overload),
+    "vanishing_long_window": ("tank.csv", tank_level),
+    "exploding_relu_cells": ("traffic.csv", web_traffic),
+    "multiclass_elnino_unscaled": ("elnino.csv", elnino),
+    "lr_too_low": ("calls.csv", call_volume),
+    "excess_dropout_parking": ("parking.csv", parking_occupancy),
+    "too_small_one_unit": ("bikes.csv", bike_rentals),
+    "imbalance_bearing_failures": ("bearing.csv", bearing_failures),
+}
+
+
+def make(names: list[str] | None = None) -> list[Path]:
+    """Write the data file of each named case (all cases when ``names`` is empty); return the paths."""
+    written = []
+    for name in names or list(CASES):
+        filename, maker = CASES[name]
+        folder = HERE / name
+        folder.mkdir(exist_ok=True)
+        path = folder / filename
+        maker().to_csv(path, index=False)
+        written.append(path)
+    return written
+
+
+if __name__ == "__main__":
+    for path in make(sys.argv[1:]):
+        print(f"wrote {path.relative_to(HERE)} ({path.stat().st_size / 1024:.0f} KB)")
