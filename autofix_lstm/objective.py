@@ -8,7 +8,7 @@ classification: ``log_loss / log_loss of the class-prior predictor``), squashed 
 * 0: not collapsed and beats the constant baseline (a fix),
 * 1: not collapsed, but no better than a constant,
 * 2: collapsed (``std_ratio`` below ``search.min_std_ratio``, or a single predicted class),
-* 3: NaN/inf predictions (``score`` is exactly 3.0).
+* 3: NaN/inf predictions, or a training loss that went NaN/inf (``score`` is exactly 3.0).
 
 So a collapsed candidate can never outrank a live one, and a live one that does not beat a
 constant can never outrank a fix, whatever their losses.
@@ -57,8 +57,8 @@ def relative_loss(metrics: dict) -> float | None:
 
 
 def tier(metrics: dict, min_std_ratio: float) -> int:
-    """0 fix, 1 live but no better than a constant, 2 collapsed, 3 NaN."""
-    if metrics.get("nan"):
+    """0 fix, 1 live but no better than a constant, 2 collapsed, 3 NaN (or a loss that diverged)."""
+    if metrics.get("nan") or metrics.get("loss_diverged"):
         return TIER_NAN
     if is_collapsed(metrics, min_std_ratio):
         return TIER_COLLAPSED

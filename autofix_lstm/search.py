@@ -138,7 +138,7 @@ class _TrialRunner:
             self._write_failed(record, f"{type(err).__name__}: {err}", started)
             raise kt.errors.FailedTrialError(str(err)) from None
         metrics = outcome.metrics
-        if metrics.get("nan"):
+        if metrics.get("nan") or metrics.get("loss_diverged"):
             self._write_failed(record, "NaN or infinite loss/predictions", started, metrics)
             raise kt.errors.FailedTrialError("NaN or infinite loss/predictions")
         record.update(

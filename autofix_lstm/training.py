@@ -140,6 +140,20 @@ def export_model(core: keras.Model, prepared: Prepared) -> keras.Model:
     return keras.Model(raw, out, name="autofix_lstm_model")
 
 
+class StopOnInvalidLoss(keras.callbacks.Callback):
+    """Keras' TerminateOnNaN without its print to stdout (which broke ``--json`` output)."""
+
+    def __init__(self):
+        super().__init__()
+        self.batch: int | None = None  # the batch whose loss was NaN/inf, if any
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self.batch = batch
+            self.model.stop_training = True
+
+
 class _EpochProgress(keras.callbacks.Callback):
     """A rich progress bar over epochs, showing the last losses."""
 
@@ -215,7 +229,8 @@ def fit_prepared(
     started = time.perf_counter()
     epochs = epochs or spec.train.epochs
     core = build_model(spec, prepared)
-    all_callbacks = [keras.callbacks.TerminateOnNaN(), *(callbacks or [])]
+    stop_on_nan = StopOnInvalidLoss()
+    all_callbacks = [stop_on_nan, *(callbacks or [])]
     if progress:
         all_callbacks.append(_EpochProgress(epochs))
     try:
@@ -235,6 +250,8 @@ def fit_prepared(
         ) from None
     raw_pred = predict_original(core, prepared, prepared.dataset.x_val)
     metrics = measure(prepared, raw_pred, min_std_ratio=min_std_ratio)
+    # Extension: a loss that went NaN/inf makes the weights garbage even when the outputs stay finite.
+    metrics["loss_diverged"] = stop_on_nan.batch is not None
     hist = {k: [float(v) for v in values] for k, values in history.history.items()}
     epochs_run = len(hist.get("loss", []))
     return FitOutcome(

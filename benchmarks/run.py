@@ -1,7 +1,7 @@
 """Run the benchmark suite: every case searched by autofix-lstm, plain Keras Tuner and Optuna.
 
     python -m benchmarks.run                      # the whole suite, the default budget
-    python -m benchmarks.run --cases trend_co2 lr_too_high
+    python -m benchmarks.run --cases trend_co2 exploding_relu_cells
     python -m benchmarks.run --quick              # 2 cases, 2 trials, 1 epoch: checks the runner works
 
 Every method gets the same trial budget, epochs and seeds. The runner computes each method's

@@ -192,13 +192,13 @@ def test_seeds_follow_the_findings(sine_spec):
 
 
 class _ReplayModel:
-    """Stands in for a Keras model: ``predict`` replays a fixed output per epoch."""
+    """Stands in for a Keras model: each call replays the next epoch's fixed output."""
 
     def __init__(self, outputs):
         self.outputs = list(outputs)
         self.stop_training = False
 
-    def predict(self, x, batch_size=None, verbose=0):
+    def __call__(self, x, training=False):
         return self.outputs.pop(0)[: len(x)].reshape(-1, 1)
 
 
