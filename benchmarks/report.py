@@ -225,6 +225,9 @@ def write(results: list[dict], path: Path = HERE / "RESULTS.md", plot_path: Path
                 f"{_key_metric(m['best_metrics'])} | {_fmt(m['beats_persistence'])} | {_fmt(m['trials_to_first_fix'])} | "
                 f"{_fmt(m['seconds_to_first_fix'])} | {_fmt(m['total_seconds'])} | {_fmt(m['floor_seconds'])} |"
             )
+    notes = HERE / "RESULTS_NOTES.md"  # hand-written reading of the numbers, kept beside the generator
+    if notes.is_file() and path == HERE / "RESULTS.md":
+        lines += ["", notes.read_text().rstrip()]
     plot(results, plot_path)
     path.write_text("\n".join(lines) + "\n")
     return path
