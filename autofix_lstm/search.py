@@ -34,7 +34,7 @@ import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
 
 from autofix_lstm.data import Dataset, load_dataset
-from autofix_lstm.errors import AutofixError, DataError, SpecError
+from autofix_lstm.errors import AutofixError, SpecError
 from autofix_lstm.objective import beats_constant, beats_persistence, is_fix, score
 from autofix_lstm.outputs import cudnn_problems, spec_changes, trials_frame, write_best_spec
 from autofix_lstm.progress import RichReporter, SilentReporter
@@ -457,4 +457,4 @@ def _finish(spec: Spec, out: Path, baseline: dict, diagnosis, space: SearchSpace
     )
 
 
-__all__ = ["DataError", "SearchResult", "search", "spec_fingerprint"]
+__all__ = ["SearchResult", "search", "spec_fingerprint"]

@@ -18,7 +18,7 @@ import numpy as np
 from sklearn.utils.class_weight import compute_class_weight
 
 from autofix_lstm.data import Dataset, load_dataset
-from autofix_lstm.errors import DataError, ModelSpecError, SpecError
+from autofix_lstm.errors import ModelSpecError, SpecError
 from autofix_lstm.metrics import class_probabilities, classification_metrics, clean_for_json, regression_metrics
 from autofix_lstm.model import build_core, compile_core, head_units
 from autofix_lstm.spec import Spec, load_spec
@@ -374,7 +374,6 @@ def train(
 
 
 __all__ = [
-    "DataError",
     "FitOutcome",
     "Prepared",
     "TrainResult",
