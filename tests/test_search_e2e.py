@@ -145,28 +145,3 @@ def test_a_killed_search_resumes_without_rerunning_finished_trials(tmp_path):
     records = sorted((tmp_path / "runs/collapsing/tuner/autofix").glob("trial_*/autofix_trial.json"))
     assert len(records) == 3
 
-
-def test_ctrl_c_writes_the_outputs_for_the_best_so_far(tmp_path):
-    path = collapsing_spec(tmp_path, epochs=2)
-    exe = Path(sys.executable).parent / "autofix-lstm"
-    out = tmp_path / "runs/collapsing"
-    process = subprocess.Popen(
-        [str(exe), "search", str(path), "--max-trials", "30", "--json"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    try:
-        deadline = time.time() + 240
-        while not (out / "tuner/autofix/trial_0/autofix_trial.json").is_file() and time.time() < deadline:
-            time.sleep(0.2)
-        process.send_signal(signal.SIGINT)
-        stdout, _ = process.communicate(timeout=120)
-    finally:
-        if process.poll() is None:
-            process.kill()
-    summary = json.loads((out / "summary.json").read_text())
-    assert summary["interrupted"] is True
-    assert 1 <= summary["trials_total"] < 30
-    assert "interrupted" in summary["verdict"]
-    assert json.loads(stdout)["interrupted"] is True
-    assert (out / "best_spec.yaml").is_file() and (out / "best_model.keras").is_file()
-    assert process.returncode in (0, 1)
