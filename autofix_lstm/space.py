@@ -38,7 +38,6 @@ class SearchSpace:
     hyperparameters: kt.HyperParameters
     own: dict[str, Any]  # field -> the spec's own value
     choices: dict[str, dict[str, Any]] = field(default_factory=dict)  # field -> label -> value
-    strategies: dict[str, list[str]] = field(default_factory=dict)  # strategy name -> its fields here
     context: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -106,7 +105,6 @@ def build_space(spec: Spec, dataset: Dataset, strategies: list[Strategy]) -> Sea
             if own is None and name.startswith(("architecture.", "activations.cell")):
                 continue  # no recurrent layer to change
             space.own[name] = own
-            space.strategies.setdefault(strategy.name, []).append(name)
             if candidates.range is not None:
                 low, high = float(candidates.range["min"]), float(candidates.range["max"])
                 if own is not None:
@@ -125,7 +123,6 @@ def build_space(spec: Spec, dataset: Dataset, strategies: list[Strategy]) -> Sea
                 labels[label(value)] = value
             if len(labels) < 2:
                 space.own.pop(name)
-                space.strategies[strategy.name].remove(name)
                 continue
             space.choices[name] = labels
             hp.Choice(name, list(labels), default=label(own))
