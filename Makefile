@@ -35,4 +35,4 @@ lock: setup
 	$(PY) -m pip freeze --exclude-editable | grep -v '^autofix-lstm' > constraints.txt
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache examples/runs
+	rm -rf $(VENV) .pytest_cache .ruff_cache examples/runs build dist *.egg-info

@@ -10,7 +10,8 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from autofix_lstm import transforms as _transforms  # noqa: E402,F401  (registers custom layers)
+from autofix_lstm.api import search  # noqa: E402
+from autofix_lstm.data import transforms as _transforms  # noqa: E402,F401  (registers custom layers)
 from autofix_lstm.errors import (  # noqa: E402
     AutofixError,
     DataError,
@@ -19,10 +20,10 @@ from autofix_lstm.errors import (  # noqa: E402
     SpecError,
     TrialFailed,
 )
-from autofix_lstm.report import show_report, write_report  # noqa: E402
-from autofix_lstm.search import SearchResult, search  # noqa: E402
+from autofix_lstm.modeling.train import TrainResult, train  # noqa: E402
+from autofix_lstm.render.report import show_report, write_report  # noqa: E402
 from autofix_lstm.spec import Spec, load_spec  # noqa: E402
-from autofix_lstm.training import TrainResult, train  # noqa: E402
+from autofix_lstm.tuning.driver import SearchResult  # noqa: E402
 
 # Imported on first use, so ``import autofix_lstm`` does not load the diagnosis: name -> its module.
 _LAZY = {

@@ -1,7 +1,7 @@
 """The ``autofix-lstm`` command: a thin typer shell over the library.
 
 Only this module prints and decides exit codes: 0 when a command ran, 1 when ``search`` found no
-fix, 2 for bad input (spec, data or model).
+fix, 2 for bad input (spec, data or model), 3 when this machine could not run it (out of memory).
 """
 
 from __future__ import annotations
@@ -14,6 +14,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from autofix_lstm.format import cell
+from autofix_lstm.run_dir import RunDir
+
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
@@ -23,6 +26,7 @@ console = Console()
 err_console = Console(stderr=True)
 
 EXIT_BAD_INPUT = 2
+EXIT_CANNOT_RUN = 3  # the machine could not run it (out of memory)
 
 
 @app.callback()
@@ -43,14 +47,9 @@ def _fail_on_bad_input(err: Exception) -> None:
     raise typer.Exit(EXIT_BAD_INPUT)
 
 
-def _fmt(value) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
+def _fail_on_resources(err: Exception) -> None:
+    err_console.print(f"[bold red]error[/] (resources): {escape(str(err))}", highlight=False, soft_wrap=True)
+    raise typer.Exit(EXIT_CANNOT_RUN)
 
 
 def metrics_table(metrics: dict, title: str = "validation metrics (original units)") -> Table:
@@ -60,7 +59,7 @@ def metrics_table(metrics: dict, title: str = "validation metrics (original unit
     table.add_column("value", justify="right")
     for key, value in metrics.items():
         style = "bold red" if key == "collapsed" and value else ("bold green" if key == "collapsed" else None)
-        table.add_row(key, _fmt(value), style=style)
+        table.add_row(key, cell(value), style=style)
     return table
 
 
@@ -70,13 +69,15 @@ def train(
     json_output: bool = typer.Option(False, "--json", help="print the metrics as JSON"),
 ) -> None:
     """Train the spec as written; report whether its output collapsed (writes metrics.json, model.keras)."""
-    from autofix_lstm.errors import DataError, SpecError
-    from autofix_lstm.training import train as train_spec
+    from autofix_lstm.errors import DataError, ResourceError, SpecError
+    from autofix_lstm.modeling.train import train as train_spec
 
     try:
         result = train_spec(spec, progress=not json_output)
     except (SpecError, DataError) as err:
         _fail_on_bad_input(err)
+    except ResourceError as err:
+        _fail_on_resources(err)
     if json_output:
         typer.echo(json.dumps(result.metrics, indent=2))
         return
@@ -92,13 +93,15 @@ def diagnose(
 ) -> None:
     """Train the spec briefly, instrumented, and say why its output collapses (writes diagnosis.json)."""
     from autofix_lstm.diagnosis import diagnose as diagnose_spec
-    from autofix_lstm.diagnosis.result import evidence_lines
-    from autofix_lstm.errors import DataError, SpecError
+    from autofix_lstm.errors import DataError, ResourceError, SpecError
+    from autofix_lstm.format import evidence_lines
 
     try:
         result = diagnose_spec(spec, progress=not json_output)
     except (SpecError, DataError) as err:
         _fail_on_bad_input(err)
+    except ResourceError as err:
+        _fail_on_resources(err)
     if json_output:
         typer.echo(json.dumps(result.to_dict(), indent=2))
         return
@@ -143,7 +146,7 @@ def before_after_table(baseline: dict, best: dict) -> Table:
     table.add_column("best found", justify="right")
     keys = _BEFORE_AFTER["regression" if best.get("task") == "regression" else "classification"]
     for key in keys:
-        table.add_row(key, _fmt(baseline.get(key)), _fmt(best.get(key)))
+        table.add_row(key, cell(baseline.get(key)), cell(best.get(key)))
     return table
 
 
@@ -155,13 +158,15 @@ def search(
     json_output: bool = typer.Option(False, "--json", help="print summary.json instead of tables"),
 ) -> None:
     """Search for a configuration whose output no longer collapses; exit 1 when none beats a constant."""
-    from autofix_lstm.errors import DataError, SpecError
-    from autofix_lstm.search import search as run_search
+    from autofix_lstm.api import search as run_search
+    from autofix_lstm.errors import DataError, ResourceError, SpecError
 
     try:
         result = run_search(spec, fresh=fresh, progress=not json_output, max_trials=max_trials)
     except (SpecError, DataError) as err:
         _fail_on_bad_input(err)
+    except ResourceError as err:
+        _fail_on_resources(err)
     if json_output:
         typer.echo(json.dumps(result.summary, indent=2))
     else:
@@ -169,16 +174,16 @@ def search(
         if result.changes:
             console.print("[bold]changes[/] (best spec vs yours):")
             for line in result.changes:
-                console.print(f"  {line}", highlight=False)
+                console.print(f"  {escape(line)}", highlight=False)
         s = result.summary
         console.print(
             f"trials: {s['trials_total']} ({s['trials_completed']} completed, {s['trials_pruned']} pruned, "
             f"{s['trials_failed']} failed) in {s['elapsed_seconds']:.0f}s; first fix after "
-            f"{_fmt(s['trials_to_first_fix'])} trials / {_fmt(s['seconds_to_first_fix'])}s"
+            f"{cell(s['trials_to_first_fix'])} trials / {cell(s['seconds_to_first_fix'])}s"
         )
         style = "bold green" if result.fixed else "bold red"
         console.print(f"[{style}]{result.verdict}[/]", highlight=False)
-        report = result.output_dir / "report.html"
+        report = RunDir(result.output_dir).report
         console.print(f"outputs in {result.output_dir}" + (f"; open {report}" if report.is_file() else ""))
     if not result.fixed:
         raise typer.Exit(EXIT_NOT_FIXED)
@@ -190,7 +195,7 @@ def report(
 ) -> None:
     """Write <output>/report.html: verdict, before/after metrics, plots, diagnosis and the fix on one offline page."""
     from autofix_lstm.errors import SpecError
-    from autofix_lstm.report import write_report
+    from autofix_lstm.render.report import write_report
 
     folder = output
     if output.is_file() and output.suffix in (".yaml", ".yml"):

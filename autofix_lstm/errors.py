@@ -41,3 +41,7 @@ class TrialFailed(AutofixError):
 
 class FatalSearchError(AutofixError):
     """Something that makes every further trial pointless: stop the search."""
+
+
+class ResourceError(AutofixError):
+    """The machine ran out of a resource (memory) for this run; the message says what to lower."""

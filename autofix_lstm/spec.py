@@ -124,7 +124,7 @@ class OptimizerSpec(_Strict):
     @field_validator("name")
     @classmethod
     def _known_optimizer(cls, value: str) -> str:
-        from autofix_lstm.model import OPTIMIZERS
+        from autofix_lstm.modeling.build import OPTIMIZERS
 
         key = value.lower()
         if key not in OPTIMIZERS:
@@ -149,7 +149,7 @@ class ModelSpec(_Strict):
     @field_validator("loss")
     @classmethod
     def _known_loss(cls, value: str) -> str:
-        from autofix_lstm.model import check_loss
+        from autofix_lstm.modeling.build import check_loss
 
         return check_loss(value)
 
@@ -160,7 +160,7 @@ class ModelSpec(_Strict):
         if self.layers is not None:
             if not self.layers:
                 raise ValueError(".layers must hold at least one layer")
-            from autofix_lstm.model import check_layers
+            from autofix_lstm.modeling.build import check_layers
 
             try:
                 check_layers(self.layers)
@@ -414,7 +414,7 @@ def _validate(raw: Any, *, base_dir: Path, source: str | None) -> Spec:
     model_path = (raw.get("model") or {}).get("path") if isinstance(raw.get("model"), dict) else None
     if model_path is not None and (raw["model"].get("layers") is None):
         # A saved Sequential is read into the same layer list the rest of the tool works with.
-        from autofix_lstm.model import read_layers_from_file
+        from autofix_lstm.modeling.build import read_layers_from_file
 
         path = Path(model_path).expanduser()
         path = path if path.is_absolute() else base_dir / path

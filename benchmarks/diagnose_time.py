@@ -35,8 +35,8 @@ def measure(spec_path: Path, repeats: int) -> dict:
     import tensorflow as tf
 
     from autofix_lstm.diagnosis import diagnose
+    from autofix_lstm.modeling.train import train
     from autofix_lstm.spec import load_spec
-    from autofix_lstm.training import train
 
     spec = load_spec(spec_path)
     diagnose(spec, save=False)  # warm-up: TensorFlow's first graphs, thread pools, imports

@@ -1,6 +1,6 @@
 """The three ways of searching a case, on the same space, budget and seeds.
 
-* ``autofix``: ``autofix_lstm.search`` (diagnosis-guided seeds, collapse pruning, the tiered
+* ``autofix``: ``autofix_lstm.tuning.driver`` (diagnosis-guided seeds, collapse pruning, the tiered
   objective in original units).
 * ``keras_tuner``: plain Keras Tuner ``RandomSearchOracle`` over the same space, objective
   ``val_loss`` (the model's own loss on the validation part, in whatever units its target
@@ -8,13 +8,12 @@
 * ``optuna``: Optuna's TPE sampler over the same space, objective ``val_loss``, no pruning.
 
 The runner does not trust any method's own verdict: every trial's validation predictions are
-measured here, in original units, with one definition of a fix (``autofix_lstm.objective.is_fix``),
+measured here, in original units, with one definition of a fix (``autofix_lstm.scoring.objective.is_fix``),
 and the final verdict is computed from the method's saved best model.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -25,13 +24,16 @@ import keras
 import keras_tuner as kt
 import numpy as np
 
-from autofix_lstm.data import Dataset, load_dataset
+from autofix_lstm.data.dataset import Dataset, load_dataset
 from autofix_lstm.errors import AutofixError
-from autofix_lstm.objective import beats_persistence, is_fix
-from autofix_lstm.remedies import resolve_strategies
-from autofix_lstm.space import SearchSpace, build_space
+from autofix_lstm.modeling.evaluate import measure
+from autofix_lstm.modeling.train import export_model, fit_prepared, prepare
+from autofix_lstm.run_dir import RunDir, save_model
+from autofix_lstm.scoring.objective import beats_persistence, is_fix
 from autofix_lstm.spec import Spec
-from autofix_lstm.training import export_model, fit_prepared, measure, prepare, save_model
+from autofix_lstm.tuning.records import TrialRecord
+from autofix_lstm.tuning.space import SearchSpace, build_space
+from autofix_lstm.tuning.strategies import resolve_strategies
 
 
 @dataclass
@@ -104,33 +106,33 @@ def _space(spec: Spec, dataset: Dataset) -> SearchSpace:
 
 def run_autofix(spec: Spec, out: Path) -> MethodRun:
     """autofix-lstm's own search; per-trial numbers are re-read from its trial records."""
-    from autofix_lstm.search import search
+    from autofix_lstm.api import search
 
     started = time.perf_counter()
-    result = search(spec.updated({"output": str(out)}), fresh=True, progress=False)
+    result = search(spec.updated({"output": str(out)}), fresh=True, progress=False)  # report included, as users get it
     run = MethodRun("autofix", total_seconds=time.perf_counter() - started)
-    baseline = json.loads((out / "baseline.json").read_text())
+    folder = RunDir(out)
+    baseline = TrialRecord.load(folder.baseline)
     min_ratio = spec.search.min_std_ratio
     # The spec as written is a candidate of autofix's search too: it counts as trial 0 when it is a fix.
-    if is_fix(baseline["metrics"], min_ratio):
-        run.trials.append({"values": {}, "objective": baseline["score"], "metrics": baseline["metrics"],
-                           "fix": True, "elapsed": baseline["elapsed_at_end"], "baseline": True})
-    for path in sorted((out / "tuner" / "autofix").glob("trial_*/autofix_trial.json")):
-        record = json.loads(path.read_text())
-        metrics = record.get("metrics") or {}
+    if is_fix(baseline.metrics, min_ratio):
+        run.trials.append({"values": {}, "objective": baseline.score, "metrics": baseline.metrics,
+                           "fix": True, "elapsed": baseline.elapsed_at_end, "baseline": True})
+    for record in result.records:  # in the tuner's start order
+        metrics = record.metrics or {}
         run.trials.append({
-            "values": record.get("values", {}), "objective": record.get("score"), "metrics": metrics,
+            "values": record.values, "objective": record.score, "metrics": metrics,
             "fix": bool(metrics) and not metrics.get("nan") and is_fix(metrics, min_ratio),
-            "elapsed": record.get("elapsed_at_end"), "status": record.get("status"),
+            "elapsed": record.elapsed_at_end, "status": record.status.value,
         })
-    run.best_model_path = out / "best_model.keras"
+    run.best_model_path = folder.best_model
     run.best_spec = result.best_spec
     return run
 
 
 def run_keras_tuner(spec: Spec, out: Path) -> MethodRun:
     """Plain Keras Tuner RandomSearch over the same space, objective val_loss."""
-    from autofix_lstm.tuner import AutofixTuner
+    from autofix_lstm.tuning.oracles import AutofixTuner
 
     dataset = load_dataset(spec)
     space = _space(spec, dataset)

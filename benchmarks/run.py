@@ -24,7 +24,9 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from autofix_lstm.run_dir import RunDir  # noqa: E402
 from autofix_lstm.spec import load_spec  # noqa: E402
+from autofix_lstm.tuning.records import TrialRecord  # noqa: E402
 from benchmarks.cases import list_cases  # noqa: E402
 from benchmarks.methods import METHODS, floor_seconds, verify  # noqa: E402
 
@@ -53,7 +55,7 @@ def versions() -> dict:
 def time_diagnosis(spec) -> dict:
     """Seconds of ``diagnose`` against one full training of the spec as written."""
     from autofix_lstm.diagnosis import diagnose
-    from autofix_lstm.training import train
+    from autofix_lstm.modeling.train import train
 
     started = time.perf_counter()
     diagnose(spec, save=False)
@@ -94,7 +96,7 @@ def run_case(case, methods: list[str], trials: int, epochs: int | None, work: Pa
             "trials": run.trials,
         }
         if method == "autofix":
-            result["baseline"] = json.loads((out / "baseline.json").read_text())["metrics"]
+            result["baseline"] = TrialRecord.load(RunDir(out).baseline).metrics
         line = result["methods"][method]
         print(
             f"  {case.name:32s} {method:12s} fixed={line['fixed']!s:5s} first_fix={trials_to_fix} "

@@ -2,10 +2,15 @@
 
 The builders themselves live in ``tests/helpers.py`` so a test can also call them with its own
 arguments (``make_series_csv(tmp_path, kind="trend", scale=1000)``).
+
+Browser tests skip, with a one-line hint, where no Chromium is installed; where the environment
+variable ``CI`` is set (non-empty) such a skip is reported as a failure instead, so CI cannot pass
+without rendering report.html (``.ci/run`` installs Chromium).
 """
 
 from __future__ import annotations
 
+import os
 import random
 import sys
 from pathlib import Path
@@ -27,6 +32,24 @@ from helpers import (  # noqa: E402
 )
 
 SEED = 0
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    reason = str(longrepr[2]) if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+    return reason.removeprefix("Skipped: ")  # longrepr is (path, line, "Skipped: <reason>")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Under CI, a test that skipped for want of Chromium fails: those checks must run there."""
+    report = yield
+    if os.environ.get("CI") and report.skipped and not hasattr(report, "wasxfail"):
+        reason = _skip_reason(report)
+        if "chromium" in reason.lower():
+            report.outcome = "failed"
+            report.longrepr = f"CI is set, so this browser test must run, not skip: {reason}"
+    return report
 
 
 @pytest.fixture(autouse=True)

@@ -6,6 +6,8 @@ Each entry point takes a spec path, a dict or a ``Spec``, and ``data=`` (a DataF
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -102,9 +104,9 @@ def test_search_on_a_dataframe(tmp_path, capsys):
     out = tmp_path / "out"
     for name in ("summary.json", "trials.csv", "baseline.json", "best_spec.yaml", "diagnosis.json", "report.html"):
         assert (out / name).is_file(), name
-    html = result._repr_html_()
-    assert result.verdict.split(";")[0][:40] in html.replace("&#x27;", "'")
-    assert 'src="data:image/png;base64,' in html
+    page = result._repr_html_()
+    assert result.verdict.split(";")[0][:40] in html.unescape(page)
+    assert 'src="data:image/png;base64,' in page
     assert result.plot()._repr_png_()[:4] == b"\x89PNG"
     assert result.best_spec.to_yaml()
 

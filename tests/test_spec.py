@@ -102,7 +102,7 @@ def test_parse_duration_rejects_nonsense():
 def test_bundled_example_spec_is_valid():
     from pathlib import Path
 
-    from autofix_lstm.data import load_dataset
+    from autofix_lstm.data.dataset import load_dataset
 
     example = Path(__file__).resolve().parents[1] / "examples" / "energy.yaml"
     spec = load_spec(example)

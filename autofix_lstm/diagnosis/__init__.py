@@ -6,7 +6,7 @@
 ``DiagnosisResult`` whose findings name the cause, the evidence and the remedy strategies.
 """
 
-from autofix_lstm.diagnosis.findings import FINDING_IDS, SEVERITIES, STRATEGIES, Finding
+from autofix_lstm.diagnosis.findings import FINDING_IDS, SEVERITIES, Finding
 from autofix_lstm.diagnosis.registry import DETECTORS, get
 from autofix_lstm.diagnosis.result import DiagnosisResult
 from autofix_lstm.diagnosis.runner import diagnose
@@ -15,7 +15,6 @@ __all__ = [
     "DETECTORS",
     "FINDING_IDS",
     "SEVERITIES",
-    "STRATEGIES",
     "DiagnosisResult",
     "Finding",
     "diagnose",

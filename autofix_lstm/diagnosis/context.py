@@ -7,11 +7,11 @@ from functools import cached_property
 
 import numpy as np
 
-from autofix_lstm.data import Dataset
+from autofix_lstm.data.dataset import Dataset
 from autofix_lstm.diagnosis.probes import Probe
-from autofix_lstm.model import head_activation, head_units
+from autofix_lstm.modeling.build import head_activation, head_units
+from autofix_lstm.modeling.train import Prepared
 from autofix_lstm.spec import Spec
-from autofix_lstm.training import Prepared
 
 
 @dataclass

@@ -10,6 +10,7 @@ import numpy as np
 
 from autofix_lstm.diagnosis.context import Context
 from autofix_lstm.diagnosis.findings import Finding
+from autofix_lstm.format import number
 
 # Standardised features stay within a few units (|x| > 10 is a 10-sigma event); with Glorot-initialised
 # kernels, inputs past ~10 push gate pre-activations past the flat ends of sigmoid/tanh.
@@ -44,10 +45,6 @@ PARAMS_PER_SAMPLE_WARNING = 20.0
 PARAMS_PER_SAMPLE_ERROR = 200.0
 # A majority class holding 80% of the labels (4 to 1) makes "always the majority" a cheap local minimum.
 IMBALANCE_SHARE = 0.8
-
-
-def _fmt(value: float) -> str:
-    return f"{value:.3g}"
 
 
 def _first_recurrent_saturation(ctx: Context) -> tuple[str | None, dict | None]:
@@ -92,24 +89,24 @@ def unscaled_inputs(ctx: Context) -> Finding | None:
     if tiny and not large:
         return Finding(
             "unscaled_inputs", "warning",
-            f"Every input feature is tiny (at most {_fmt(max(varying))} in magnitude), so it barely moves "
+            f"Every input feature is tiny (at most {number(max(varying))} in magnitude), so it barely moves "
             "the LSTM gates; scale the inputs (preprocessing.inputs: standard).",
-            evidence, ["scaling"],
+            evidence,
         )
     top = max(magnitude)
     if saturated is not None and saturated >= GATE_SATURATION_LIMIT:
         return Finding(
             "unscaled_inputs", "error",
-            f"Input features {', '.join(large)} reach {_fmt(top)} in magnitude, far outside the range LSTM gates "
+            f"Input features {', '.join(large)} reach {number(top)} in magnitude, far outside the range LSTM gates "
             f"work in: {saturated:.0%} of the gate activations of {layer} are saturated from the start, so almost "
             "no gradient flows; scale the inputs (preprocessing.inputs: standard).",
-            evidence, ["scaling"],
+            evidence,
         )
     return Finding(
         "unscaled_inputs", "warning",
-        f"Input features {', '.join(large)} reach {_fmt(top)} in magnitude, outside the range LSTM gates work in; "
+        f"Input features {', '.join(large)} reach {number(top)} in magnitude, outside the range LSTM gates work in; "
         "scaling the inputs (preprocessing.inputs: standard) is safer.",
-        evidence, ["scaling"],
+        evidence,
     )
 
 
@@ -136,19 +133,19 @@ def unscaled_target(ctx: Context) -> Finding | None:
     }
     if magnitude > TARGET_MAGNITUDE_LIMIT:
         start = (ctx.probe.output_init or {}).get("mean") if ctx.probe else None
-        where = f" while the head starts near {_fmt(start)}" if start is not None else ""
+        where = f" while the head starts near {number(start)}" if start is not None else ""
         return Finding(
             "unscaled_target", "error",
-            f"The target the model must output is around {_fmt(mean)} (spread {_fmt(std)}){where}: the optimizer "
+            f"The target the model must output is around {number(mean)} (spread {number(std)}){where}: the optimizer "
             "cannot move the output that far in a training; scale the target (preprocessing.target: standard).",
-            evidence, ["scaling"],
+            evidence,
         )
     if std < TARGET_TINY_LIMIT:
         return Finding(
             "unscaled_target", "warning",
-            f"The target varies by only {_fmt(std)}, so its errors and gradients are tiny; scale the target "
+            f"The target varies by only {number(std)}, so its errors and gradients are tiny; scale the target "
             "(preprocessing.target: standard).",
-            evidence, ["scaling"],
+            evidence,
         )
     return None
 
@@ -186,7 +183,6 @@ def nonstationary_target(ctx: Context) -> Finding | None:
             "preprocessing_target": ctx.spec.preprocessing.target,
             "preprocessing_inputs": ctx.spec.preprocessing.inputs,
         },
-        ["scaling"],
     )
 
 
@@ -219,7 +215,7 @@ def target_leakage(ctx: Context) -> Finding | None:
             f"Feature(s) {', '.join(map(repr, copies))} equal the target in every window's last row: the answer "
             "leaks into the inputs; remove them from data.features."
         )
-    return Finding("target_leakage", "error", message, evidence, [])
+    return Finding("target_leakage", "error", message, evidence)
 
 
 def constant_feature(ctx: Context) -> Finding | None:
@@ -244,7 +240,7 @@ def constant_feature(ctx: Context) -> Finding | None:
     )
     return Finding(
         "constant_feature", "error" if every else "warning", message,
-        {"constant_features": dict(constant), "n_features": ds.n_features}, [],
+        {"constant_features": dict(constant), "n_features": ds.n_features},
     )
 
 
@@ -260,14 +256,13 @@ def short_window(ctx: Context) -> Finding | None:
         "short_window", "warning",
         "Each sample holds a single timestep, so the LSTM sees no history; use a longer data.window.",
         {"window": ds.window, "horizon": ds.horizon},
-        [],
     )
 
 
 def _trainable_params(ctx: Context) -> int:
     if ctx.probe is not None:
         return ctx.probe.trainable_params
-    from autofix_lstm.model import build_core
+    from autofix_lstm.modeling.build import build_core
 
     core = build_core(ctx.spec.model, ctx.prepared.x_train.shape[1:])
     return int(sum(int(np.prod(v.shape)) for v in core.trainable_weights))
@@ -301,7 +296,6 @@ def too_little_data(ctx: Context) -> Finding | None:
             "last_train_loss": ctx.losses[-1] if ctx.losses else None,
             "last_val_loss": probe.val_loss[-1] if probe and probe.val_loss else None,
         },
-        ["architecture"],
     )
 
 
@@ -337,5 +331,4 @@ def class_imbalance(ctx: Context) -> Finding | None:
             "distinct_predictions": metrics.get("distinct_predictions"),
             "class_weight": ctx.spec.preprocessing.class_weight,
         },
-        [] if weighted else ["class_weights"],
     )

@@ -78,7 +78,7 @@ def output_activation_range(ctx: Context) -> Finding | None:
             "output_activation_range", "error",
             "The head is a softmax over a single unit, which always outputs 1 whatever the input; use sigmoid "
             "(binary), softmax over one unit per class (multiclass) or linear (regression).",
-            evidence, ["activations"],
+            evidence,
         )
     reach = ACTIVATION_RANGES.get(activation)
     targets = _head_targets(ctx)
@@ -103,7 +103,7 @@ def output_activation_range(ctx: Context) -> Finding | None:
         f"The head's {activation} can only output {low:g}{upper or ' and above'}, but {outside:.0%} of the "
         f"{what} it must produce lie outside that range (they span {targets.min():.3g} to {targets.max():.3g}); "
         "use a linear head for regression, or scale the target into the activation's range.",
-        evidence, ["activations", "scaling"],
+        evidence,
     )
 
 
@@ -158,5 +158,5 @@ def loss_activation_mismatch(ctx: Context) -> Finding | None:
         "loss_activation_mismatch", severity,
         f"The loss does not fit the output layer: {detail}. Use sigmoid + binary_crossentropy (binary), softmax "
         "over one unit per class + sparse_categorical_crossentropy (multiclass) or linear + mse (regression).",
-        evidence, ["activations"],
+        evidence,
     )

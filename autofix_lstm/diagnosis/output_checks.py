@@ -6,7 +6,7 @@ import numpy as np
 
 from autofix_lstm.diagnosis.context import Context
 from autofix_lstm.diagnosis.findings import Finding
-from autofix_lstm.metrics import COLLAPSE_STD_RATIO
+from autofix_lstm.scoring.metrics import COLLAPSE_STD_RATIO
 
 # The loss is "still falling" when the mean over the last quarter of the brief training is 20% below
 # the mean over the quarter before: a longer training may still lift the output off its constant.
@@ -70,12 +70,12 @@ def collapsed_output(ctx: Context) -> Finding | None:
             "collapsed_output", "warning",
             f"The output is still nearly constant after the brief training ({how}), but the loss was still "
             f"falling ({drop:.0%} over the last quarter): a full training may get past it.",
-            evidence, ["scaling", "activations"],
+            evidence,
         )
     return Finding(
         "collapsed_output", "error",
         f"The output collapsed to a constant: {how} after the brief training.",
-        evidence, ["scaling", "activations"],
+        evidence,
     )
 
 

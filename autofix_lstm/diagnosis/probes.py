@@ -29,10 +29,11 @@ from typing import Any
 import keras
 import numpy as np
 
-from autofix_lstm.diagnosis.findings import jsonable
 from autofix_lstm.errors import ModelSpecError
+from autofix_lstm.modeling.evaluate import measure
+from autofix_lstm.modeling.train import Prepared, build_model
+from autofix_lstm.run_dir import jsonable
 from autofix_lstm.spec import Spec
-from autofix_lstm.training import Prepared, build_model, measure
 
 # The brief training: at most 3 epochs (enough for a learnable signal on a small model to move the
 # output off its initial constant) and at most 60 steps (a fixed, small cost on big data sets).

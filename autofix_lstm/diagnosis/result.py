@@ -2,43 +2,28 @@
 
 from __future__ import annotations
 
-import html
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from autofix_lstm.diagnosis.findings import SEVERITIES, Finding, jsonable
+from markupsafe import Markup
+
+from autofix_lstm.diagnosis.findings import SEVERITIES, Finding
+from autofix_lstm.format import evidence_lines
+from autofix_lstm.run_dir import jsonable
 from autofix_lstm.spec import Spec
 
 _SEVERITY_COLOURS = {"error": "#b00020", "warning": "#b26a00", "info": "#2f5d8a"}
-
-
-def evidence_lines(evidence: dict, limit: int = 10) -> list[str]:
-    """Short ``key: value`` lines for display (nested values as compact JSON)."""
-    lines = []
-    for key, value in list(evidence.items())[:limit]:
-        if isinstance(value, float):
-            text = f"{value:.4g}"
-        elif isinstance(value, (dict, list)):
-            text = json.dumps(_rounded(value), separators=(", ", ": "))
-            text = text if len(text) <= 160 else text[:157] + "..."
-        else:
-            text = str(value)
-        lines.append(f"{key}: {text}")
-    if len(evidence) > limit:
-        lines.append(f"... {len(evidence) - limit} more")
-    return lines
-
-
-def _rounded(value: Any) -> Any:
-    if isinstance(value, float):
-        return float(f"{value:.4g}")
-    if isinstance(value, dict):
-        return {k: _rounded(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_rounded(v) for v in value]
-    return value
+# The notebook table; Markup.format escapes every value it fills in.
+_ROW = Markup(
+    "<tr><td style='color:{};font-weight:bold'>{}</td><td><code>{}</code></td>"
+    "<td style='text-align:left'>{}</td><td style='text-align:left;font-size:smaller'>{}</td><td>{}</td></tr>"
+)
+_TABLE = Markup(
+    "<div><p><b>Diagnosis</b> ({} after the brief training; {} errors, {} warnings)</p><table><thead><tr>"
+    "<th>severity</th><th>finding</th><th>message</th><th>evidence</th><th>strategies</th>"
+    "</tr></thead><tbody>{}</tbody></table></div>"
+)
 
 
 @dataclass
@@ -110,25 +95,14 @@ class DiagnosisResult:
         return pd.DataFrame([f.to_dict() for f in self.findings], columns=columns)
 
     def _repr_html_(self) -> str:
-        rows = []
-        for f in self.findings:
-            colour = _SEVERITY_COLOURS[f.severity]
-            evidence = "<br>".join(html.escape(line) for line in evidence_lines(f.evidence))
-            rows.append(
-                "<tr>"
-                f"<td style='color:{colour};font-weight:bold'>{html.escape(f.severity)}</td>"
-                f"<td><code>{html.escape(f.id)}</code></td>"
-                f"<td style='text-align:left'>{html.escape(f.message)}</td>"
-                f"<td style='text-align:left;font-size:smaller'>{evidence}</td>"
-                f"<td>{html.escape(', '.join(f.strategies) or '-')}</td>"
-                "</tr>"
-            )
+        # Markup.format escapes every value it fills in; Markup.join escapes every line it joins.
+        rows = [
+            _ROW.format(_SEVERITY_COLOURS[f.severity], f.severity, f.id, f.message,
+                        Markup("<br>").join(evidence_lines(f.evidence)), ", ".join(f.strategies) or "-")
+            for f in self.findings
+        ]
         if not rows:
-            rows.append("<tr><td colspan='5'>No findings: nothing looks wrong in the brief training.</td></tr>")
+            rows.append(Markup("<tr><td colspan='5'>No findings: nothing looks wrong in the brief training.</td></tr>"))
         verdict = "collapsed" if self.collapsed else "not collapsed"
-        header = "".join(f"<th>{name}</th>" for name in ("severity", "finding", "message", "evidence", "strategies"))
-        return (
-            f"<div><p><b>Diagnosis</b> ({html.escape(verdict)} after the brief training; "
-            f"{len(self.errors)} errors, {len(self.warnings)} warnings)</p>"
-            f"<table><thead><tr>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
-        )
+        return str(_TABLE.format(verdict, len(self.errors), len(self.warnings), Markup("").join(rows)))
+

@@ -6,15 +6,17 @@ import contextlib
 import time
 from pathlib import Path
 
-from autofix_lstm.data import load_dataset
+from autofix_lstm.data.dataset import load_dataset
 from autofix_lstm.diagnosis.context import Context
 from autofix_lstm.diagnosis.output_checks import explain_collapse
 from autofix_lstm.diagnosis.probes import run_probe
 from autofix_lstm.diagnosis.registry import run_detectors
 from autofix_lstm.diagnosis.result import DiagnosisResult
 from autofix_lstm.errors import ModelSpecError
+from autofix_lstm.modeling.train import prepare
+from autofix_lstm.run_dir import RunDir, write_json
 from autofix_lstm.spec import Spec, load_spec
-from autofix_lstm.training import prepare, write_json
+from autofix_lstm.tuning.strategies import resolve_strategies, strategies_for
 
 
 @contextlib.contextmanager
@@ -65,6 +67,7 @@ def diagnose(
     """
     started = time.perf_counter()
     spec = load_spec(spec)
+    selected = resolve_strategies(spec.search.strategies, spec.base_dir)  # a bad strategy file fails here, early
     dataset = load_dataset(spec, frame=data, x=x, y=y)
     prepared = prepare(spec, dataset)
     probe = metrics = None
@@ -76,6 +79,9 @@ def diagnose(
         crash = err
     ctx = Context(spec, prepared, probe, metrics, training_error=str(crash) if crash else None)
     findings = run_detectors(ctx)
+    for finding in findings:
+        # The strategy files' ``findings:`` keys are the one place a finding is linked to its remedies.
+        finding.strategies = strategies_for(finding.id, selected)
     if crash is not None and not any(f.severity == "error" for f in findings):
         raise crash
     findings = sorted(explain_collapse(findings, ctx), key=lambda f: f.rank)
@@ -88,5 +94,5 @@ def diagnose(
     )
     result.seconds = time.perf_counter() - started
     if save:
-        result.output_path = write_json(result.to_dict(), spec.output_dir / "diagnosis.json")
+        result.output_path = write_json(result.to_dict(), RunDir(spec.output_dir).diagnosis)
     return result

@@ -94,7 +94,6 @@ def nan_output(ctx: Context) -> Finding | None:
             "last_finite_loss": ctx.losses[-1] if ctx.losses else None,
             "early_grad_norms": probe.early_grad_norms(),
         },
-        ["gradient_clipping", "learning_rate", "scaling"],
     )
 
 
@@ -139,7 +138,6 @@ def vanishing_gradients(ctx: Context) -> Finding | None:
             "early_steps": min(EARLY_STEPS, probe.steps),
             "ratio_limit": VANISHING_RATIO_ERROR,
         },
-        ["scaling", "architecture"],
     )
 
 
@@ -174,7 +172,6 @@ def exploding_gradients(ctx: Context) -> Finding | None:
     biggest_growth = max(growth.items(), key=lambda kv: kv[1]) if growth else None
     high_ratio = max(((k, v) for k, v in ratios.items() if v is not None), key=lambda kv: kv[1], default=None)
     largest = max(((k, v) for k, v in norms.items() if v is not None), key=lambda kv: kv[1], default=None)
-    strategies = ["gradient_clipping", "learning_rate", "scaling"]
     if probe.nonfinite_gradient_step is not None:
         reason = f"the gradient became NaN/infinite at step {probe.nonfinite_gradient_step + 1}"
     elif biggest_growth and biggest_growth[1] > EXPLODING_GROWTH:
@@ -186,14 +183,14 @@ def exploding_gradients(ctx: Context) -> Finding | None:
             "exploding_gradients", "warning",
             f"The gradients are huge from the first steps ({largest[0]}: norm {largest[1]:.3g}); clipping them "
             "(model.optimizer.clipnorm: 1.0) or scaling the data keeps one step from throwing the weights.",
-            evidence, strategies,
+            evidence,
         )
     else:
         return None
     return Finding(
         "exploding_gradients", "error",
         f"The gradients explode: {reason}; clip them (model.optimizer.clipnorm: 1.0) or lower the learning rate.",
-        evidence, strategies,
+        evidence,
     )
 
 
@@ -239,7 +236,6 @@ def learning_rate_too_high(ctx: Context) -> Finding | None:
             "optimizer": ctx.spec.model.optimizer.name, "early_update_ratios": updates,
             "update_ratio_limit": UPDATE_RATIO_HIGH, "nonfinite_loss_step": probe.nonfinite_loss_step,
         },
-        ["learning_rate", "gradient_clipping"],
     )
 
 
@@ -272,5 +268,4 @@ def learning_rate_too_low(ctx: Context) -> Finding | None:
             "optimizer": ctx.spec.model.optimizer.name, "median_update_ratio": median,
             "update_ratio_limit": UPDATE_RATIO_LOW,
         },
-        ["learning_rate"],
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from autofix_lstm.diagnosis.context import Context
 from autofix_lstm.diagnosis.findings import Finding
 from autofix_lstm.diagnosis.probes import DEAD_UNIT_STD
-from autofix_lstm.model import RECURRENT_TYPES
+from autofix_lstm.modeling.build import RECURRENT_TYPES
 
 # Half of a layer's units giving the same value for every sample halves what the layer can carry and
 # usually means the rest are close behind (saturated tanh, relu below zero); a quarter is worth a warning.
@@ -50,7 +50,6 @@ def dead_units(ctx: Context) -> Finding | None:
             "dead_unit_std": DEAD_UNIT_STD,
             "saturation_trained": ctx.probe.saturation_trained,
         },
-        ["activations", "scaling", "architecture"],
     )
 
 
@@ -110,5 +109,4 @@ def excess_dropout(ctx: Context) -> Finding | None:
             "last_train_loss": ctx.losses[-1] if ctx.losses else None,
             "last_val_loss": probe.val_loss[-1] if probe and probe.val_loss else None,
         },
-        ["dropout"],
     )

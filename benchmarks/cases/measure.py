@@ -2,7 +2,7 @@
 
     python -m benchmarks.cases.measure [--cases NAME ...] [--seeds 0 1 2] [--out FILE]
 
-Trains one model at a time through ``autofix_lstm.training.train`` (what ``autofix-lstm train``
+Trains one model at a time through ``autofix_lstm.modeling.train.train`` (what ``autofix-lstm train``
 runs), nothing saved. For each case and seed it records the baseline's verdict and std_ratio, the
 reference fix's metrics and whether they meet ``good_fix``, and the seconds of each training
 (fit + predict, without the TensorFlow import). Writes the raw results as JSON and prints the
@@ -31,8 +31,8 @@ _KEEP = ("collapsed", "nan", "std_ratio", "r2", "mse", "constant_mse", "persiste
 
 
 def _train(path: Path, seed: int) -> dict:
+    from autofix_lstm.modeling.train import train
     from autofix_lstm.spec import load_spec
-    from autofix_lstm.training import train
 
     spec = load_spec(path)
     if seed != spec.train.seed:

@@ -1,0 +1,38 @@
+"""Predicting in the target's original units and measuring the predictions on the validation part.
+
+Shared by training, the collapse pruning callback and the diagnosis, so every model is judged the
+same way. ``prepared`` is a ``modeling.train.Prepared`` (the dataset with its fitted transforms).
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from autofix_lstm.scoring.metrics import class_probabilities, classification_metrics, clean_for_json, regression_metrics
+
+
+def predict_original(core: keras.Model, prepared, x_raw: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+    """Predictions for raw windows in ORIGINAL units (regression: (n,); classification: raw outputs)."""
+    x = prepared.inputs.apply(x_raw)
+    with np.errstate(all="ignore"):
+        # Called directly rather than through model.predict: every candidate is a new model, and
+        # predict would trace a new tf.function for each (slow, and TensorFlow warns about it).
+        chunks = [np.asarray(core(x[i : i + batch_size], training=False)) for i in range(0, len(x), batch_size)]
+        out = np.concatenate(chunks).astype(np.float64) if chunks else np.empty((0, 1))
+        if prepared.dataset.task == "regression":
+            return prepared.target.invert(out, x_raw).reshape(len(x_raw), -1)[:, 0]
+    return out
+
+
+def measure(
+    prepared, raw_pred: np.ndarray, *, min_std_ratio: float | None = None
+) -> dict:
+    """The foundation metrics dict for ``raw_pred`` on the validation part."""
+    ds = prepared.dataset
+    kwargs = {} if min_std_ratio is None else {"min_std_ratio": min_std_ratio}
+    if ds.task == "regression":
+        persistence = ds.last_observed(ds.x_val) if ds.persistence_applies else None
+        return clean_for_json(regression_metrics(ds.y_val, raw_pred, ds.y_train, persistence, **kwargs))
+    proba = class_probabilities(raw_pred, ds.n_classes)
+    return clean_for_json(classification_metrics(ds.y_val, proba, ds.y_train, ds.n_classes, **kwargs))

@@ -1,0 +1,310 @@
+"""Training the spec as written, and measuring it in the target's original units.
+
+``train`` is what ``autofix-lstm train`` runs. The pieces (``prepare``, ``fit_prepared``,
+``predict_original``, ``export_model``) are shared with diagnosis and search so that every
+candidate is trained and measured the same way.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+from sklearn.utils.class_weight import compute_class_weight
+
+from autofix_lstm.data.dataset import Dataset, load_dataset
+from autofix_lstm.data.transforms import InputTransform, TargetTransform
+from autofix_lstm.errors import ModelSpecError, ResourceError, SpecError
+from autofix_lstm.modeling.build import build_core, compile_core, head_units
+from autofix_lstm.modeling.callbacks import EpochProgress, StopOnInvalidLoss
+from autofix_lstm.modeling.evaluate import measure, predict_original
+from autofix_lstm.run_dir import RunDir, save_model, write_json
+from autofix_lstm.spec import Spec, load_spec
+
+
+@dataclass
+class Prepared:
+    """A dataset with the spec's preprocessing fit on its training part, ready for ``model.fit``."""
+
+    dataset: Dataset
+    inputs: InputTransform
+    target: TargetTransform
+    x_train: np.ndarray  # model-space inputs
+    y_train: np.ndarray  # model-space targets, in the form the loss expects
+    x_val: np.ndarray
+    y_val: np.ndarray
+    class_weight: dict | None = None
+
+
+def _loss_targets(y: np.ndarray, dataset: Dataset, loss: str) -> np.ndarray:
+    if dataset.task == "regression":
+        return y
+    if "categorical" in loss and "sparse" not in loss:
+        return keras.utils.to_categorical(y, num_classes=dataset.n_classes).astype(np.float32)
+    return y.astype(np.float32 if "binary" in loss or dataset.task == "binary" else np.int64)
+
+
+def _class_weight(spec: Spec, dataset: Dataset) -> dict | None:
+    setting = spec.preprocessing.class_weight
+    if setting is None:
+        return None
+    if dataset.task == "regression":
+        raise SpecError("preprocessing.class_weight applies to binary/multiclass tasks, not regression; remove it", spec.source)
+    if setting == "balanced":
+        present = np.unique(dataset.y_train)
+        weights = compute_class_weight("balanced", classes=present, y=dataset.y_train)
+        return {int(c): float(w) for c, w in zip(present, weights)}
+    unknown = sorted(set(setting) - set(range(dataset.n_classes)))
+    if unknown:
+        raise SpecError(
+            f"preprocessing.class_weight names classes {unknown}; the classes are 0..{dataset.n_classes - 1}",
+            spec.source,
+        )
+    return {int(k): float(v) for k, v in setting.items()}
+
+
+def prepare(spec: Spec, dataset: Dataset) -> Prepared:
+    """Fit the spec's input/target preprocessing on the training part and transform both parts."""
+    p = spec.preprocessing
+    if dataset.task != "regression" and p.target != "none":
+        raise SpecError(
+            f"preprocessing.target {p.target!r} applies to regression only; this task is {dataset.task}. Set it to none",
+            spec.source,
+        )
+    inputs = InputTransform.fit(p.inputs, dataset.x_train)
+    target = TargetTransform.fit(p.target, dataset.y_train, dataset.x_train, dataset.target_index)
+    if dataset.task == "regression":
+        y_train = target.apply(dataset.y_train, dataset.x_train)
+        y_val = target.apply(dataset.y_val, dataset.x_val)
+    else:
+        y_train, y_val = dataset.y_train, dataset.y_val
+    return Prepared(
+        dataset=dataset,
+        inputs=inputs,
+        target=target,
+        x_train=inputs.apply(dataset.x_train),
+        y_train=_loss_targets(y_train, dataset, spec.model.loss),
+        x_val=inputs.apply(dataset.x_val),
+        y_val=_loss_targets(y_val, dataset, spec.model.loss),
+        class_weight=_class_weight(spec, dataset),
+    )
+
+
+def build_model(spec: Spec, prepared: Prepared) -> keras.Model:
+    """The user's model, seeded and compiled, on the prepared inputs."""
+    keras.utils.set_random_seed(spec.train.seed)
+    try:
+        core = build_core(spec.model, prepared.x_train.shape[1:])
+    except ModelSpecError as err:
+        raise ModelSpecError(err.problems, err.source or spec.source) from None  # name the spec file
+    return compile_core(core, spec.model)
+
+
+def export_model(core: keras.Model, prepared: Prepared) -> keras.Model:
+    """A self-contained model: raw windows in, predictions in original units out."""
+    raw = keras.Input(shape=prepared.dataset.x_train.shape[1:], name="raw_window")
+    scale = prepared.inputs.layer()
+    out = core(scale(raw) if scale is not None else raw)
+    invert = prepared.target.layer() if prepared.dataset.task == "regression" else None
+    if invert is not None:
+        out = invert([out, raw])
+    return keras.Model(raw, out, name="autofix_lstm_model")
+
+
+@dataclass
+class FitOutcome:
+    """What one training produced: the model-space model, its history, metrics and time."""
+
+    core: keras.Model
+    history: dict
+    metrics: dict
+    seconds: float
+    epochs_run: int
+    stopped_early: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+def _check_head(spec: Spec, dataset: Dataset) -> None:
+    """The loss and the head must fit the task (one unit, or one per class); say so before Keras fails."""
+    if dataset.task == "regression" and "categorical" in spec.model.loss.lower():
+        raise ModelSpecError(
+            f"model.loss {spec.model.loss!r} is for class labels but the task is regression; "
+            "use mse, mae or huber, or set data.task to binary or multiclass",
+            spec.source,
+        )
+    units = head_units(spec.model)
+    if dataset.task == "regression" or units is None or units in (1, dataset.n_classes):
+        return
+    raise ModelSpecError(
+        f"model.layers: the last dense layer has {units} units but the target has {dataset.n_classes} classes "
+        f"{dataset.classes[:10]}; give it {dataset.n_classes} units (softmax) or 1 unit"
+        + (" (sigmoid)" if dataset.task == "binary" else ""),
+        spec.source,
+    )
+
+
+# What TensorFlow/Keras raise when the model, its loss and the labels do not fit each other (shapes,
+# label ranges): these come from the spec. Running out of memory is the machine's limit, not the
+# spec's. Anything else is a bug and propagates as it is.
+_SPEC_ERRORS = ("ValueError", "InvalidArgumentError", "IncompatibleShapes")
+_RESOURCE_ERRORS = ("ResourceExhaustedError", "MemoryError", "OutOfMemoryError")
+
+
+def _head_text(spec: Spec) -> str:
+    layers = spec.model.layers
+    for index in range(len(layers) - 1, -1, -1):
+        if layers[index].type == "dense":
+            kw = layers[index].kwargs
+            return f"model.layers[{index}] (dense, {kw.get('units')} units, activation {kw.get('activation', 'linear')})"
+    return "the model's last layer"
+
+
+def _training_error(err: Exception, spec: Spec, prepared: Prepared) -> Exception:
+    """The error to raise for an exception from ``fit``: a spec error, a resource error, or ``err`` itself."""
+    names = {cls.__name__ for cls in type(err).__mro__}
+    lines = str(err).strip().splitlines()
+    if names & set(_RESOURCE_ERRORS):
+        return ResourceError(
+            f"training ran out of memory ({type(err).__name__}) with train.batch_size {spec.train.batch_size}; "
+            "lower train.batch_size or the LSTM units, or shorten data.window",
+        )
+    if names & set(_SPEC_ERRORS):
+        detail = next((line for line in lines if "label" in line.lower() or "shape" in line.lower()), lines[-1] if lines else "")
+        return ModelSpecError(
+            f"{_head_text(spec)} and model.loss {spec.model.loss!r} do not fit the {prepared.dataset.task} target: "
+            f"{type(err).__name__}: {detail.strip()[:300]}. Give the head 1 unit (or one per class) with the "
+            "activation the loss expects",
+            spec.source,
+        )
+    return err
+
+
+def fit_prepared(
+    spec: Spec,
+    prepared: Prepared,
+    *,
+    epochs: int | None = None,
+    callbacks: list | None = None,
+    min_std_ratio: float | None = None,
+    progress: bool = False,
+) -> FitOutcome:
+    """Build, train and measure the spec's model on prepared data. NaN losses stop the training early.
+
+    Raises:
+        ModelSpecError: the model cannot be trained on this task (head size, loss, labels).
+        ResourceError: the machine ran out of memory training it.
+        Any other exception from Keras as it is (a bug, not bad input).
+    """
+    _check_head(spec, prepared.dataset)
+    started = time.perf_counter()
+    epochs = epochs or spec.train.epochs
+    core = build_model(spec, prepared)
+    stop_on_nan = StopOnInvalidLoss()
+    all_callbacks = [stop_on_nan, *(callbacks or [])]
+    if progress:
+        all_callbacks.append(EpochProgress(epochs))
+    try:
+        history = core.fit(
+            prepared.x_train, prepared.y_train,
+            validation_data=(prepared.x_val, prepared.y_val),
+            epochs=epochs, batch_size=spec.train.batch_size,
+            class_weight=prepared.class_weight, callbacks=all_callbacks, verbose=0,
+        )
+    except Exception as err:
+        raise _training_error(err, spec, prepared) from None
+    raw_pred = predict_original(core, prepared, prepared.dataset.x_val)
+    metrics = measure(prepared, raw_pred, min_std_ratio=min_std_ratio)
+    # Extension: a loss that went NaN/inf makes the weights garbage even when the outputs stay finite.
+    metrics["loss_diverged"] = stop_on_nan.batch is not None
+    hist = {k: [float(v) for v in values] for k, values in history.history.items()}
+    epochs_run = len(hist.get("loss", []))
+    return FitOutcome(
+        core=core, history=hist, metrics=metrics, seconds=time.perf_counter() - started,
+        epochs_run=epochs_run, stopped_early=epochs_run < epochs,
+    )
+
+
+@dataclass
+class TrainResult:
+    """The result of ``train``: metrics in original units, the self-contained model and its history."""
+
+    metrics: dict
+    model: keras.Model
+    history: dict
+    spec: Spec
+    seconds: float
+    output_dir: Path | None = None
+
+    @property
+    def collapsed(self) -> bool:
+        """The collapse verdict."""
+        return bool(self.metrics["collapsed"])
+
+
+def _check_output_folder(spec: Spec) -> None:
+    """Fail before training when the output folder cannot be made because a file stands in its way."""
+    path = spec.output_dir
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    if not path.is_dir():
+        raise SpecError(
+            f"output {spec.output_dir} cannot be made: {path} is a file, not a folder; set output to a folder",
+            spec.source,
+        )
+
+
+def train(
+    spec: str | Path | dict | Spec,
+    *,
+    data=None,
+    x=None,
+    y=None,
+    save: bool = True,
+    progress: bool = False,
+) -> TrainResult:
+    """Train the spec as written and measure whether its output collapsed.
+
+    Args:
+        spec: a spec file path, a dict or a ``Spec``.
+        data: a pandas DataFrame to use instead of ``data.path``.
+        x, y: already windowed arrays to use instead of ``data.path``.
+        save: write ``metrics.json`` and ``model.keras`` to the spec's output folder.
+        progress: show a progress bar over epochs.
+
+    Raises:
+        SpecError, DataError: bad input, with the field and the fix.
+    """
+    spec = load_spec(spec)
+    if save:
+        _check_output_folder(spec)
+    dataset = load_dataset(spec, frame=data, x=x, y=y)
+    prepared = prepare(spec, dataset)
+    outcome = fit_prepared(spec, prepared, progress=progress)
+    model = export_model(outcome.core, prepared)
+    result = TrainResult(outcome.metrics, model, outcome.history, spec, outcome.seconds)
+    if save:
+        out = spec.output_dir
+        try:
+            write_json(outcome.metrics, RunDir(out).metrics)
+            save_model(model, RunDir(out).model)
+        except OSError as err:
+            raise SpecError(
+                f"output {out} cannot be written ({type(err).__name__}: {err}); set output to a writable folder",
+                spec.source,
+            ) from None
+        result.output_dir = out
+    return result
+
+
+__all__ = [
+    "FitOutcome",
+    "Prepared",
+    "TrainResult",
+    "export_model",
+    "fit_prepared",
+    "prepare",
+    "train",
+]

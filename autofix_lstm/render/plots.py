@@ -1,0 +1,381 @@
+"""Figures of a search and a diagnosis, drawn with matplotlib's Agg canvas.
+
+Every function returns a ``matplotlib.figure.Figure`` built without ``pyplot``: nothing is
+registered in pyplot's global figure list, and the user's backend is left alone, so calling these
+from a notebook or a server leaks no state. The figures show themselves in Jupyter (``_repr_png_``)
+and ``figure_data_uri`` turns one into a base64 PNG for a self-contained HTML page.
+
+The record dicts these functions read are the ones a search writes: ``baseline.json`` and each
+trial's ``autofix_trial.json`` (``metrics``, ``history``, ``val_predictions``; the baseline also
+``val_targets`` and ``classes``).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from autofix_lstm.format import as_number
+from autofix_lstm.scoring.metrics import class_probabilities
+from autofix_lstm.tuning.records import TrialStatus
+
+# status -> (colour, marker, legend label)
+STATUS_STYLE = {
+    TrialStatus.COMPLETED.value: ("#1f77b4", "o", "completed"),
+    TrialStatus.PRUNED.value: ("#ff7f0e", "s", "pruned (still collapsed after its first epochs)"),
+    TrialStatus.FAILED.value: ("#d62728", "X", "failed (NaN or error)"),
+}
+BASELINE_COLOUR = "#7f7f7f"
+BEST_COLOUR = "#2ca02c"
+ACTUAL_COLOUR = "#222222"
+# The objective's tiers (autofix_lstm.scoring.objective): the integer part of a score.
+TIER_LABELS = ("fix", "live, no better than a constant", "collapsed", "NaN")
+# Failed trials have no objective; they are drawn just above the NaN tier.
+FAILED_Y = 3.25
+
+
+class ReportFigure(Figure):
+    """A Figure that renders itself as a PNG in Jupyter, with or without pyplot's inline backend."""
+
+    def _repr_png_(self) -> bytes:
+        return figure_png(self)
+
+
+def _figure(width: float, height: float, *, ncols: int = 1, nrows: int = 1, **kwargs):
+    fig = ReportFigure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(nrows, ncols, squeeze=False, **kwargs)
+    return fig, axes
+
+
+def figure_png(fig: Figure, dpi: int = 110) -> bytes:
+    """The figure as PNG bytes."""
+    if not isinstance(fig.canvas, FigureCanvasAgg):
+        FigureCanvasAgg(fig)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
+
+
+def figure_data_uri(fig: Figure, dpi: int = 110) -> str:
+    """The figure as a ``data:image/png;base64,...`` URI, for an ``<img src>`` that needs no file or network."""
+    return "data:image/png;base64," + base64.b64encode(figure_png(fig, dpi)).decode("ascii")
+
+
+def _note(ax, text: str) -> None:
+    ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True, transform=ax.transAxes, color="#555555")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+# ---------------------------------------------------------------- trials
+
+
+def trials_figure(trials, summary: dict | None = None) -> Figure:
+    """Every trial as a point: objective against std_ratio, coloured by status, the best marked.
+
+    Args:
+        trials: the trials table (``trials.csv`` / ``SearchResult.trials``): columns ``trial_id``,
+            ``status``, ``objective``, ``std_ratio``.
+        summary: ``summary.json`` (``min_std_ratio``, ``best_trial``, ``baseline``,
+            ``baseline_objective``); without it the floor is drawn at the default 0.1.
+
+    Returns:
+        A figure whose x axis is symmetric-log (collapsed trials sit near 0), with the collapse floor
+        (``min_std_ratio``) as a vertical line and the objective's tiers shaded.
+    """
+    summary = summary or {}
+    floor = as_number(summary.get("min_std_ratio")) or 0.1
+    fig, axes = _figure(7.5, 4.2)
+    ax = axes[0, 0]
+    rows = [] if trials is None else trials.to_dict("records")
+    ratios = [r for r in (as_number(row.get("std_ratio")) for row in rows) if r is not None]
+    baseline_ratio = as_number((summary.get("baseline") or {}).get("std_ratio"))
+    top = max([1.0, floor * 2, *ratios, *([baseline_ratio] if baseline_ratio is not None else [])]) * 1.3
+
+    for level, label in enumerate(TIER_LABELS[:3]):
+        ax.axhspan(level, level + 1, color=("#e8f5e9", "#fff8e1", "#fdecea")[level], zorder=0)
+        ax.text(top, level + 0.5, f" {label}", va="center", ha="left", fontsize=8, color="#555555", clip_on=False)
+    ax.axvline(floor, color="#d62728", linestyle="--", linewidth=1.2, label=f"collapse floor (min_std_ratio {floor:g})")
+
+    for status, (colour, marker, label) in STATUS_STYLE.items():
+        points = [row for row in rows if row.get("status") == status]
+        if not points:
+            continue
+        xs = [as_number(p.get("std_ratio")) or 0.0 for p in points]
+        ys = [as_number(p.get("objective")) for p in points]
+        ys = [FAILED_Y if y is None else y for y in ys]
+        ax.scatter(xs, ys, c=colour, marker=marker, s=46, edgecolors="white", linewidths=0.6,
+                   label=f"{label}: {len(points)}", zorder=3)
+
+    baseline_objective = as_number(summary.get("baseline_objective"))
+    if baseline_objective is not None:
+        ax.scatter([baseline_ratio or 0.0], [baseline_objective], marker="D", s=60, facecolors="none",
+                   edgecolors=BASELINE_COLOUR, linewidths=1.8, label="your spec as written", zorder=4)
+
+    best_id = summary.get("best_trial")
+    best_point = None
+    if best_id is not None and str(best_id) != "baseline":
+        match = [row for row in rows if str(row.get("trial_id")) == str(best_id)]
+        if match:
+            best_point = (as_number(match[0].get("std_ratio")) or 0.0, as_number(match[0].get("objective")))
+    elif str(best_id) == "baseline" and baseline_objective is not None:
+        best_point = (baseline_ratio or 0.0, baseline_objective)
+    if best_point is None and rows:  # no summary: the lowest objective is the best
+        scored = [row for row in rows if as_number(row.get("objective")) is not None]
+        if scored:
+            row = min(scored, key=lambda r: as_number(r["objective"]))
+            best_id = row.get("trial_id")
+            best_point = (as_number(row.get("std_ratio")) or 0.0, as_number(row["objective"]))
+    if best_point is not None and best_point[1] is not None:
+        ax.scatter([best_point[0]], [best_point[1]], marker="*", s=320, c=BEST_COLOUR, edgecolors="black",
+                   linewidths=0.8, label=f"best (trial {best_id})", zorder=5)
+
+    if any(row.get("status") == TrialStatus.FAILED.value for row in rows):
+        ax.text(top, FAILED_Y, " failed", va="center", ha="left", fontsize=8, color="#555555", clip_on=False)
+    if not rows and baseline_objective is None:
+        ax.text(0.5, 0.5, "no trials recorded", ha="center", va="center", transform=ax.transAxes, color="#555555")
+    linthresh = max(floor / 10, 1e-4)
+    ax.set_xscale("symlog", linthresh=linthresh, linscale=0.5)
+    ax.set_xlim(-linthresh / 2, top)  # a little room left of 0, where the collapsed trials sit
+    ax.set_ylim(-0.05, FAILED_Y + 0.35 if any(r.get("status") == TrialStatus.FAILED.value for r in rows) else 3.1)
+    ax.set_xlabel("std_ratio (prediction spread / target spread; validation)")
+    ax.set_ylabel("objective (lower is better)")
+    ax.set_title("Every trial of the search")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=2, fontsize=8, frameon=False)
+    return fig
+
+
+# ---------------------------------------------------------------- predictions
+
+
+def _as_array(values) -> np.ndarray | None:
+    if values is None:
+        return None
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    return array if array.size else None
+
+
+def predictions_figure(baseline: dict, best: dict | None = None, *, best_label: str = "best found") -> Figure:
+    """Validation predictions against the actual values: the spec as written and the best, on one figure.
+
+    Regression: the validation series with both predictions over it. Binary: the predicted
+    probability of the positive class against the true labels, and both confusion matrices.
+    Multiclass: both confusion matrices.
+
+    Args:
+        baseline: the baseline record (``baseline.json``): ``val_targets``, ``val_predictions``,
+            ``metrics`` and, for classification, ``classes``.
+        best: the best trial's record (its ``val_predictions``); None when the baseline is the best.
+    """
+    targets = _as_array(baseline.get("val_targets"))
+    task = (baseline.get("metrics") or {}).get("task", "regression")
+    runs = [("your spec as written", BASELINE_COLOUR, _as_array(baseline.get("val_predictions")))]
+    if best is not None:
+        runs.append((best_label, BEST_COLOUR, _as_array(best.get("val_predictions"))))
+    if task == "regression":
+        return _regression_predictions(targets, runs)
+    if targets is None:
+        fig, axes = _figure(7.5, 2.2)
+        _note(axes[0, 0], "No validation labels were saved with the baseline (baseline.json has no val_targets).")
+        return fig
+    classes = list(baseline.get("classes") or [])
+    n_classes = len(classes) or int(np.nanmax(targets)) + 1
+    return _classification_predictions(targets.astype(int), runs, n_classes, classes)
+
+
+def _regression_predictions(targets: np.ndarray | None, runs) -> Figure:
+    fig, axes = _figure(9, 3.8)
+    ax = axes[0, 0]
+    notes = []
+    if targets is not None:
+        ax.plot(np.arange(len(targets)), targets, color=ACTUAL_COLOUR, linewidth=1.4, label="actual")
+        length = len(targets)
+        # The y range follows the actual values: a prediction far off them (a collapsed model stuck
+        # near 0 while the target is in the thousands) would otherwise flatten the rest of the plot.
+        low, high = float(np.min(targets)), float(np.max(targets))
+        pad = 0.25 * (high - low) if high > low else max(abs(high), 1.0) * 0.1
+        window = (low - pad, high + pad)
+    else:
+        window = None
+        notes.append("actual values not saved (baseline.json has no val_targets)")
+        length = next((len(p.reshape(-1)) for _, _, p in runs if p is not None), 0)
+    index = np.arange(length)
+    for label, colour, pred in runs:
+        if pred is None or pred.reshape(-1).shape[0] != length:
+            notes.append(f"{label}: no predictions saved")
+            continue
+        pred = pred.reshape(-1)
+        if not np.all(np.isfinite(pred)):
+            notes.append(f"{label}: predictions are NaN/inf")
+            continue
+        style = "--" if colour == BASELINE_COLOUR else "-"
+        ax.plot(index, pred, color=colour, linestyle=style, linewidth=1.6, label=label)
+        if window is not None and np.mean((pred < window[0]) | (pred > window[1])) > 0.5:
+            above = np.median(pred) > window[1]
+            ax.annotate(f"{label}: around {np.median(pred):.4g}, off the chart {'above' if above else 'below'}",
+                        (0.5, 0.97 if above else 0.03), xycoords="axes fraction", ha="center",
+                        va="top" if above else "bottom", fontsize=8, color=colour,
+                        bbox={"boxstyle": "round", "fc": "white", "ec": colour})
+    if window is not None:
+        ax.set_ylim(*window)
+    ax.set_xlabel("validation sample (time order)")
+    ax.set_ylabel("target (original units)")
+    ax.set_title("Validation predictions against the actual values")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="best", fontsize=8)
+    if notes:
+        ax.text(0.01, 0.02, "; ".join(notes), transform=ax.transAxes, fontsize=8, color="#d62728")
+    return fig
+
+
+def _confusion(truth: np.ndarray, predicted: np.ndarray, n_classes: int) -> np.ndarray:
+    matrix = np.zeros((n_classes, n_classes), dtype=int)
+    np.add.at(matrix, (truth, predicted), 1)
+    return matrix
+
+
+def _classification_predictions(targets: np.ndarray, runs, n_classes: int, classes: list) -> Figure:
+    binary = n_classes == 2
+    ncols = len(runs) + (1 if binary else 0)
+    fig, axes = _figure(3.4 * ncols + (2.2 if binary else 0), 3.6, ncols=ncols,
+                        width_ratios=[2.2, *[1] * len(runs)] if binary else None)
+    names = [str(c) for c in classes] if classes else [str(i) for i in range(n_classes)]
+    column = 0
+    probabilities = []
+    for label, colour, raw in runs:
+        proba = None
+        if raw is not None and len(raw) == len(targets):
+            with np.errstate(all="ignore"):
+                proba = class_probabilities(raw.reshape(len(raw), -1), n_classes)
+            if not np.all(np.isfinite(proba)):
+                proba = None
+        probabilities.append((label, colour, proba))
+    if binary:
+        ax = axes[0, 0]
+        index = np.arange(len(targets))
+        ax.scatter(index, targets, s=8, color=ACTUAL_COLOUR, label=f"actual class ({names[0]} = 0, {names[1]} = 1)")
+        for label, colour, proba in probabilities:
+            if proba is not None:
+                ax.plot(index, proba[:, 1], color=colour, linewidth=1.4, label=f"{label}: P({names[1]})")
+        ax.axhline(0.5, color="#999999", linestyle=":", linewidth=1)
+        ax.set_ylim(-0.05, 1.05)
+        ax.set_xlabel("validation sample (time order)")
+        ax.set_ylabel(f"predicted probability of {names[1]}")
+        ax.set_title("Predicted probability against the actual class")
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), fontsize=8, frameon=False)
+        column = 1
+    for label, _colour, proba in probabilities:
+        ax = axes[0, column]
+        column += 1
+        if proba is None:
+            _note(ax, f"{label}:\nno finite predictions")
+            continue
+        matrix = _confusion(targets, np.argmax(proba, axis=1), n_classes)
+        ax.imshow(matrix, cmap="Blues")
+        for (i, j), count in np.ndenumerate(matrix):
+            ax.text(j, i, str(count), ha="center", va="center",
+                    color="white" if count > matrix.max() / 2 else "black", fontsize=9)
+        ax.set_xticks(range(n_classes), names, rotation=45 if n_classes > 4 else 0)
+        ax.set_yticks(range(n_classes), names)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("actual")
+        ax.set_title(f"Confusion matrix: {label}", fontsize=10)
+    return fig
+
+
+# ---------------------------------------------------------------- learning curves
+
+
+def learning_curves_figure(baseline_history: dict | None, best_history: dict | None = None, *,
+                           baseline_label: str = "your spec as written", best_label: str = "best found") -> Figure:
+    """Training and validation loss per epoch: the spec as written and the best, side by side.
+
+    The losses are in each model's own (scaled) units, which differ between runs, so each run has
+    its own panel; a log scale is used when every loss is positive.
+    """
+    runs = [(baseline_label, baseline_history)]
+    if best_history is not None:
+        runs.append((best_label, best_history))
+    fig, axes = _figure(4.6 * len(runs), 3.4, ncols=len(runs))
+    for ax, (label, history) in zip(axes[0], runs):
+        series = {k: v for k, v in (history or {}).items() if k in ("loss", "val_loss") and v}
+        if not series:
+            _note(ax, f"{label}:\nno training history saved")
+            continue
+        values = []
+        for name, raw in series.items():
+            points = [(i + 1, as_number(v)) for i, v in enumerate(raw)]
+            points = [(i, v) for i, v in points if v is not None]
+            if not points:
+                continue
+            values += [v for _, v in points]
+            ax.plot(*zip(*points), marker="o", markersize=3,
+                    linestyle="-" if name == "loss" else "--", label="training" if name == "loss" else "validation")
+        if values and min(values) > 0:
+            ax.set_yscale("log")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("loss (model units)")
+        ax.set_title(label, fontsize=10)
+        ax.legend(fontsize=8)
+    return fig
+
+
+# ---------------------------------------------------------------- diagnosis
+
+
+def gradient_norm_figure(norms: dict[str, float | None], *, ratios: dict[str, float | None] | None = None) -> Figure:
+    """Per-layer gradient norms from the diagnosis' brief training, as a bar chart on a log scale.
+
+    Args:
+        norms: layer name -> median gradient norm over the first steps (None where never finite).
+        ratios: layer name -> norm relative to the head's, written on the bars when given.
+    """
+    names = list(norms)
+    fig, axes = _figure(max(4.5, 1.1 * len(names) + 2), 3.2)
+    ax = axes[0, 0]
+    if not names:
+        _note(ax, "no gradient norms were measured")
+        return fig
+    values = [as_number(norms[name]) for name in names]
+    finite = [v for v in values if v is not None and v > 0]
+    floor = min(finite) / 10 if finite else 1e-12
+    heights = [v if v is not None and v > 0 else floor for v in values]
+    colours = ["#1f77b4" if v is not None and v > 0 else "#d62728" for v in values]
+    bars = ax.bar(names, heights, color=colours)
+    ax.set_yscale("log")
+    for bar, name, value in zip(bars, names, values):
+        if value is None:
+            text = "NaN/inf"
+        elif value <= 0:
+            text = "0"
+        else:
+            ratio = as_number((ratios or {}).get(name))
+            text = f"{value:.2g}" + (f"\n({ratio:.2g}x head)" if ratio is not None and name != names[-1] else "")
+        ax.annotate(text, (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom",
+                    fontsize=8, xytext=(0, 2), textcoords="offset points")
+    ax.set_ylabel("gradient norm (median, first steps)")
+    ax.set_xlabel("layer (input side first)")
+    ax.set_title("Gradient norm per layer during the brief training", fontsize=10)
+    ax.margins(y=0.25)
+    return fig
+
+
+__all__ = [
+    "ReportFigure",
+    "figure_data_uri",
+    "figure_png",
+    "gradient_norm_figure",
+    "learning_curves_figure",
+    "predictions_figure",
+    "trials_figure",
+]

@@ -1,0 +1,60 @@
+"""Data files shipped inside the package: the built-in remedy strategies and the JSON schemas.
+
+Both are read through ``importlib.resources``, so they are found the same way in an editable
+install, an installed wheel and a source checkout on ``sys.path``. The strategy files live in the
+top-level ``strategies/`` folder; ``autofix_lstm/strategies`` is a symlink to it, which the build
+turns into real copies. This module imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
+
+PACKAGE = "autofix_lstm"
+
+
+def _strategies_folder() -> Traversable:
+    shipped = resources.files(PACKAGE) / "strategies"
+    if shipped.is_dir():
+        return shipped
+    # A checkout where git wrote the symlink as a plain file (core.symlinks=false, e.g. on
+    # Windows): read the top-level folder it points to.
+    checkout = Path(__file__).resolve().parent.parent / "strategies"
+    if checkout.is_dir():
+        return checkout
+    raise FileNotFoundError(f"no built-in strategies: {shipped} is not a folder; the installation is incomplete")
+
+
+def builtin_strategy_texts() -> dict[str, str]:
+    """The built-in strategy files: file name -> YAML text, sorted by file name.
+
+    Raises:
+        FileNotFoundError: the strategies folder is missing or holds no ``*.yaml`` file.
+    """
+    folder = _strategies_folder()
+    entries = sorted((e for e in folder.iterdir() if e.name.endswith(".yaml") and e.is_file()), key=lambda e: e.name)
+    if not entries:
+        raise FileNotFoundError(f"no built-in strategies: {folder} holds no .yaml file; the installation is incomplete")
+    return {entry.name: entry.read_text(encoding="utf-8") for entry in entries}
+
+
+def schema_text(name: str) -> str:
+    """The text of the JSON schema ``autofix_lstm/schemas/<name>`` (e.g. ``diagnosis.schema.json``).
+
+    Raises:
+        ValueError: ``name`` is not a plain file name.
+        FileNotFoundError: there is no such schema; the message lists the ones there are.
+    """
+    if not name or name in (".", "..") or "/" in name or "\\" in name:
+        raise ValueError(f"schema name must be a plain file name, got {name!r}")
+    folder = resources.files(PACKAGE) / "schemas"
+    entry = folder / name
+    if not entry.is_file():
+        known = sorted(e.name for e in folder.iterdir() if e.name.endswith(".json")) if folder.is_dir() else []
+        raise FileNotFoundError(f"no schema {name!r} in {PACKAGE}/schemas; there are: {', '.join(known) or 'none'}")
+    return entry.read_text(encoding="utf-8")

@@ -1,0 +1,1 @@
+"""Judging a model: metrics in the target's original units (``metrics``) and the search objective (``objective``)."""

@@ -1,0 +1,79 @@
+"""The search objective: validation loss in ORIGINAL units, ranked behind the collapse verdict.
+
+``score = tier + r / (1 + r)``, minimised, where ``r`` is the validation loss relative to the
+best constant (regression: ``mse / variance of the validation targets``, i.e. ``1 - r2``;
+classification: ``log_loss / log_loss of the class-prior predictor``), squashed into [0, 1), and
+``tier`` is
+
+* 0: not collapsed and beats the constant baseline (a fix),
+* 1: not collapsed, but no better than a constant,
+* 2: collapsed (``std_ratio`` below ``search.min_std_ratio``, or a single predicted class),
+* 3: NaN/inf predictions, or a training loss that went NaN/inf (``score`` is exactly 3.0).
+
+So a collapsed candidate can never outrank a live one, and a live one that does not beat a
+constant can never outrank a fix, whatever their losses.
+
+Beating the constant baseline (``BEAT_MARGIN`` = 5%): for regression, the mse must be at least
+5% below BOTH the training-mean constant (``constant_mse``) and the best constant in hindsight
+(the validation variance, i.e. ``r2 >= 0.05``); for classification, the balanced accuracy must
+be at least 0.05 above the majority-class predictor's. The margin keeps a lucky draw on a
+series with no signal from being reported as a fix.
+"""
+
+from __future__ import annotations
+
+from autofix_lstm.scoring.metrics import is_collapsed
+
+BEAT_MARGIN = 0.05
+TIER_FIX, TIER_LIVE, TIER_COLLAPSED, TIER_NAN = 0, 1, 2, 3
+
+
+def beats_constant(metrics: dict) -> bool:
+    """True when the model beats the best constant predictor by ``BEAT_MARGIN``."""
+    if metrics.get("nan"):
+        return False
+    if metrics["task"] == "regression":
+        if metrics.get("mse") is None or metrics.get("r2") is None:
+            return False
+        return metrics["mse"] <= (1 - BEAT_MARGIN) * metrics["constant_mse"] and metrics["r2"] >= BEAT_MARGIN
+    balanced = metrics.get("balanced_accuracy")
+    return balanced is not None and balanced >= metrics["majority_balanced_accuracy"] + BEAT_MARGIN
+
+
+def beats_persistence(metrics: dict) -> bool | None:
+    """True/False against 'predict the last observed value'; None where persistence does not apply."""
+    if metrics.get("persistence_mse") is None:
+        return None
+    return metrics.get("mse") is not None and metrics["mse"] < metrics["persistence_mse"]
+
+
+def relative_loss(metrics: dict) -> float | None:
+    """Validation loss over the best constant's (regression: 1 - r2; classification: log-loss ratio)."""
+    if metrics["task"] == "regression":
+        return None if metrics.get("r2") is None else max(0.0, 1.0 - metrics["r2"])
+    if metrics.get("log_loss") is None or not metrics.get("prior_log_loss"):
+        return None
+    return metrics["log_loss"] / metrics["prior_log_loss"]
+
+
+def tier(metrics: dict, min_std_ratio: float) -> int:
+    """0 fix, 1 live but no better than a constant, 2 collapsed, 3 NaN (or a loss that diverged)."""
+    if metrics.get("nan") or metrics.get("loss_diverged"):
+        return TIER_NAN
+    if is_collapsed(metrics, min_std_ratio):
+        return TIER_COLLAPSED
+    return TIER_FIX if beats_constant(metrics) else TIER_LIVE
+
+
+def score(metrics: dict, min_std_ratio: float) -> float:
+    """The objective to minimise (see the module docstring)."""
+    level = tier(metrics, min_std_ratio)
+    r = relative_loss(metrics)
+    if level == TIER_NAN or r is None:
+        return float(TIER_NAN)
+    return level + r / (1.0 + r)
+
+
+def is_fix(metrics: dict, min_std_ratio: float) -> bool:
+    """Not collapsed and beats the constant baseline: what ``fixed: true`` means."""
+    return tier(metrics, min_std_ratio) == TIER_FIX

@@ -1,0 +1,283 @@
+"""The searchable spec fields: one ``Field`` object each, registered in ``FIELDS``.
+
+A field reads the spec's own value (what the user did) and writes a new one into a raw spec dict.
+It also says which candidate values can apply to the data (``allowed``), whether it needs a
+recurrent layer to act on, and which values are applied even when they read as the spec's own
+(``activations.head: task`` also fixes the head's units and loss). Adding a searchable field means
+adding one ``Field`` here; a strategy file may then name it.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from autofix_lstm.modeling.build import RECURRENT_TYPES
+
+TASK_HEAD = {"regression": "linear", "binary": "sigmoid", "multiclass": "softmax"}
+REGRESSION_LOSSES = ("mse", "mae", "huber", "mean_squared_error", "mean_absolute_error", "log_cosh", "logcosh")
+
+def _layers(raw: dict) -> list[dict]:
+    return raw["model"]["layers"]
+
+
+def _recurrent_indices(raw: dict) -> list[int]:
+    return [i for i, layer in enumerate(_layers(raw)) if layer["type"] in RECURRENT_TYPES]
+
+
+def _head_index(raw: dict) -> int | None:
+    for i in range(len(_layers(raw)) - 1, -1, -1):
+        kind = _layers(raw)[i]["type"]
+        if kind == "dense":
+            return i
+        if kind not in ("dropout", "layer_normalization", "batch_normalization"):
+            return None
+    return None
+
+
+def _get_path(raw: dict, dotted: str):
+    node = raw
+    for part in dotted.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
+
+
+def _set_path(raw: dict, dotted: str, value) -> None:
+    node = raw
+    parts = dotted.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+
+
+def _plain_field(dotted: str):
+    def read(raw: dict, ctx: dict):
+        return _get_path(raw, dotted)
+
+    def write(raw: dict, value, ctx: dict) -> None:
+        _set_path(raw, dotted, value)
+
+    return read, write
+
+
+def _read_depth(raw: dict, ctx: dict) -> int:
+    return len(_recurrent_indices(raw))
+
+
+def _write_depth(raw: dict, depth: int, ctx: dict) -> None:
+    layers = _layers(raw)
+    rec = _recurrent_indices(raw)
+    if not rec or depth == len(rec):
+        return
+    depth = int(depth)
+    if depth < len(rec):
+        # Drop the deepest recurrent layers and the dropout layers that fed them.
+        drop = set()
+        for i in rec[depth:]:
+            drop.add(i)
+            j = i - 1
+            while j >= 0 and layers[j]["type"] == "dropout":
+                drop.add(j)
+                j -= 1
+        raw["model"]["layers"] = [layer for i, layer in enumerate(layers) if i not in drop]
+    else:
+        last = rec[-1]
+        template = copy.deepcopy(layers[last])
+        extra = []
+        for _ in range(depth - len(rec)):
+            clone = copy.deepcopy(template)
+            clone["return_sequences"] = False
+            extra.append(clone)
+        layers[last]["return_sequences"] = True
+        for clone in extra[:-1]:
+            clone["return_sequences"] = True
+        raw["model"]["layers"] = layers[: last + 1] + extra + layers[last + 1 :]
+    rec = _recurrent_indices(raw)
+    for n, i in enumerate(rec):
+        _layers(raw)[i]["return_sequences"] = n < len(rec) - 1
+
+
+def _read_units(raw: dict, ctx: dict) -> int | None:
+    rec = _recurrent_indices(raw)
+    return int(_layers(raw)[rec[0]].get("units")) if rec else None
+
+
+def _write_units(raw: dict, units: int, ctx: dict) -> None:
+    rec = _recurrent_indices(raw)
+    if not rec:
+        return
+    first = int(_layers(raw)[rec[0]]["units"])
+    for i in rec:
+        # Keep the user's taper (e.g. 64 -> 32) while moving the width.
+        _layers(raw)[i]["units"] = max(1, int(round(int(_layers(raw)[i]["units"]) * int(units) / first)))
+
+
+def _read_dropout(raw: dict, ctx: dict) -> float:
+    rates = [float(layer.get("rate", 0.0)) for layer in _layers(raw) if layer["type"] == "dropout"]
+    rates += [float(_layers(raw)[i].get("dropout", 0.0)) for i in _recurrent_indices(raw)]
+    return max(rates, default=0.0)
+
+
+def _write_dropout(raw: dict, rate: float, ctx: dict) -> None:
+    rate = float(rate)
+    for layer in _layers(raw):
+        if layer["type"] == "dropout":
+            layer["rate"] = rate
+        elif layer["type"] in RECURRENT_TYPES:
+            layer["dropout"] = rate
+    if rate == 0.0:
+        raw["model"]["layers"] = [layer for layer in _layers(raw) if layer["type"] != "dropout"]
+
+
+def _read_recurrent_dropout(raw: dict, ctx: dict) -> float:
+    return max((float(_layers(raw)[i].get("recurrent_dropout", 0.0)) for i in _recurrent_indices(raw)), default=0.0)
+
+
+def _write_recurrent_dropout(raw: dict, rate: float, ctx: dict) -> None:
+    for i in _recurrent_indices(raw):
+        _layers(raw)[i]["recurrent_dropout"] = float(rate)
+
+
+def _read_cell(raw: dict, ctx: dict) -> str:
+    rec = _recurrent_indices(raw)
+    return str(_layers(raw)[rec[0]].get("activation", "tanh")) if rec else "tanh"
+
+
+def _write_cell(raw: dict, activation: str, ctx: dict) -> None:
+    for i in _recurrent_indices(raw):
+        _layers(raw)[i]["activation"] = activation
+
+
+def _read_head(raw: dict, ctx: dict) -> str:
+    index = _head_index(raw)
+    if index is None:
+        return "none"
+    activation = _layers(raw)[index].get("activation", "linear")
+    return "linear" if activation is None else str(activation)
+
+
+def _write_head(raw: dict, activation: str, ctx: dict) -> None:
+    """Set the head's activation; for the task's own head also its units and a matching loss."""
+    task = ctx["task"]
+    fitting = activation == "task"
+    if fitting:
+        activation = TASK_HEAD[task]
+    index = _head_index(raw)
+    if index is None:
+        raw["model"]["layers"].append({"type": "dense", "units": 1, "activation": activation})
+        index = len(_layers(raw)) - 1
+    head = _layers(raw)[index]
+    _set_if_different(head, "activation", activation, default="linear")
+    if not fitting:
+        return
+    loss = raw["model"].get("loss", "mse")
+    if task == "regression":
+        _set_if_different(head, "units", 1)
+        if loss not in REGRESSION_LOSSES:
+            raw["model"]["loss"] = "mse"
+    elif task == "binary":
+        _set_if_different(head, "units", 1)
+        raw["model"]["loss"] = "binary_crossentropy"
+    else:
+        _set_if_different(head, "units", int(ctx["n_classes"]))
+        if loss != "categorical_crossentropy":
+            raw["model"]["loss"] = "sparse_categorical_crossentropy"
+
+
+def _set_if_different(layer: dict, key: str, value, default=None) -> None:
+    """Set ``layer[key]`` only when its effective value differs, so an unchanged spec stays identical."""
+    current = layer.get(key, default)
+    if (current if current is not None else default) != value:
+        layer[key] = value
+
+
+def _write_clipnorm(raw: dict, value, ctx: dict) -> None:
+    """Clip by norm; Keras takes one kind of clipping, so a norm replaces the user's clipvalue."""
+    raw["model"]["optimizer"]["clipnorm"] = value
+    if value is not None:
+        raw["model"]["optimizer"]["clipvalue"] = None
+
+
+def _target_allowed(value: Any, dataset) -> bool:
+    if value == "difference" and dataset.target_index is None:
+        return False  # the last observed target value must be among the inputs
+    return not (value == "log" and float(np.min(dataset.y_train)) <= -1)
+
+
+def _always(value: Any, dataset) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class Field:
+    """One searchable spec field.
+
+    Attributes:
+        name: the hyperparameter's name, as strategy files spell it (``preprocessing.target``).
+        read: ``(raw_spec, ctx) -> value``: the spec's own value.
+        write: ``(raw_spec, value, ctx) -> None``: apply a value in place.
+        allowed: ``(value, dataset) -> bool``: whether a candidate can apply to this data.
+        needs_recurrent: the field acts on the recurrent layers; skipped for a model without one.
+        forced: values applied even when they read as the spec's own value.
+    """
+
+    name: str
+    read: Callable[[dict, dict], Any]
+    write: Callable[[dict, Any, dict], None]
+    allowed: Callable[[Any, Any], bool] = _always
+    needs_recurrent: bool = False
+    forced: frozenset = field(default_factory=frozenset)
+
+    def own(self, raw: dict, ctx: dict) -> Any:
+        """The spec's own value."""
+        return self.read(raw, ctx)
+
+    def apply(self, raw: dict, value: Any, ctx: dict) -> None:
+        """Set ``value`` in ``raw`` (in place), unless it is already the spec's own."""
+        if (isinstance(value, str) and value in self.forced) or value != self.read(raw, ctx):
+            self.write(raw, value, ctx)
+
+
+def _plain(dotted: str, **options) -> Field:
+    read, write = _plain_field(dotted)
+    return Field(dotted, read, write, **options)
+
+
+# Applied in this order, so that structure (depth) changes before per-layer settings.
+FIELDS: dict[str, Field] = {
+    f.name: f
+    for f in (
+        _plain("preprocessing.inputs"),
+        _plain("preprocessing.target", allowed=_target_allowed),
+        _plain("preprocessing.class_weight"),
+        Field("model.optimizer.clipnorm", _plain_field("model.optimizer.clipnorm")[0], _write_clipnorm),
+        _plain("model.optimizer.learning_rate"),
+        Field("architecture.depth", _read_depth, _write_depth, allowed=lambda v, ds: int(v) >= 1, needs_recurrent=True),
+        Field("architecture.units", _read_units, _write_units, needs_recurrent=True),
+        Field("dropout.rate", _read_dropout, _write_dropout),
+        Field("dropout.recurrent", _read_recurrent_dropout, _write_recurrent_dropout),
+        Field("activations.cell", _read_cell, _write_cell, needs_recurrent=True),
+        Field("activations.head", _read_head, _write_head, forced=frozenset({"task"})),
+    )
+}
+
+
+def own_value(raw: dict, name: str, ctx: dict) -> Any:
+    """The spec's own value of field ``name`` (what the user did)."""
+    return FIELDS[name].own(raw, ctx)
+
+
+def apply_values(raw: dict, values: dict[str, Any], ctx: dict) -> dict:
+    """A copy of the raw spec dict with each field set to its value (values equal to the spec's own are skipped).
+
+    ``ctx`` carries the task and the number of classes (``{"task": ..., "n_classes": ...}``).
+    """
+    out = copy.deepcopy(raw)
+    order = list(FIELDS)
+    for name in sorted(values, key=order.index):
+        FIELDS[name].apply(out, values[name], ctx)
+    return out

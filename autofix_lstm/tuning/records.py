@@ -1,0 +1,136 @@
+"""The trial record: what one training of a candidate (or of the spec as written) left behind.
+
+``TrialRecord`` is the one shape every part reads (the search, summary.json, trials.csv, the
+report, the benchmarks), like Optuna's ``FrozenTrial``; ``TrialStatus`` is its state. A record is
+written to and read from the run folder only here (``save`` / ``load`` / ``load_records``), with
+the same JSON keys the record files have always had.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from autofix_lstm.run_dir import RunDir, read_json, write_json
+
+BASELINE_ID = "baseline"
+
+
+class TrialStatus(str, Enum):
+    """How a trial ended."""
+
+    COMPLETED = "completed"  # trained its full epochs
+    PRUNED = "pruned"  # stopped early: its output stayed collapsed
+    FAILED = "failed"  # could not train (NaN loss, a build error): no score
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass
+class TrialRecord:
+    """One trained candidate: its values, status, metrics in original units and objective.
+
+    The baseline (the spec as written) is a record too, with ``trial_id == "baseline"`` and the
+    validation targets, class names and the search fingerprint besides.
+    """
+
+    trial_id: str
+    status: TrialStatus
+    values: dict[str, Any] = field(default_factory=dict)  # searched field -> value
+    metrics: dict[str, Any] = field(default_factory=dict)
+    score: float | None = None  # the objective (None when failed)
+    fix: bool = False
+    epochs_run: int | None = None
+    pruned_at: int | None = None  # the epoch pruning stopped it at
+    history: dict[str, list] = field(default_factory=dict)
+    seconds: float | None = None
+    elapsed_at_end: float | None = None  # the search's clock when it ended
+    spec: dict[str, Any] | None = None  # the candidate spec, as a dict
+    val_predictions: list | None = None
+    message: str | None = None  # why it failed
+    order: int | None = None  # its place in the tuner's start order (0 first)
+    # The baseline's extras:
+    fingerprint: str | None = None
+    val_targets: list | None = None
+    classes: list | None = None
+
+    def __post_init__(self) -> None:
+        self.status = TrialStatus(self.status)
+        self.trial_id = str(self.trial_id)
+
+    @property
+    def is_baseline(self) -> bool:
+        """True for the spec as written."""
+        return self.trial_id == BASELINE_ID
+
+    @property
+    def scored(self) -> bool:
+        """True when the record has an objective (it did not fail)."""
+        return self.score is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as JSON-able data (keys as in the record files; unset baseline extras left out)."""
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        out["status"] = self.status.value
+        for key in ("fingerprint", "val_targets", "classes"):
+            if out[key] is None:
+                out.pop(key)
+        return out
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> TrialRecord:
+        """A record from its JSON data (keys this version does not know are ignored)."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in raw.items() if k in known})
+
+    def save(self, path: Path) -> Path:
+        """Write the record (atomically) to ``path``."""
+        return write_json(self.to_dict(), path)
+
+    @classmethod
+    def load(cls, path: Path) -> TrialRecord:
+        """Read a record file."""
+        return cls.from_dict(read_json(path))
+
+
+def load_records(run: RunDir, start_order: list[str] | None = None) -> list[TrialRecord]:
+    """The trial records in ``run``, in the tuner's start order.
+
+    ``start_order`` is the oracle's list of trial ids as it started them; without it the order
+    saved in each record is used, then the trial id read as a number (Keras Tuner pads ids to the
+    width of ``max_trials``, so "09" < "1" as text when a search is extended past 10 trials).
+    """
+    records = []
+    for path in run.trial_records():
+        try:
+            records.append(TrialRecord.load(path))
+        except (OSError, json.JSONDecodeError, TypeError, ValueError):
+            continue  # a record cut short by a kill: its trial is re-run on resume
+    position = {trial_id: index for index, trial_id in enumerate(start_order or [])}
+
+    def key(record: TrialRecord):
+        if record.trial_id in position:
+            return (0, position[record.trial_id], 0)
+        if record.order is not None:
+            return (0, record.order, 0)
+        return (1, _as_number(record.trial_id), record.trial_id)
+
+    return sorted(records, key=key)
+
+
+def _as_number(trial_id: str) -> float:
+    try:
+        return float(int(trial_id))
+    except ValueError:
+        return float("inf")
+
+
+def best_record(records: list[TrialRecord]) -> TrialRecord | None:
+    """The scored record with the lowest objective (the first one on a tie); None when none is scored."""
+    scored = [r for r in records if r.scored]
+    return min(scored, key=lambda r: r.score) if scored else None

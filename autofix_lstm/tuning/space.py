@@ -1,0 +1,155 @@
+"""The search space: Keras Tuner hyperparameters built from the strategies, the spec and the data.
+
+Every hyperparameter is named after the spec field it changes (``preprocessing.target``). Choice
+candidates are stored as text labels (Keras Tuner wants one type per Choice, and ``null`` sits
+beside numbers), decoded back through ``SearchSpace.decode``. The spec's own value is always a
+candidate and the default; candidates that cannot apply to this data (``difference`` without the
+target among the features, ``log`` on targets <= -1) are left out, and so are candidates that
+would produce the very same spec as another one.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import keras_tuner as kt
+
+from autofix_lstm.data.dataset import Dataset
+from autofix_lstm.spec import Spec
+from autofix_lstm.tuning.fields import FIELDS, apply_values
+from autofix_lstm.tuning.strategies import Strategy, strategies_for
+
+SEARCHABLE_SECTIONS = ("model", "preprocessing", "train")
+
+
+def label(value: Any) -> str:
+    """The text label of a candidate value (``None`` -> ``"null"``)."""
+    if value is None:
+        return "null"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e6:
+        return repr(value)
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+@dataclass
+class SearchSpace:
+    """The hyperparameters and how to turn a trial's values into a spec."""
+
+    hyperparameters: kt.HyperParameters
+    own: dict[str, Any]  # field -> the spec's own value
+    choices: dict[str, dict[str, Any]] = field(default_factory=dict)  # field -> label -> value
+    context: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def fields(self) -> list[str]:
+        """The fields being searched."""
+        return [hp.name for hp in self.hyperparameters.space]
+
+    def decode(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Trial values (labels) to field values; fields not in ``values`` keep the spec's own value."""
+        out = {}
+        for name in self.fields:
+            if name not in values:
+                continue
+            raw = values[name]
+            out[name] = self.choices[name][raw] if name in self.choices else float(raw)
+        return out
+
+    def encode(self, field_values: dict[str, Any]) -> dict[str, Any]:
+        """Field values to trial values (labels); unknown fields are dropped, missing ones get the own value."""
+        out = {}
+        for name in self.fields:
+            value = field_values.get(name, self.own[name])
+            if name in self.choices:
+                wanted = label(value)
+                if wanted not in self.choices[name]:
+                    wanted = label(self.own[name])
+                out[name] = wanted
+            else:
+                hp = next(h for h in self.hyperparameters.space if h.name == name)
+                out[name] = float(min(max(float(value), hp.min_value), hp.max_value))
+        return out
+
+    def spec_for(self, spec: Spec, values: dict[str, Any]) -> Spec:
+        """The user's spec with a trial's values applied (validated)."""
+        raw = apply_values(spec.to_dict(), self.decode(values), self.context)
+        # Every section a field may change; data, search and output stay the user's.
+        return spec.updated({section: raw[section] for section in SEARCHABLE_SECTIONS})
+
+
+def build_space(spec: Spec, dataset: Dataset, strategies: list[Strategy]) -> SearchSpace:
+    """Keras Tuner hyperparameters for the strategies that apply to this task and model."""
+    raw = spec.to_dict()
+    ctx = {"task": dataset.task, "n_classes": dataset.n_classes}
+    hp = kt.HyperParameters()
+    space = SearchSpace(hyperparameters=hp, own={}, context=ctx)
+    for strategy in strategies:
+        if not strategy.applies_to(dataset.task):
+            continue
+        for name, candidates in strategy.fields.items():
+            if candidates.tasks is not None and dataset.task not in candidates.tasks:
+                continue
+            if name in space.own:
+                continue  # an earlier strategy already declared it
+            spec_field = FIELDS[name]
+            own = spec_field.own(raw, ctx)
+            if own is None and spec_field.needs_recurrent:
+                continue  # no recurrent layer to change
+            space.own[name] = own
+            if candidates.range is not None:
+                low, high = float(candidates.range["min"]), float(candidates.range["max"])
+                if own is not None:
+                    low, high = min(low, float(own)), max(high, float(own))
+                hp.Float(name, low, high, sampling=candidates.range.get("sampling", "linear"), default=float(own))
+                continue
+            labels: dict[str, Any] = {}
+            produced: list[dict] = []
+            for value in [own, *candidates.values]:
+                if label(value) in labels or not spec_field.allowed(value, dataset):
+                    continue
+                result = apply_values(raw, {name: value}, ctx)
+                if result in produced:
+                    continue  # same spec as a candidate already listed
+                produced.append(result)
+                labels[label(value)] = value
+            if len(labels) < 2:
+                space.own.pop(name)
+                continue
+            space.choices[name] = labels
+            hp.Choice(name, list(labels), default=label(own))
+    return space
+
+
+def seed_values(space: SearchSpace, strategies: list[Strategy], findings: list, limit: int) -> list[dict[str, Any]]:
+    """Trial values for the first trials, from the strategies the diagnosis recommends.
+
+    A strategy is wanted when its file lists an error or warning finding under ``findings:`` (the
+    built-in files and the user's own alike). The first seed merges the default seeds of every
+    wanted strategy; the next ones add the finding-specific seeds (e.g. a trend gets
+    window-relative inputs and a differenced target). The tuner's own oracle takes over after these.
+    """
+    by_name = {s.name: s for s in strategies}
+    active = [f for f in findings if f.severity in ("error", "warning")]
+    wanted: list[str] = []
+    for finding in active:
+        for name in strategies_for(finding.id, strategies):
+            if name not in wanted:
+                wanted.append(name)
+    merged: dict[str, Any] = {}
+    for name in wanted:
+        merged.update(by_name[name].seed.get("default", {}))
+    seeds = [merged] if merged else []
+    finding_ids = [f.id for f in active]
+    for name in wanted:
+        for key, values in by_name[name].seed.items():
+            if key != "default" and key in finding_ids:
+                seeds.insert(0, {**merged, **values})
+    encoded: list[dict[str, Any]] = []
+    own = space.encode({})
+    for seed in seeds:
+        values = space.encode(seed)
+        if values != own and values not in encoded:
+            encoded.append(values)
+    return encoded[: max(0, limit)]

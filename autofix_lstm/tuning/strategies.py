@@ -1,0 +1,132 @@
+"""Remedy strategies: the declarative files in ``strategies/`` (built in) and the user's own.
+
+A strategy file (YAML) names the spec fields it changes, their candidate values or range, the
+tasks it applies to, the diagnosis findings that make it a priority (``findings:``: the one place
+that link is declared, for built-in and user files alike), and the seed values the first trials
+try. A strategy file may only name fields registered in ``autofix_lstm.tuning.fields``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from autofix_lstm.errors import SpecError
+from autofix_lstm.finding_ids import FINDING_IDS
+from autofix_lstm.resources import builtin_strategy_texts
+from autofix_lstm.tuning.fields import FIELDS
+
+TASKS = ("regression", "binary", "multiclass")
+
+
+class FieldSpace(BaseModel):
+    """The candidates of one field: a list of ``values`` or a numeric ``range``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    values: list[Any] | None = None
+    range: dict[str, Any] | None = None
+    tasks: list[Literal["regression", "binary", "multiclass"]] | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> FieldSpace:
+        if (self.values is None) == (self.range is None):
+            raise ValueError("give exactly one of 'values' (a list) or 'range' ({min, max, sampling})")
+        if self.range is not None:
+            unknown = set(self.range) - {"min", "max", "sampling"}
+            if unknown or not {"min", "max"} <= set(self.range):
+                raise ValueError(f"range needs min and max (and optional sampling: linear|log), got {self.range}")
+            if self.range.get("sampling", "linear") not in ("linear", "log"):
+                raise ValueError(f"range.sampling must be linear or log, got {self.range['sampling']!r}")
+            if not float(self.range["min"]) < float(self.range["max"]):
+                raise ValueError(f"range.min must be < range.max, got {self.range}")
+        return self
+
+
+class Strategy(BaseModel):
+    """One remedy strategy, as declared in its file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    description: str = ""
+    tasks: list[Literal["regression", "binary", "multiclass"]] = Field(default_factory=lambda: list(TASKS))
+    findings: list[str] = Field(default_factory=list)
+    fields: dict[str, FieldSpace]
+    seed: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known_fields(self) -> Strategy:
+        unknown = sorted(set(self.fields) - set(FIELDS))
+        if unknown:
+            raise ValueError(f"fields {unknown} are not known; known fields are {sorted(FIELDS)}")
+        stray_ids = sorted(set(self.findings) - set(FINDING_IDS))
+        if stray_ids:
+            raise ValueError(f"findings {stray_ids} are not finding ids; known ids are {', '.join(FINDING_IDS)}")
+        for key, values in self.seed.items():
+            stray = sorted(set(values) - set(self.fields))
+            if stray:
+                raise ValueError(f"seed.{key} sets {stray}, which are not among this strategy's fields")
+        return self
+
+    def applies_to(self, task: str) -> bool:
+        """True when the strategy is for ``task``."""
+        return task in self.tasks
+
+    def answers(self, finding_id: str) -> bool:
+        """True when this strategy's file names ``finding_id`` among the findings it remedies."""
+        return finding_id in self.findings
+
+
+def _load_file(path_or_text: Path | str, origin: str) -> Strategy:
+    try:
+        raw = yaml.safe_load(path_or_text)
+    except yaml.YAMLError as err:
+        raise SpecError(f"strategy file {origin} is not valid YAML: {err}") from None
+    try:
+        return Strategy.model_validate(raw)
+    except ValidationError as err:
+        problems = [f"strategy file {origin}: {'.'.join(map(str, e['loc']))} {e['msg']}" for e in err.errors()]
+        raise SpecError(problems) from None
+
+
+def builtin_strategies() -> dict[str, Strategy]:
+    """The strategies shipped with the package, by name."""
+    out = {}
+    for file_name, text in builtin_strategy_texts().items():
+        strategy = _load_file(text, file_name)
+        out[strategy.name] = strategy
+    return out
+
+
+def get_strategy(name: str) -> Strategy:
+    """A built-in strategy by name; fails naming the valid ones."""
+    known = builtin_strategies()
+    if name not in known:
+        raise SpecError(f"search.strategies names unknown strategy {name!r}; expected one of {', '.join(known)} or a .yaml path")
+    return known[name]
+
+
+def resolve_strategies(selection: str | list[str], base_dir: Path) -> list[Strategy]:
+    """The strategies ``search.strategies`` selects: ``all``, or a list of names and/or paths to files."""
+    if selection == "all":
+        return list(builtin_strategies().values())
+    out = []
+    for item in selection:
+        if item.endswith((".yaml", ".yml")):
+            path = Path(item).expanduser()
+            path = path if path.is_absolute() else base_dir / path
+            if not path.is_file():
+                raise SpecError(f"search.strategies names {item!r}, but no file is at {path}")
+            out.append(_load_file(path.read_text(encoding="utf-8"), str(path)))
+        else:
+            out.append(get_strategy(item))
+    return out
+
+
+def strategies_for(finding_id: str, strategies: list[Strategy]) -> list[str]:
+    """The names of the strategies (in the order given) whose files list ``finding_id`` under ``findings:``."""
+    return [s.name for s in strategies if s.answers(finding_id)]

@@ -1,0 +1,232 @@
+"""Judging a finished search and writing what it leaves: summary.json, trials.csv, best_spec.yaml.
+
+These files are a public contract (see the README). This module holds the verdict, the
+summary.json keys, and the comparisons the summary reports: the list of changes (best spec
+against the user's) and whether a spec can use the fast cuDNN kernel on a GPU.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from autofix_lstm.format import number, setting
+from autofix_lstm.modeling.build import RECURRENT_TYPES
+from autofix_lstm.run_dir import RunDir, write_text
+from autofix_lstm.scoring.objective import beats_constant, beats_persistence
+from autofix_lstm.spec import Spec, load_spec
+from autofix_lstm.tuning.records import TrialRecord, TrialStatus
+
+
+def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(node, dict):
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            out.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    if isinstance(node, list) and node and all(isinstance(v, dict) for v in node):
+        out = {}
+        for index, value in enumerate(node):
+            out.update(_flatten(value, f"{prefix}[{index}]"))
+        return out
+    return {prefix: node}
+
+
+def _layer_text(layer: dict) -> str:
+    args = ", ".join(f"{k}={setting(v)}" for k, v in layer.items() if k != "type")
+    return f"{layer['type']}({args})"
+
+
+def spec_changes(before: Spec, after: Spec) -> list[str]:
+    """``"field: old -> new"`` for every model/preprocessing field that differs.
+
+    When the layer stack itself changed (layers added or removed), it is one line showing both stacks.
+    """
+    b, a = before.to_dict(), after.to_dict()
+    lines = []
+    old_layers, new_layers = b["model"].get("layers", []), a["model"].get("layers", [])
+    if [layer["type"] for layer in old_layers] != [layer["type"] for layer in new_layers]:
+        lines.append(
+            f"model.layers: [{', '.join(map(_layer_text, old_layers))}] -> [{', '.join(map(_layer_text, new_layers))}]"
+        )
+        b["model"].pop("layers", None)
+        a["model"].pop("layers", None)
+    old = _flatten({"model": b["model"], "preprocessing": b["preprocessing"]})
+    new = _flatten({"model": a["model"], "preprocessing": a["preprocessing"]})
+    for key in list(dict.fromkeys([*old, *new])):
+        a, b = old.get(key, "absent"), new.get(key, "absent")
+        if a != b:
+            lines.append(f"{key}: {setting(a) if key in old else 'absent'} -> {setting(b) if key in new else 'absent'}")
+    return lines
+
+
+def cudnn_problems(spec: Spec) -> list[str]:
+    """Why the spec's recurrent layers cannot use the cuDNN kernel on a GPU (empty when they can).
+
+    Keras uses cuDNN for LSTM/GRU only with activation tanh, recurrent_activation sigmoid,
+    recurrent_dropout 0, unroll False and use_bias True (GRU also reset_after True).
+    """
+    problems = []
+    for index, layer in enumerate(spec.model.layers):
+        if layer.type not in RECURRENT_TYPES:
+            continue
+        kw = layer.kwargs
+        where = f"model.layers[{index}] ({layer.type})"
+        if layer.type == "simple_rnn":
+            problems.append(f"{where} has no cuDNN kernel")
+            continue
+        if kw.get("activation", "tanh") != "tanh":
+            problems.append(f"{where} activation {kw['activation']} (needs tanh)")
+        if kw.get("recurrent_activation", "sigmoid") != "sigmoid":
+            problems.append(f"{where} recurrent_activation {kw['recurrent_activation']} (needs sigmoid)")
+        if float(kw.get("recurrent_dropout", 0.0) or 0.0) != 0.0:
+            problems.append(f"{where} recurrent_dropout {kw['recurrent_dropout']} (needs 0)")
+        if kw.get("unroll", False):
+            problems.append(f"{where} unroll true (needs false)")
+        if not kw.get("use_bias", True):
+            problems.append(f"{where} use_bias false (needs true)")
+        if layer.type == "gru" and not kw.get("reset_after", True):
+            problems.append(f"{where} reset_after false (needs true)")
+    return problems
+
+
+def portable_spec(spec: Spec, folder: Path) -> Spec:
+    """``spec`` re-anchored in ``folder``: data path relative to it, output a ``retrained/`` subfolder."""
+    raw = spec.to_dict()
+    if spec.data.path is not None:
+        raw["data"]["path"] = os.path.relpath(spec.resolve(spec.data.path), folder)
+    raw["output"] = "retrained"
+    moved = load_spec(raw)
+    moved._base_dir = folder
+    return moved
+
+
+def write_best_spec(spec: Spec, folder: Path) -> Path:
+    """Write ``best_spec.yaml``: a complete, valid spec that ``autofix-lstm train`` can run."""
+    header = "# The best configuration autofix-lstm found. Reproduce it with: autofix-lstm train best_spec.yaml\n"
+    return write_text(header + portable_spec(spec, folder).to_yaml(), RunDir(folder).best_spec)
+
+
+TRIAL_METRIC_COLUMNS = ("std_ratio", "mse", "mae", "r2", "accuracy", "balanced_accuracy", "macro_f1", "log_loss")
+
+
+def trials_frame(records: list[TrialRecord], fields: list[str]) -> pd.DataFrame:
+    """One row per trial, in start order: id, status, hyperparameters, objective, std_ratio, val metrics, seconds."""
+    rows = []
+    for record in records:
+        metrics = record.metrics or {}
+        row: dict[str, Any] = {"trial_id": record.trial_id, "status": record.status.value}
+        for name in fields:
+            row[name] = record.values.get(name)
+        row["objective"] = record.score
+        for key in TRIAL_METRIC_COLUMNS:
+            if key in metrics:
+                row[key] = metrics[key]
+        row["collapsed"] = metrics.get("collapsed")
+        row["fix"] = record.fix
+        row["epochs_run"] = record.epochs_run
+        row["pruned_at_epoch"] = record.pruned_at
+        row["seconds"] = record.seconds
+        row["elapsed_seconds"] = record.elapsed_at_end
+        row["message"] = record.message
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def record_spec(record: TrialRecord, user_spec: Spec) -> Spec:
+    """The spec a record trained (the user's own for the baseline), anchored in the user's folder."""
+    if record.is_baseline:
+        return user_spec
+    spec = load_spec(record.spec)
+    spec._base_dir = user_spec.base_dir
+    return spec
+
+
+def first_fix(records: list[TrialRecord], baseline: TrialRecord) -> tuple[int | None, float | None]:
+    """How many trials (in start order) and seconds it took to the first fix; (0, ...) when the spec already was one."""
+    if baseline.fix:
+        return 0, baseline.elapsed_at_end
+    for position, record in enumerate(records, start=1):
+        if record.fix:
+            return position, record.elapsed_at_end
+    return None, None
+
+
+def verdict_text(fixed: bool, best: TrialRecord, baseline: TrialRecord, cudnn: list[str],
+                 alternative: TrialRecord | None, interrupted: bool) -> str:
+    """The verdict sentence summary.json, the CLI and the report show."""
+    metrics = best.metrics
+    if fixed:
+        if best.is_baseline:
+            text = "The model as written is not collapsed and beats a constant predictor; no configuration in the search beat it."
+        else:
+            key = "r2" if metrics["task"] == "regression" else "balanced_accuracy"
+            text = (
+                f"Fixed: trial {best.trial_id} no longer collapses (std_ratio {metrics['std_ratio']:.3g}, "
+                f"{key} {metrics[key]:.3g}) and beats the constant baseline"
+            )
+            if baseline.metrics.get("collapsed"):
+                text += f"; the spec as written had std_ratio {number(baseline.metrics.get('std_ratio'))}."
+            else:
+                text += "."
+    else:
+        text = (
+            "Not fixed: no configuration in the search space beat a constant predictor without collapsing; "
+            "the data may hold no signal the model can use for this target."
+        )
+    if fixed and cudnn:
+        text += f" On a GPU this configuration cannot use the cuDNN kernel ({'; '.join(cudnn)})"
+        if alternative is not None:
+            text += (
+                f"; the nearest cuDNN-compatible candidate is trial {alternative.trial_id} "
+                f"(objective {alternative.score:.4g}, std_ratio {number(alternative.metrics.get('std_ratio'))})."
+            )
+        else:
+            text += "; no cuDNN-compatible candidate was a fix."
+    if interrupted:
+        text += " (Search interrupted: this is the best found so far.)"
+    return text
+
+
+def summary_dict(
+    *, fixed: bool, verdict: str, best: TrialRecord, baseline: TrialRecord, records: list[TrialRecord],
+    changes: list[str], findings: list, elapsed: float, min_std_ratio: float, tuner: str, fields: list[str],
+    cudnn: list[str], alternative: TrialRecord | None, interrupted: bool,
+) -> dict[str, Any]:
+    """The content of summary.json (its keys are a public contract: extend, never change)."""
+    statuses = [r.status for r in records]
+    trials_to_fix, seconds_to_fix = first_fix(records, baseline)
+    return {
+        "fixed": fixed,
+        "verdict": verdict,
+        "baseline": baseline.metrics,
+        "best": best.metrics,
+        "beats_constant": beats_constant(best.metrics),
+        "beats_persistence": beats_persistence(best.metrics),
+        "changes": changes,
+        "trials_total": len(records),
+        "trials_completed": statuses.count(TrialStatus.COMPLETED),
+        "trials_failed": statuses.count(TrialStatus.FAILED),
+        "trials_pruned": statuses.count(TrialStatus.PRUNED),
+        "trials_to_first_fix": trials_to_fix,
+        "seconds_to_first_fix": seconds_to_fix,
+        "elapsed_seconds": elapsed,
+        "diagnosis": [f.to_dict() for f in findings],
+        # Extensions beyond the contract:
+        "best_trial": best.trial_id,
+        "objective": best.score,
+        "baseline_objective": baseline.score,
+        "baseline_pruned_at_epoch": baseline.pruned_at,
+        "min_std_ratio": min_std_ratio,
+        "tuner": tuner,
+        "searched_fields": fields,
+        "cudnn_compatible": not cudnn,
+        "cudnn_problems": cudnn,
+        "cudnn_alternative": None if alternative is None else {
+            "trial_id": alternative.trial_id, "objective": alternative.score, "metrics": alternative.metrics,
+        },
+        "interrupted": interrupted,
+    }

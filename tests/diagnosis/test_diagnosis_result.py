@@ -1,0 +1,138 @@
+"""DiagnosisResult and diagnose(): ordering, JSON schema, pandas/HTML views, diagnosis.json, the
+brief training's length and cost, and a brief training that crashes."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+
+import jsonschema
+import numpy as np
+import pytest
+from diagnosis_cases import ALL_CASES, HEALTHY, labelled, lstm, run_case, sine
+from helpers import spec_dict
+
+import autofix_lstm
+from autofix_lstm.diagnosis import FINDING_IDS, SEVERITIES, DiagnosisResult, diagnose
+from autofix_lstm.diagnosis import runner as runner_module
+from autofix_lstm.diagnosis.probes import BRIEF_EPOCHS, BRIEF_MAX_STEPS
+from autofix_lstm.errors import ModelSpecError
+
+
+@pytest.fixture(scope="module")
+def schema() -> dict:
+    text = resources.files("autofix_lstm").joinpath("schemas/diagnosis.schema.json").read_text(encoding="utf-8")
+    schema = json.loads(text)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return schema
+
+
+def test_the_package_exports_the_diagnosis_api():
+    assert {"diagnose", "DiagnosisResult", "Finding"} <= set(autofix_lstm.__all__)
+    from autofix_lstm import DiagnosisResult as exported
+    from autofix_lstm import diagnose as exported_diagnose
+
+    assert exported is DiagnosisResult and exported_diagnose is diagnose
+
+
+def test_schema_names_exactly_the_public_contract(schema):
+    finding = schema["$defs"]["finding"]["properties"]
+    assert finding["id"]["enum"] == list(FINDING_IDS)
+    assert finding["severity"]["enum"] == list(SEVERITIES)
+    # Strategy names are the selected files' names (built in or the user's own): any non-empty text.
+    assert finding["strategies"]["items"] == {"type": "string", "minLength": 1}
+
+
+@pytest.mark.parametrize("case", list(ALL_CASES))
+def test_every_result_is_json_that_validates_against_the_schema(case, schema):
+    payload = json.loads(json.dumps(run_case(case).to_dict(), allow_nan=False))
+    jsonschema.validate(payload, schema)
+
+
+@pytest.mark.parametrize("case", list(ALL_CASES))
+def test_findings_come_errors_first(case):
+    ranks = [SEVERITIES.index(f.severity) for f in run_case(case).findings]
+    assert ranks == sorted(ranks)
+
+
+def test_to_frame_and_html_show_every_finding():
+    result = run_case("unscaled")
+    frame = result.to_frame()
+    assert list(frame.columns) == ["id", "severity", "message", "evidence", "strategies"]
+    assert list(frame["id"]) == result.ids
+    page = result._repr_html_()
+    assert page.count("<tr>") == len(result.findings) + 1
+    for finding in result.findings:
+        assert finding.id in page
+    assert "scaling" in page
+
+
+def test_html_of_a_clean_result_says_there_is_nothing():
+    result = run_case("regression_sine")
+    assert result.findings == [] and result.to_frame().empty
+    assert "No findings" in result._repr_html_()
+
+
+def test_the_probe_reports_per_layer_gradient_norms_and_their_ratios():
+    probe = run_case("stacked_lstm_gru_dropout").probe
+    assert list(probe["early_grad_norms"]) == ["lstm_0", "gru_2", "dense_3"]
+    assert probe["grad_norm_ratios"]["dense_3"] == 1.0
+    assert set(probe["saturation_init"]) == {"lstm_0", "gru_2"}
+    assert {"input", "forget", "candidate", "output", "cell", "all"} <= set(probe["saturation_init"]["lstm_0"])
+    assert len(probe["loss"]) == probe["steps"] == len(probe["grad_norms"]["lstm_0"])
+
+
+@pytest.mark.parametrize("case", list(HEALTHY))
+def test_the_brief_training_is_far_shorter_than_a_full_one(case):
+    probe = run_case(case).probe
+    assert probe["steps"] <= BRIEF_MAX_STEPS
+    assert probe["epochs"] <= BRIEF_EPOCHS
+    assert probe["steps"] <= probe["full_training_steps"] / 5
+
+
+def test_a_tiny_diagnosis_takes_a_few_seconds():
+    assert run_case("regression_sine").seconds < 10
+
+
+def test_diagnose_writes_diagnosis_json_to_the_output_folder(tmp_path, schema):
+    spec = spec_dict("in-memory.csv", model={"layers": [lstm(4), {"type": "dense", "units": 1}]},
+                     train={"epochs": 2}, output=str(tmp_path / "out"))
+    result = diagnose(spec, data=sine(120), progress=True)
+    assert result.output_path == tmp_path / "out" / "diagnosis.json"
+    payload = json.loads(result.output_path.read_text())
+    jsonschema.validate(payload, schema)
+    assert [f["id"] for f in payload["findings"]] == result.ids
+
+
+def test_a_crash_the_findings_explain_is_reported_not_raised(schema):
+    frame = labelled("multiclass")
+    spec = spec_dict(
+        "in-memory.csv", data={"features": ["x"], "task": "multiclass"},
+        model={"layers": [lstm(4), {"type": "dense", "units": 1, "activation": "softmax"}],
+               "loss": "sparse_categorical_crossentropy"},
+        train={"epochs": 1},
+    )
+    with pytest.warns(UserWarning, match="softmax"):
+        result = diagnose(spec, data=frame, save=False)
+    assert result.metrics is None and result.probe is None and result.collapsed
+    assert "label value" in result.training_error
+    mismatch = result.finding("loss_activation_mismatch")
+    assert mismatch.severity == "error" and mismatch.evidence["training_error"] == result.training_error
+    assert result.finding("output_activation_range").severity == "error"
+    jsonschema.validate(json.loads(json.dumps(result.to_dict())), schema)
+
+
+def test_a_crash_nothing_explains_is_raised(monkeypatch):
+    def crash(spec, prepared, on_step=None):
+        raise ModelSpecError("training failed: something odd")
+
+    monkeypatch.setattr(runner_module, "run_probe", crash)
+    spec = spec_dict("in-memory.csv", preprocessing={"inputs": "standard", "target": "standard"})
+    with pytest.raises(ModelSpecError, match="something odd"):
+        diagnose(spec, data=sine(120), save=False)
+
+
+def test_in_memory_arrays_are_diagnosed_like_files():
+    result = run_case("windowed_arrays")
+    assert isinstance(result, DiagnosisResult)
+    assert result.metrics["task"] == "regression" and np.isfinite(result.metrics["mse"])
