@@ -16,6 +16,7 @@ FINDING_IDS = (
     "exploding_gradients",
     "learning_rate_too_high",
     "learning_rate_too_low",
+    "slow_optimizer",
     "dead_units",
     "excess_dropout",
     "too_little_data",

@@ -113,6 +113,9 @@ class LayerSpec(BaseModel):
         return {"type": self.type, **self.kwargs}
 
 
+MOMENTUM_OPTIMIZERS = ("sgd", "rmsprop")
+
+
 class OptimizerSpec(_Strict):
     """The optimizer and its gradient clipping."""
 
@@ -120,6 +123,7 @@ class OptimizerSpec(_Strict):
     learning_rate: float = Field(0.001, gt=0.0)
     clipnorm: float | None = Field(None, gt=0.0)
     clipvalue: float | None = Field(None, gt=0.0)
+    momentum: float | None = Field(None, ge=0.0, lt=1.0)  # sgd and rmsprop only (an extension)
 
     @field_validator("name")
     @classmethod
@@ -135,6 +139,11 @@ class OptimizerSpec(_Strict):
     def _one_clipping(self) -> OptimizerSpec:
         if self.clipnorm is not None and self.clipvalue is not None:
             raise ValueError("sets both clipnorm and clipvalue; Keras takes only one of them: remove the other")
+        if self.momentum is not None and self.name not in MOMENTUM_OPTIMIZERS:
+            raise ValueError(
+                f"sets momentum {self.momentum} for {self.name}, which takes none; momentum applies to "
+                f"{' and '.join(MOMENTUM_OPTIMIZERS)}: remove it"
+            )
         return self
 
 

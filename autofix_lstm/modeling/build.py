@@ -114,6 +114,8 @@ def make_optimizer(spec_optimizer) -> keras.optimizers.Optimizer:
         kwargs["clipnorm"] = spec_optimizer.clipnorm
     if spec_optimizer.clipvalue is not None:
         kwargs["clipvalue"] = spec_optimizer.clipvalue
+    if getattr(spec_optimizer, "momentum", None) is not None:
+        kwargs["momentum"] = spec_optimizer.momentum
     return cls(**kwargs)
 
 

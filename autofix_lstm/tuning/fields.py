@@ -202,6 +202,30 @@ def _write_clipnorm(raw: dict, value, ctx: dict) -> None:
         raw["model"]["optimizer"]["clipvalue"] = None
 
 
+# The optimizers the search may switch to; ``sgd_momentum`` is SGD with momentum 0.9, the form of
+# SGD that trains an LSTM in reasonable time (plain SGD is one of the slow optimizers it replaces).
+SGD_MOMENTUM = 0.9
+
+
+def _read_optimizer(raw: dict, ctx: dict) -> str:
+    optimizer = raw["model"]["optimizer"]
+    name = optimizer.get("name", "adam")
+    if name == "sgd" and (optimizer.get("momentum") or 0.0) > 0:
+        return "sgd_momentum"
+    return name
+
+
+def _write_optimizer(raw: dict, name: str, ctx: dict) -> None:
+    """Switch the optimizer, keeping its learning rate and clipping (the learning-rate field moves the rate)."""
+    optimizer = raw["model"]["optimizer"]
+    if name == "sgd_momentum":
+        optimizer["name"], optimizer["momentum"] = "sgd", SGD_MOMENTUM
+        return
+    optimizer["name"] = name
+    if name not in ("sgd", "rmsprop"):
+        optimizer.pop("momentum", None)
+
+
 def _target_allowed(value: Any, dataset) -> bool:
     if value == "difference" and dataset.target_index is None:
         return False  # the last observed target value must be among the inputs
@@ -255,6 +279,7 @@ FIELDS: dict[str, Field] = {
         _plain("preprocessing.target", allowed=_target_allowed),
         _plain("preprocessing.class_weight"),
         Field("model.optimizer.clipnorm", _plain_field("model.optimizer.clipnorm")[0], _write_clipnorm),
+        Field("model.optimizer.name", _read_optimizer, _write_optimizer),
         _plain("model.optimizer.learning_rate"),
         Field("architecture.depth", _read_depth, _write_depth, allowed=lambda v, ds: int(v) >= 1, needs_recurrent=True),
         Field("architecture.units", _read_units, _write_units, needs_recurrent=True),

@@ -75,7 +75,8 @@ def test_a_min_std_ratio_floor_is_respected():
 def test_builtin_strategies_are_the_documented_set_and_use_known_fields():
     strategies = builtin_strategies()
     assert set(strategies) == {
-        "scaling", "gradient_clipping", "learning_rate", "architecture", "dropout", "class_weights", "activations"
+        "scaling", "gradient_clipping", "learning_rate", "architecture", "dropout", "class_weights", "activations",
+        "optimizer",
     }
     for strategy in strategies.values():
         assert set(strategy.fields) <= set(FIELDS)
