@@ -211,7 +211,13 @@ class SearchSpec(_Strict):
     max_time: str | None = None
     strategies: Union[Literal["all"], list[str]] = "all"
     min_std_ratio: float = Field(0.1, gt=0.0, lt=1.0)
-    prune_after: int = Field(2, ge=1, description="epochs after which a still-collapsed trial is stopped")
+    prune_after: int | None = Field(
+        2, ge=1, description="epochs after which a still-collapsed trial may be stopped; null: never prune"
+    )
+    refine: bool = Field(True, description="once a fix exists, try its one-field neighbours before exploring far away")
+    rerun_pruned: int = Field(
+        2, ge=0, le=20, description="with no fix at the end, re-run this many pruned trials in full before the verdict"
+    )
 
     @field_validator("max_time")
     @classmethod

@@ -2,13 +2,9 @@
 
 ``StopOnInvalidLoss`` stops at the first NaN/inf batch loss. ``EpochProgress`` draws a rich bar.
 
-Pruning a trial whose output is still collapsed after its first epochs:
-
-Most broken candidates are obvious within an epoch or two: NaN, or an output that does not vary.
-From epoch ``after`` on, ``CollapsePruning`` measures the validation predictions in original
-units at the end of every epoch and stops training when they are NaN, or collapsed and not
-recovering (``std_ratio`` grew by less than ``RECOVERY_FACTOR`` since the previous epoch). A
-slowly waking model, whose output variance is still growing, is left to train.
+``CollapsePruning`` stops a trial whose output is still collapsed after its first epochs and
+shows no sign of moving: most broken candidates are obvious early (NaN, or an output that does
+not vary), and their time is better spent on other candidates.
 """
 
 from __future__ import annotations
@@ -21,6 +17,8 @@ from autofix_lstm.modeling.evaluate import measure, predict_original
 from autofix_lstm.scoring.metrics import is_collapsed
 
 RECOVERY_FACTOR = 1.25
+MIN_STEPS = 30  # optimizer steps a trial gets before it may be pruned
+LOSS_STILL_FALLING = 0.02  # a training loss that fell by more than 2% over the last epoch is still moving
 
 
 class StopOnInvalidLoss(keras.callbacks.Callback):
@@ -63,29 +61,71 @@ class EpochProgress(keras.callbacks.Callback):
 
 
 class CollapsePruning(keras.callbacks.Callback):
-    """Stop training when validation predictions stay collapsed after ``after`` epochs."""
+    """Stop training when the validation output stays collapsed and nothing says it is still moving.
 
-    def __init__(self, prepared, *, after: int = 2, min_std_ratio: float = 0.1, epochs: int | None = None):
+    Pruning decides on optimizer steps and evidence, not on a fixed epoch. It looks only once the
+    trial has run ``after`` epochs AND at least ``MIN_STEPS`` optimizer steps (a large batch gives
+    few steps an epoch), never in the last epoch, and it spares a trial whose output is still
+    moving: a classifier whose training loss fell by more than ``LOSS_STILL_FALLING`` over the last
+    epoch (it may predict one class for a while before it separates), or an output whose spread
+    (``std_ratio``) grew by ``RECOVERY_FACTOR`` since the previous look. NaN predictions are
+    pruned at the first look.
+    """
+
+    def __init__(self, prepared, *, after: int = 2, min_std_ratio: float = 0.1, epochs: int | None = None,
+                 batch_size: int | None = None):
         super().__init__()
         self.prepared = prepared
         self.after = after
         self.min_std_ratio = min_std_ratio
         self.epochs = epochs
+        steps = None if batch_size is None else max(1, -(-len(prepared.y_train) // int(batch_size)))
+        self.steps_per_epoch = steps
         self.pruned_at: int | None = None
         self.std_ratios: list[float | None] = []
+        self.losses: list[float] = []
+
+    @property
+    def earliest_epoch(self) -> int:
+        """The first epoch at whose end the trial may be pruned."""
+        if self.steps_per_epoch is None:
+            return self.after
+        return max(self.after, -(-MIN_STEPS // self.steps_per_epoch))
+
+    def loss_trend(self) -> float | None:
+        """How much the training loss fell over the trial, relative to its first epoch (None before 2 epochs)."""
+        finite = [v for v in self.losses if math.isfinite(v)]
+        if len(finite) < 2 or finite[0] <= 0:
+            return None
+        return (finite[0] - finite[-1]) / finite[0]
+
+    def _loss_still_falling(self) -> bool:
+        if len(self.losses) < 2:
+            return False
+        before, now = self.losses[-2], self.losses[-1]
+        return math.isfinite(before) and math.isfinite(now) and before > 0 and (before - now) / before > LOSS_STILL_FALLING
 
     def on_epoch_end(self, epoch, logs=None):
+        loss = (logs or {}).get("loss")
+        self.losses.append(float(loss) if loss is not None else float("nan"))
         done = epoch + 1
-        if done < self.after or (self.epochs is not None and done >= self.epochs):
+        if done < self.earliest_epoch or (self.epochs is not None and done >= self.epochs):
             return
         metrics = measure(self.prepared, predict_original(self.model, self.prepared, self.prepared.dataset.x_val))
         ratio = metrics.get("std_ratio")
         previous = self.std_ratios[-1] if self.std_ratios else None
         self.std_ratios.append(ratio)
+        if metrics.get("nan"):
+            self._prune(done)
+            return
         if not is_collapsed(metrics, self.min_std_ratio):
             return
-        recovering = ratio is not None and previous is not None and ratio > RECOVERY_FACTOR * previous
+        spread_growing = ratio is not None and previous is not None and ratio > RECOVERY_FACTOR * previous
         first_look = previous is None and ratio is not None and ratio > 0.01 * self.min_std_ratio
-        if metrics.get("nan") or not (recovering or first_look):
-            self.pruned_at = done
-            self.model.stop_training = True
+        learning = self.prepared.dataset.task != "regression" and self._loss_still_falling()
+        if not (spread_growing or first_look or learning):
+            self._prune(done)
+
+    def _prune(self, epoch: int) -> None:
+        self.pruned_at = epoch
+        self.model.stop_training = True

@@ -10,6 +10,11 @@ classification: ``log_loss / log_loss of the class-prior predictor``), squashed 
 * 2: collapsed (``std_ratio`` below ``search.min_std_ratio``, or a single predicted class),
 * 3: NaN/inf predictions, or a training loss that went NaN/inf (``score`` is exactly 3.0).
 
+Among fixes (tier 0), a classifier's score is ``1 - balanced_accuracy`` (the loss ratio breaks ties,
+with weight ``TIE_WEIGHT``): users judge a classifier on balanced accuracy, and with class weights
+the validation loss does not order candidates by it. A regression fix keeps the loss ratio (the
+mse in original units over the variance).
+
 So a collapsed candidate can never outrank a live one, and a live one that does not beat a
 constant can never outrank a fix, whatever their losses.
 
@@ -25,6 +30,7 @@ from __future__ import annotations
 from autofix_lstm.scoring.metrics import is_collapsed
 
 BEAT_MARGIN = 0.05
+TIE_WEIGHT = 1e-3  # among classifier fixes, the loss's weight: it decides only between equal balanced accuracies
 TIER_FIX, TIER_LIVE, TIER_COLLAPSED, TIER_NAN = 0, 1, 2, 3
 
 
@@ -71,7 +77,12 @@ def score(metrics: dict, min_std_ratio: float) -> float:
     r = relative_loss(metrics)
     if level == TIER_NAN or r is None:
         return float(TIER_NAN)
-    return level + r / (1.0 + r)
+    squashed = r / (1.0 + r)
+    if level == TIER_FIX and metrics["task"] != "regression" and metrics.get("balanced_accuracy") is not None:
+        # Among fixes, a classifier is judged on what its users judge it on: balanced accuracy,
+        # the loss only breaking ties (with class weights the loss does not order them the same way).
+        return (1.0 - TIE_WEIGHT) * (1.0 - float(metrics["balanced_accuracy"])) + TIE_WEIGHT * squashed
+    return level + squashed
 
 
 def is_fix(metrics: dict, min_std_ratio: float) -> bool:

@@ -3,7 +3,9 @@
 Before anything says "the data may hold no signal", a linear model and a gradient-boosted tree
 model are fit on the flattened windows (the same time-ordered split the search uses, inputs
 standardised on the training part) and judged against the same constant baseline and margin as
-every LSTM candidate (``objective.beats_constant``). If either beats the constant, the data holds
+every LSTM candidate (``objective.beats_constant``), on the validation part and again on an
+earlier fold (the end of the training part, fit on what precedes it): a model counts only when it
+beats the constant on both, so two models tried on a short validation part cannot find "signal" by luck. If either beats the constant, the data holds
 signal that the LSTM search did not find; only when none does may a verdict blame the data.
 
 The probe is bounded so it stays a small fraction of one training: at most ``MAX_ROWS`` training
@@ -100,6 +102,7 @@ def probe_signal(dataset, *, seed: int = 0) -> SignalProbe:
         }
         persistence = dataset.last_observed(dataset.x_val) if dataset.persistence_applies else None
     else:
+        persistence = None
         candidates = {
             "linear": make_pipeline(StandardScaler(), LogisticRegression(max_iter=300, class_weight="balanced")),
             "gradient_boosting": HistGradientBoostingClassifier(
@@ -107,21 +110,33 @@ def probe_signal(dataset, *, seed: int = 0) -> SignalProbe:
             ),
         }
     results: list[tuple[ProbeModel, dict]] = []
+    # A second, earlier fold (the end of the training part) must agree: two models tried on a short
+    # validation part can beat a constant by luck, and a false "the data holds signal" misleads.
+    k = min(len(x_val), len(x_train) // 3)
+    folds = [(x_train, y_train, x_val, y_val, persistence if regression else None)]
+    if k >= 10:
+        earlier = dataset.last_observed(dataset.x_train)[-MAX_ROWS:][-k:] if regression and persistence is not None else None
+        folds.append((x_train[:-k], y_train[:-k], x_train[-k:], y_train[-k:], earlier))
     for name, model in candidates.items():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # convergence chatter on tiny or degenerate data
-            try:
-                model.fit(x_train, y_train.astype(np.float64) if regression else y_train.astype(int))
-            except ValueError:
-                continue  # e.g. a single class in the training part
-            if regression:
-                metrics = regression_metrics(y_val, model.predict(x_val), y_train, persistence)
-            else:
-                metrics = classification_metrics(
-                    y_val, _proba(model, x_val, dataset.n_classes), y_train, dataset.n_classes
-                )
+        fold_metrics = []
+        for fit_x, fit_y, test_x, test_y, last in folds:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # convergence chatter on tiny or degenerate data
+                try:
+                    model.fit(fit_x, fit_y.astype(np.float64) if regression else fit_y.astype(int))
+                except ValueError:
+                    break  # e.g. a single class in the training part
+                if regression:
+                    metrics = regression_metrics(test_y, model.predict(test_x), fit_y, last)
+                else:
+                    metrics = classification_metrics(test_y, _proba(model, test_x, dataset.n_classes), fit_y,
+                                                     dataset.n_classes)
+            fold_metrics.append(metrics)
+        if not fold_metrics:
+            continue
         metric = "r2" if regression else "balanced_accuracy"
-        results.append((ProbeModel(name, metric, metrics.get(metric), bool(beats_constant(metrics))), metrics))
+        beats = len(fold_metrics) == len(folds) and all(beats_constant(m) for m in fold_metrics)
+        results.append((ProbeModel(name, metric, fold_metrics[0].get(metric), bool(beats)), fold_metrics[0]))
     metric = "r2" if regression else "balanced_accuracy"
     if not results:
         return SignalProbe("linear", metric, None, 0.0, False, time.perf_counter() - started, len(x_train))

@@ -42,10 +42,11 @@ from autofix_lstm.modeling.evaluate import predict_original
 from autofix_lstm.modeling.train import export_model, fit_prepared, prepare
 from autofix_lstm.run_dir import RunDir, copy_file, read_json, save_model, write_json, write_text
 from autofix_lstm.scoring.objective import is_fix, score
+from autofix_lstm.scoring.signal import SignalProbe, probe_signal
 from autofix_lstm.spec import Spec, load_spec
 from autofix_lstm.tuning.oracles import AutofixTuner, make_oracle
 from autofix_lstm.tuning.records import BASELINE_ID, TrialRecord, TrialStatus, best_record, load_records
-from autofix_lstm.tuning.space import SearchSpace, build_space, seed_values
+from autofix_lstm.tuning.space import SearchSpace, build_space, neighbours, seed_values
 from autofix_lstm.tuning.strategies import resolve_strategies
 from autofix_lstm.tuning.summary import (
     cudnn_problems,
@@ -144,6 +145,7 @@ class _TrialRunner:
         self.done = 0
         self.fix_found = best.fix
         self.oracle = None  # set once the oracle exists: its start order numbers the records
+        self.first_fix_at: int | None = None  # trials started when the first fix was found
 
     def _order(self, trial_id: str) -> int | None:
         order = getattr(self.oracle, "start_order", None) or []
@@ -153,50 +155,73 @@ class _TrialRunner:
         started = time.perf_counter()
         values = dict(trial.hyperparameters.values)
         decoded = self.space.decode(values)
+        source = getattr(self.oracle, "sources", {}).get(trial.trial_id, "oracle")
+        record = self.train(trial.trial_id, values, decoded, started, order=self._order(trial.trial_id),
+                            epochs=int(values.get("tuner/epochs", self.spec.train.epochs)), source=source)
+        if record.status is TrialStatus.FAILED:
+            raise kt.errors.FailedTrialError(record.message)
+        return {"score": record.score}
+
+    def train(self, trial_id: str, values: dict, decoded: dict, started: float, *, order: int | None,
+              epochs: int, prune: bool = True, rerun_of: str | None = None, source: str | None = None) -> TrialRecord:
+        """Train one candidate, write its record, keep the best model so far; the record (failed or not)."""
         try:
             candidate = self.space.spec_for(self.spec, values)
-            epochs = int(values.get("tuner/epochs", self.spec.train.epochs))
-            prepared = prepare(candidate, self.dataset)
-            pruning = CollapsePruning(
-                prepared, after=self.spec.search.prune_after, min_std_ratio=self.min_std_ratio, epochs=epochs
-            )
-            outcome = fit_prepared(candidate, prepared, epochs=epochs, callbacks=[pruning], min_std_ratio=self.min_std_ratio)
+            outcome, prepared, pruned_at = train_candidate(self.spec, candidate, self.dataset, epochs=epochs, prune=prune)
         except (AutofixError, ValueError) as err:
-            self._fail(trial.trial_id, decoded, f"{type(err).__name__}: {err}", started)
-            raise kt.errors.FailedTrialError(str(err)) from None
+            return self._fail(trial_id, decoded, f"{type(err).__name__}: {err}", started, order=order, source=source)
         metrics = outcome.metrics
         if metrics.get("nan") or metrics.get("loss_diverged"):
-            self._fail(trial.trial_id, decoded, "NaN or infinite loss/predictions", started, metrics)
-            raise kt.errors.FailedTrialError("NaN or infinite loss/predictions")
+            return self._fail(trial_id, decoded, "NaN or infinite loss/predictions", started, metrics, order=order,
+                              source=source)
         record = TrialRecord(
-            trial_id=trial.trial_id,
-            status=TrialStatus.PRUNED if pruning.pruned_at is not None else TrialStatus.COMPLETED,
+            trial_id=trial_id,
+            status=TrialStatus.PRUNED if pruned_at is not None else TrialStatus.COMPLETED,
             values=decoded,
             metrics=metrics,
             score=score(metrics, self.min_std_ratio),
             fix=is_fix(metrics, self.min_std_ratio),
             epochs_run=outcome.epochs_run,
-            pruned_at=pruning.pruned_at,
+            pruned_at=pruned_at,
             history=outcome.history,
             seconds=time.perf_counter() - started,
             elapsed_at_end=self.clock(),
             spec=candidate.to_dict(),
             val_predictions=_as_list(predict_original(outcome.core, prepared, self.dataset.x_val)),
-            order=self._order(trial.trial_id),
+            order=order,
+            source=source,
+            rerun_of=rerun_of,
         )
         if record.score < self.best.score:
             save_model(export_model(outcome.core, prepared), self.run_dir.best_model)
             write_best_spec(candidate, self.run_dir.root)
+            if record.fix and not self.best.fix:
+                self.first_fix_at = self.started_count()
             self.best = record
+            if record.fix:
+                self._refine_around(record)
         self._finish(record)
-        return {"score": record.score}
+        return record
 
-    def _fail(self, trial_id: str, values: dict, message: str, started: float, metrics: dict | None = None) -> None:
-        self._finish(TrialRecord(
+    def started_count(self) -> int:
+        return len(getattr(self.oracle, "start_order", None) or [])
+
+    def _refine_around(self, record: TrialRecord) -> None:
+        """Queue the new best fix's one-field neighbours ahead of the oracle (``search.refine``)."""
+        if not self.spec.search.refine or self.oracle is None or not hasattr(self.oracle, "queue_refinements"):
+            return
+        remaining = max(0, self.spec.search.max_trials - self.started_count())
+        self.oracle.queue_refinements(neighbours(self.space, record.values), budget=max(1, remaining // 2))
+
+    def _fail(self, trial_id: str, values: dict, message: str, started: float, metrics: dict | None = None,
+              *, order: int | None = None, source: str | None = None) -> TrialRecord:
+        record = TrialRecord(
             trial_id=trial_id, status=TrialStatus.FAILED, values=values, message=message[:2000],
-            metrics=metrics or {}, seconds=time.perf_counter() - started, elapsed_at_end=self.clock(),
-            order=self._order(trial_id),
-        ))
+            metrics=metrics or {}, seconds=time.perf_counter() - started, elapsed_at_end=self.clock(), order=order,
+            source=source,
+        )
+        self._finish(record)
+        return record
 
     def _finish(self, record: TrialRecord) -> None:
         record.save(self.run_dir.trial_record(record.trial_id))
@@ -205,6 +230,65 @@ class _TrialRunner:
     def trial_ended(self, trial) -> None:
         self.done += 1
         self.reporter.trial_done(self.done, self.best, self.fix_found)
+
+
+def _pruning(spec: Spec, prepared, epochs: int) -> CollapsePruning | None:
+    """The collapse pruning a trial gets (None when ``search.prune_after`` is null)."""
+    if spec.search.prune_after is None:
+        return None
+    return CollapsePruning(
+        prepared, after=spec.search.prune_after, min_std_ratio=spec.search.min_std_ratio, epochs=epochs,
+        batch_size=spec.train.batch_size,
+    )
+
+
+def train_candidate(spec: Spec, candidate: Spec, dataset: Dataset, *, epochs: int | None = None, prune: bool = True):
+    """Train one candidate the way every trial (and the baseline) is trained: ``(outcome, prepared, pruned_at)``."""
+    epochs = epochs or candidate.train.epochs
+    prepared = prepare(candidate, dataset)
+    pruning = _pruning(spec, prepared, epochs) if prune else None
+    outcome = fit_prepared(
+        candidate, prepared, epochs=epochs, callbacks=[pruning] if pruning else [], min_std_ratio=spec.search.min_std_ratio
+    )
+    return outcome, prepared, None if pruning is None else pruning.pruned_at
+
+
+RERUN_SUFFIX = "_full"
+
+
+def loss_trend(record: TrialRecord) -> float:
+    """How much a trial's training loss fell, relative to its first epoch (0 when unknown): its promise."""
+    losses = [v for v in (record.history or {}).get("loss", []) if v is not None and np.isfinite(v)]
+    if len(losses) < 2 or losses[0] <= 0:
+        return 0.0
+    return (losses[0] - losses[-1]) / losses[0]
+
+
+def _rerun_pruned(runner: _TrialRunner, records: list[TrialRecord], deadline: float | None, reporter) -> int:
+    """The safety net: with no fix, re-run the most promising pruned trials in full, before any verdict.
+
+    Pruning judges a trial on its first epochs; a candidate that would have separated later must not
+    be lost to it. The pruned trials whose training loss fell most are trained again for the spec's
+    full epochs without pruning (``search.rerun_pruned`` of them, within ``max_time``).
+    Returns how many were re-run.
+    """
+    spec = runner.spec
+    done = {r.rerun_of for r in records if r.rerun_of}
+    pruned = [r for r in records if r.status is TrialStatus.PRUNED and not r.rerun_of and r.trial_id not in done]
+    chosen = sorted(pruned, key=loss_trend, reverse=True)[: max(0, spec.search.rerun_pruned - len(done))]
+    ran = 0
+    for position, record in enumerate(chosen):
+        if deadline is not None and time.time() >= deadline:
+            break
+        reporter.stage(f"re-running pruned trial {record.trial_id} in full")
+        started = time.perf_counter()
+        runner.train(
+            f"{record.trial_id}{RERUN_SUFFIX}", runner.space.encode(record.values), record.values, started,
+            order=len(records) + position, epochs=spec.train.epochs, prune=False, rerun_of=record.trial_id,
+            source="rerun",
+        )
+        ran += 1
+    return ran
 
 
 def _as_list(values: np.ndarray) -> list:
@@ -218,19 +302,15 @@ def _baseline(spec: Spec, dataset: Dataset, run: RunDir, fingerprint: str, clock
         if cached.fingerprint == fingerprint:
             return cached
     started = time.perf_counter()
-    prepared = prepare(spec, dataset)
-    # The same pruning as every candidate: a spec still collapsed (and not recovering) after its
-    # first epochs would not change its verdict by training on, and its time goes to the fixes.
-    pruning = CollapsePruning(
-        prepared, after=spec.search.prune_after, min_std_ratio=spec.search.min_std_ratio, epochs=spec.train.epochs
-    )
-    outcome = fit_prepared(spec, prepared, callbacks=[pruning], min_std_ratio=spec.search.min_std_ratio)
+    # The same pruning as every candidate: a spec still collapsed (and not moving) after its first
+    # epochs would not change its verdict by training on, and its time goes to the fixes.
+    outcome, prepared, pruned_at = train_candidate(spec, spec, dataset)
     save_model(export_model(outcome.core, prepared), run.baseline_model)
     metrics = outcome.metrics
     record = TrialRecord(
         trial_id=BASELINE_ID,
-        status=TrialStatus.PRUNED if pruning.pruned_at is not None else TrialStatus.COMPLETED,
-        pruned_at=pruning.pruned_at,
+        status=TrialStatus.PRUNED if pruned_at is not None else TrialStatus.COMPLETED,
+        pruned_at=pruned_at,
         fingerprint=fingerprint,
         metrics=metrics,
         score=score(metrics, spec.search.min_std_ratio),
@@ -352,14 +432,22 @@ def run_search(
             except KeyboardInterrupt:
                 interrupted = True
             start_order = list(tuner.oracle.start_order)
+            records = load_records(run, start_order)
+            if not interrupted and not any(r.fix for r in [baseline, *records]) and spec.search.rerun_pruned:
+                try:
+                    _rerun_pruned(runner, records, deadline, reporter)
+                except KeyboardInterrupt:
+                    interrupted = True
         save_state()
     finally:
         reporter.stop()
-    return _finish(spec, run, baseline, diagnosis, space, clock, interrupted, start_order)
+    probe = getattr(diagnosis, "signal_probe", None) or probe_signal(dataset, seed=spec.train.seed)
+    return _finish(spec, run, baseline, diagnosis, space, clock, interrupted, start_order, probe,
+                   getattr(runner, "oracle", None))
 
 
 def _finish(spec: Spec, run: RunDir, baseline: TrialRecord, diagnosis, space: SearchSpace, clock,
-            interrupted: bool, start_order: list[str] | None) -> SearchResult:
+            interrupted: bool, start_order: list[str] | None, probe: SignalProbe, oracle) -> SearchResult:
     """Pick the best candidate (the baseline included) and write the public outputs."""
     records = load_records(run, start_order)
     best = best_record([baseline, *records])
@@ -374,12 +462,13 @@ def _finish(spec: Spec, run: RunDir, baseline: TrialRecord, diagnosis, space: Se
     if fixed and cudnn:
         compatible = [r for r in [baseline, *records] if r.fix and not cudnn_problems(record_spec(r, spec))]
         alternative = best_record(compatible)
-    verdict = verdict_text(fixed, best, baseline, cudnn, alternative, interrupted)
+    verdict = verdict_text(fixed, best, baseline, cudnn, alternative, interrupted, probe)
     changes = spec_changes(spec, best_spec)
     summary = summary_dict(
         fixed=fixed, verdict=verdict, best=best, baseline=baseline, records=records, changes=changes,
         findings=_findings(diagnosis), elapsed=clock(), min_std_ratio=min_ratio, tuner=spec.search.tuner,
         fields=space.fields, cudnn=cudnn, alternative=alternative, interrupted=interrupted,
+        probe=probe, epochs=spec.train.epochs, refine_budget=getattr(oracle, "refine_budget", None),
     )
     write_json(summary, run.summary)
     frame = trials_frame(records, space.fields)

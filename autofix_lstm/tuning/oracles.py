@@ -29,12 +29,26 @@ OBJECTIVE = kt.Objective("score", direction="min")
 
 
 class _SeededMixin:
-    """Hand out queued seed values before the oracle's own proposals; honour a deadline."""
+    """Hand out queued values before the oracle's own proposals; honour a deadline.
+
+    Two queues come first: refinements (a fix's neighbours, queued by the search once a fix
+    exists, at most ``refine_budget`` of them), then the diagnosis' seeds.
+    """
 
     def _setup_seeding(self, seeds: list[dict[str, Any]], deadline: float | None, max_trials: int | None) -> None:
         self.seed_queue = list(seeds)
+        self.refine_queue: list[dict[str, Any]] = []
+        self.refine_budget: int | None = None  # set when the first fix is found
+        self.refined = 0
         self.deadline = deadline
         self.autofix_max_trials = max_trials
+        self.sources: dict[str, str] = {}  # trial_id -> seed | refine | oracle
+
+    def queue_refinements(self, candidates: list[dict[str, Any]], budget: int) -> None:
+        """Try ``candidates`` (trial values near the best fix) next, at most ``budget`` over the search."""
+        if self.refine_budget is None:
+            self.refine_budget = max(0, int(budget))
+        self.refine_queue = list(candidates)  # a new best replaces the old neighbourhood
 
     def reload(self):
         super().reload()
@@ -47,10 +61,18 @@ class _SeededMixin:
             return {"status": "STOPPED", "values": None}
         if self.autofix_max_trials is not None and len(self.trials) >= self.autofix_max_trials:
             return {"status": "STOPPED", "values": None}
+        while self.refine_queue and self.refined < (self.refine_budget or 0):
+            values = self.refine_queue.pop(0)
+            if not self._duplicate(values):  # private, see the module docstring
+                self.refined += 1
+                self.sources[trial_id] = "refine"
+                return {"status": "RUNNING", "values": dict(values)}
         while self.seed_queue:
             values = self.seed_queue.pop(0)
-            if not self._duplicate(values):  # private, see the module docstring
+            if not self._duplicate(values):
+                self.sources[trial_id] = "seed"
                 return {"status": "RUNNING", "values": dict(values)}
+        self.sources[trial_id] = "oracle"
         return super().populate_space(trial_id)
 
 

@@ -54,6 +54,8 @@ class TrialRecord:
     val_predictions: list | None = None
     message: str | None = None  # why it failed
     order: int | None = None  # its place in the tuner's start order (0 first)
+    source: str | None = None  # where its values came from: seed, refine, oracle or rerun
+    rerun_of: str | None = None  # a pruned trial this one re-ran in full (the safety net)
     # The baseline's extras:
     fingerprint: str | None = None
     val_targets: list | None = None
@@ -77,7 +79,7 @@ class TrialRecord:
         """The record as JSON-able data (keys as in the record files; unset baseline extras left out)."""
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         out["status"] = self.status.value
-        for key in ("fingerprint", "val_targets", "classes"):
+        for key in ("fingerprint", "val_targets", "classes", "rerun_of"):
             if out[key] is None:
                 out.pop(key)
         return out

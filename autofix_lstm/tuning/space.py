@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import keras_tuner as kt
+import numpy as np
 
 from autofix_lstm.data.dataset import Dataset
 from autofix_lstm.spec import Spec
@@ -153,3 +154,62 @@ def seed_values(space: SearchSpace, strategies: list[Strategy], findings: list, 
         if values != own and values not in encoded:
             encoded.append(values)
     return encoded[: max(0, limit)]
+
+
+RATE_STEP = 3.0  # a refinement moves a continuous field by this factor up and down
+
+
+def _alternatives(space: SearchSpace, name: str, current: Any) -> list[Any]:
+    """Values of field ``name`` next to ``current``, nearest first."""
+    if name not in space.choices:
+        hp = next(h for h in space.hyperparameters.space if h.name == name)
+        out = []
+        for value in (float(current) * RATE_STEP, float(current) / RATE_STEP):
+            value = min(max(value, hp.min_value), hp.max_value)
+            if not np.isclose(value, float(current)) and value not in out:
+                out.append(value)
+        return out
+    values = list(space.choices[name].values())
+    others = [v for v in values if label(v) != label(current)]
+    numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+    if numeric and isinstance(current, (int, float)):
+        above = sorted(v for v in others if v > current)
+        below = sorted((v for v in others if v < current), reverse=True)
+        out = []
+        for index in range(max(len(above), len(below))):
+            out += [side[index] for side in (above, below) if index < len(side)]
+        return out
+    own = space.own[name]
+    if label(current) != label(own):
+        others = [v for v in others if label(v) != label(own)] + [own]  # the user's own value: last
+    return others
+
+
+def neighbours(space: SearchSpace, values: dict[str, Any]) -> list[dict[str, Any]]:
+    """Trial values that differ from a fix's ``values`` (field values) in one field each.
+
+    The search spends part of its budget here once a fix exists, before the oracle explores far
+    away. Continuous fields (the learning rate) come first, then the fields the fix still holds at
+    the spec's own value (incidental values a seed carried, like a recurrent dropout of 0.9 kept
+    from the spec), then the rest; the nearest alternative of every field is tried before any
+    field's second one.
+    """
+    current = {name: values.get(name, space.own[name]) for name in space.fields}
+
+    def rank(name: str) -> int:
+        if name not in space.choices:
+            return 0
+        return 1 if label(current[name]) == label(space.own[name]) else 2
+
+    order = sorted(space.fields, key=rank)  # stable: registry order within a rank
+    options = {name: _alternatives(space, name, current[name]) for name in order}
+    # Continuous fields offer both directions at once; a choice field its nearest alternative first.
+    queue = [(0 if rank(name) == 0 else depth, position, value)
+             for position, name in enumerate(order) for depth, value in enumerate(options[name])]
+    out: list[dict[str, Any]] = []
+    own = space.encode(current)
+    for _, position, value in sorted(queue, key=lambda item: (item[0], item[1])):
+        candidate = space.encode({**current, order[position]: value})
+        if candidate not in out and candidate != own:
+            out.append(candidate)
+    return out

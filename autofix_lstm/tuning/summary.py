@@ -17,6 +17,7 @@ from autofix_lstm.format import number, setting
 from autofix_lstm.modeling.build import RECURRENT_TYPES
 from autofix_lstm.run_dir import RunDir, write_text
 from autofix_lstm.scoring.objective import beats_constant, beats_persistence
+from autofix_lstm.scoring.signal import SignalProbe
 from autofix_lstm.spec import Spec, load_spec
 from autofix_lstm.tuning.records import TrialRecord, TrialStatus
 
@@ -131,6 +132,8 @@ def trials_frame(records: list[TrialRecord], fields: list[str]) -> pd.DataFrame:
         row["pruned_at_epoch"] = record.pruned_at
         row["seconds"] = record.seconds
         row["elapsed_seconds"] = record.elapsed_at_end
+        row["source"] = record.source
+        row["rerun_of"] = record.rerun_of
         row["message"] = record.message
         rows.append(row)
     return pd.DataFrame(rows)
@@ -156,7 +159,7 @@ def first_fix(records: list[TrialRecord], baseline: TrialRecord) -> tuple[int | 
 
 
 def verdict_text(fixed: bool, best: TrialRecord, baseline: TrialRecord, cudnn: list[str],
-                 alternative: TrialRecord | None, interrupted: bool) -> str:
+                 alternative: TrialRecord | None, interrupted: bool, probe: SignalProbe | None = None) -> str:
     """The verdict sentence summary.json, the CLI and the report show."""
     metrics = best.metrics
     if fixed:
@@ -172,10 +175,18 @@ def verdict_text(fixed: bool, best: TrialRecord, baseline: TrialRecord, cudnn: l
                 text += f"; the spec as written had std_ratio {number(baseline.metrics.get('std_ratio'))}."
             else:
                 text += "."
+    elif probe is not None and probe.beats_constant:
+        # Never blame the data while a simple model finds signal in it.
+        text = (
+            "Not fixed: no LSTM configuration in the search beat a constant predictor without collapsing, "
+            f"but the data holds signal ({probe.sentence()}): widen the space or the budget "
+            "(--max-trials, more train.epochs, or your own strategy file in search.strategies)."
+        )
     else:
         text = (
             "Not fixed: no configuration in the search space beat a constant predictor without collapsing; "
-            "the data may hold no signal the model can use for this target."
+            "the data may hold no signal the model can use for this target"
+            + (f" (neither does a simple model: {probe.sentence()})." if probe is not None else ".")
         )
     if fixed and cudnn:
         text += f" On a GPU this configuration cannot use the cuDNN kernel ({'; '.join(cudnn)})"
@@ -194,7 +205,8 @@ def verdict_text(fixed: bool, best: TrialRecord, baseline: TrialRecord, cudnn: l
 def summary_dict(
     *, fixed: bool, verdict: str, best: TrialRecord, baseline: TrialRecord, records: list[TrialRecord],
     changes: list[str], findings: list, elapsed: float, min_std_ratio: float, tuner: str, fields: list[str],
-    cudnn: list[str], alternative: TrialRecord | None, interrupted: bool,
+    cudnn: list[str], alternative: TrialRecord | None, interrupted: bool, probe: SignalProbe | None = None,
+    epochs: int | None = None, refine_budget: int | None = None,
 ) -> dict[str, Any]:
     """The content of summary.json (its keys are a public contract: extend, never change)."""
     statuses = [r.status for r in records]
@@ -229,4 +241,25 @@ def summary_dict(
             "trial_id": alternative.trial_id, "objective": alternative.score, "metrics": alternative.metrics,
         },
         "interrupted": interrupted,
+        "signal_probe": None if probe is None else probe.to_dict(),
+        "pruning": pruning_summary(records, epochs),
+        "refinement": {
+            "budget": refine_budget,
+            "trials": sum(1 for r in records if r.source == "refine"),
+            "fixes": sum(1 for r in records if r.source == "refine" and r.fix),
+            "best_from_refinement": best.source == "refine",
+        },
+    }
+
+
+def pruning_summary(records: list[TrialRecord], epochs: int | None) -> dict[str, Any]:
+    """What pruning saved (trials and epochs) and what the safety net's full re-runs found."""
+    pruned = [r for r in records if r.status is TrialStatus.PRUNED]
+    saved = sum(max(0, epochs - (r.epochs_run or 0)) for r in pruned) if epochs else None
+    reruns = [r for r in records if r.rerun_of]
+    return {
+        "trials_pruned": len(pruned),
+        "epochs_saved": saved,
+        "reruns": [{"trial_id": r.trial_id, "rerun_of": r.rerun_of, "fix": r.fix, "objective": r.score} for r in reruns],
+        "fixes_lost_to_pruning": sum(1 for r in reruns if r.fix),
     }
