@@ -26,7 +26,7 @@ from typing import Any
 import jinja2
 import pandas as pd
 
-from autofix_lstm.format import MISSING, as_number, cell, evidence_lines
+from autofix_lstm.format import MISSING, as_number, cell, evidence_lines, number
 from autofix_lstm.render import plots
 from autofix_lstm.run_dir import RunDir, read_json, write_text
 from autofix_lstm.tuning.records import BASELINE_ID, TrialRecord, TrialStatus
@@ -212,15 +212,46 @@ def _stats(summary: dict) -> str:
     return " · ".join(parts)
 
 
+def _search_notes(summary: dict) -> list[str]:
+    """The signal probe, pruning's savings and the refinement's share, one sentence each."""
+    notes = []
+    probe = summary.get("signal_probe")
+    if probe:
+        model = {"linear": "A linear model", "gradient_boosting": "A gradient-boosted model"}.get(probe.get("model"), "A simple model")
+        verb = "beats" if probe.get("beats_constant") else "does not beat"
+        notes.append(
+            f"Signal probe: {model} on the same windows reaches {str(probe.get('metric', '')).replace('_', ' ')} "
+            f"{number(probe.get('value'), 2)} and {verb} a constant ({number(probe.get('constant'), 2)}); "
+            f"{number(probe.get('seconds'), 2)} s."
+        )
+    pruning = summary.get("pruning") or {}
+    if pruning.get("trials_pruned"):
+        text = (f"Pruning stopped {pruning['trials_pruned']} trials early, saving {cell(pruning.get('epochs_saved'))} epochs")
+        reruns = pruning.get("reruns") or []
+        if reruns:
+            text += (f"; {len(reruns)} of them were re-run in full because no fix was found, "
+                     f"and {cell(pruning.get('fixes_lost_to_pruning'))} turned out to be fixes")
+        notes.append(text + ".")
+    refinement = summary.get("refinement") or {}
+    if refinement.get("trials"):
+        notes.append(
+            f"Refinement: {refinement['trials']} trials varied one field of the best fix at a time; "
+            f"{cell(refinement.get('fixes'))} were fixes"
+            + ("; the best configuration came from one of them." if refinement.get("best_from_refinement") else ".")
+        )
+    return notes
+
+
 def _verdict(out: Outputs) -> dict:
     summary = out.summary
     if summary is None:
         text = (f"No search summary in {out.folder}: the search has not finished (or not run) here; "
                 "this page shows what is there.")
-        return {"text": text, "fixed": None, "stats": None, "has_summary": False, "table": None}
+        return {"text": text, "fixed": None, "stats": None, "notes": [], "has_summary": False, "table": None}
     baseline = summary.get("baseline") or (out.baseline or {}).get("metrics")
     return {"text": summary.get("verdict"), "fixed": summary.get("fixed"), "stats": _stats(summary),
-            "has_summary": True, "table": before_after_table(baseline, summary.get("best"))}
+            "notes": _search_notes(summary), "has_summary": True,
+            "table": before_after_table(baseline, summary.get("best"))}
 
 
 def _best_label(out: Outputs) -> str:

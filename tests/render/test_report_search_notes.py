@@ -1,0 +1,38 @@
+"""The report says what the search measured about itself: the signal probe, pruning and refinement."""
+
+from __future__ import annotations
+
+import json
+
+from fake_outputs import write_fake_outputs
+
+from autofix_lstm.render.report import report_html
+from autofix_lstm.run_dir import RunDir
+
+
+def _with(folder, **keys):
+    path = RunDir(folder).summary
+    summary = json.loads(path.read_text())
+    summary.update(keys)
+    path.write_text(json.dumps(summary))
+    return folder
+
+
+def test_the_probe_pruning_and_refinement_are_reported(tmp_path):
+    folder = _with(
+        write_fake_outputs(tmp_path, fixed=False),
+        signal_probe={"model": "gradient_boosting", "metric": "balanced_accuracy", "value": 0.97, "constant": 0.5,
+                      "beats_constant": True, "seconds": 0.4},
+        pruning={"trials_pruned": 5, "epochs_saved": 31, "reruns": [{"trial_id": "3_full"}], "fixes_lost_to_pruning": 1},
+        refinement={"budget": 4, "trials": 3, "fixes": 2, "best_from_refinement": True},
+    )
+    page = report_html(folder)
+    assert "A gradient-boosted model on the same windows reaches balanced accuracy 0.97 and beats a constant" in page
+    assert "Pruning stopped 5 trials early, saving 31 epochs; 1 of them were re-run in full" in page
+    assert "Refinement: 3 trials varied one field of the best fix" in page
+    assert "the best configuration came from one of them" in page
+
+
+def test_an_older_summary_without_them_still_renders(tmp_path):
+    page = report_html(write_fake_outputs(tmp_path))
+    assert "Signal probe" not in page and "Refinement:" not in page
