@@ -88,6 +88,48 @@ def summarise(results: list[dict]) -> dict:
     return out
 
 
+KEPT_TOLERANCE = 0.01  # r2 / balanced-accuracy difference below which two kept models count as equal
+
+
+def quality(metrics: dict | None) -> float | None:
+    """A kept model's quality: r2 (regression) or balanced accuracy; None when collapsed or missing."""
+    if not metrics or metrics.get("collapsed") or metrics.get("nan"):
+        return None
+    value = metrics.get("r2" if metrics.get("task") == "regression" else "balanced_accuracy")
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+
+
+def kept_against(results: list[dict], other: str = "keras_tuner") -> list[dict]:
+    """Per case: our kept model's quality against ``other``'s (both verified by the runner)."""
+    rows = []
+    for r in results:
+        ours, theirs = r["methods"].get("autofix"), r["methods"].get(other)
+        if ours is None or theirs is None:
+            continue
+        a, b = quality(ours["best_metrics"]), quality(theirs["best_metrics"])
+        at_least = (a is not None and (b is None or a >= b - KEPT_TOLERANCE)) or (a is None and b is None)
+        rows.append({"case": r["case"], "ours": a, "theirs": b, "at_least": at_least})
+    return rows
+
+
+def search_figures(results: list[dict]) -> dict:
+    """What pruning saved and lost, and what refinement contributed, over autofix's runs."""
+    runs = [r["methods"]["autofix"] for r in results if "autofix" in r["methods"]]
+    pruning = [m.get("pruning") or {} for m in runs]
+    refinement = [m.get("refinement") or {} for m in runs]
+    return {
+        "cases": len(runs),
+        "trials": sum(m.get("trials_run", 0) for m in runs),
+        "trials_pruned": sum(p.get("trials_pruned", 0) for p in pruning),
+        "epochs_saved": sum(p.get("epochs_saved") or 0 for p in pruning),
+        "reruns": sum(len(p.get("reruns") or []) for p in pruning),
+        "fixes_found_by_reruns": sum(p.get("fixes_lost_to_pruning") or 0 for p in pruning),
+        "refinement_trials": sum(x.get("trials", 0) for x in refinement),
+        "refinement_fixes": sum(x.get("fixes", 0) for x in refinement),
+        "best_from_refinement": sum(bool(x.get("best_from_refinement")) for x in refinement),
+    }
+
+
 def _no_worse(baseline: dict | None, best: dict | None) -> bool:
     if not baseline or not best or best.get("collapsed"):
         return False
@@ -206,6 +248,27 @@ def write(results: list[dict], path: Path = HERE / "RESULTS.md", plot_path: Path
     lines += ["", "## Targets", "", "| target | measured | met |", "|---|---|---|"]
     for label, measured, met in targets(s):
         lines.append(f"| {label} | {measured} | {_fmt(met)} |")
+    kept = kept_against(results)
+    if kept:
+        share = sum(k["at_least"] for k in kept) / len(kept)
+        lines += ["", "## The kept model against plain Keras Tuner RandomSearch's", "",
+                  f"Our kept model's quality (r2 or balanced accuracy of the saved best model, verified by the "
+                  f"runner; collapsed counts as none) is at least the plain random search's (within "
+                  f"{KEPT_TOLERANCE}) on **{sum(k['at_least'] for k in kept)}/{len(kept)} cases "
+                  f"({_fmt(100 * share, 0)}%)**; target >= 90%: {_fmt(share >= 0.9)}.", "",
+                  "| case | autofix-lstm | Keras Tuner RandomSearch | at least as good |", "|---|---|---|---|"]
+        for k in kept:
+            lines.append(f"| {k['case']} | {_fmt(k['ours'], 3)} | {_fmt(k['theirs'], 3)} | {_fmt(k['at_least'])} |")
+    f = search_figures(results)
+    if f["cases"]:
+        lines += ["", "## Where autofix-lstm's trials went", "",
+                  f"Over {f['cases']} cases and {f['trials']} trials: pruning stopped {f['trials_pruned']} trials "
+                  f"early and saved {f['epochs_saved']} epochs; the safety net re-ran {f['reruns']} pruned trials in "
+                  f"full (searches with no fix) and {f['fixes_found_by_reruns']} of them were fixes pruning would have "
+                  f"lost. Refinement ran {f['refinement_trials']} trials near a fix, {f['refinement_fixes']} of them "
+                  f"fixes; the kept model came from refinement on {f['best_from_refinement']} cases."]
+    for ablation in sorted(RESULTS.glob("ablation_*.md")):
+        lines += ["", ablation.read_text().rstrip()]
     lines += ["", "## Healthy control", ""]
     for h in s["healthy"]:
         lines.append(f"- {h['case']}: as written {_key_metric(h['baseline'])}; after autofix-lstm {_key_metric(h['best'])}.")

@@ -24,6 +24,8 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import yaml  # noqa: E402
+
 from autofix_lstm.run_dir import RunDir  # noqa: E402
 from autofix_lstm.spec import load_spec  # noqa: E402
 from autofix_lstm.tuning.records import TrialRecord  # noqa: E402
@@ -67,16 +69,19 @@ def time_diagnosis(spec) -> dict:
             "ratio": diagnose_seconds / train_seconds}
 
 
-def run_case(case, methods: list[str], trials: int, epochs: int | None, work: Path = WORK) -> dict:
+def run_case(case, methods: list[str], trials: int, epochs: int | None, work: Path = WORK,
+             settings: dict | None = None, timing: bool = True) -> dict:
     """Search one case with every method and measure the outcome."""
     spec = load_spec(case.spec)
-    changes = {"search.max_trials": trials}
+    changes = {"search.max_trials": trials, **(settings or {})}
     if epochs is not None:
         changes["train.epochs"] = epochs
     spec = spec.updated(changes)
     meta = {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(case).items()}
-    result = {"case": case.name, "meta": meta, "trials_budget": trials, "epochs": spec.train.epochs, "methods": {}}
-    result["diagnosis_timing"] = time_diagnosis(spec)
+    result = {"case": case.name, "meta": meta, "trials_budget": trials, "epochs": spec.train.epochs, "methods": {},
+              "settings": settings or {}}
+    if timing:
+        result["diagnosis_timing"] = time_diagnosis(spec)
     for method in methods:
         out = work / case.name / method
         run = METHODS[method](spec, out)
@@ -97,6 +102,9 @@ def run_case(case, methods: list[str], trials: int, epochs: int | None, work: Pa
         }
         if method == "autofix":
             result["baseline"] = TrialRecord.load(RunDir(out).baseline).metrics
+            summary = json.loads(RunDir(out).summary.read_text())
+            for key in ("signal_probe", "pruning", "refinement", "best_trial", "trials_pruned"):
+                result["methods"][method][key] = summary.get(key)
         line = result["methods"][method]
         print(
             f"  {case.name:32s} {method:12s} fixed={line['fixed']!s:5s} first_fix={trials_to_fix} "
@@ -120,6 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="2 cases, 2 trials, 1 epoch")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where to write <case>.json")
     parser.add_argument("--work", type=Path, default=WORK, help="where the searches write their output folders")
+    parser.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
+                        help="a spec change for every case, e.g. search.prune_after=null (YAML value); repeatable")
+    parser.add_argument("--no-timing", action="store_true", help="skip timing the diagnosis against one training")
     args = parser.parse_args(argv)
     names = list(QUICK_CASES) if args.quick and not args.cases else args.cases
     try:
@@ -131,8 +142,12 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m benchmarks.run " + " ".join(argv if argv is not None else sys.argv[1:])
     meta = {"command": command.strip(), "versions": versions(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
     print(f"{len(cases)} cases x {len(args.methods)} methods, {trials} trials each", flush=True)
+    try:
+        settings = {key: yaml.safe_load(value) for key, value in (item.split("=", 1) for item in args.settings)}
+    except ValueError:
+        parser.error("--set takes KEY=VALUE, e.g. search.refine=false")
     for case in cases:
-        result = run_case(case, args.methods, trials, epochs, args.work)
+        result = run_case(case, args.methods, trials, epochs, args.work, settings, timing=not args.no_timing)
         result["run"] = meta
         (args.results / f"{case.name}.json").write_text(json.dumps(result, indent=1, default=str) + "\n")
     return 0

@@ -15,6 +15,7 @@ import keras
 
 from autofix_lstm.modeling.evaluate import measure, predict_original
 from autofix_lstm.scoring.metrics import is_collapsed
+from autofix_lstm.scoring.objective import beats_constant
 
 RECOVERY_FACTOR = 1.25
 MIN_STEPS = 30  # optimizer steps a trial gets before it may be pruned
@@ -67,9 +68,11 @@ class CollapsePruning(keras.callbacks.Callback):
     trial has run ``after`` epochs AND at least ``MIN_STEPS`` optimizer steps (a large batch gives
     few steps an epoch), never in the last epoch, and it spares a trial whose output is still
     moving: a classifier whose training loss fell by more than ``LOSS_STILL_FALLING`` over the last
-    epoch (it may predict one class for a while before it separates), or an output whose spread
-    (``std_ratio``) grew by ``RECOVERY_FACTOR`` since the previous look. NaN predictions are
-    pruned at the first look.
+    epoch (it may predict one class for a while before it separates), a classifier that already
+    predicts two or more classes and beats the majority answer's balanced accuracy (its
+    probabilities are still bunched, so its ``std_ratio`` is low, but it separates), or an output
+    whose spread (``std_ratio``) grew by ``RECOVERY_FACTOR`` since the previous look. NaN
+    predictions are pruned at the first look.
     """
 
     def __init__(self, prepared, *, after: int = 2, min_std_ratio: float = 0.1, epochs: int | None = None,
@@ -122,8 +125,12 @@ class CollapsePruning(keras.callbacks.Callback):
             return
         spread_growing = ratio is not None and previous is not None and ratio > RECOVERY_FACTOR * previous
         first_look = previous is None and ratio is not None and ratio > 0.01 * self.min_std_ratio
-        learning = self.prepared.dataset.task != "regression" and self._loss_still_falling()
-        if not (spread_growing or first_look or learning):
+        classifier = self.prepared.dataset.task != "regression"
+        # A classifier whose probabilities are still bunched (a low std_ratio) but that already ranks
+        # the classes better than the majority answer, on two or more predicted classes, is separating.
+        separating = classifier and metrics.get("distinct_predictions", 0) >= 2 and beats_constant(metrics)
+        learning = classifier and self._loss_still_falling()
+        if not (spread_growing or first_look or learning or separating):
             self._prune(done)
 
     def _prune(self, epoch: int) -> None:

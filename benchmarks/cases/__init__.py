@@ -29,6 +29,7 @@ CATEGORIES = (
     "exploding_gradients",
     "learning_rate_too_high",
     "learning_rate_too_low",
+    "slow_optimizer",
     "excess_dropout",
     "model_size",
     "class_imbalance",

@@ -27,7 +27,7 @@ def _ar1(n: int, phi: float, sigma: float, rng: np.random.Generator) -> np.ndarr
 
 
 def _dates(n: int, freq: str, start: str = "2021-01-01") -> list[str]:
-    fmt = "%Y-%m-%d %H:%M" if freq == "h" else "%Y-%m-%d"
+    fmt = "%Y-%m-%d" if freq == "D" else "%Y-%m-%d %H:%M"
     return pd.date_range(start, periods=n, freq=freq).strftime(fmt).tolist()
 
 
@@ -239,6 +239,60 @@ def bearing_failures(rows: int = 1500, seed: int = 20) -> pd.DataFrame:
     })
 
 
+def harbour_tide(half_hours: int = 1600, seed: int = 23) -> pd.DataFrame:
+    """Sea level at a wave-exposed harbour gauge every 30 minutes, and whether each reading is above the recent mean.
+
+    Two tidal constituents (12.42 h and 12 h), a slowly moving weather surge, and waves that make
+    single readings scatter by about 60 cm. ``above_recent_mean`` is 1 when a reading is above the
+    mean of the 24 readings (12 hours) before it, so a window of 24 readings asks "will the next
+    reading be above this window's mean?": the tide's phase answers it most of the time (about
+    half the readings are above).
+    """
+    rng = np.random.default_rng(seed)
+    n = half_hours + 24  # the first 24 readings only serve as the first labels' history
+    hours = np.arange(n) / 2.0
+    tide = 120 * np.sin(2 * np.pi * hours / 12.42) + 35 * np.sin(2 * np.pi * hours / 12.0 + 1.0)
+    level = 250 + tide + _ar1(n, 0.97, 4.0, rng) + rng.normal(0, 60, n)
+    recent = pd.Series(level).shift(1).rolling(24).mean().to_numpy()
+    above = (level > recent).astype(int)
+    return pd.DataFrame({
+        "time": _dates(half_hours, "30min"),
+        "level_cm": level[24:].round(1),
+        "above_recent_mean": above[24:],
+    })
+
+
+def airport_fog(hours: int = 2000, seed: int = 24) -> pd.DataFrame:
+    """Hourly temperature, dew point and wind at an airfield; ``fog`` marks the hours with fog (about 26 %).
+
+    Fog may form after a calm, near-saturated hour (a small temperature - dew point spread and
+    little wind), mostly at night. Even after the most favourable hour it forms less than half the
+    time (at most 44 %, at least 2 % after any hour), so for every window "no fog" is the likelier
+    answer: a classifier minimising unweighted cross-entropy is right to predict "no fog" for
+    every hour, however long it trains. Weighting the classes moves the decision to the base rate,
+    where the conditions separate the hours (a classifier that knew the true probabilities would
+    reach a balanced accuracy of about 0.65 on the last 20 % of the rows).
+    """
+    rng = np.random.default_rng(seed)
+    t = np.arange(hours)
+    night = np.cos(2 * np.pi * (t - 4) / 24)  # 1 at 4 am, -1 at 4 pm
+    temperature = 9 - 5 * night + _ar1(hours, 0.95, 0.8, rng)
+    spread = np.clip(3.0 - 2.5 * night + _ar1(hours, 0.9, 0.9, rng), 0.0, None)
+    wind = np.abs(3.0 + _ar1(hours, 0.85, 1.0, rng))
+    favourable = -spread - 0.6 * wind
+    favourable = (favourable - favourable.mean()) / favourable.std()
+    chance = 0.02 + 0.42 / (1 + np.exp(-(5 * favourable + 1.2)))
+    chance = np.concatenate([chance[:1], chance[:-1]])  # fog follows the previous hour's conditions
+    fog = (rng.random(hours) < chance).astype(int)
+    return pd.DataFrame({
+        "time": _dates(hours, "h", "2022-10-01"),
+        "temperature_c": temperature.round(2),
+        "dewpoint_c": (temperature - spread).round(2),
+        "wind_ms": wind.round(2),
+        "fog": fog,
+    })
+
+
 # case name -> (data file name, maker)
 CASES = {
     "healthy_store_sales": ("sales.csv", store_sales),
@@ -257,6 +311,8 @@ CASES = {
     "excess_dropout_parking": ("parking.csv", parking_occupancy),
     "too_small_one_unit": ("bikes.csv", bike_rentals),
     "imbalance_bearing_failures": ("bearing.csv", bearing_failures),
+    "adagrad_classifier": ("tide.csv", harbour_tide),
+    "late_separating_classifier": ("fog.csv", airport_fog),
 }
 
 

@@ -196,3 +196,28 @@ def test_kt_still_reports_failures_as_failed(tmp_path):
 
     AutofixTuner(oracle, Failing(), directory=str(tmp_path), project_name="p").search(verbose=0)
     assert {t.status for t in oracle.trials.values()} == {"FAILED"}
+
+
+class _Bunched:
+    """A classifier whose probabilities sit near 0.5 but already rank the classes right."""
+
+    stop_training = False
+
+    def __init__(self, labels):
+        self.labels = np.asarray(labels, dtype=float)
+
+    def __call__(self, x, training=False):
+        return (0.48 + 0.04 * self.labels[: len(x)]).reshape(-1, 1)
+
+
+def test_a_classifier_that_separates_with_bunched_probabilities_is_not_pruned(tmp_path):
+    # Seen on the late_separating_classifier case: class-weighted fixes separate the classes from
+    # epoch 1 with probabilities bunched near 0.5 (std_ratio below 0.1) and a loss falling under 1%
+    # an epoch; pruning stopped them at epoch 4.
+    spec = _binary_spec(tmp_path, batch_size=8)
+    prepared = prepare(spec, load_dataset(spec))
+    callback = CollapsePruning(prepared, after=2, min_std_ratio=0.1, epochs=10, batch_size=8)
+    callback.set_model(_Bunched(prepared.dataset.y_val))
+    for epoch in range(9):
+        callback.on_epoch_end(epoch, {"loss": 0.69})
+    assert callback.pruned_at is None and callback.std_ratios[-1] < 0.1
