@@ -118,6 +118,9 @@ def diagnose(
         console.print(table)
     else:
         console.print("[bold green]no findings[/]: nothing looks wrong in the brief training")
+    signal = result.signal_sentence()
+    if signal is not None:
+        console.print(f"[bold]signal probe[/]: {escape(signal)}", highlight=False, soft_wrap=True)
     probe = result.probe or {}
     verdict = "[bold red]collapsed[/]" if result.collapsed else "[bold green]not collapsed[/]"
     brief = f"; brief training: {escape(probe['brief_training'])}" if probe.get("brief_training") else ""

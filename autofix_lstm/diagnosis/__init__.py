@@ -1,8 +1,10 @@
 """Diagnosis: why an LSTM output collapsed, from a brief instrumented training.
 
-``diagnose(spec)`` trains the spec's model briefly (``probes``), runs every detector registered in
-``registry.DETECTORS`` (one small function per finding id, grouped by what it reads: ``data_checks``,
-``head_checks``, ``training_checks``, ``unit_checks``, ``output_checks``) and returns a
+``diagnose(spec)`` probes the data for signal (``scoring.signal``), trains the spec's model briefly
+(``probes``), runs every detector registered in ``registry.DETECTORS`` (one small function per finding
+id, grouped by what it reads: ``data_checks``, ``head_checks``, ``training_checks``, ``unit_checks``,
+``output_checks``; whether a collapse is still moving is ``trajectory``), makes the findings agree
+(``agreement``: consequences under their cause, contradictions settled, causes ordered) and returns a
 ``DiagnosisResult`` whose findings name the cause, the evidence and the remedy strategies.
 """
 

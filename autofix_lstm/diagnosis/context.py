@@ -1,4 +1,5 @@
-"""What every detector receives: the spec, its data, the brief training's measurements and metrics."""
+"""What every detector receives: the spec, its data, the brief training's measurements and metrics,
+and the signal probe's verdict on the data."""
 
 from __future__ import annotations
 
@@ -9,20 +10,24 @@ import numpy as np
 
 from autofix_lstm.data.dataset import Dataset
 from autofix_lstm.diagnosis.probes import Probe
+from autofix_lstm.diagnosis.trajectory import Trajectory, judge, loss_summary
 from autofix_lstm.modeling.build import head_activation, head_units
 from autofix_lstm.modeling.train import Prepared
+from autofix_lstm.scoring.signal import SignalProbe
 from autofix_lstm.spec import Spec
 
 
 @dataclass
 class Context:
-    """The inputs of a diagnosis. ``probe`` and ``metrics`` are None when the brief training failed."""
+    """The inputs of a diagnosis. ``probe`` and ``metrics`` are None when the brief training failed;
+    ``signal`` (a ``scoring.signal.SignalProbe``) is None when the signal probe did not run."""
 
     spec: Spec
     prepared: Prepared
     probe: Probe | None = None
     metrics: dict | None = None
     training_error: str | None = None
+    signal: SignalProbe | None = None
 
     @property
     def dataset(self) -> Dataset:
@@ -50,6 +55,20 @@ class Context:
         return bool(self.metrics and self.metrics.get("collapsed"))
 
     @cached_property
+    def trajectory(self) -> Trajectory:
+        """Whether the output is still moving off its constant when the brief training ends (``trajectory``)."""
+        return judge(self.probe, self.metrics, self.signal)
+
+    @property
+    def collapse_seen(self) -> bool:
+        """A collapse actually seen: collapsed after the brief training and not still moving.
+
+        Findings that explain a collapse are errors only when this holds; a collapse that was still
+        moving is a collapse "during the first steps", which a full training may get past.
+        """
+        return self.collapsed and not self.trajectory.still_moving
+
+    @cached_property
     def model_targets(self) -> np.ndarray:
         """Regression: the training targets as the head sees them (after the target transform).
 
@@ -63,3 +82,8 @@ class Context:
     def losses(self) -> list[float]:
         """The finite per-step training losses of the brief training."""
         return [v for v in (self.probe.loss if self.probe else []) if v is not None]
+
+    @cached_property
+    def loss_summary(self) -> dict:
+        """``trajectory.loss_summary`` of the brief training (empty when it took no finite step)."""
+        return loss_summary(self.losses, self.probe.steps if self.probe else 0)

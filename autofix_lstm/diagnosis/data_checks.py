@@ -45,6 +45,11 @@ PARAMS_PER_SAMPLE_WARNING = 20.0
 PARAMS_PER_SAMPLE_ERROR = 200.0
 # A majority class holding 80% of the labels (4 to 1) makes "always the majority" a cheap local minimum.
 IMBALANCE_SHARE = 0.8
+# A milder majority (2 to 1) explains a collapse seen onto it: under unweighted cross-entropy a window
+# goes to the minority only where the evidence more than doubles its odds, which a weak signal never
+# does. "Onto it": the collapsed model gives the majority class to 90% of the validation windows or more.
+IMBALANCE_COLLAPSE_SHARE = 2 / 3
+MAJORITY_PREDICTED = 0.9
 
 
 def _first_recurrent_saturation(ctx: Context) -> tuple[str | None, dict | None]:
@@ -271,28 +276,33 @@ def _trainable_params(ctx: Context) -> int:
 def too_little_data(ctx: Context) -> Finding | None:
     """Few training samples for the number of trainable weights.
 
-    Measures: training windows and trainable weights per window. Error: fewer than
-    ``MIN_SAMPLES_ERROR`` windows or more than ``PARAMS_PER_SAMPLE_ERROR`` weights per window.
-    Warning: fewer than ``MIN_SAMPLES_WARNING`` windows or more than ``PARAMS_PER_SAMPLE_WARNING``.
+    Measures: training windows and trainable weights per window. Fires below ``MIN_SAMPLES_WARNING``
+    windows or above ``PARAMS_PER_SAMPLE_WARNING`` weights per window. Error only when it explains a
+    collapse actually seen (``Context.collapse_seen``) and is severe: fewer than ``MIN_SAMPLES_ERROR``
+    windows or more than ``PARAMS_PER_SAMPLE_ERROR`` weights per window. Otherwise warning: a big model
+    on little data that still learns is a risk of overfitting, not the cause of a collapse.
     """
     n = len(ctx.dataset.x_train)
     params = _trainable_params(ctx)
     ratio = params / max(n, 1)
-    if n < MIN_SAMPLES_ERROR or ratio > PARAMS_PER_SAMPLE_ERROR:
-        severity = "error"
-    elif n < MIN_SAMPLES_WARNING or ratio > PARAMS_PER_SAMPLE_WARNING:
-        severity = "warning"
-    else:
+    severe = n < MIN_SAMPLES_ERROR or ratio > PARAMS_PER_SAMPLE_ERROR
+    if not severe and n >= MIN_SAMPLES_WARNING and ratio <= PARAMS_PER_SAMPLE_WARNING:
         return None
+    severity = "error" if severe and ctx.collapse_seen else "warning"
     probe = ctx.probe
+    if severe and ctx.collapse_seen:
+        consequence = "too few to learn a rule from, so the model settles on a constant"
+    else:
+        consequence = "enough weights to memorise them rather than learn a rule; watch the validation loss"
     return Finding(
         "too_little_data", severity,
         f"{n} training windows are few for a model with {params} trainable weights ({ratio:.0f} per window): "
-        "use a smaller model or more data.",
+        f"{consequence}; use a smaller model or more data.",
         {
             "train_samples": n,
             "trainable_params": params,
             "params_per_sample": ratio,
+            "collapse_seen": ctx.collapse_seen,
             "last_train_loss": ctx.losses[-1] if ctx.losses else None,
             "last_val_loss": probe.val_loss[-1] if probe and probe.val_loss else None,
         },
@@ -303,8 +313,13 @@ def class_imbalance(ctx: Context) -> Finding | None:
     """One class dominates the training labels.
 
     Measures: each class's share of the training labels, next to the majority-class baseline and the
-    brief training's predictions. Fires when the majority share is at least ``IMBALANCE_SHARE``: error
-    when the model collapsed and no class weights are set, info when class weights are set, else warning.
+    brief training's predictions (the share of validation windows given each class). Fires when the
+    majority share is at least ``IMBALANCE_SHARE``: error only when it explains a collapse actually
+    seen (``Context.collapse_seen``) and no class weights are set; info when class weights are set;
+    else warning (a classifier still separating its classes is not collapsed by the imbalance). A
+    majority share of at least ``IMBALANCE_COLLAPSE_SHARE`` is an error when, without class weights,
+    the collapse seen is onto the majority class (given to at least ``MAJORITY_PREDICTED`` of the
+    validation windows), and no finding otherwise.
     """
     ds = ctx.dataset
     if ds.task == "regression":
@@ -312,10 +327,14 @@ def class_imbalance(ctx: Context) -> Finding | None:
     counts = np.bincount(np.asarray(ds.y_train, dtype=np.int64), minlength=ds.n_classes)
     shares = counts / counts.sum()
     majority = int(np.argmax(shares))
-    if shares[majority] < IMBALANCE_SHARE:
-        return None
     weighted = ctx.spec.preprocessing.class_weight is not None
-    severity = "info" if weighted else ("error" if ctx.collapsed else "warning")
+    predicted = ctx.probe.predicted_shares if ctx.probe is not None else None
+    onto_majority = bool(predicted) and predicted[majority] >= MAJORITY_PREDICTED
+    if shares[majority] < IMBALANCE_SHARE and not (
+        shares[majority] >= IMBALANCE_COLLAPSE_SHARE and not weighted and ctx.collapse_seen and onto_majority
+    ):
+        return None
+    severity = "info" if weighted else ("error" if ctx.collapse_seen else "warning")
     metrics = ctx.metrics or {}
     label = ds.classes[majority] if ds.classes else majority
     return Finding(
@@ -329,6 +348,7 @@ def class_imbalance(ctx: Context) -> Finding | None:
             "majority_accuracy": metrics.get("majority_accuracy"),
             "balanced_accuracy": metrics.get("balanced_accuracy"),
             "distinct_predictions": metrics.get("distinct_predictions"),
+            "predicted_majority_share": predicted[majority] if predicted else None,
             "class_weight": ctx.spec.preprocessing.class_weight,
         },
     )

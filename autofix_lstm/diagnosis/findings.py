@@ -15,9 +15,11 @@ class Finding:
 
     Attributes:
         id: one of ``FINDING_IDS``.
-        severity: ``error`` (explains a collapse), ``warning`` (may contribute) or ``info``.
+        severity: ``error`` (explains a collapse actually seen), ``warning`` (may contribute) or ``info``
+            (for information, such as a consequence another finding explains).
         message: one plain sentence a user understands.
-        evidence: the measured numbers behind it (JSON-able).
+        evidence: the measured numbers behind it (JSON-able); ``explained_by`` lists the findings that
+            explain this one (see ``agreement``), ``contradicted_by`` names the finding that outweighed it.
         strategies: the remedy strategies to try first: the names of the selected strategy files whose
             ``findings:`` list this id (filled in by ``diagnose``); empty when the fix is in the data spec
             rather than in anything the search changes.

@@ -2,33 +2,14 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from autofix_lstm.diagnosis.context import Context
 from autofix_lstm.diagnosis.findings import Finding
 from autofix_lstm.scoring.metrics import COLLAPSE_STD_RATIO
-
-# The loss is "still falling" when the mean over the last quarter of the brief training is 20% below
-# the mean over the quarter before: a longer training may still lift the output off its constant.
-STILL_FALLING = 0.2
 
 # Metrics that put the model next to its trivial baselines, per task.
 REGRESSION_BASELINES = ("mse", "constant_mse", "persistence_mse", "r2")
 CLASSIFICATION_BASELINES = ("accuracy", "majority_accuracy", "balanced_accuracy", "majority_balanced_accuracy",
                             "macro_f1", "majority_macro_f1")
-
-
-def _still_falling(ctx: Context) -> tuple[bool, float | None]:
-    losses = ctx.losses
-    quarter = len(losses) // 4
-    if quarter < 2:
-        return False, None
-    last = float(np.mean(losses[-quarter:]))
-    before = float(np.mean(losses[-2 * quarter : -quarter]))
-    if before <= 0:
-        return False, None
-    drop = 1.0 - last / before
-    return drop > STILL_FALLING, drop
 
 
 def baselines(metrics: dict) -> dict:
@@ -37,44 +18,63 @@ def baselines(metrics: dict) -> dict:
     return {k: metrics.get(k) for k in keys if k in metrics}
 
 
+def _signal_evidence(signal) -> dict:
+    """The signal probe's best model and score, for a finding's evidence."""
+    if signal is None:
+        return {}
+    return {"signal_model": signal.model, "signal_metric": signal.metric, "signal_value": signal.value,
+            "signal_constant": signal.constant, "signal_beats_constant": signal.beats_constant}
+
+
 def collapsed_output(ctx: Context) -> Finding | None:
     """The output collapsed to (nearly) a constant after the brief training.
 
     Measures: the metrics' ``collapsed`` verdict on the validation part (std of the predictions over
-    std of the targets below ``COLLAPSE_STD_RATIO``, NaN predictions, or a single predicted class).
-    Error, or warning when the training loss was still falling by more than ``STILL_FALLING`` over the
-    last quarter of the brief training (a full training may get past it).
+    std of the targets below ``COLLAPSE_STD_RATIO``, NaN predictions, or a single predicted class), and
+    whether the output was still moving off its constant when the brief training ended (its spread
+    rising steadily towards ``COLLAPSE_STD_RATIO`` while the loss fell and the data holds signal:
+    ``trajectory.judge``). Error when the collapse was actually seen; warning, "collapsed during the
+    first N steps", when it was still moving. When the signal probe beats the constant, its model and
+    score are added: the data holds signal this model did not find.
     """
     metrics = ctx.metrics
     if not metrics or not metrics.get("collapsed"):
         return None
-    falling, drop = _still_falling(ctx)
+    trajectory = ctx.trajectory
+    steps = ctx.probe.steps if ctx.probe else 0
+    signal = ctx.signal
+    holds_signal = bool(signal is not None and signal.beats_constant)
     evidence = {
         "std_ratio": metrics.get("std_ratio"),
         "collapse_std_ratio": COLLAPSE_STD_RATIO,
         "nan": metrics.get("nan"),
+        **({"distinct_predictions": metrics["distinct_predictions"]} if "distinct_predictions" in metrics else {}),
+        **(_signal_evidence(signal) if holds_signal else {}),
+        **trajectory.evidence(),
+        "brief_training_steps": steps,
+        "full_training_steps": ctx.probe.full_training_steps if ctx.probe else None,
         "baselines": baselines(metrics),
-        "loss_drop_last_quarter": drop,
-        "brief_training_steps": ctx.probe.steps if ctx.probe else None,
     }
-    if "distinct_predictions" in metrics:
-        evidence["distinct_predictions"] = metrics["distinct_predictions"]
     ratio = metrics.get("std_ratio")
     how = (
         f"the spread of its predictions is {ratio:.1%} of the targets'" if ratio is not None else "its predictions are NaN"
     )
     if metrics.get("distinct_predictions") == 1:
         how = "it predicts the same class for every sample"
-    if falling:
+    data = f" The data holds signal: {signal.sentence()}." if holds_signal else ""
+    if trajectory.still_moving:
         return Finding(
             "collapsed_output", "warning",
-            f"The output is still nearly constant after the brief training ({how}), but the loss was still "
-            f"falling ({drop:.0%} over the last quarter): a full training may get past it.",
+            f"The output collapsed during the first {steps} steps ({how}), but it is still moving: "
+            f"{trajectory.reason}, so a full training may get past it.{data}",
             evidence,
         )
+    if metrics.get("nan") or ctx.probe is None or ctx.probe.nonfinite_loss_step is not None:
+        return Finding("collapsed_output", "error", f"The output collapsed: {how} after the brief training.{data}", evidence)
     return Finding(
         "collapsed_output", "error",
-        f"The output collapsed to a constant: {how} after the brief training.",
+        f"The output collapsed to a constant: {how} after the brief training, and it is not moving off it "
+        f"({trajectory.reason}).{data}",
         evidence,
     )
 
@@ -94,23 +94,35 @@ def _baseline_sentence(metrics: dict) -> str:
 
 
 def explain_collapse(findings: list[Finding], ctx: Context) -> list[Finding]:
-    """Say plainly when ``collapsed_output`` is the only finding and nothing explains it.
+    """Record what explains ``collapsed_output``, and say plainly when nothing does.
 
-    Any other error or warning counts as an explanation; its ids are recorded in the collapse's
-    evidence (``explained_by``). Without one, the message says the data may hold no usable signal
-    and shows the baselines.
+    Every other error or warning that no other finding explains counts as an explanation; its ids
+    are recorded in the collapse's evidence (``explained_by``). Run after ``agreement.reconcile``, so a
+    finding shown as another's consequence (info) is not listed. Without one, the message says what
+    the signal probe found: no signal (the data may hold none this model can use; the baselines are
+    shown), or signal that the model did not find.
     """
     collapse = next((f for f in findings if f.id == "collapsed_output"), None)
     if collapse is None:
         return findings
     causes = [f.id for f in findings if f.id != "collapsed_output" and f.severity in ("error", "warning")]
-    collapse.evidence["explained_by"] = causes
+    collapse.evidence = {"explained_by": causes, **collapse.evidence}  # first: what a reader looks for
     if causes:
         return findings
+    signal = ctx.signal
+    if signal is not None and signal.beats_constant:
+        collapse.message += (
+            " No check found a cause in the data or the training dynamics, so the model itself (its "
+            "architecture, activations or optimizer) is the place to look."
+        )
+        return findings
+    probe_text = f" ({signal.sentence()})" if signal is not None else ""
     collapse.message = (
         "The output collapsed to a constant and no check found a cause: the data may hold no signal this model "
-        f"can use ({_baseline_sentence(ctx.metrics or {})}). Check that the features can predict the target "
-        "at this horizon before tuning the model."
+        f"can use ({_baseline_sentence(ctx.metrics or {})}){', and the signal probe finds none' if signal is not None else ''}"
+        f"{probe_text}. Check that the features can predict the target at this horizon before tuning the model."
     )
     collapse.evidence["no_usable_signal"] = True
+    if signal is not None:
+        collapse.evidence.update(_signal_evidence(signal))
     return findings

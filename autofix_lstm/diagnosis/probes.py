@@ -11,12 +11,22 @@ records:
 - the update/weight ratio ``||w_after - w_before|| / ||w_before||`` of each layer's kernels (the
   learning rate seen from the weights; biases start at zero and are left out).
 
+Before the first step and at ``SPREAD_POINTS`` evenly spaced steps, on up to ``ACTIVATION_BATCH``
+validation windows (the part the collapse verdict is taken on): the spread of the head's outputs
+across the windows (per unit std, averaged over the units), next to the spread of what the head
+should output there. Its trajectory says whether the output is still moving off its constant
+when the brief training ends.
+
 Before and after it, on a batch of training windows (``ACTIVATION_BATCH``):
 
 - the gate and cell activations of every recurrent layer, recomputed from the cell's ``kernel``,
   ``recurrent_kernel`` and ``bias`` over the whole sequence, and the fraction of them that sit in
   the flat ends of their sigmoid/tanh (saturated: gradients through them are near zero);
 - the per-unit spread of every hidden layer's output (dead units: the same value for every sample).
+
+After it, on the same batch: the gradient of the loss with respect to the input at every timestep of
+the window (oldest first, as a share of the largest), which shows how far back in the window the
+trained model can still learn from (vanishing gradients through time).
 """
 
 from __future__ import annotations
@@ -33,6 +43,7 @@ from autofix_lstm.errors import ModelSpecError
 from autofix_lstm.modeling.evaluate import measure
 from autofix_lstm.modeling.train import Prepared, build_model
 from autofix_lstm.run_dir import jsonable
+from autofix_lstm.scoring.metrics import class_probabilities
 from autofix_lstm.spec import Spec
 
 # The brief training: at most 3 epochs (enough for a learnable signal on a small model to move the
@@ -49,6 +60,9 @@ ACTIVATION_BATCH = 256
 SATURATION_MARGIN = 0.01
 # A unit whose output varies less than this across samples (and timesteps) carries no information.
 DEAD_UNIT_STD = 1e-3
+# The output spread is measured before the first step and at this many evenly spaced steps: enough
+# points for a trajectory, each one forward pass over ``ACTIVATION_BATCH`` windows.
+SPREAD_POINTS = 6
 
 
 def layer_names(spec: Spec) -> list[str]:
@@ -76,6 +90,11 @@ class Probe:
     units: dict[str, dict[str, Any]] = field(default_factory=dict)  # layer -> {units, dead, fraction, ...}
     output_init: dict[str, float | None] = field(default_factory=dict)  # head output {mean, std}, model space
     output_trained: dict[str, float | None] = field(default_factory=dict)
+    spread_steps: list[int] = field(default_factory=list)  # steps at which the output spread was measured
+    output_spread: list[float | None] = field(default_factory=list)  # validation output spread at those steps
+    target_spread: float | None = None  # spread of what the head should output on the same windows
+    temporal_grad: list[float | None] = field(default_factory=list)  # input gradient per timestep / largest
+    predicted_shares: list[float] | None = None  # classifiers: share of validation windows given each class
     head_layer: str | None = None  # the last trainable layer (reference for gradient ratios)
     trainable_params: int = 0
 
@@ -101,12 +120,19 @@ class Probe:
         values = [v for series in self.update_ratios.values() for v in series if v is not None]
         return float(np.median(values)) if values else None
 
+    def spread_ratios(self) -> list[float | None]:
+        """``output_spread`` over ``target_spread`` at each measured step (None when unknown)."""
+        if not self.target_spread:
+            return [None for _ in self.output_spread]
+        return [None if v is None else v / self.target_spread for v in self.output_spread]
+
     def to_dict(self) -> dict[str, Any]:
         """The measurements as JSON-able data, with the summaries the detectors use added."""
         out = jsonable(asdict(self))
         out["early_grad_norms"] = jsonable(self.early_grad_norms())
         out["grad_norm_ratios"] = jsonable(self.grad_norm_ratios())
         out["median_update_ratio"] = jsonable(self.median_update_ratio())
+        out["spread_ratios"] = jsonable(self.spread_ratios())
         out["brief_training"] = (
             f"{self.steps} steps ({self.epochs} epoch{'s' if self.epochs != 1 else ''} started) of "
             f"{self.full_training_steps} in a full training"
@@ -301,6 +327,57 @@ def measure_units(core: keras.Model, names: list[str], pairs) -> dict[str, dict[
     return out
 
 
+def _spread(values: np.ndarray) -> float | None:
+    """Std across samples of each output unit, averaged over the units (None when not finite)."""
+    values = np.asarray(values, dtype=np.float64).reshape(len(values), -1)
+    with np.errstate(all="ignore"):
+        return _finite_or_none(float(np.mean(np.std(values, axis=0))))
+
+
+def _target_spread(prepared: Prepared, index: np.ndarray, head_width: int) -> float | None:
+    """The spread the head should show on the validation windows ``index``: model-space targets
+    (regression) or the labels (one unit: the label itself; K units: one-hot), measured like
+    ``_spread``. Falls back to the training targets when those windows' targets do not vary."""
+
+    def spread(y_model, labels):
+        if prepared.dataset.task == "regression":
+            return _spread(y_model)
+        labels = np.asarray(labels).astype(int)
+        return _spread(labels if head_width == 1 else np.eye(head_width)[np.clip(labels, 0, head_width - 1)])
+
+    own = spread(np.asarray(prepared.y_val)[index], np.asarray(prepared.dataset.y_val)[index])
+    if own:
+        return own
+    return spread(prepared.y_train, prepared.dataset.y_train) or None
+
+
+def _head_output(core: keras.Model, x: np.ndarray) -> np.ndarray:
+    return np.asarray(keras.ops.convert_to_numpy(core(x, training=False)), dtype=np.float64)
+
+
+def temporal_gradient(core: keras.Model, x: np.ndarray, y: np.ndarray) -> list[float | None]:
+    """Mean over windows of ``||d loss / d x_t||`` at each timestep, oldest first, over the largest.
+
+    Empty when the loss or its gradient is not finite (nothing to compare).
+    """
+    import tensorflow as tf
+
+    inputs = tf.convert_to_tensor(x.astype(np.float32))
+    with tf.GradientTape() as tape:
+        tape.watch(inputs)
+        loss = core.compute_loss(x=inputs, y=y, y_pred=core(inputs, training=False), training=False)
+    grad = tape.gradient(loss, inputs)
+    if grad is None:
+        return []
+    grad = np.asarray(grad, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        per_step = np.mean(np.sqrt(np.sum(grad**2, axis=2)), axis=0)
+    largest = float(np.max(per_step)) if per_step.size else 0.0
+    if not np.all(np.isfinite(per_step)) or largest <= 0:
+        return []
+    return [float(v) for v in per_step / largest]
+
+
 def _output_stats(pairs) -> dict[str, float | None]:
     """Mean and std of the head's model-space outputs (all units together)."""
     with np.errstate(all="ignore"):
@@ -358,6 +435,14 @@ def _predict(core: keras.Model, prepared: Prepared) -> np.ndarray:
     return out
 
 
+def _predicted_shares(predictions: np.ndarray, task: str, n_classes: int) -> list[float] | None:
+    """Classifiers: the share of windows given each class (None for regression or NaN outputs)."""
+    if task == "regression" or not np.all(np.isfinite(predictions)):
+        return None
+    proba = class_probabilities(predictions, n_classes)
+    return [float(v) for v in np.bincount(np.argmax(proba, axis=1), minlength=n_classes) / max(len(proba), 1)]
+
+
 def _sample_weights(prepared: Prepared, index: np.ndarray) -> np.ndarray:
     if not prepared.class_weight:
         return np.ones(len(index), np.float32)
@@ -390,12 +475,25 @@ def run_probe(spec: Spec, prepared: Prepared, *, on_step=None) -> tuple[Probe, d
     probe.update_ratios = {name: [] for name in groups if any(len(variables[i].shape) >= 2 for i in groups[name])}
 
     rng = np.random.default_rng(spec.train.seed)
-    x_batch = prepared.x_train[np.sort(rng.permutation(n_train)[:ACTIVATION_BATCH])]
+    batch_index = np.sort(rng.permutation(n_train)[:ACTIVATION_BATCH])
+    x_batch = prepared.x_train[batch_index]
     extractor = _extractor(core)
     with np.errstate(all="ignore"):
         pairs = _layer_inputs_and_outputs(extractor, x_batch)
         probe.saturation_init = measure_saturation(core, names, pairs)
         probe.output_init = _output_stats(pairs)
+    head_width = int(np.prod(pairs[-1][1].shape[1:])) if pairs else 1
+    n_val = len(prepared.x_val)
+    val_index = np.unique(np.linspace(0, n_val - 1, min(n_val, ACTIVATION_BATCH)).astype(int))
+    x_val_batch = prepared.x_val[val_index].astype(np.float32)
+    probe.target_spread = _target_spread(prepared, val_index, head_width)
+    checkpoints = {max(1, round(steps * k / SPREAD_POINTS)) for k in range(1, SPREAD_POINTS + 1)}
+
+    def measure_spread() -> None:
+        probe.spread_steps.append(probe.steps)
+        probe.output_spread.append(_spread(_head_output(core, x_val_batch)))
+
+    measure_spread()
 
     x_train = prepared.x_train.astype(np.float32)
     y_train = prepared.y_train
@@ -427,6 +525,8 @@ def run_probe(spec: Spec, prepared: Prepared, *, on_step=None) -> tuple[Probe, d
                 if probe.nonfinite_gradient_step is None and not np.all(np.isfinite(norms)):
                     probe.nonfinite_gradient_step = probe.steps
                 probe.steps += 1
+                if probe.steps in checkpoints:
+                    measure_spread()
                 if on_step is not None:
                     on_step(probe.steps, steps)
                 if not math.isfinite(loss):
@@ -445,6 +545,12 @@ def run_probe(spec: Spec, prepared: Prepared, *, on_step=None) -> tuple[Probe, d
         probe.saturation_trained = measure_saturation(core, names, pairs)
         probe.units = measure_units(core, names, pairs)
         probe.output_trained = _output_stats(pairs)
-        metrics = measure(prepared, _predict(core, prepared))
+        if probe.spread_steps[-1] != probe.steps:  # stopped early (NaN loss): measure where it stopped
+            measure_spread()
+        if probe.nonfinite_loss_step is None:
+            probe.temporal_grad = temporal_gradient(core, x_batch.astype(np.float32), y_train[batch_index])
+        predictions = _predict(core, prepared)
+        metrics = measure(prepared, predictions)
+        probe.predicted_shares = _predicted_shares(predictions, prepared.dataset.task, prepared.dataset.n_classes)
     probe.seconds = time.perf_counter() - started
     return probe, metrics

@@ -15,7 +15,7 @@ from autofix_lstm.diagnosis.findings import Finding
 
 Detector = Callable[[Context], Finding | None]
 
-# finding id -> detector, in the order they run (and are listed within a severity)
+# finding id -> detector, in the order they run (``agreement.PRIORITY`` orders the findings)
 DETECTORS: dict[str, Detector] = {
     "collapsed_output": output_checks.collapsed_output,
     "nan_output": training_checks.nan_output,
@@ -27,6 +27,7 @@ DETECTORS: dict[str, Detector] = {
     "exploding_gradients": training_checks.exploding_gradients,
     "learning_rate_too_high": training_checks.learning_rate_too_high,
     "learning_rate_too_low": training_checks.learning_rate_too_low,
+    "slow_optimizer": training_checks.slow_optimizer,
     "dead_units": unit_checks.dead_units,
     "excess_dropout": unit_checks.excess_dropout,
     "too_little_data": data_checks.too_little_data,

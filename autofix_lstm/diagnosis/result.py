@@ -11,6 +11,7 @@ from markupsafe import Markup
 from autofix_lstm.diagnosis.findings import SEVERITIES, Finding
 from autofix_lstm.format import evidence_lines
 from autofix_lstm.run_dir import jsonable
+from autofix_lstm.scoring.signal import SignalProbe
 from autofix_lstm.spec import Spec
 
 _SEVERITY_COLOURS = {"error": "#b00020", "warning": "#b26a00", "info": "#2f5d8a"}
@@ -20,10 +21,11 @@ _ROW = Markup(
     "<td style='text-align:left'>{}</td><td style='text-align:left;font-size:smaller'>{}</td><td>{}</td></tr>"
 )
 _TABLE = Markup(
-    "<div><p><b>Diagnosis</b> ({} after the brief training; {} errors, {} warnings)</p><table><thead><tr>"
+    "<div><p><b>Diagnosis</b> ({} after the brief training; {} errors, {} warnings)</p>{}<table><thead><tr>"
     "<th>severity</th><th>finding</th><th>message</th><th>evidence</th><th>strategies</th>"
     "</tr></thead><tbody>{}</tbody></table></div>"
 )
+_SIGNAL = Markup("<p><b>Signal probe</b>: {}</p>")
 
 
 @dataclass
@@ -31,7 +33,10 @@ class DiagnosisResult:
     """What ``diagnose`` found.
 
     Attributes:
-        findings: the findings, errors first, then warnings, then info.
+        findings: the findings, errors first, then warnings, then info; within a severity the causes
+            in the order a fix should take them, the symptoms (NaN, collapse) last
+            (``agreement.PRIORITY``). A finding another one explains is ``info``, with
+            ``explained_by`` in its evidence.
         metrics: the brief training's validation metrics (original units), or None if it could not train.
         probe: the brief training's measurements (loss per step, gradient norms per layer, update
             ratios, gate saturation, dead units...), JSON-able; None if it could not train.
@@ -39,6 +44,8 @@ class DiagnosisResult:
         seconds: wall time of the whole diagnosis.
         training_error: why the brief training crashed, when it did.
         output_path: where ``diagnosis.json`` was written (None with ``save=False``).
+        signal_probe: the signal probe on the same windows (``scoring.signal.SignalProbe``: does a
+            linear or gradient-boosted model beat the constant?), or None when it did not run.
     """
 
     findings: list[Finding]
@@ -48,6 +55,7 @@ class DiagnosisResult:
     seconds: float = 0.0
     training_error: str | None = None
     output_path: Path | None = None
+    signal_probe: SignalProbe | None = None
 
     @property
     def errors(self) -> list[Finding]:
@@ -85,7 +93,16 @@ class DiagnosisResult:
             "probe": jsonable(self.probe),
             "training_error": self.training_error,
             "seconds": round(self.seconds, 3),
+            "signal_probe": jsonable(self.signal_probe.to_dict()) if self.signal_probe else None,
         }
+
+    def signal_sentence(self) -> str | None:
+        """The signal probe's verdict in one line, or None when it did not run."""
+        probe = self.signal_probe
+        if probe is None:
+            return None
+        verdict = "the data holds signal" if probe.beats_constant else "no signal found"
+        return f"{verdict}: {probe.sentence()}; {probe.rows} windows, {probe.seconds:.2f}s"
 
     def to_frame(self):
         """The findings as a pandas DataFrame: one row each, columns id, severity, message, evidence, strategies."""
@@ -104,5 +121,7 @@ class DiagnosisResult:
         if not rows:
             rows.append(Markup("<tr><td colspan='5'>No findings: nothing looks wrong in the brief training.</td></tr>"))
         verdict = "collapsed" if self.collapsed else "not collapsed"
-        return str(_TABLE.format(verdict, len(self.errors), len(self.warnings), Markup("").join(rows)))
+        sentence = self.signal_sentence()
+        signal = _SIGNAL.format(sentence) if sentence else Markup("")
+        return str(_TABLE.format(verdict, len(self.errors), len(self.warnings), signal, Markup("").join(rows)))
 

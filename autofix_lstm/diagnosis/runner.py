@@ -1,4 +1,5 @@
-"""``diagnose``: train the spec briefly, instrumented, run every detector, report the findings."""
+"""``diagnose``: probe the data for signal, train the spec briefly, instrumented, run every detector,
+reconcile the findings (``agreement``) and report them."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import time
 from pathlib import Path
 
 from autofix_lstm.data.dataset import load_dataset
+from autofix_lstm.diagnosis.agreement import reconcile
 from autofix_lstm.diagnosis.context import Context
 from autofix_lstm.diagnosis.output_checks import explain_collapse
 from autofix_lstm.diagnosis.probes import run_probe
@@ -15,6 +17,7 @@ from autofix_lstm.diagnosis.result import DiagnosisResult
 from autofix_lstm.errors import ModelSpecError
 from autofix_lstm.modeling.train import prepare
 from autofix_lstm.run_dir import RunDir, write_json
+from autofix_lstm.scoring.signal import probe_signal
 from autofix_lstm.spec import Spec, load_spec
 from autofix_lstm.tuning.strategies import resolve_strategies, strategies_for
 
@@ -49,7 +52,11 @@ def diagnose(
     """Find out why the spec's LSTM output collapses, from a brief instrumented training.
 
     The brief training is far shorter than a full one (see ``probes``: at most 3 epochs and 60 steps).
-    Every detector in ``registry.DETECTORS`` then reads the data, the spec and the measurements.
+    The signal probe (``scoring.signal.probe_signal``: a linear and a gradient-boosted model on the
+    same windows, well under a second on small data) says whether the data holds signal. Every
+    detector in ``registry.DETECTORS`` then reads the data, the spec, the measurements and the signal
+    probe, and ``agreement.reconcile`` shows consequences under their causes, settles contradictions
+    and orders the findings.
 
     Args:
         spec: a spec file path, a dict or a ``Spec``.
@@ -59,7 +66,8 @@ def diagnose(
         progress: show a progress bar over the brief training's steps.
 
     Returns:
-        A ``DiagnosisResult``: findings (errors first), the brief training's metrics and measurements.
+        A ``DiagnosisResult``: findings (errors first), the brief training's metrics and measurements,
+        the signal probe.
 
     Raises:
         SpecError, DataError: bad input, with the field and the fix.
@@ -70,6 +78,7 @@ def diagnose(
     selected = resolve_strategies(spec.search.strategies, spec.base_dir)  # a bad strategy file fails here, early
     dataset = load_dataset(spec, frame=data, x=x, y=y)
     prepared = prepare(spec, dataset)
+    signal = probe_signal(dataset, seed=spec.train.seed)
     probe = metrics = None
     crash: ModelSpecError | None = None
     try:
@@ -77,20 +86,21 @@ def diagnose(
             probe, metrics = run_probe(spec, prepared, on_step=on_step)
     except ModelSpecError as err:
         crash = err
-    ctx = Context(spec, prepared, probe, metrics, training_error=str(crash) if crash else None)
+    ctx = Context(spec, prepared, probe, metrics, training_error=str(crash) if crash else None, signal=signal)
     findings = run_detectors(ctx)
     for finding in findings:
         # The strategy files' ``findings:`` keys are the one place a finding is linked to its remedies.
         finding.strategies = strategies_for(finding.id, selected)
     if crash is not None and not any(f.severity == "error" for f in findings):
         raise crash
-    findings = sorted(explain_collapse(findings, ctx), key=lambda f: f.rank)
+    findings = explain_collapse(reconcile(findings, ctx), ctx)
     result = DiagnosisResult(
         findings=findings,
         metrics=metrics,
         probe=probe.to_dict() if probe else None,
         spec=spec,
         training_error=ctx.training_error,
+        signal_probe=signal,
     )
     result.seconds = time.perf_counter() - started
     if save:

@@ -25,9 +25,8 @@ EXPLODING_GROWTH = 100.0
 # Early gradient norms above this are huge next to the usual clipnorm of 1; with Adam, which
 # normalises step sizes, that alone does not throw the weights, hence only a warning.
 EXPLODING_NORM = 1e3
-# The loss trajectory: the starting loss is the median of the first 3 steps (one batch is noisy), the
-# end is the mean over the last quarter of the steps.
-START_STEPS = 3
+# The loss trajectory is ``trajectory.loss_summary``: the start is the median of the first steps, the
+# end the mean over the last quarter of the steps.
 # Loss ending above twice its start: diverged. A single step above ten times its start: a spike the
 # optimizer threw the weights into. Ending above 90% of its start: the loss did not fall.
 LOSS_DIVERGED = 2.0
@@ -39,23 +38,24 @@ LOSS_NOT_FALLING = 0.9
 # moves them by a few percent.
 UPDATE_RATIO_HIGH = 0.2
 UPDATE_RATIO_LOW = 1e-4
+# Adagrad (whose steps shrink as its squared gradients accumulate) and SGD without momentum (which
+# never speeds up along a direction the gradients agree on) stay as slow as they start. Below the
+# rule of thumb's 1e-3 per step they are too slow for the training given: plain SGD at lr 1e-3 moves
+# an LSTM's kernels by 1-5e-4 per step and a classifier stays collapsed through its full training,
+# where SGD at 1e-2 (5e-3 per step) and Adam learn.
+SLOW_OPTIMIZER_RATIO = 1e-3
+# Optimizers that are slow by kind: Adagrad always, SGD when it has no momentum.
+SLOW_OPTIMIZERS = ("adagrad",)
 
 
 def _loss_summary(ctx: Context) -> dict:
-    losses = ctx.losses
-    if not losses:
-        return {}
-    start = float(np.median(losses[:START_STEPS]))
-    tail = losses[-max(1, len(losses) // 4):]
-    end = float(np.mean(tail))
-    return {
-        "start_loss": start,
-        "end_loss": end,
-        "max_loss": float(max(losses)),
-        "end_over_start": end / start if start > 0 else None,
-        "max_over_start": max(losses) / start if start > 0 else None,
-        "steps": ctx.probe.steps if ctx.probe else 0,
-    }
+    return dict(ctx.loss_summary)
+
+
+def _median_update_ratio(ctx: Context) -> float | None:
+    """Median update/weight ratio of the kernels over every brief-training step, exact zeros left out."""
+    values = [v for series in ctx.probe.update_ratios.values() for v in series if v is not None and v > 0]
+    return float(np.median(values)) if values else None
 
 
 def _early_update_ratios(ctx: Context) -> dict[str, float]:
@@ -97,12 +97,26 @@ def nan_output(ctx: Context) -> Finding | None:
     )
 
 
+def _older_half_share(probe) -> float | None:
+    """The largest input gradient the older half of the window gets, as a share of the largest overall."""
+    values = probe.temporal_grad
+    if len(values) < 2:
+        return None
+    older = [v for v in values[: len(values) // 2] if v is not None]
+    return max(older) if older else None
+
+
 def vanishing_gradients(ctx: Context) -> Finding | None:
-    """The input-side layers get (almost) no gradient.
+    """The input-side layers, or the older timesteps of the window, get (almost) no gradient.
 
     Measures: each layer's gradient norm (median over the first ``EARLY_STEPS`` steps) divided by the
-    head's. Error: a layer below the head with a ratio under ``VANISHING_RATIO_ERROR``, or every norm
-    under ``VANISHING_ABSOLUTE`` while the loss is not. Warning: a ratio under ``VANISHING_RATIO_WARNING``.
+    head's (through depth), and after the brief training, the gradient of the loss with respect to the
+    input at each timestep, the older half of the window's largest over the largest overall (through
+    time). Error: a layer below the head with a ratio under ``VANISHING_RATIO_ERROR``, every norm under
+    ``VANISHING_ABSOLUTE`` while the loss is not, or a collapse actually seen while the older half of the
+    window gets under ``VANISHING_RATIO_ERROR`` of the gradient. Warning: a layer ratio under
+    ``VANISHING_RATIO_WARNING``, or that older-half share with a collapse that was still moving. Without a
+    collapse the through-time share alone is no finding: a model may rightly ignore old timesteps.
     """
     probe = ctx.probe
     if probe is None:
@@ -113,6 +127,8 @@ def vanishing_gradients(ctx: Context) -> Finding | None:
     start = _loss_summary(ctx).get("start_loss")
     all_tiny = bool(finite) and max(finite) < VANISHING_ABSOLUTE and start is not None and start > VANISHING_ABSOLUTE
     lowest = min(ratios.items(), key=lambda kv: kv[1]) if ratios else None
+    older = _older_half_share(probe)
+    through_time = older is not None and older < VANISHING_RATIO_ERROR and ctx.collapsed
     if all_tiny:
         severity = "error"
         message = (
@@ -126,17 +142,27 @@ def vanishing_gradients(ctx: Context) -> Finding | None:
             f"The gradients vanish on the way to the input side: {lowest[0]} gets {share} in the first steps, "
             "so it barely learns."
         )
+    elif through_time:
+        severity = "error" if ctx.collapse_seen else "warning"
+        window = len(probe.temporal_grad)
+        message = (
+            f"The gradients vanish through time: the older half of the {window}-step window gets at most "
+            f"{older:.2g} of the gradient the most recent steps get, so the model cannot link the output to "
+            "anything more than a few steps back."
+        )
     else:
         return None
     return Finding(
         "vanishing_gradients", severity,
-        message + " Scale the inputs, or use a shallower stack of tanh/LSTM layers.",
+        message + " Scale the inputs, use tanh cells, or a shallower stack of tanh/LSTM layers.",
         {
             "early_grad_norms": norms,
             "ratio_to_head": probe.grad_norm_ratios(),
             "head_layer": probe.head_layer,
             "early_steps": min(EARLY_STEPS, probe.steps),
             "ratio_limit": VANISHING_RATIO_ERROR,
+            "older_half_gradient_share": older,
+            "window": len(probe.temporal_grad) or None,
         },
     )
 
@@ -201,7 +227,8 @@ def learning_rate_too_high(ctx: Context) -> Finding | None:
     spikes) and the kernels' update/weight ratio over the first ``EARLY_STEPS`` steps. Fires when the
     loss ends above ``LOSS_DIVERGED`` times its start, a step's loss exceeds ``LOSS_SPIKE`` times the
     start, or a layer's early update ratio exceeds ``UPDATE_RATIO_HIGH``. Error when the loss diverged
-    or became NaN, or the output collapsed or the loss did not fall; otherwise warning.
+    or became NaN, a collapse was actually seen (``Context.collapse_seen``) or the loss did not fall;
+    otherwise warning.
     """
     probe = ctx.probe
     if probe is None or not ctx.losses:
@@ -216,7 +243,7 @@ def learning_rate_too_high(ctx: Context) -> Finding | None:
         return None
     not_falling = (summary["end_over_start"] or 0) > LOSS_NOT_FALLING
     nonfinite = probe.nonfinite_loss_step is not None
-    severity = "error" if diverged or nonfinite or ctx.collapsed or not_falling else "warning"
+    severity = "error" if diverged or nonfinite or ctx.collapse_seen or not_falling else "warning"
     reasons = []
     if diverged:
         reasons.append(f"the loss ended {summary['end_over_start']:.3g} times higher than it started")
@@ -244,21 +271,20 @@ def learning_rate_too_low(ctx: Context) -> Finding | None:
 
     Measures: the median update/weight ratio of the kernels over all brief-training steps, leaving
     out exact zeros (no gradient reached the kernel, which is not the learning rate's doing). Fires
-    below ``UPDATE_RATIO_LOW``: error when the output collapsed or the loss did not fall (end above
-    ``LOSS_NOT_FALLING`` of its start), otherwise warning.
+    below ``UPDATE_RATIO_LOW``: error when a collapse was actually seen (``Context.collapse_seen``) or
+    the loss did not fall (end above ``LOSS_NOT_FALLING`` of its start), otherwise warning. With
+    Adagrad or plain SGD, ``slow_optimizer`` carries the error and this one is shown as explained by it
+    (``agreement``).
     """
     probe = ctx.probe
     if probe is None or not ctx.losses:
         return None
-    values = [v for series in probe.update_ratios.values() for v in series if v is not None and v > 0]
-    if not values:
-        return None
-    median = float(np.median(values))
-    if median >= UPDATE_RATIO_LOW:
+    median = _median_update_ratio(ctx)
+    if median is None or median >= UPDATE_RATIO_LOW:
         return None
     summary = _loss_summary(ctx)
     not_falling = (summary["end_over_start"] or 0) > LOSS_NOT_FALLING
-    severity = "error" if ctx.collapsed or not_falling else "warning"
+    severity = "error" if ctx.collapse_seen or not_falling else "warning"
     return Finding(
         "learning_rate_too_low", severity,
         f"The learning rate {ctx.spec.model.optimizer.learning_rate:g} is too low: each step changes the weights "
@@ -267,5 +293,56 @@ def learning_rate_too_low(ctx: Context) -> Finding | None:
             **summary, "learning_rate": ctx.spec.model.optimizer.learning_rate,
             "optimizer": ctx.spec.model.optimizer.name, "median_update_ratio": median,
             "update_ratio_limit": UPDATE_RATIO_LOW,
+        },
+    )
+
+
+def slow_optimizer_kind(ctx: Context) -> str | None:
+    """'Adagrad' or 'plain SGD' (SGD without momentum) when the spec's optimizer is slow by kind, else None."""
+    optimizer = ctx.spec.model.optimizer
+    if optimizer.name in SLOW_OPTIMIZERS:
+        return "Adagrad"
+    if optimizer.name == "sgd" and not optimizer.momentum:
+        return "plain SGD"
+    return None
+
+
+def slow_optimizer(ctx: Context) -> Finding | None:
+    """The optimizer moves the weights too slowly for the training given.
+
+    Measures: the median update/weight ratio of the kernels over the brief training (exact zeros left
+    out, as for ``learning_rate_too_low``) and the optimizer's kind. Fires for Adagrad or SGD without
+    momentum whose ratio is under ``SLOW_OPTIMIZER_RATIO``, and for any optimizer under
+    ``UPDATE_RATIO_LOW``. Error when the optimizer is Adagrad or plain SGD and a collapse was actually
+    seen (``Context.collapse_seen``) or the loss did not fall (end above ``LOSS_NOT_FALLING`` of its
+    start); otherwise warning (with Adam and the like a tiny ratio is the learning rate's doing, and
+    ``learning_rate_too_low`` explains this one).
+    """
+    probe = ctx.probe
+    if probe is None or not ctx.losses:
+        return None
+    median = _median_update_ratio(ctx)
+    if median is None:
+        return None
+    kind = slow_optimizer_kind(ctx)
+    limit = SLOW_OPTIMIZER_RATIO if kind else UPDATE_RATIO_LOW
+    if median >= limit:
+        return None
+    summary = _loss_summary(ctx)
+    not_falling = (summary["end_over_start"] or 0) > LOSS_NOT_FALLING
+    severity = "error" if kind and (ctx.collapse_seen or not_falling) else "warning"
+    optimizer = ctx.spec.model.optimizer
+    why = {"Adagrad": "its steps only shrink as it goes", "plain SGD": "without momentum it never speeds up"}
+    fix = ("use Adam, RMSprop or SGD with momentum 0.9" if kind
+           else "raise the learning rate")
+    return Finding(
+        "slow_optimizer", severity,
+        f"{kind or optimizer.name} at learning rate {optimizer.learning_rate:g} moves the weights by {median:.2g} of "
+        f"their size per step{f' ({why[kind]})' if kind else ''}, too slowly for a training of "
+        f"{probe.full_training_steps} steps; {fix}.",
+        {
+            **summary, "optimizer": optimizer.name, "momentum": optimizer.momentum,
+            "learning_rate": optimizer.learning_rate, "median_update_ratio": median,
+            "update_ratio_limit": limit, "slow_by_kind": bool(kind),
         },
     )

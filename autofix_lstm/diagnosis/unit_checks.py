@@ -13,7 +13,9 @@ DEAD_FRACTION_ERROR = 0.5
 DEAD_FRACTION_WARNING = 0.25
 # Dropout: a rate of 0.7 or more drops most of the signal at every step; a combined keep probability
 # below 0.25 along the stack (0.5 twice) leaves a quarter of it; fewer than 2 surviving units of a
-# layer (units x (1 - rate)) leaves nothing to carry the signal. A rate of 0.5 is worth a warning.
+# layer that had at least 2 (units x (1 - rate)) leaves nothing to carry the signal (a single input
+# feature cannot have 2 survivors whatever the rate: for it the rate alone counts). A rate of 0.5 is
+# worth a warning.
 DROPOUT_RATE_ERROR = 0.7
 DROPOUT_KEEP_ERROR = 0.25
 DROPOUT_MIN_SURVIVING = 2.0
@@ -78,8 +80,8 @@ def excess_dropout(ctx: Context) -> Finding | None:
     Measures (from the spec): every dropout rate (Dropout layers, recurrent layers' ``dropout`` and
     ``recurrent_dropout``), the units that survive it (width x (1 - rate)) and the combined keep
     probability along the stack. Error: a rate of ``DROPOUT_RATE_ERROR`` or more, a keep probability
-    under ``DROPOUT_KEEP_ERROR`` or fewer than ``DROPOUT_MIN_SURVIVING`` surviving units. Warning: a
-    rate of ``DROPOUT_RATE_WARNING`` or more. The brief training's last training loss (with dropout)
+    under ``DROPOUT_KEEP_ERROR`` or fewer than ``DROPOUT_MIN_SURVIVING`` surviving units of a layer at
+    least that wide. Warning: a rate of ``DROPOUT_RATE_WARNING`` or more. The brief training's last training loss (with dropout)
     and validation loss (without) are added to the evidence.
     """
     entries = _dropout_entries(ctx)
@@ -91,7 +93,9 @@ def excess_dropout(ctx: Context) -> Finding | None:
         keep *= 1.0 - entry["rate"]
     top = max(entries, key=lambda e: e["rate"])
     starved = min(entries, key=lambda e: e["surviving_units"])
-    if top["rate"] >= DROPOUT_RATE_ERROR or keep < DROPOUT_KEEP_ERROR or starved["surviving_units"] < DROPOUT_MIN_SURVIVING:
+    wide_enough = [e for e in entries if e["width"] >= DROPOUT_MIN_SURVIVING]
+    starving = any(e["surviving_units"] < DROPOUT_MIN_SURVIVING for e in wide_enough)
+    if top["rate"] >= DROPOUT_RATE_ERROR or keep < DROPOUT_KEEP_ERROR or starving:
         severity = "error"
     elif top["rate"] >= DROPOUT_RATE_WARNING:
         severity = "warning"

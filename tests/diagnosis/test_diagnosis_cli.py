@@ -57,6 +57,7 @@ def test_the_table_lists_errors_first_with_evidence_and_strategies(unscaled_spec
     if "warning" in out:
         assert out.index("error") < out.index("warning")
     assert "brief training" in out and "diagnosis.json" in out
+    assert "signal probe: the data holds signal: " in out  # a sine, even in the thousands
 
 
 @pytest.mark.parametrize(

@@ -67,6 +67,20 @@ def test_to_frame_and_html_show_every_finding():
     assert "scaling" in page
 
 
+def test_the_signal_probe_is_part_of_the_result(schema):
+    result = run_case("regression_sine")
+    probe = result.signal_probe
+    assert probe is not None and probe.beats_constant and probe.metric == "r2"
+    assert probe.seconds < 3  # a few hundred windows: well under a second on a quiet machine
+    payload = result.to_dict()["signal_probe"]
+    assert set(payload) == {"model", "metric", "value", "constant", "beats_constant", "seconds", "rows", "models"}
+    assert payload["rows"] > 0 and len(payload["models"]) == 2
+    assert schema["properties"]["signal_probe"]["oneOf"][1] == {"$ref": "#/$defs/signal_probe"}
+    assert "signal_probe" not in schema["required"]  # optional: older diagnosis.json files stay valid
+    assert "Signal probe" in result._repr_html_() and "the data holds signal" in result._repr_html_()
+    assert run_case("no_signal").signal_sentence().startswith("no signal found: ")
+
+
 def test_html_of_a_clean_result_says_there_is_nothing():
     result = run_case("regression_sine")
     assert result.findings == [] and result.to_frame().empty
