@@ -129,3 +129,15 @@ def write_fake_outputs(folder: Path, *, task: str = "regression", leave_out: tup
                       "brief_training": "30 steps (3 epochs started) of 100 in a full training"},
         }))
     return folder
+
+
+def fake_result(folder: Path, output_dir: Path | None = None):
+    """A stand-in for a SearchResult over a fake output folder: the attributes the notebook view reads."""
+    from types import SimpleNamespace
+
+    summary = json.loads((folder / "summary.json").read_text())
+    return SimpleNamespace(
+        fixed=summary["fixed"], verdict=summary["verdict"], baseline=summary["baseline"], best=summary["best"],
+        changes=summary["changes"], trials=pd.read_csv(folder / "trials.csv"), output_dir=output_dir or folder,
+        summary=summary,
+    )

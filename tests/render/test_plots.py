@@ -8,7 +8,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
-from fake_outputs import write_fake_outputs
+from fake_outputs import fake_result, write_fake_outputs
 
 from autofix_lstm.render import plots
 from autofix_lstm.render.report import gradient_norms, load_outputs
@@ -118,18 +118,7 @@ def test_search_result_html(tmp_path):
 
     folder = write_fake_outputs(tmp_path)
     summary = json.loads((folder / "summary.json").read_text())
-
-    class Result:  # the attributes search_result_html reads from a SearchResult
-        fixed = summary["fixed"]
-        verdict = summary["verdict"]
-        baseline = summary["baseline"]
-        best = summary["best"]
-        changes = summary["changes"]
-        trials = pd.read_csv(folder / "trials.csv")
-        output_dir = folder
-
-    Result.summary = summary
-    text = search_result_html(Result())
+    text = search_result_html(fake_result(folder))
     assert 'id="verdict"' in text and summary["verdict"] in text
     assert "<table" in text and "your spec as written" in text
     assert 'src="data:image/png;base64,' in text

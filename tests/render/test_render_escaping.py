@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from fake_outputs import write_fake_outputs
+from fake_outputs import fake_result, write_fake_outputs
 
 from autofix_lstm.diagnosis.findings import Finding
 from autofix_lstm.diagnosis.result import DiagnosisResult
@@ -118,19 +118,7 @@ def test_report_html_and_the_written_file_agree_on_escaping(poisoned):
 
 
 def test_notebook_view_of_a_search_escapes_user_text(poisoned):
-    summary = json.loads((poisoned / "summary.json").read_text())
-
-    class Result:  # the attributes search_result_html reads from a SearchResult
-        fixed = summary["fixed"]
-        verdict = summary["verdict"]
-        baseline = summary["baseline"]
-        best = summary["best"]
-        changes = summary["changes"]
-        trials = pd.read_csv(poisoned / "trials.csv")
-        output_dir = poisoned / SCRIPT.replace("/", "_")
-
-    Result.summary = summary
-    text = search_result_html(Result())
+    text = search_result_html(fake_result(poisoned, output_dir=poisoned / SCRIPT.replace("/", "_")))
     _assert_inert(text)
     assert f"Fixed: trial 3 {SCRIPT_ESCAPED}</div>" in text
     assert f"<li>data.features: [a] -&gt; [{SCRIPT_ESCAPED}]</li>" in text
