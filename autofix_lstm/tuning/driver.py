@@ -362,22 +362,10 @@ def run_search(
     reporter: SearchReporter | None = None,
     max_trials: int | None = None,
 ) -> SearchResult:
-    """Search for a configuration whose output no longer collapses, and write it out (no report).
+    """The search without its HTML report: what ``autofix_lstm.search`` runs (see its arguments).
 
-    Args:
-        spec: a spec file path, a dict or a ``Spec``.
-        data: a pandas DataFrame to use instead of ``data.path``.
-        x, y: already windowed arrays to use instead of ``data.path``.
-        fresh: discard an earlier search in the output folder instead of resuming it.
-        reporter: told of each stage and trial (default: nothing is shown).
-        max_trials: override ``search.max_trials``.
-
-    Returns:
-        A ``SearchResult``; ``fixed`` is True only when the best candidate is not collapsed and
-        beats the constant baseline on the validation part.
-
-    Raises:
-        SpecError, DataError: bad input, with the field and the fix.
+    ``reporter`` is told of each stage and trial (default: nothing is shown); ``autofix_lstm.search``
+    passes a live display when asked for progress.
     """
     spec = load_spec(spec)
     if max_trials is not None:
