@@ -77,6 +77,13 @@ def diagnose(
     spec = load_spec(spec)
     selected = resolve_strategies(spec.search.strategies, spec.base_dir)  # a bad strategy file fails here, early
     dataset = load_dataset(spec, frame=data, x=x, y=y)
+    return diagnose_dataset(spec, dataset, selected, save=save, progress=progress, started=started)
+
+
+def diagnose_dataset(spec: Spec, dataset, selected: list, *, save: bool = True, progress: bool = False,
+                     started: float | None = None) -> DiagnosisResult:
+    """``diagnose`` on data already windowed and strategies already read (the search has both)."""
+    started = time.perf_counter() if started is None else started
     prepared = prepare(spec, dataset)
     signal = probe_signal(dataset, seed=spec.train.seed)
     probe = metrics = None

@@ -95,13 +95,6 @@ class CollapsePruning(keras.callbacks.Callback):
             return self.after
         return max(self.after, -(-MIN_STEPS // self.steps_per_epoch))
 
-    def loss_trend(self) -> float | None:
-        """How much the training loss fell over the trial, relative to its first epoch (None before 2 epochs)."""
-        finite = [v for v in self.losses if math.isfinite(v)]
-        if len(finite) < 2 or finite[0] <= 0:
-            return None
-        return (finite[0] - finite[-1]) / finite[0]
-
     def _loss_still_falling(self) -> bool:
         if len(self.losses) < 2:
             return False

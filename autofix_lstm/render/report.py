@@ -29,6 +29,7 @@ import pandas as pd
 from autofix_lstm.format import MISSING, as_number, cell, evidence_lines, number
 from autofix_lstm.render import plots
 from autofix_lstm.run_dir import RunDir, read_json, write_text
+from autofix_lstm.scoring.signal import MODEL_NAMES
 from autofix_lstm.tuning.records import BASELINE_ID, TrialRecord, TrialStatus
 
 # metric -> (label, column in the baseline metrics for the constant predictor, for persistence)
@@ -217,7 +218,7 @@ def _search_notes(summary: dict) -> list[str]:
     notes = []
     probe = summary.get("signal_probe")
     if probe:
-        model = {"linear": "A linear model", "gradient_boosting": "A gradient-boosted model"}.get(probe.get("model"), "A simple model")
+        model = MODEL_NAMES.get(probe.get("model"), "a simple model").capitalize()
         verb = "beats" if probe.get("beats_constant") else "does not beat"
         notes.append(
             f"Signal probe: {model} on the same windows reaches {str(probe.get('metric', '')).replace('_', ' ')} "

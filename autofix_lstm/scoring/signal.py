@@ -24,6 +24,7 @@ import numpy as np
 from autofix_lstm.scoring.metrics import classification_metrics, regression_metrics
 from autofix_lstm.scoring.objective import beats_constant
 
+MODEL_NAMES = {"linear": "a linear model", "gradient_boosting": "a gradient-boosted model"}  # for sentences
 MAX_ROWS = 20_000
 MAX_COLUMNS = 2_000
 TREE_ITERATIONS = 100
@@ -62,7 +63,7 @@ class SignalProbe:
 
     def sentence(self) -> str:
         """The probe's result for a person, e.g. "a gradient-boosted model on the same windows reaches r2 0.81"."""
-        name = {"linear": "a linear model", "gradient_boosting": "a gradient-boosted model"}[self.model]
+        name = MODEL_NAMES[self.model]
         metric = self.metric.replace("_", " ")
         value = "-" if self.value is None else f"{self.value:.2f}"
         constant = f"{self.constant:.2f}"

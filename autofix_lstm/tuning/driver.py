@@ -35,7 +35,7 @@ import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
 
 from autofix_lstm.data.dataset import Dataset, load_dataset
-from autofix_lstm.diagnosis.runner import diagnose
+from autofix_lstm.diagnosis.runner import diagnose_dataset
 from autofix_lstm.errors import AutofixError, SpecError
 from autofix_lstm.modeling.callbacks import CollapsePruning
 from autofix_lstm.modeling.evaluate import predict_original
@@ -145,7 +145,6 @@ class _TrialRunner:
         self.done = 0
         self.fix_found = best.fix
         self.oracle = None  # set once the oracle exists: its start order numbers the records
-        self.first_fix_at: int | None = None  # trials started when the first fix was found
 
     def _order(self, trial_id: str) -> int | None:
         order = getattr(self.oracle, "start_order", None) or []
@@ -195,8 +194,6 @@ class _TrialRunner:
         if record.score < self.best.score:
             save_model(export_model(outcome.core, prepared), self.run_dir.best_model)
             write_best_spec(candidate, self.run_dir.root)
-            if record.fix and not self.best.fix:
-                self.first_fix_at = self.started_count()
             self.best = record
             if record.fix:
                 self._refine_around(record)
@@ -389,7 +386,7 @@ def run_search(
     start_order: list[str] | None = None
     try:
         reporter.stage("diagnosing")
-        diagnosis = diagnose(spec, data=data, x=x, y=y, save=True, progress=False)
+        diagnosis = diagnose_dataset(spec, dataset, strategies, save=True)
         reporter.stage("training the spec as written")
         baseline = _baseline(spec, dataset, run, fingerprint, clock)
         save_state()
@@ -401,7 +398,6 @@ def run_search(
         deadline = None if spec.search.max_seconds is None else time.time() + max(0.0, spec.search.max_seconds - clock())
         runner = _TrialRunner(spec, dataset, space, run, clock, reporter, best)
         runner.done = len(records)
-        runner.fix_found = any(r.fix for r in [baseline, *records])
         if space.fields:
             oracle = make_oracle(
                 spec.search.tuner, space.hyperparameters, max_trials=spec.search.max_trials, epochs=spec.train.epochs,

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from autofix_lstm.modeling.build import RECURRENT_TYPES
+from autofix_lstm.spec import MOMENTUM_OPTIMIZERS
 
 TASK_HEAD = {"regression": "linear", "binary": "sigmoid", "multiclass": "softmax"}
 REGRESSION_LOSSES = ("mse", "mae", "huber", "mean_squared_error", "mean_absolute_error", "log_cosh", "logcosh")
@@ -222,7 +223,7 @@ def _write_optimizer(raw: dict, name: str, ctx: dict) -> None:
         optimizer["name"], optimizer["momentum"] = "sgd", SGD_MOMENTUM
         return
     optimizer["name"] = name
-    if name not in ("sgd", "rmsprop"):
+    if name not in MOMENTUM_OPTIMIZERS:
         optimizer.pop("momentum", None)
 
 
