@@ -1,7 +1,8 @@
 """The benchmark suite: LSTM specs that collapse for one known reason each, plus two controls.
 
 Each case is a folder ``benchmarks/cases/<name>/`` holding the user's ``spec.yaml``, its data
-file (made by ``make_cases.py``), a hand-written ``reference_fix.yaml`` for fixable cases, and a
+file (made by ``make_cases.py``), a hand-written ``reference_fix.yaml`` for fixable cases, a
+``returned_fix.yaml`` where a benchmark search's best was kept (``benchmarks/keep_fixes.py``), and a
 ``case.yaml`` that records why it collapses and what a good fix achieves. ``list_cases`` reads
 them all so a runner can iterate::
 
@@ -57,6 +58,9 @@ _REQUIRED: dict[str, type | tuple[type, ...]] = {
 _OPTIONAL = {"notes": str}
 
 
+RETURNED_FIX = "returned_fix.yaml"
+
+
 class CaseError(ValueError):
     """A case folder or its case.yaml is not usable; the message names the file and the problem."""
 
@@ -85,6 +89,7 @@ class Case:
     multivariate: bool
     remedies: tuple[str, ...]  # the strategies the reference fix uses
     notes: str | None = None
+    returned_fix: Path | None = None  # the fix a benchmark search returned (benchmarks/keep_fixes.py)
 
     @property
     def is_control(self) -> bool:
@@ -175,6 +180,7 @@ def load_case(folder: str | Path) -> Case:
         multivariate=raw["multivariate"],
         remedies=tuple(raw["remedies"]),
         notes=raw.get("notes"),
+        returned_fix=folder / RETURNED_FIX if (folder / RETURNED_FIX).is_file() else None,
     )
 
 

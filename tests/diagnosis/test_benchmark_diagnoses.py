@@ -1,5 +1,6 @@
 """The diagnosis on the benchmark suite (``benchmarks/cases``): on every spec that collapses for a known
-cause, the first error names that cause; on every hand-written reference fix, no error.
+cause, the first error names that cause; on every hand-written reference fix, and on every fix a
+benchmark search returned (``returned_fix.yaml``, kept by ``benchmarks/keep_fixes.py``), no error.
 
 Each spec and fix is diagnosed once (``save=False``). A case's spec and fix share their data, so the
 signal probe (which reads only the data) runs once per case.
@@ -62,6 +63,10 @@ ALSO_CAUSES: dict[str, tuple[set[str], str]] = {
 # error from a "fewer than 2 surviving units" rule that no single input can pass.
 ALLOWED_FIX_ERRORS: dict[str, tuple[str, str]] = {}
 
+# Returned fixes allowed an error finding: the finding, and why it explains a fix weaker than the
+# reference fix. A working fix with an error finding is the diagnosis crying wolf.
+ALLOWED_RETURNED_FIX_ERRORS: dict[str, tuple[str, str]] = {}
+
 
 @pytest.fixture(scope="module", autouse=True)
 def _one_signal_probe_per_data_file():
@@ -88,6 +93,7 @@ def test_every_category_is_mapped_to_finding_ids():
     assert set().union(*CAUSES.values()) <= set(DETECTORS)
     assert set(NOT_SEEN_IN_BRIEF_TRAINING) | set(ALSO_CAUSES) <= {c.name for c in CASES}
     assert set(ALLOWED_FIX_ERRORS) <= {c.name for c in CASES if c.reference_fix is not None}
+    assert set(ALLOWED_RETURNED_FIX_ERRORS) <= {c.name for c in CASES if c.returned_fix is not None}
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if not c.is_control], ids=lambda c: c.name)
@@ -133,6 +139,22 @@ def test_a_reference_fix_gets_no_error(case):
         assert errors == [allowed[0]], f"{case.name}: {errors} (allowed: {allowed})"
     else:
         assert errors == [], f"{case.name}'s reference fix: {[(f.id, f.severity, f.message) for f in result.errors]}"
+
+
+def test_the_fixes_searches_returned_are_kept_for_every_fixable_case():
+    missing = [c.name for c in CASES if c.expect_fixable and c.returned_fix is None]
+    assert missing == [], f"no returned_fix.yaml for {missing}: run python -m benchmarks.keep_fixes"
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.returned_fix is not None], ids=lambda c: c.name)
+def test_a_returned_fix_gets_no_error(case):
+    result = _diagnosis(case.returned_fix)
+    errors = [f.id for f in result.errors]
+    allowed = ALLOWED_RETURNED_FIX_ERRORS.get(case.name)
+    if allowed is not None:
+        assert errors == [allowed[0]], f"{case.name}: {errors} (allowed: {allowed})"
+    else:
+        assert errors == [], f"{case.name}'s returned fix: {[(f.id, f.severity, f.message) for f in result.errors]}"
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if not c.is_control], ids=lambda c: c.name)
