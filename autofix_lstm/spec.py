@@ -342,12 +342,12 @@ class Spec(_Strict):
         if not isinstance(model, keras.Model):
             raise ModelSpecError(f"expected a compiled keras.Model; got {type(model).__name__}")
         try:
-            loss = loss_from_model(model)
-            model_section = {"layers": layers_from_model(model), "optimizer": optimizer_from_model(model), "loss": loss}
+            model_section = {"layers": layers_from_model(model), "optimizer": optimizer_from_model(model),
+                             "loss": loss_from_model(model)}
         except ModelSpecError as err:
             raise ModelSpecError([f"the model {p}" for p in err.problems]) from None
         given = {"path": path, "target": target, "window": window, "features": features, "horizon": horizon,
-                 "task": task or _task_of_loss(loss), "validation_split": validation_split}
+                 "task": task or _task_of_loss(model_section["loss"]), "validation_split": validation_split}
         raw: dict[str, Any] = {"data": {k: v for k, v in given.items() if v is not None}, "model": model_section}
         train = {k: v for k, v in {"epochs": epochs, "batch_size": batch_size, "seed": seed}.items() if v is not None}
         for section, values in (("train", train), ("preprocessing", preprocessing), ("search", search)):
