@@ -70,6 +70,8 @@ def _resolve(spec_or_model, data, x, y, validation_data, validation_split,
             return spec, dataset_from_arrays(x[:split], y[:split], x[split:], y[split:], task=spec.data.task), None, None
         if data is None:
             raise SpecError("a keras.Model needs its data: x= and y= (windowed arrays), or a DataFrame with target= and window=")
+        if spec.data.target is None or spec.data.window is None:
+            raise SpecError("a DataFrame needs target= (the column to predict) and window= (rows in each input sequence)")
         return spec, load_dataset(spec, frame=data), None, None
     return spec, None, data, x
 

@@ -15,7 +15,7 @@ from helpers import series_frame
 
 from autofix_lstm import ModelSpecError, SearchResult, Spec, diagnose, load_spec, search, train
 from autofix_lstm.data.dataset import dataset_from_arrays
-from autofix_lstm.errors import DataError
+from autofix_lstm.errors import DataError, SpecError
 
 
 def _windows(n: int = 240, window: int = 8, offset: float = 0.0, scale: float = 1.0, seed: int = 0):
@@ -108,8 +108,10 @@ def test_an_unsupported_model_is_refused_in_one_line(build, named):
 
 def test_a_spec_takes_no_model_options_and_arrays_are_checked(tmp_path):
     x, y = _windows(60)
-    with pytest.raises(Exception, match="epochs apply to a keras.Model"):
+    with pytest.raises(SpecError, match="epochs apply to a keras.Model"):
         train({"data": {}, "model": {"layers": [{"type": "dense", "units": 1}]}}, x=x, y=y, epochs=3)
+    with pytest.raises(SpecError, match="a DataFrame needs target= .* and window="):
+        diagnose(_sequential(), data=series_frame(60), save=False)
     with pytest.raises(DataError, match="x_val has windows of shape"):
         dataset_from_arrays(x, y, x[:, :4], y)
     one_hot = np.eye(3)[np.arange(60) % 3]
@@ -126,7 +128,7 @@ def test_a_sequential_from_a_notebook_goes_through_diagnose_train_and_search(tmp
     before = _weights(model)
 
     diagnosis = diagnose(model, x=x[:200], y=y[:200], validation_data=(x_val, y_val), epochs=4, save=False)
-    assert {"head_activation_mismatch", "unscaled_target"} & {f.id for f in diagnosis.findings}
+    assert {"output_activation_range", "unscaled_target"} & {f.id for f in diagnosis.findings}
     assert "bidirectional_0" in diagnosis.probe["saturation_init"]
 
     trained = train(model, x=x[:200], y=y[:200], validation_data=(x_val, y_val), epochs=2, batch_size=16,

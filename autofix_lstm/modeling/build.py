@@ -38,7 +38,7 @@ RECURRENT_TYPES = ("lstm", "gru", "simple_rnn")
 # Wrappers hold the layer they wrap under ``layer`` (a spec layer dict); which types each may wrap.
 WRAPPER_TYPES: dict[str, tuple[str, ...]] = {
     "bidirectional": RECURRENT_TYPES,
-    "time_distributed": ("dense", "dropout", "layer_normalization", "batch_normalization", "conv1d"),
+    "time_distributed": ("dense", "dropout", "layer_normalization", "batch_normalization"),
 }
 # Layers that leave the sample's values as they are (besides training-time noise or a mask): a head
 # or a recurrent layer behind them still reads what came before.
