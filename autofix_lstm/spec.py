@@ -325,8 +325,9 @@ class Spec(_Strict):
     ) -> Spec:
         """The spec of a compiled ``keras.Model``: its layers, optimizer and loss, and the data settings given.
 
-        The model is only read, never changed. ``task`` defaults to what the loss implies
-        (binary cross-entropy: binary; categorical: multiclass; anything else: regression).
+        The model is only read, never changed. ``task`` defaults to what a classification loss
+        implies (binary cross-entropy: binary; categorical: multiclass); with any other loss it is
+        inferred from the target, as for a spec (so an mse loss on 0/1 labels is diagnosed as binary).
         ``spec.to_yaml("spec.yaml")`` then saves it for the CLI (give ``path``, ``target`` and
         ``window`` for a table, or set ``data.path`` in the file).
 
@@ -365,12 +366,12 @@ class Spec(_Strict):
         return _validate(raw, base_dir=self._base_dir, source=self._source)
 
 
-def _task_of_loss(loss: str) -> Task:
-    """The task a loss name implies: binary cross-entropy -> binary, categorical -> multiclass, else regression."""
+def _task_of_loss(loss: str) -> Task | None:
+    """The task a classification loss implies (binary cross-entropy -> binary, categorical -> multiclass), else None."""
     name = loss.lower()
     if "binary" in name:
         return "binary"
-    return "multiclass" if "categorical" in name else "regression"
+    return "multiclass" if "categorical" in name else None
 
 
 def _set_path(raw: dict, dotted: str, value: Any) -> None:

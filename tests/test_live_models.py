@@ -63,7 +63,7 @@ def test_spec_from_a_model_reads_layers_optimizer_loss_and_training(tmp_path):
         "optimizer": {"name": "adam", "learning_rate": 0.005, "clipnorm": 1.0, "clipvalue": None, "momentum": None},
         "loss": "mse",
     }
-    assert (spec.train.epochs, spec.train.batch_size, spec.data.task) == (3, 16, "regression")
+    assert (spec.train.epochs, spec.train.batch_size, spec.data.task) == (3, 16, None)  # inferred from y
     # saved as YAML, it is a spec the CLI reads back as it is
     text = spec.to_yaml(tmp_path / "spec.yaml")
     assert yaml.safe_load(text)["model"]["layers"][0]["layer"] == {"type": "lstm", "units": 6}
