@@ -10,7 +10,7 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from autofix_lstm.api import search  # noqa: E402
+from autofix_lstm.api import diagnose, search, train  # noqa: E402
 from autofix_lstm.data import transforms as _transforms  # noqa: E402,F401  (registers custom layers)
 from autofix_lstm.errors import (  # noqa: E402
     AutofixError,
@@ -20,14 +20,14 @@ from autofix_lstm.errors import (  # noqa: E402
     SpecError,
     TrialFailed,
 )
-from autofix_lstm.modeling.train import TrainResult, train  # noqa: E402
+from autofix_lstm.modeling.train import TrainResult  # noqa: E402
 from autofix_lstm.render.report import show_report, write_report  # noqa: E402
 from autofix_lstm.spec import Spec, load_spec  # noqa: E402
 from autofix_lstm.tuning.driver import SearchResult  # noqa: E402
 
-# Imported on first use, so ``import autofix_lstm`` does not load the diagnosis: name -> its module.
+# Imported on first use, so ``import autofix_lstm`` does not load the diagnosis (``diagnose`` loads
+# it when called): name -> its module.
 _LAZY = {
-    "diagnose": "autofix_lstm.diagnosis",
     "DiagnosisResult": "autofix_lstm.diagnosis",
     "Finding": "autofix_lstm.diagnosis",
 }

@@ -2,51 +2,191 @@
 
 ``search`` runs the search (``tuning.driver.run_search``) and then writes the HTML report from the
 files it left, so the search itself never depends on presentation.
+
+``diagnose``, ``search`` and ``train`` take a spec, or a live, compiled ``keras.Model`` (a Sequential,
+or a functional model that is a linear stack of supported layers) with its data as Keras' ``fit``
+takes it: ``x``, ``y`` and ``validation_data=(x_val, y_val)`` or ``validation_split=``, or a
+DataFrame with ``target=`` and ``window=``. The model becomes a spec (``Spec.from_model``); its own
+weights are never touched.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import pandas as pd
+
+from autofix_lstm.data.dataset import Dataset, dataset_from_arrays, load_dataset, split_index
+from autofix_lstm.errors import SpecError
+from autofix_lstm.modeling.train import TrainResult
+from autofix_lstm.modeling.train import train as train_spec
 from autofix_lstm.render.progress import RichReporter
 from autofix_lstm.render.report import write_report
-from autofix_lstm.spec import Spec
+from autofix_lstm.spec import Spec, load_spec
 from autofix_lstm.tuning.driver import SearchResult, run_search
 
+DEFAULT_VALIDATION_SPLIT = 0.2  # the spec's default, and what a live model's arrays are split by
 
-def search(
-    spec: str | Path | dict | Spec,
+
+def _is_model(value: Any) -> bool:
+    import keras
+
+    return isinstance(value, keras.Model)
+
+
+def _resolve(spec_or_model, data, x, y, validation_data, validation_split,
+             model_options: dict) -> tuple[Spec, Dataset | None, Any, Any]:
+    """(spec, dataset or None, DataFrame or None, x): the spec to run and the data to run it on.
+
+    The dataset is None when the pipeline reads the data itself (the spec's file, or ``data``/``x``,
+    ``y`` given with a spec, as before live models).
+    """
+    if isinstance(x, pd.DataFrame) and y is None and data is None:
+        data, x = x, None  # fit(frame) style: the table is the data
+    if _is_model(spec_or_model):
+        if validation_split is not None:
+            model_options = {**model_options, "validation_split": validation_split}
+        spec = Spec.from_model(spec_or_model, **model_options)
+    else:
+        if model_options:
+            raise SpecError(
+                f"{', '.join(sorted(model_options))} apply to a keras.Model; with a spec, set them in the spec instead"
+            )
+        spec = load_spec(spec_or_model)
+        if validation_split is not None:
+            spec = spec.updated({"data.validation_split": validation_split})
+    if validation_data is not None:
+        if data is not None or x is None or y is None:
+            raise SpecError("validation_data=(x_val, y_val) goes with windowed arrays x and y; for a DataFrame use validation_split")
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+            raise SpecError(f"validation_data must be a tuple (x_val, y_val); got {type(validation_data).__name__}")
+        return spec, dataset_from_arrays(x, y, *validation_data, task=spec.data.task), None, None
+    if _is_model(spec_or_model):
+        if x is not None or y is not None:
+            if x is None or y is None:
+                raise SpecError("give both x and y (already windowed arrays), or a DataFrame with target= and window=")
+            split = split_index(len(x), spec.data.validation_split)
+            return spec, dataset_from_arrays(x[:split], y[:split], x[split:], y[split:], task=spec.data.task), None, None
+        if data is None:
+            raise SpecError("a keras.Model needs its data: x= and y= (windowed arrays), or a DataFrame with target= and window=")
+        if spec.data.target is None or spec.data.window is None:
+            raise SpecError("a DataFrame needs target= (the column to predict) and window= (rows in each input sequence)")
+        return spec, load_dataset(spec, frame=data), None, None
+    return spec, None, data, x
+
+
+def diagnose(
+    spec: str | Path | dict | Spec | Any,
     *,
     data=None,
     x=None,
     y=None,
+    validation_data=None,
+    validation_split: float | None = None,
+    save: bool = True,
+    progress: bool = False,
+    **model_options,
+):
+    """Find out why an LSTM's output collapses, from a brief instrumented training.
+
+    Args:
+        spec: a spec file path, a dict or a ``Spec``; or a compiled ``keras.Model`` (left unchanged).
+        data: a pandas DataFrame to use instead of ``data.path`` (with a model: give ``target=`` and ``window=``).
+        x, y: already windowed arrays to use instead of ``data.path``.
+        validation_data: ``(x_val, y_val)``, as ``fit`` takes it; otherwise the last ``validation_split``
+            of the samples is the validation part.
+        save: write ``diagnosis.json`` to the spec's output folder.
+        progress: show a progress bar over the brief training's steps.
+        **model_options: with a model, ``Spec.from_model``'s settings (``epochs``, ``batch_size``,
+            ``target``, ``window``, ``task``, ``output``, ...).
+
+    Returns:
+        A ``DiagnosisResult`` (see ``autofix_lstm.diagnosis.diagnose``).
+
+    Raises:
+        ModelSpecError: the model cannot be described as a spec (one line naming the layer).
+        SpecError, DataError: bad input, with the field and the fix.
+    """
+    from autofix_lstm.diagnosis.runner import diagnose as diagnose_spec
+    from autofix_lstm.diagnosis.runner import diagnose_dataset
+    from autofix_lstm.tuning.strategies import resolve_strategies
+
+    spec, dataset, data, x = _resolve(spec, data, x, y, validation_data, validation_split, model_options)
+    if dataset is None:
+        return diagnose_spec(spec, data=data, x=x, y=y, save=save, progress=progress)
+    selected = resolve_strategies(spec.search.strategies, spec.base_dir)
+    return diagnose_dataset(spec, dataset, selected, save=save, progress=progress)
+
+
+def train(
+    spec: str | Path | dict | Spec | Any,
+    *,
+    data=None,
+    x=None,
+    y=None,
+    validation_data=None,
+    validation_split: float | None = None,
+    save: bool = True,
+    progress: bool = False,
+    **model_options,
+) -> TrainResult:
+    """Train the spec (or a copy of the model, from its config) as written, and measure whether its output collapsed.
+
+    Args: as ``diagnose``; ``save`` writes ``metrics.json`` and ``model.keras`` to the output folder.
+
+    Returns:
+        A ``TrainResult``; ``model`` is a new model (raw windows in, original units out), compiled.
+    """
+    spec, dataset, data, x = _resolve(spec, data, x, y, validation_data, validation_split, model_options)
+    if dataset is None:
+        return train_spec(spec, data=data, x=x, y=y, save=save, progress=progress)
+    return train_spec(spec, dataset=dataset, save=save, progress=progress)
+
+
+def search(
+    spec: str | Path | dict | Spec | Any,
+    *,
+    data=None,
+    x=None,
+    y=None,
+    validation_data=None,
+    validation_split: float | None = None,
     fresh: bool = False,
     progress: bool = False,
     max_trials: int | None = None,
+    **model_options,
 ) -> SearchResult:
     """Search for a configuration whose output no longer collapses, and write it out with its report.
 
     Args:
-        spec: a spec file path, a dict or a ``Spec``.
-        data: a pandas DataFrame to use instead of ``data.path``.
+        spec: a spec file path, a dict or a ``Spec``; or a compiled ``keras.Model`` (left unchanged).
+        data: a pandas DataFrame to use instead of ``data.path`` (with a model: give ``target=`` and ``window=``).
         x, y: already windowed arrays to use instead of ``data.path``.
+        validation_data: ``(x_val, y_val)``, as ``fit`` takes it; otherwise the last ``validation_split``
+            of the samples is the validation part.
         fresh: discard an earlier search in the output folder instead of resuming it.
         progress: show a live progress display.
         max_trials: override ``search.max_trials``.
+        **model_options: with a model, ``Spec.from_model``'s settings (``epochs``, ``batch_size``,
+            ``search={...}``, ``output``, ...).
 
     Returns:
         A ``SearchResult``; ``fixed`` is True only when the best candidate is not collapsed and
-        beats the constant baseline on the validation part. ``<output>/report.html`` is written too.
+        beats the constant baseline on the validation part; ``best_model`` is a new, compiled model.
+        ``<output>/report.html`` is written too.
 
     Raises:
+        ModelSpecError: the model cannot be described as a spec (one line naming the layer).
         SpecError, DataError: bad input, with the field and the fix.
     """
+    spec, dataset, data, x = _resolve(spec, data, x, y, validation_data, validation_split, model_options)
     result = run_search(
-        spec, data=data, x=x, y=y, fresh=fresh, max_trials=max_trials,
-        reporter=RichReporter() if progress else None,
+        spec, data=data, x=x, y=None if dataset is not None else y, dataset=dataset, fresh=fresh,
+        max_trials=max_trials, reporter=RichReporter() if progress else None,
     )
     write_report(result.output_dir)
     return result
 
 
-__all__ = ["search"]
+__all__ = ["diagnose", "search", "train"]

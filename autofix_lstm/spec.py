@@ -97,7 +97,12 @@ class DataSpec(_Strict):
 
 
 class LayerSpec(BaseModel):
-    """One layer: ``type`` plus keyword arguments passed through to the Keras layer."""
+    """One layer: ``type`` plus keyword arguments passed through to the Keras layer.
+
+    A wrapper holds the layer it wraps under ``layer``, itself a layer mapping:
+    ``{type: bidirectional, layer: {type: lstm, units: 32}, merge_mode: concat}`` or
+    ``{type: time_distributed, layer: {type: dense, units: 1}}``.
+    """
 
     model_config = ConfigDict(extra="allow")
 
@@ -109,8 +114,8 @@ class LayerSpec(BaseModel):
         return dict(self.model_extra or {})
 
     def to_dict(self) -> dict[str, Any]:
-        """The layer as it appears in YAML: ``{type: ..., **kwargs}``."""
-        return {"type": self.type, **self.kwargs}
+        """The layer as it appears in YAML: ``{type: ..., **kwargs}`` (a copy: a wrapped layer's dict too)."""
+        return {"type": self.type, **copy.deepcopy(self.kwargs)}
 
 
 MOMENTUM_OPTIMIZERS = ("sgd", "rmsprop")
@@ -292,9 +297,66 @@ class Spec(_Strict):
                 raw["data"].pop(key, None)
         return raw
 
-    def to_yaml(self) -> str:
-        """The spec as YAML, readable by a person and by ``load_spec``."""
-        return yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=None, width=100)
+    def to_yaml(self, path: str | Path | None = None) -> str:
+        """The spec as YAML, readable by a person and by ``load_spec``; also written to ``path`` when given."""
+        text = yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=None, width=100)
+        if path is not None:
+            Path(path).expanduser().write_text(text, encoding="utf-8")
+        return text
+
+    @classmethod
+    def from_model(
+        cls,
+        model: Any,
+        *,
+        path: str | None = None,
+        target: str | None = None,
+        window: int | None = None,
+        features: list[str] | None = None,
+        horizon: int | None = None,
+        task: Task | None = None,
+        validation_split: float | None = None,
+        epochs: int | None = None,
+        batch_size: int | None = None,
+        seed: int | None = None,
+        preprocessing: dict | None = None,
+        search: dict | None = None,
+        output: str | None = None,
+    ) -> Spec:
+        """The spec of a compiled ``keras.Model``: its layers, optimizer and loss, and the data settings given.
+
+        The model is only read, never changed. ``task`` defaults to what a classification loss
+        implies (binary cross-entropy: binary; categorical: multiclass); with any other loss it is
+        inferred from the target, as for a spec (so an mse loss on 0/1 labels is diagnosed as binary).
+        ``spec.to_yaml("spec.yaml")`` then saves it for the CLI (give ``path``, ``target`` and
+        ``window`` for a table, or set ``data.path`` in the file).
+
+        Raises:
+            ModelSpecError: the model is not a compiled Sequential or linear functional model of
+                supported layers; one line naming what is not (a branch, a custom layer).
+            SpecError: the settings given break the schema.
+        """
+        import keras
+
+        from autofix_lstm.modeling.reading import layers_from_model, loss_from_model, optimizer_from_model
+
+        if not isinstance(model, keras.Model):
+            raise ModelSpecError(f"expected a compiled keras.Model; got {type(model).__name__}")
+        try:
+            model_section = {"layers": layers_from_model(model), "optimizer": optimizer_from_model(model),
+                             "loss": loss_from_model(model)}
+        except ModelSpecError as err:
+            raise ModelSpecError([f"the model {p}" for p in err.problems]) from None
+        given = {"path": path, "target": target, "window": window, "features": features, "horizon": horizon,
+                 "task": task or _task_of_loss(model_section["loss"]), "validation_split": validation_split}
+        raw: dict[str, Any] = {"data": {k: v for k, v in given.items() if v is not None}, "model": model_section}
+        train = {k: v for k, v in {"epochs": epochs, "batch_size": batch_size, "seed": seed}.items() if v is not None}
+        for section, values in (("train", train), ("preprocessing", preprocessing), ("search", search)):
+            if values:
+                raw[section] = dict(values)
+        if output is not None:
+            raw["output"] = output
+        return _validate(raw, base_dir=Path.cwd(), source=None)
 
     def updated(self, changes: dict[str, Any]) -> Spec:
         """A new validated spec with dotted-path ``changes`` applied (``{"train.epochs": 5}``)."""
@@ -302,6 +364,14 @@ class Spec(_Strict):
         for dotted, value in changes.items():
             _set_path(raw, dotted, value)
         return _validate(raw, base_dir=self._base_dir, source=self._source)
+
+
+def _task_of_loss(loss: str) -> Task | None:
+    """The task a classification loss implies (binary cross-entropy -> binary, categorical -> multiclass), else None."""
+    name = loss.lower()
+    if "binary" in name:
+        return "binary"
+    return "multiclass" if "categorical" in name else None
 
 
 def _set_path(raw: dict, dotted: str, value: Any) -> None:
@@ -429,7 +499,7 @@ def _validate(raw: Any, *, base_dir: Path, source: str | None) -> Spec:
     model_path = (raw.get("model") or {}).get("path") if isinstance(raw.get("model"), dict) else None
     if model_path is not None and (raw["model"].get("layers") is None):
         # A saved Sequential is read into the same layer list the rest of the tool works with.
-        from autofix_lstm.modeling.build import read_layers_from_file
+        from autofix_lstm.modeling.reading import read_layers_from_file
 
         path = Path(model_path).expanduser()
         path = path if path.is_absolute() else base_dir / path

@@ -287,3 +287,63 @@ def load_dataset(spec: Spec, *, frame: pd.DataFrame | None = None, x=None, y=Non
             raise DataError(f"{path}: cannot read the .npz file: {type(err).__name__}: {err}") from None
         return _from_arrays(spec, arr_x, arr_y, str(path))
     return _from_table(spec, _read_table(path), str(path))
+
+
+def _labels(y, source: str) -> np.ndarray:
+    """Targets as one value per sample: ``(n, 1)`` flattened, a one-hot ``(n, k)`` as class indices."""
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        return y.reshape(-1)
+    if y.ndim == 2 and np.issubdtype(y.dtype, np.number) and np.all((y == 0) | (y == 1)) and np.all(y.sum(axis=1) == 1):
+        return np.argmax(y, axis=1)  # one-hot, as categorical_crossentropy takes it
+    if y.ndim != 1:
+        raise DataError(f"{source}: y must have shape (samples,), (samples, 1) or one-hot (samples, classes); got {y.shape}")
+    return y
+
+
+def _windows(x, y, source: str) -> tuple[np.ndarray, np.ndarray]:
+    x, y = np.asarray(x), _labels(y, source)
+    if x.ndim != 3:
+        raise DataError(f"{source}: x must have shape (samples, timesteps, features), got shape {x.shape}")
+    if len(x) != len(y):
+        raise DataError(f"{source}: x has {len(x)} samples but y has {len(y)}; they must match")
+    if not np.issubdtype(x.dtype, np.number):
+        raise DataError(f"{source}: x must be numeric, got dtype {x.dtype}")
+    bad = ~np.isfinite(x.astype(np.float64)).all(axis=(1, 2))
+    if np.issubdtype(y.dtype, np.number):
+        bad |= ~np.isfinite(y.astype(np.float64))
+    if bad.any():
+        raise DataError(
+            f"{source}: {int(bad.sum())} samples hold NaN or infinite values (first: {np.flatnonzero(bad)[:5].tolist()}); "
+            "clean them first"
+        )
+    return x.astype(np.float32), y
+
+
+def dataset_from_arrays(x_train, y_train, x_val, y_val, *, task: str | None = None) -> Dataset:
+    """A ``Dataset`` from windowed arrays already split in two, as ``fit(x, y, validation_data=(x_val, y_val))`` takes them.
+
+    ``x``: (samples, timesteps, features); ``y``: (samples,), (samples, 1) or one-hot. The task is
+    inferred from both targets together unless given, and class labels are encoded over both, so a
+    class seen only in validation keeps its index.
+
+    Raises:
+        DataError: shapes that do not fit, NaN/infinite values, a constant target, too few samples.
+    """
+    x_train, y_train = _windows(x_train, y_train, "the training arrays (x, y)")
+    x_val, y_val = _windows(x_val, y_val, "validation_data")
+    if x_train.shape[1:] != x_val.shape[1:]:
+        raise DataError(
+            f"validation_data: x_val has windows of shape {x_val.shape[1:]} but x has {x_train.shape[1:]}; they must match"
+        )
+    source = "the x/y arrays"
+    y_all = np.concatenate([y_train, y_val])
+    _check_target_varies(y_all, source)
+    task = task or infer_task(y_all)
+    encoded, classes = _encode_target(y_all, task, source)
+    _check_sizes(len(y_all), len(y_train), source, "")
+    _check_target_varies(encoded[: len(y_train)], "the training arrays (x, y)")
+    return Dataset(
+        x_train=x_train, y_train=encoded[: len(y_train)], x_val=x_val, y_val=encoded[len(y_train) :], task=task,
+        feature_names=[f"f{i}" for i in range(x_train.shape[2])], target_name="y", classes=classes,
+    )

@@ -53,12 +53,17 @@ MAJORITY_PREDICTED = 0.9
 
 
 def _first_recurrent_saturation(ctx: Context) -> tuple[str | None, dict | None]:
-    """(layer, gate saturation at initialisation) of the recurrent layer that reads the inputs, if any."""
+    """(layer, gate saturation at initialisation) of the recurrent layer that reads the inputs, if any:
+    the first layer, or the first behind layers that pass the inputs on unchanged (masking)."""
     if ctx.probe is None or not ctx.spec.model.layers:
         return None, None
-    first = ctx.spec.model.layers[0]
-    name = f"{first.type}_0"
-    return (name, ctx.probe.saturation_init.get(name)) if name in ctx.probe.saturation_init else (None, None)
+    for index, layer in enumerate(ctx.spec.model.layers):
+        name = f"{layer.type}_{index}"
+        if name in ctx.probe.saturation_init:
+            return name, ctx.probe.saturation_init[name]
+        if layer.type != "masking":
+            break
+    return None, None
 
 
 def unscaled_inputs(ctx: Context) -> Finding | None:

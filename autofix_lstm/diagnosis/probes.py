@@ -19,7 +19,8 @@ when the brief training ends.
 
 Before and after it, on a batch of training windows (``ACTIVATION_BATCH``):
 
-- the gate and cell activations of every recurrent layer, recomputed from the cell's ``kernel``,
+- the gate and cell activations of every recurrent layer (both directions of a ``Bidirectional``
+  one, the backward one over the reversed sequence), recomputed from the cell's ``kernel``,
   ``recurrent_kernel`` and ``bias`` over the whole sequence, and the fraction of them that sit in
   the flat ends of their sigmoid/tanh (saturated: gradients through them are near zero);
 - the per-unit spread of every hidden layer's output (dead units: the same value for every sample).
@@ -289,34 +290,61 @@ def _layer_inputs_and_outputs(extractor: keras.Model, x: np.ndarray) -> list[tup
     return list(zip(inputs, outputs))
 
 
+def _recurrent_directions(layer: keras.layers.Layer) -> list[tuple[keras.layers.Layer, bool]]:
+    """The recurrent layers inside ``layer`` and whether each reads the sequence backwards: the layer
+    itself for an RNN, both directions of a ``Bidirectional``, none for anything else."""
+    if isinstance(layer, keras.layers.Bidirectional):
+        return [(layer.forward_layer, False), (layer.backward_layer, True)]
+    if isinstance(layer, keras.layers.RNN):
+        return [(layer, bool(getattr(layer, "go_backwards", False)))]
+    return []
+
+
+def layer_saturation(layer: keras.layers.Layer, x: np.ndarray) -> dict[str, float]:
+    """``gate_saturation`` of a recurrent layer, or of both directions of a ``Bidirectional`` (their mean,
+    gate by gate); empty for a layer without recurrence."""
+    measured = [gate_saturation(rnn, x[:, ::-1, :] if backwards else x) for rnn, backwards in _recurrent_directions(layer)]
+    if len(measured) <= 1:
+        return measured[0] if measured else {}
+    return {gate: float(np.mean([m[gate] for m in measured if gate in m])) for gate in measured[0]}
+
+
 def measure_saturation(core: keras.Model, names: list[str], pairs) -> dict[str, dict[str, float]]:
-    """``gate_saturation`` of every recurrent layer of ``core``, given each layer's (input, output)."""
+    """``gate_saturation`` of every recurrent layer of ``core`` (wrapped in ``Bidirectional`` or not),
+    given each layer's (input, output)."""
     from threadpoolctl import threadpool_limits  # a scikit-learn dependency
 
     # Small matrices, one timestep at a time: BLAS threads only wait on each other (10x slower here).
     with threadpool_limits(limits=1, user_api="blas"):
         return {
-            names[i]: gate_saturation(layer, pairs[i][0])
+            names[i]: layer_saturation(layer, pairs[i][0])
             for i, layer in enumerate(core.layers)
-            if isinstance(layer, keras.layers.RNN)
+            if _recurrent_directions(layer)
         }
 
 
+# Hidden layers whose units can die (the same output for every sample); a Bidirectional's units are
+# its two directions' outputs side by side.
+_UNIT_LAYERS = (keras.layers.RNN, keras.layers.Bidirectional, keras.layers.Dense, keras.layers.Conv1D)
+
+
 def measure_units(core: keras.Model, names: list[str], pairs) -> dict[str, dict[str, Any]]:
-    """Per hidden layer (recurrent or dense, not the head): units, dead units and their fraction.
+    """Per hidden layer (recurrent, bidirectional, dense or conv1d; not the head): units, dead units
+    and their fraction.
 
     A unit is dead when its output's std across samples (and timesteps) is below ``DEAD_UNIT_STD``.
     """
     out = {}
     last = len(core.layers) - 1
     for index, (layer, (_, output)) in enumerate(zip(core.layers, pairs)):
-        if index == last or not isinstance(layer, (keras.layers.RNN, keras.layers.Dense)):
+        if index == last or not isinstance(layer, _UNIT_LAYERS):
             continue
         flat = output.reshape(-1, output.shape[-1])
         with np.errstate(invalid="ignore"):
             spread = np.std(flat, axis=0)
         dead = ~(spread >= DEAD_UNIT_STD)  # NaN spreads count as dead
-        activation = getattr(getattr(layer, "cell", layer), "activation", None)
+        inner = layer.forward_layer if isinstance(layer, keras.layers.Bidirectional) else layer
+        activation = getattr(getattr(inner, "cell", inner), "activation", None)
         out[names[index]] = {
             "units": int(flat.shape[1]),
             "dead": int(dead.sum()),

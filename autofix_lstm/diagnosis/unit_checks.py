@@ -5,7 +5,7 @@ from __future__ import annotations
 from autofix_lstm.diagnosis.context import Context
 from autofix_lstm.diagnosis.findings import Finding
 from autofix_lstm.diagnosis.probes import DEAD_UNIT_STD
-from autofix_lstm.modeling.build import RECURRENT_TYPES
+from autofix_lstm.modeling.build import recurrent_config
 
 # Half of a layer's units giving the same value for every sample halves what the layer can carry and
 # usually means the rest are close behind (saturated tanh, relu below zero); a quarter is worth a warning.
@@ -61,16 +61,20 @@ def _dropout_entries(ctx: Context) -> list[dict]:
     entries = []
     for index, layer in enumerate(ctx.spec.model.layers):
         kwargs, name = layer.kwargs, f"{layer.type}_{index}"
+        cell = recurrent_config(layer.to_dict())  # a bidirectional's dropout sits on the layer it wraps
         if layer.type == "dropout":
             entries.append({"layer": name, "kind": "rate", "rate": float(kwargs.get("rate", 0.0)), "width": width})
-        elif layer.type in RECURRENT_TYPES:
-            units = int(kwargs.get("units", width))
-            entries.append({"layer": name, "kind": "dropout", "rate": float(kwargs.get("dropout", 0.0) or 0.0), "width": width})
+        elif cell is not None:
+            units = int(cell.get("units", width))
+            entries.append({"layer": name, "kind": "dropout", "rate": float(cell.get("dropout", 0.0) or 0.0), "width": width})
             entries.append({"layer": name, "kind": "recurrent_dropout",
-                            "rate": float(kwargs.get("recurrent_dropout", 0.0) or 0.0), "width": units})
-            width = units
+                            "rate": float(cell.get("recurrent_dropout", 0.0) or 0.0), "width": units})
+            both_ways = layer.type == "bidirectional" and kwargs.get("merge_mode", "concat") == "concat"
+            width = units * 2 if both_ways else units
         elif layer.type == "dense":
             width = int(kwargs.get("units", width))
+        elif layer.type == "conv1d":
+            width = int(kwargs.get("filters", width))
     return [e for e in entries if e["rate"] > 0]
 
 

@@ -1,13 +1,15 @@
-"""Building the user's model from the layer list, and reading a saved Sequential back into one.
+"""Building the user's model from the layer list.
 
 Layer types, optimizers and losses are resolved through plain registries whose ``get`` fails
-loudly, naming the bad identifier and the valid ones (as Keras does for optimizers).
+loudly, naming the bad identifier and the valid ones (as Keras does for optimizers). A wrapper
+(``bidirectional``, ``time_distributed``) holds the layer it wraps under ``layer``, as a spec
+layer of its own: ``{type: bidirectional, layer: {type: lstm, units: 32}, merge_mode: concat}``.
+Reading a Keras model (a saved file or a live object) back into a layer list is ``modeling.reading``.
 """
 
 from __future__ import annotations
 
 import inspect
-from pathlib import Path
 from typing import Any
 
 import keras
@@ -23,8 +25,24 @@ LAYERS: dict[str, type] = {
     "dropout": keras.layers.Dropout,
     "layer_normalization": keras.layers.LayerNormalization,
     "batch_normalization": keras.layers.BatchNormalization,
+    "conv1d": keras.layers.Conv1D,
+    "max_pooling1d": keras.layers.MaxPooling1D,
+    "average_pooling1d": keras.layers.AveragePooling1D,
+    "global_average_pooling1d": keras.layers.GlobalAveragePooling1D,
+    "flatten": keras.layers.Flatten,
+    "masking": keras.layers.Masking,
+    "bidirectional": keras.layers.Bidirectional,
+    "time_distributed": keras.layers.TimeDistributed,
 }
 RECURRENT_TYPES = ("lstm", "gru", "simple_rnn")
+# Wrappers hold the layer they wrap under ``layer`` (a spec layer dict); which types each may wrap.
+WRAPPER_TYPES: dict[str, tuple[str, ...]] = {
+    "bidirectional": RECURRENT_TYPES,
+    "time_distributed": ("dense", "dropout", "layer_normalization", "batch_normalization"),
+}
+# Layers that leave the sample's values as they are (besides training-time noise or a mask): a head
+# or a recurrent layer behind them still reads what came before.
+PASS_THROUGH_TYPES = ("dropout", "layer_normalization", "batch_normalization", "masking")
 
 # spec optimizer name -> Keras optimizer class
 OPTIMIZERS: dict[str, type] = {
@@ -40,7 +58,9 @@ OPTIMIZERS: dict[str, type] = {
 _BASE_LAYER_KWARGS = {"name", "dtype", "trainable"}
 # Keras code often puts the input shape on the first layer; here the input comes from the data windows.
 _INPUT_SHAPE_KWARGS = {"input_shape", "batch_input_shape", "input_dim"}
-_CLASS_TO_TYPE = {cls.__name__: name for name, cls in LAYERS.items()}
+# Constructor arguments the spec cannot carry: initial weights, and a backward layer of its own
+# (a Bidirectional here runs the same layer both ways).
+_UNSUPPORTED_KWARGS = {"weights", "backward_layer"}
 
 
 def get_layer_class(type_name: str) -> type:
@@ -55,17 +75,39 @@ def get_layer_class(type_name: str) -> type:
 
 def _accepted_kwargs(cls: type) -> set[str]:
     params = inspect.signature(cls.__init__).parameters
-    return {n for n, p in params.items() if n != "self" and p.kind is not p.VAR_KEYWORD} | _BASE_LAYER_KWARGS
+    accepted = {n for n, p in params.items() if n != "self" and p.kind is not p.VAR_KEYWORD} | _BASE_LAYER_KWARGS
+    return accepted - _UNSUPPORTED_KWARGS
+
+
+def _wrapped_layer(type_name: str, inner: Any) -> keras.layers.Layer:
+    """The layer a wrapper holds, built from its spec dict (``{type: lstm, units: 32}``)."""
+    allowed = WRAPPER_TYPES[type_name]
+    if hasattr(inner, "to_dict"):  # a LayerSpec
+        inner = inner.to_dict()
+    if not isinstance(inner, dict) or "type" not in inner:
+        raise ModelSpecError(
+            f"{type_name} needs 'layer': the layer it wraps, as a mapping such as "
+            f"{{type: {allowed[0]}, units: 32}}; got {inner!r}"
+        )
+    if str(inner["type"]).lower() not in allowed:
+        raise ModelSpecError(f"{type_name} wraps one of {', '.join(allowed)}; got layer type {inner['type']!r}")
+    try:
+        return make_layer(inner["type"], {k: v for k, v in inner.items() if k != "type"})
+    except ModelSpecError as err:
+        raise ModelSpecError(f"{type_name}.layer: {err.problems[0]}") from None
 
 
 def make_layer(type_name: str, kwargs: dict[str, Any]) -> keras.layers.Layer:
     """Instantiate one layer, turning Keras' complaints into a ``ModelSpecError``.
 
     ``input_shape``, ``batch_input_shape`` and ``input_dim`` are accepted and ignored: the model's
-    input is built from the data's (timesteps, features).
+    input is built from the data's (timesteps, features). A wrapper's ``layer`` is the spec dict of
+    the layer it wraps, built the same way.
     """
     cls = get_layer_class(type_name)
     kwargs = {k: v for k, v in kwargs.items() if k not in _INPUT_SHAPE_KWARGS}
+    if type_name.lower() in WRAPPER_TYPES:
+        kwargs = {**kwargs, "layer": _wrapped_layer(type_name.lower(), kwargs.get("layer"))}
     unknown = sorted(set(kwargs) - _accepted_kwargs(cls))
     if unknown:
         raise ModelSpecError(
@@ -87,7 +129,7 @@ def check_layers(layers: list) -> None:
     problems = []
     for index, layer in enumerate(layers):
         try:
-            make_layer(layer.type, layer.kwargs)
+            make_layer(layer.type, layer.kwargs)  # a wrapper's ``layer`` is among its kwargs
         except ModelSpecError as err:
             problems.append(f"[{index}] {err.problems[0]}")
     if problems:
@@ -134,7 +176,8 @@ def build_core(model_spec, input_shape: tuple[int, int], *, name: str = "core") 
     if len(model.output_shape) != 2:
         raise ModelSpecError(
             f"the model outputs shape {model.output_shape}, one vector per timestep; "
-            "set return_sequences: false on the last recurrent layer"
+            "set return_sequences: false on the last recurrent layer, or add a flatten or "
+            "global_average_pooling1d layer before the head"
         )
     return model
 
@@ -145,79 +188,46 @@ def compile_core(model: keras.Model, model_spec) -> keras.Model:
     return model
 
 
+def recurrent_config(layer: dict[str, Any]) -> dict[str, Any] | None:
+    """The settings of the recurrent layer ``layer`` is or wraps (a bidirectional's ``layer``), else None.
+
+    ``layer`` is a spec layer dict (``{type: ..., **kwargs}``); the dict returned is part of it, so
+    setting a key there sets it on the recurrent layer.
+    """
+    if layer.get("type") in RECURRENT_TYPES:
+        return layer
+    inner = layer.get("layer")
+    if layer.get("type") == "bidirectional" and isinstance(inner, dict) and inner.get("type") in RECURRENT_TYPES:
+        return inner
+    return None
+
+
+def _acting_config(layer: dict[str, Any]) -> dict[str, Any]:
+    """The dict that holds a layer's units and activation: the wrapped layer of a wrapper, else the layer."""
+    inner = layer.get("layer")
+    return inner if layer.get("type") in WRAPPER_TYPES and isinstance(inner, dict) else layer
+
+
 def head_units(model_spec) -> int | None:
     """Units of the last Dense layer (the head), or None when the last layer is not Dense."""
     for layer in reversed(model_spec.layers):
         if layer.type == "dense":
             return int(layer.kwargs.get("units", 1))
-        if layer.type not in ("dropout", "layer_normalization", "batch_normalization"):
+        if layer.type not in PASS_THROUGH_TYPES:
             return None
     return None
+
+
+# layer type -> its activation when none is given
+_DEFAULT_ACTIVATION = {"dense": "linear", "conv1d": "linear", **{kind: "tanh" for kind in RECURRENT_TYPES}}
 
 
 def head_activation(model_spec) -> str:
     """The activation of the model's last layer that has one ('linear' when none is given)."""
     for layer in reversed(model_spec.layers):
-        if layer.type == "dense" or layer.type in RECURRENT_TYPES:
-            default = "linear" if layer.type == "dense" else "tanh"
-            activation = layer.kwargs.get("activation", default)
+        config = _acting_config(layer.to_dict())
+        default = _DEFAULT_ACTIVATION.get(config.get("type"))
+        if default is not None:
+            activation = config.get("activation", default)
             return "linear" if activation is None else str(activation)
     return "linear"
-
-
-def layer_dict_from_keras(layer: keras.layers.Layer) -> dict[str, Any]:
-    """The spec dict for a Keras layer, keeping only arguments that differ from the class defaults."""
-    type_name = _CLASS_TO_TYPE.get(type(layer).__name__)
-    if type_name is None:
-        raise ModelSpecError(
-            f"holds a {type(layer).__name__} layer; supported layers are "
-            f"{', '.join(sorted(c.__name__ for c in LAYERS.values()))}"
-        )
-    config = layer.get_config()
-    cls = get_layer_class(type_name)
-    signature = inspect.signature(cls.__init__).parameters
-    required = {
-        n for n, p in signature.items()
-        if n != "self" and p.default is inspect.Parameter.empty and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
-    }
-    # A default instance's config spells defaults the way get_config does (activation 'linear', axis [-1]).
-    default_config = cls(**{k: config[k] for k in required if k in config}).get_config()
-    out: dict[str, Any] = {"type": type_name}
-    for key, value in config.items():
-        if key not in signature or key in ("name", "dtype", "trainable", "seed"):
-            continue
-        if isinstance(value, dict) and "class_name" in value:
-            # Initializers/regularizers: keep defaults implicit; a non-default object is not portable YAML.
-            continue
-        if key in required or not _same_setting(value, default_config.get(key, signature[key].default)):
-            out[key] = value
-    return out
-
-
-def _same_setting(value: Any, default: Any) -> bool:
-    # a built layer may spell a scalar default as a one-item list (LayerNormalization's axis -1 -> [-1])
-    if isinstance(value, (list, tuple)) and not isinstance(default, (list, tuple)) and len(value) == 1:
-        value = value[0]
-    return value == default
-
-
-def read_layers_from_file(path: Path) -> list[dict[str, Any]]:
-    """Read a saved ``.keras`` Sequential model (``safe_mode=True``) into the spec's layer list.
-
-    Raises:
-        ModelSpecError: the file is missing, unreadable, not Sequential or holds unsupported layers.
-    """
-    import autofix_lstm.data.transforms  # noqa: F401  (registers our serializable layers)
-
-    if not path.is_file():
-        raise ModelSpecError(f"not found: expected a saved .keras model at {path}")
-    try:
-        model = keras.saving.load_model(path, compile=False, safe_mode=True)
-    except Exception as err:  # Keras raises many types for a bad archive
-        raise ModelSpecError(f"cannot be read as a Keras model ({type(err).__name__}: {err})") from None
-    if not isinstance(model, keras.Sequential):
-        raise ModelSpecError(
-            f"is a {type(model).__name__}, not a Sequential model; rebuild it as keras.Sequential "
-            "or describe it under model.layers"
-        )
-    return [layer_dict_from_keras(layer) for layer in model.layers]

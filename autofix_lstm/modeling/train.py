@@ -264,6 +264,7 @@ def train(
     y=None,
     save: bool = True,
     progress: bool = False,
+    dataset: Dataset | None = None,
 ) -> TrainResult:
     """Train the spec as written and measure whether its output collapsed.
 
@@ -273,6 +274,11 @@ def train(
         x, y: already windowed arrays to use instead of ``data.path``.
         save: write ``metrics.json`` and ``model.keras`` to the spec's output folder.
         progress: show a progress bar over epochs.
+        dataset: data already windowed and split (``data.dataset.dataset_from_arrays``), used as it is.
+
+    Returns:
+        A ``TrainResult``; its ``model`` takes raw windows, predicts in original units and is compiled
+        with the spec's optimizer and loss, so it can keep training.
 
     Raises:
         SpecError, DataError: bad input, with the field and the fix.
@@ -280,7 +286,7 @@ def train(
     spec = load_spec(spec)
     if save:
         _check_output_folder(spec)
-    dataset = load_dataset(spec, frame=data, x=x, y=y)
+    dataset = dataset if dataset is not None else load_dataset(spec, frame=data, x=x, y=y)
     prepared = prepare(spec, dataset)
     outcome = fit_prepared(spec, prepared, progress=progress)
     model = export_model(outcome.core, prepared)
@@ -296,6 +302,7 @@ def train(
                 spec.source,
             ) from None
         result.output_dir = out
+    compile_core(model, spec.model)  # after saving: the file holds no optimizer state to warn about
     return result
 
 

@@ -37,6 +37,7 @@ from sklearn.exceptions import ConvergenceWarning
 from autofix_lstm.data.dataset import Dataset, load_dataset
 from autofix_lstm.diagnosis.runner import diagnose_dataset
 from autofix_lstm.errors import AutofixError, SpecError
+from autofix_lstm.modeling.build import compile_core
 from autofix_lstm.modeling.callbacks import CollapsePruning
 from autofix_lstm.modeling.evaluate import predict_original
 from autofix_lstm.modeling.train import export_model, fit_prepared, prepare
@@ -112,9 +113,13 @@ class SearchResult:
 
     @property
     def best_model(self) -> keras.Model:
-        """The best model, self-contained: raw windows in, original units out (loaded on first use)."""
+        """The best model, self-contained: raw windows in, original units out (loaded on first use).
+
+        A fresh model, compiled with the best spec's optimizer and loss, so it can keep training.
+        """
         if self._best_model is None:
-            self._best_model = keras.saving.load_model(RunDir(self.output_dir).best_model)
+            model = keras.saving.load_model(RunDir(self.output_dir).best_model, compile=False)
+            self._best_model = compile_core(model, self.best_spec.model)
         return self._best_model
 
     def plot(self):
@@ -358,18 +363,20 @@ def run_search(
     fresh: bool = False,
     reporter: SearchReporter | None = None,
     max_trials: int | None = None,
+    dataset: Dataset | None = None,
 ) -> SearchResult:
     """The search without its HTML report: what ``autofix_lstm.search`` runs (see its arguments).
 
     ``reporter`` is told of each stage and trial (default: nothing is shown); ``autofix_lstm.search``
-    passes a live display when asked for progress.
+    passes a live display when asked for progress. ``dataset``: data already windowed and split,
+    used instead of reading the spec's (or ``data``/``x``, ``y``).
     """
     spec = load_spec(spec)
     if max_trials is not None:
         spec = spec.updated({"search.max_trials": max_trials})
     reporter = reporter or SearchReporter()
     started = time.perf_counter()
-    dataset = load_dataset(spec, frame=data, x=x, y=y)
+    dataset = dataset if dataset is not None else load_dataset(spec, frame=data, x=x, y=y)
     strategies = resolve_strategies(spec.search.strategies, spec.base_dir)
     run = RunDir(spec.output_dir)
     run.root.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from autofix_lstm.modeling.build import RECURRENT_TYPES
+from autofix_lstm.modeling.build import PASS_THROUGH_TYPES, recurrent_config
 from autofix_lstm.spec import MOMENTUM_OPTIMIZERS
 
 TASK_HEAD = {"regression": "linear", "binary": "sigmoid", "multiclass": "softmax"}
@@ -27,7 +27,13 @@ def _layers(raw: dict) -> list[dict]:
 
 
 def _recurrent_indices(raw: dict) -> list[int]:
-    return [i for i, layer in enumerate(_layers(raw)) if layer["type"] in RECURRENT_TYPES]
+    """Indices of the recurrent layers, wrapped ones (a bidirectional lstm) included."""
+    return [i for i, layer in enumerate(_layers(raw)) if recurrent_config(layer) is not None]
+
+
+def _cell(raw: dict, index: int) -> dict:
+    """The settings of the recurrent layer at ``index`` (inside its wrapper, if any); edits land in ``raw``."""
+    return recurrent_config(_layers(raw)[index])
 
 
 def _head_index(raw: dict) -> int | None:
@@ -35,7 +41,7 @@ def _head_index(raw: dict) -> int | None:
         kind = _layers(raw)[i]["type"]
         if kind == "dense":
             return i
-        if kind not in ("dropout", "layer_normalization", "batch_normalization"):
+        if kind not in PASS_THROUGH_TYPES:
             return None
     return None
 
@@ -70,11 +76,17 @@ def _read_depth(raw: dict, ctx: dict) -> int:
 
 
 def _write_depth(raw: dict, depth: int, ctx: dict) -> None:
+    """Drop the deepest recurrent layers, or add copies of the last one (a bidirectional lstm stays one).
+
+    Every recurrent layer but the last returns sequences; the last keeps what the user's last one
+    returned, so a flatten or pooling layer behind it still gets its sequence.
+    """
     layers = _layers(raw)
     rec = _recurrent_indices(raw)
     if not rec or depth == len(rec):
         return
     depth = int(depth)
+    last_returns = bool(_cell(raw, rec[-1]).get("return_sequences", False))
     if depth < len(rec):
         # Drop the deepest recurrent layers and the dropout layers that fed them.
         drop = set()
@@ -87,39 +99,31 @@ def _write_depth(raw: dict, depth: int, ctx: dict) -> None:
         raw["model"]["layers"] = [layer for i, layer in enumerate(layers) if i not in drop]
     else:
         last = rec[-1]
-        template = copy.deepcopy(layers[last])
-        extra = []
-        for _ in range(depth - len(rec)):
-            clone = copy.deepcopy(template)
-            clone["return_sequences"] = False
-            extra.append(clone)
-        layers[last]["return_sequences"] = True
-        for clone in extra[:-1]:
-            clone["return_sequences"] = True
+        extra = [copy.deepcopy(layers[last]) for _ in range(depth - len(rec))]
         raw["model"]["layers"] = layers[: last + 1] + extra + layers[last + 1 :]
     rec = _recurrent_indices(raw)
     for n, i in enumerate(rec):
-        _layers(raw)[i]["return_sequences"] = n < len(rec) - 1
+        _cell(raw, i)["return_sequences"] = True if n < len(rec) - 1 else last_returns
 
 
 def _read_units(raw: dict, ctx: dict) -> int | None:
     rec = _recurrent_indices(raw)
-    return int(_layers(raw)[rec[0]].get("units")) if rec else None
+    return int(_cell(raw, rec[0]).get("units")) if rec else None
 
 
 def _write_units(raw: dict, units: int, ctx: dict) -> None:
     rec = _recurrent_indices(raw)
     if not rec:
         return
-    first = int(_layers(raw)[rec[0]]["units"])
+    first = int(_cell(raw, rec[0])["units"])
     for i in rec:
         # Keep the user's taper (e.g. 64 -> 32) while moving the width.
-        _layers(raw)[i]["units"] = max(1, int(round(int(_layers(raw)[i]["units"]) * int(units) / first)))
+        _cell(raw, i)["units"] = max(1, int(round(int(_cell(raw, i)["units"]) * int(units) / first)))
 
 
 def _read_dropout(raw: dict, ctx: dict) -> float:
     rates = [float(layer.get("rate", 0.0)) for layer in _layers(raw) if layer["type"] == "dropout"]
-    rates += [float(_layers(raw)[i].get("dropout", 0.0)) for i in _recurrent_indices(raw)]
+    rates += [float(_cell(raw, i).get("dropout", 0.0)) for i in _recurrent_indices(raw)]
     return max(rates, default=0.0)
 
 
@@ -128,29 +132,29 @@ def _write_dropout(raw: dict, rate: float, ctx: dict) -> None:
     for layer in _layers(raw):
         if layer["type"] == "dropout":
             layer["rate"] = rate
-        elif layer["type"] in RECURRENT_TYPES:
-            layer["dropout"] = rate
+        elif recurrent_config(layer) is not None:
+            recurrent_config(layer)["dropout"] = rate
     if rate == 0.0:
         raw["model"]["layers"] = [layer for layer in _layers(raw) if layer["type"] != "dropout"]
 
 
 def _read_recurrent_dropout(raw: dict, ctx: dict) -> float:
-    return max((float(_layers(raw)[i].get("recurrent_dropout", 0.0)) for i in _recurrent_indices(raw)), default=0.0)
+    return max((float(_cell(raw, i).get("recurrent_dropout", 0.0)) for i in _recurrent_indices(raw)), default=0.0)
 
 
 def _write_recurrent_dropout(raw: dict, rate: float, ctx: dict) -> None:
     for i in _recurrent_indices(raw):
-        _layers(raw)[i]["recurrent_dropout"] = float(rate)
+        _cell(raw, i)["recurrent_dropout"] = float(rate)
 
 
 def _read_cell(raw: dict, ctx: dict) -> str:
     rec = _recurrent_indices(raw)
-    return str(_layers(raw)[rec[0]].get("activation", "tanh")) if rec else "tanh"
+    return str(_cell(raw, rec[0]).get("activation", "tanh")) if rec else "tanh"
 
 
 def _write_cell(raw: dict, activation: str, ctx: dict) -> None:
     for i in _recurrent_indices(raw):
-        _layers(raw)[i]["activation"] = activation
+        _cell(raw, i)["activation"] = activation
 
 
 def _read_head(raw: dict, ctx: dict) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from autofix_lstm.format import number, setting
-from autofix_lstm.modeling.build import RECURRENT_TYPES
+from autofix_lstm.modeling.build import recurrent_config
 from autofix_lstm.run_dir import RunDir, write_text
 from autofix_lstm.scoring.objective import beats_constant, beats_persistence
 from autofix_lstm.scoring.signal import SignalProbe
@@ -72,11 +72,12 @@ def cudnn_problems(spec: Spec) -> list[str]:
     """
     problems = []
     for index, layer in enumerate(spec.model.layers):
-        if layer.type not in RECURRENT_TYPES:
+        kw = recurrent_config(layer.to_dict())  # a bidirectional's settings sit on the layer it wraps
+        if kw is None:
             continue
-        kw = layer.kwargs
-        where = f"model.layers[{index}] ({layer.type})"
-        if layer.type == "simple_rnn":
+        kind = kw["type"]
+        where = f"model.layers[{index}] ({kind})" if kind == layer.type else f"model.layers[{index}] ({layer.type} {kind})"
+        if kind == "simple_rnn":
             problems.append(f"{where} has no cuDNN kernel")
             continue
         if kw.get("activation", "tanh") != "tanh":
@@ -89,7 +90,7 @@ def cudnn_problems(spec: Spec) -> list[str]:
             problems.append(f"{where} unroll true (needs false)")
         if not kw.get("use_bias", True):
             problems.append(f"{where} use_bias false (needs true)")
-        if layer.type == "gru" and not kw.get("reset_after", True):
+        if kind == "gru" and not kw.get("reset_after", True):
             problems.append(f"{where} reset_after false (needs true)")
     return problems
 

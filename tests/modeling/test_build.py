@@ -16,8 +16,8 @@ from autofix_lstm.modeling.build import (
     head_activation,
     head_units,
     make_optimizer,
-    read_layers_from_file,
 )
+from autofix_lstm.modeling.reading import read_layers_from_file
 from autofix_lstm.spec import load_spec
 
 
@@ -29,8 +29,8 @@ def test_registries_hold_the_issue_layer_types():
     assert {"lstm", "gru", "dense", "dropout", "layer_normalization", "batch_normalization"} <= set(LAYERS)
     assert set(RECURRENT_TYPES) <= set(LAYERS)
     assert get_layer_class("LSTM") is keras.layers.LSTM
-    with pytest.raises(ModelSpecError, match="unknown layer type 'conv1d'; expected one of batch_normalization"):
-        get_layer_class("conv1d")
+    with pytest.raises(ModelSpecError, match="unknown layer type 'conv2d'; expected one of average_pooling1d"):
+        get_layer_class("conv2d")
 
 
 def test_build_core_is_the_users_stack():
@@ -121,15 +121,38 @@ def test_read_layers_from_file_errors(tmp_path):
         read_layers_from_file(tmp_path / "none.keras")
     inputs = keras.Input(shape=(4, 1))
     keras.Model(inputs, keras.layers.Dense(1)(keras.layers.LSTM(2)(inputs))).save(tmp_path / "f.keras")
-    with pytest.raises(ModelSpecError, match="is a Functional, not a Sequential model"):
-        read_layers_from_file(tmp_path / "f.keras")
+    assert read_layers_from_file(tmp_path / "f.keras") == [{"type": "lstm", "units": 2}, {"type": "dense", "units": 1}]
+    branch = keras.layers.Concatenate()([keras.layers.LSTM(2)(inputs), keras.layers.Flatten()(inputs)])
+    keras.Model(inputs, keras.layers.Dense(1)(branch)).save(tmp_path / "b.keras")
+    with pytest.raises(ModelSpecError, match="branches at layer 'flatten' \\(Flatten\\)"):
+        read_layers_from_file(tmp_path / "b.keras")
 
 
 # every registered layer type, so a new one is checked the moment it is added to LAYERS
 _MINIMAL_KWARGS = {"dense": {"units": 2}, "dropout": {"rate": 0.1}}
+# layer type -> a small stack that holds it where such a layer goes (input side, or on a sequence)
+_STACKS = {
+    "conv1d": [{"type": "conv1d", "filters": 4, "kernel_size": 2, "activation": "relu"},
+               {"type": "lstm", "units": 3}, {"type": "dense", "units": 1}],
+    "max_pooling1d": [{"type": "max_pooling1d"}, {"type": "lstm", "units": 3}, {"type": "dense", "units": 1}],
+    "average_pooling1d": [{"type": "average_pooling1d", "pool_size": 3, "padding": "same"},
+                          {"type": "lstm", "units": 3}, {"type": "dense", "units": 1}],
+    "global_average_pooling1d": [{"type": "lstm", "units": 3, "return_sequences": True},
+                                 {"type": "global_average_pooling1d"}, {"type": "dense", "units": 1}],
+    "flatten": [{"type": "lstm", "units": 3, "return_sequences": True}, {"type": "flatten"},
+                {"type": "dense", "units": 1}],
+    "masking": [{"type": "masking", "mask_value": -1.0}, {"type": "lstm", "units": 3}, {"type": "dense", "units": 1}],
+    "bidirectional": [{"type": "bidirectional", "layer": {"type": "lstm", "units": 3}, "merge_mode": "sum"},
+                      {"type": "dense", "units": 1}],
+    "time_distributed": [{"type": "lstm", "units": 3, "return_sequences": True},
+                         {"type": "time_distributed", "layer": {"type": "dense", "units": 2, "activation": "relu"}},
+                         {"type": "flatten"}, {"type": "dense", "units": 1}],
+}
 
 
 def _stack_with(type_name: str) -> list[dict]:
+    if type_name in _STACKS:
+        return _STACKS[type_name]
     if type_name in RECURRENT_TYPES:
         return [{"type": type_name, "units": 3}, {"type": "dense", "units": 1}]
     return [{"type": "lstm", "units": 3}, {"type": type_name, **_MINIMAL_KWARGS.get(type_name, {})},

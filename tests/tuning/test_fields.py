@@ -30,3 +30,42 @@ def test_fields_that_need_a_recurrent_layer_say_so():
     assert {name for name, f in fields.FIELDS.items() if f.needs_recurrent} == {
         "architecture.depth", "architecture.units", "activations.cell"
     }
+
+
+_CTX = {"task": "regression", "n_classes": 0}
+
+
+def _raw(layers: list[dict]) -> dict:
+    return load_spec(spec_dict("s.csv", model={"layers": layers})).to_dict()
+
+
+def test_strategies_act_on_the_recurrent_layer_a_bidirectional_wraps():
+    raw = _raw([{"type": "bidirectional", "layer": {"type": "lstm", "units": 8}, "merge_mode": "concat"},
+                {"type": "dense", "units": 1}])
+    assert [fields.own_value(raw, name, _CTX) for name in ("architecture.units", "architecture.depth",
+                                                            "activations.cell", "dropout.rate")] == [8, 1, "tanh", 0.0]
+    out = fields.apply_values(raw, {"architecture.units": 32, "dropout.rate": 0.2, "dropout.recurrent": 0.1,
+                                    "activations.cell": "relu"}, _CTX)
+    wrapper = out["model"]["layers"][0]
+    assert wrapper["type"] == "bidirectional" and wrapper["merge_mode"] == "concat"
+    assert wrapper["layer"] == {"type": "lstm", "units": 32, "dropout": 0.2, "recurrent_dropout": 0.1,
+                                "activation": "relu"}
+    assert raw["model"]["layers"][0]["layer"] == {"type": "lstm", "units": 8}  # the user's spec is untouched
+
+
+def test_depth_adds_a_layer_of_the_same_kind_and_keeps_what_the_head_reads():
+    # a bidirectional stack grows by bidirectional layers; the last keeps the user's return_sequences
+    raw = _raw([{"type": "conv1d", "filters": 4, "kernel_size": 3},
+                {"type": "bidirectional", "layer": {"type": "gru", "units": 8, "return_sequences": True}},
+                {"type": "global_average_pooling1d"}, {"type": "dense", "units": 1}])
+    deeper = fields.apply_values(raw, {"architecture.depth": 3}, _CTX)
+    assert [layer["type"] for layer in deeper["model"]["layers"]] == [
+        "conv1d", "bidirectional", "bidirectional", "bidirectional", "global_average_pooling1d", "dense"]
+    assert [layer["layer"]["return_sequences"] for layer in deeper["model"]["layers"][1:4]] == [True, True, True]
+    assert all(layer["layer"]["type"] == "gru" and layer["layer"]["units"] == 8 for layer in deeper["model"]["layers"][1:4])
+    shallower = fields.apply_values(deeper, {"architecture.depth": 1}, _CTX)
+    assert shallower["model"]["layers"] == raw["model"]["layers"]
+    # a plain stack still ends in a layer that returns one vector
+    plain = _raw([{"type": "lstm", "units": 8}, {"type": "dense", "units": 1}])
+    two = fields.apply_values(plain, {"architecture.depth": 2}, _CTX)["model"]["layers"]
+    assert [(layer["type"], layer["return_sequences"]) for layer in two[:2]] == [("lstm", True), ("lstm", False)]
