@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from autofix_lstm.errors import SearchInterrupted
 from autofix_lstm.render.progress import RichReporter
 from autofix_lstm.render.report import write_report
 from autofix_lstm.spec import Spec
@@ -40,11 +41,21 @@ def search(
 
     Raises:
         SpecError, DataError: bad input, with the field and the fix.
+        SearchInterrupted: SIGINT (Ctrl-C) or SIGTERM stopped it after the current epoch; the outputs
+            and the report for the best so far are written (``err.result``) unless it stopped before
+            the spec as written was trained. The same call resumes it.
+        RunFolderError: the output folder is not writable, is in use by another search, or holds a
+            damaged earlier search (``fresh=True`` starts over).
     """
-    result = run_search(
-        spec, data=data, x=x, y=y, fresh=fresh, max_trials=max_trials,
-        reporter=RichReporter() if progress else None,
-    )
+    try:
+        result = run_search(
+            spec, data=data, x=x, y=y, fresh=fresh, max_trials=max_trials,
+            reporter=RichReporter() if progress else None,
+        )
+    except SearchInterrupted as stopped:
+        if stopped.result is not None:
+            write_report(stopped.result.output_dir)
+        raise
     write_report(result.output_dir)
     return result
 
