@@ -176,6 +176,8 @@ def search(
     except (ResourceError, RunFolderError) as err:
         _fail_on_resources(err)
     except SearchInterrupted as err:
+        if json_output and err.result is not None:
+            typer.echo(json.dumps(err.result.summary, indent=2))
         err_console.print(f"[bold yellow]interrupted[/]: {escape(str(err))}", highlight=False, soft_wrap=True)
         raise typer.Exit(err.exit_code) from None
     if json_output:

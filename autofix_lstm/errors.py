@@ -2,7 +2,9 @@
 
 ``AutofixError`` is the root. ``SpecError`` and ``DataError`` (and ``ModelSpecError``) mean the
 user's input is wrong: the CLI exits with code 2. ``TrialFailed`` marks one search candidate as
-failed and the search goes on; ``FatalSearchError`` stops the search.
+failed and the search goes on; ``FatalSearchError`` stops the search. ``RunFolderError`` (and its
+``CorruptRunError``, ``RunLockedError``) means the output folder cannot be used here: exit code 3.
+``SearchInterrupted`` says a signal stopped a search after it wrote the best so far: 130 / 143.
 """
 
 from __future__ import annotations
@@ -89,8 +91,8 @@ class SearchInterrupted(AutofixError):
 
     ``signal_name`` is "SIGINT" or "SIGTERM"; ``exit_code`` is the shell's convention for it (130,
     143); ``result`` is the ``SearchResult`` of the best so far, or None when the search stopped
-    before the spec as written was trained (nothing to write yet). Running the same search again
-    resumes it.
+    before the spec as written was trained (nothing to write yet) or a second signal stopped the
+    writing. Running the same search again resumes it.
     """
 
     EXIT_CODES = {"SIGINT": 130, "SIGTERM": 143}
@@ -100,7 +102,7 @@ class SearchInterrupted(AutofixError):
         self.result = result
         self.output_dir = output_dir
         written = (f"the outputs for the best so far are in {output_dir}" if result is not None
-                   else "it stopped before the spec as written was trained, so there is nothing to write yet")
+                   else "it stopped before it could write the outputs for a best so far")
         super().__init__(f"search stopped by {signal_name}: {written}; run the same command again to resume")
 
     @property

@@ -28,8 +28,8 @@ import datetime as _dt
 import json
 import math
 import os
+import secrets
 import socket
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,6 +129,12 @@ class RunDir:
             known += _leftovers(self.root, [p.name for p in self.search_outputs()])
         return known
 
+    def remove_leftovers(self) -> None:
+        """Remove the temporary files of writes a kill cut short (the search holding the lock calls this)."""
+        for path in self.search_files():
+            if path.name.startswith("."):
+                path.unlink(missing_ok=True)
+
     def clear_search(self) -> None:
         """Remove what an earlier search wrote (``search_files``), and the folders it left empty."""
         for path in self.search_files():
@@ -200,13 +206,16 @@ class RunLock:
             os.ftruncate(self._fd, 0)
             os.write(self._fd, json.dumps(_holder()).encode())
             os.fsync(self._fd)
-        except PermissionError as err:
-            raise RunFolderError(f"output {folder} cannot be written ({err.strerror}); set output to a folder "
-                                 "you can write to, or change its permissions") from None
         except RunLockedError:
             if self._made_folder:
                 _remove_if_empty(folder)
             raise
+        except OSError as err:  # no permission, a read-only or full disk
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+            raise RunFolderError(f"output {folder} cannot be written ({err.strerror or err}); set output to a "
+                                 "folder you can write to") from None
         return self
 
     def __exit__(self, *exc) -> None:
@@ -296,8 +305,13 @@ def _atomic(path: Path, write) -> Path:
     """Run ``write(tmp_path)``, then move the temporary file over ``path`` in one step."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
+    while True:  # not tempfile.mkstemp: its files are private (0600); these get the umask's mode, as any file
+        tmp = path.parent / f".{path.stem}.{secrets.token_hex(4)}{path.suffix}"
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            break
+        except FileExistsError:
+            continue
     try:
         write(Path(tmp))
         os.replace(tmp, path)

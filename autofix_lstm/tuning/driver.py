@@ -485,7 +485,10 @@ def run_search(
     run.check_writable(spec.source)
     fingerprint = spec_fingerprint(spec, dataset, strategies)
     with run.lock(), StopSignals() as stops:
-        return _search_locked(spec, dataset, strategies, run, fingerprint, fresh, reporter, started, stops)
+        try:
+            return _search_locked(spec, dataset, strategies, run, fingerprint, fresh, reporter, started, stops)
+        except StopRequested as stop:  # outside the stages that wait for a safe point, or a second signal
+            raise SearchInterrupted(stop.signal_name, None, run.root) from None
 
 
 def _search_locked(spec: Spec, dataset: Dataset, strategies: list[Strategy], run: RunDir, fingerprint: str,
@@ -509,6 +512,7 @@ def _search_locked(spec: Spec, dataset: Dataset, strategies: list[Strategy], run
         diagnosis = diagnose_dataset(spec, dataset, strategies, save=False)
         if earlier is None:  # starting over: what an earlier search wrote goes (only that)
             run.clear_search()
+        run.remove_leftovers()
         save_state()
         diagnosis.output_path = write_json(diagnosis.to_dict(), run.diagnosis)
         reporter.stage("training the spec as written")
