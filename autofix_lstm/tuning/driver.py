@@ -194,6 +194,9 @@ class _TrialRunner:
         Raises:
             StopRequested: a signal cut the training short (nothing is recorded: a resume runs it again).
         """
+        # Each trial builds new models and traced functions; without this, a long search grows by
+        # megabytes per trial (benchmarks/long_memory.py). Nothing from an earlier trial is used again.
+        keras.backend.clear_session(free_memory=True)
         try:
             candidate = self.space.spec_for(self.spec, values)
             outcome, prepared, pruned_at = train_candidate(self.spec, candidate, self.dataset, epochs=epochs, prune=prune,

@@ -359,3 +359,95 @@ def test_a_signal_during_the_diagnosis_stops_cleanly_with_nothing_to_write(csv_s
     run = RunDir(load_spec(csv_spec).output_dir)
     assert not run.lock_file.exists() and signal.getsignal(signal.SIGINT) is before
     assert SearchInterrupted("SIGTERM").exit_code == 143
+
+
+# --- point 4: every file is written through run_dir, and a resume neither loses nor re-runs a finished trial -------
+
+
+def _in_place_writes(source: str) -> list[str]:
+    """The calls in ``source`` that write a file in place (read with ``ast``: messages quoting code do not count)."""
+    import ast
+
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        owner = getattr(getattr(func, "value", None), "id", "")
+        mode = node.args[1] if len(node.args) > 1 else next((k.value for k in node.keywords if k.arg == "mode"), None)
+        writes = (
+            (name in ("write_text", "write_bytes", "to_parquet") and isinstance(func, ast.Attribute))
+            or (name in ("copyfile", "copy", "copy2", "move") and owner == "shutil")
+            or (name == "dump" and owner == "json")
+            or (name in ("save", "savez", "savez_compressed") and owner in ("np", "numpy"))
+            or (name == "to_csv" and node.args)
+            or (name == "savefig" and not (node.args and getattr(node.args[0], "id", "") == "buffer"))
+            or (name == "open" and isinstance(mode, ast.Constant) and str(mode.value)[:1] in "wax")
+        )
+        if writes:
+            found.append(f"{name} at line {node.lineno}")
+    return found
+
+
+def test_files_are_written_only_through_run_dir():
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parents[2] / "autofix_lstm"
+    offenders = {
+        str(path.relative_to(package)): _in_place_writes(path.read_text(encoding="utf-8"))
+        for path in package.rglob("*.py") if path.name != "run_dir.py"
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
+    assert _in_place_writes("frame.to_csv(path)\njson.dump(x, f)\nopen(p, 'w')\nPath(p).write_text(t)") != []
+
+
+class _Trial:
+    def __init__(self, trial_id, status="RUNNING", values=None):
+        self.trial_id, self.status = trial_id, status
+        self.hyperparameters = kt.HyperParameters()
+        self.hyperparameters.values = dict(values or {})
+
+
+def test_a_trial_recorded_before_a_kill_is_not_trained_again_when_keras_tuner_retries_it(tmp_path):
+    run = RunDir(tmp_path)
+    TrialRecord("3", "completed", score=0.25).save(run.trial_record("3"))
+    TrialRecord("4", "failed", message="NaN loss").save(run.trial_record("4"))
+    runner = driver._TrialRunner.__new__(driver._TrialRunner)
+    runner.run_dir, runner.stops, runner.replayed = run, None, set()
+    runner.train = lambda *args, **kwargs: pytest.fail("a recorded trial was trained again")
+    assert runner.run(_Trial("3")) == {"score": 0.25}
+    with pytest.raises(kt.errors.FailedTrialError, match="NaN loss"):
+        runner.run(_Trial("4"))
+    assert runner.replayed == {"3", "4"}
+
+
+def test_trials_keras_tuner_ended_without_a_readable_record_are_run_again(tmp_path):
+    run = RunDir(tmp_path)
+    TrialRecord("0", "completed", score=1.0).save(run.trial_record("0"))
+    run.trial_record("1").parent.mkdir(parents=True)
+    run.trial_record("1").write_text('{"trial_id": "1", "sta')  # cut short
+
+    class Oracle:
+        start_order = ["0", "1", "2", "3"]
+        trials = {"0": _Trial("0", "COMPLETED"), "1": _Trial("1", "COMPLETED", {"a": 1}),
+                  "2": _Trial("2", "FAILED", {"a": 2}), "3": _Trial("3", "RUNNING")}
+        sources = {"1": "seed"}
+
+    trained = []
+
+    class Space:
+        def decode(self, values):
+            return values
+
+    runner = driver._TrialRunner.__new__(driver._TrialRunner)
+    runner.stops, runner.space, runner.reporter = None, Space(), driver.SearchReporter()
+    runner.spec = load_spec({"data": {"path": "x.npz"}, "model": {"layers": [{"type": "lstm", "units": 2},
+                                                                            {"type": "dense", "units": 1}]},
+                             "train": {"epochs": 2}})
+    runner.train = lambda trial_id, values, decoded, started, **kw: trained.append((trial_id, values, kw["order"],
+                                                                                    kw["epochs"], kw["source"]))
+    from autofix_lstm.tuning.records import load_records
+
+    assert driver._rerun_unrecorded(runner, Oracle(), load_records(run)) == 2
+    assert trained == [("1", {"a": 1}, 1, 2, "seed"), ("2", {"a": 2}, 2, 2, None)]  # "3" is Keras Tuner's to retry
