@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from autofix_lstm.data.dataset import Dataset, dataset_from_arrays, load_dataset, split_index
-from autofix_lstm.errors import SpecError
+from autofix_lstm.errors import SearchInterrupted, SpecError
 from autofix_lstm.modeling.train import TrainResult
 from autofix_lstm.modeling.train import train as train_spec
 from autofix_lstm.render.progress import RichReporter
@@ -179,12 +179,22 @@ def search(
     Raises:
         ModelSpecError: the model cannot be described as a spec (one line naming the layer).
         SpecError, DataError: bad input, with the field and the fix.
+        SearchInterrupted: SIGINT (Ctrl-C) or SIGTERM stopped it after the current epoch; the outputs
+            and the report for the best so far are written (``err.result``) unless it stopped before
+            the spec as written was trained. The same call resumes it.
+        RunFolderError: the output folder is not writable, is in use by another search, or holds a
+            damaged earlier search (``fresh=True`` starts over).
     """
     spec, dataset, data, x = _resolve(spec, data, x, y, validation_data, validation_split, model_options)
-    result = run_search(
-        spec, data=data, x=x, y=None if dataset is not None else y, dataset=dataset, fresh=fresh,
-        max_trials=max_trials, reporter=RichReporter() if progress else None,
-    )
+    try:
+        result = run_search(
+            spec, data=data, x=x, y=None if dataset is not None else y, dataset=dataset, fresh=fresh,
+            max_trials=max_trials, reporter=RichReporter() if progress else None,
+        )
+    except SearchInterrupted as stopped:
+        if stopped.result is not None:
+            write_report(stopped.result.output_dir)
+        raise
     write_report(result.output_dir)
     return result
 

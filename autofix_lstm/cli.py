@@ -1,7 +1,9 @@
 """The ``autofix-lstm`` command: a thin typer shell over the library.
 
 Only this module prints and decides exit codes: 0 when a command ran, 1 when ``search`` found no
-fix, 2 for bad input (spec, data or model), 3 when this machine could not run it (out of memory).
+fix, 2 for bad input (spec, data or model), 3 when this machine could not run it (out of memory, an
+output folder it cannot write, in use or holding a damaged earlier search), 130 / 143 when SIGINT /
+SIGTERM stopped a search (after writing the outputs for the best so far).
 """
 
 from __future__ import annotations
@@ -48,7 +50,10 @@ def _fail_on_bad_input(err: Exception) -> None:
 
 
 def _fail_on_resources(err: Exception) -> None:
-    err_console.print(f"[bold red]error[/] (resources): {escape(str(err))}", highlight=False, soft_wrap=True)
+    from autofix_lstm.errors import RunFolderError
+
+    kind = "output folder" if isinstance(err, RunFolderError) else "resources"
+    err_console.print(f"[bold red]error[/] ({kind}): {escape(str(err))}", highlight=False, soft_wrap=True)
     raise typer.Exit(EXIT_CANNOT_RUN)
 
 
@@ -162,14 +167,19 @@ def search(
 ) -> None:
     """Search for a configuration whose output no longer collapses; exit 1 when none beats a constant."""
     from autofix_lstm.api import search as run_search
-    from autofix_lstm.errors import DataError, ResourceError, SpecError
+    from autofix_lstm.errors import DataError, ResourceError, RunFolderError, SearchInterrupted, SpecError
 
     try:
         result = run_search(spec, fresh=fresh, progress=not json_output, max_trials=max_trials)
     except (SpecError, DataError) as err:
         _fail_on_bad_input(err)
-    except ResourceError as err:
+    except (ResourceError, RunFolderError) as err:
         _fail_on_resources(err)
+    except SearchInterrupted as err:
+        if json_output and err.result is not None:
+            typer.echo(json.dumps(err.result.summary, indent=2))
+        err_console.print(f"[bold yellow]interrupted[/]: {escape(str(err))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(err.exit_code) from None
     if json_output:
         typer.echo(json.dumps(result.summary, indent=2))
     else:

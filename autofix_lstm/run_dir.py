@@ -3,28 +3,44 @@
 Every file name lives here and nowhere else; a new output file is one more property of ``RunDir``.
 Writes are atomic (a temporary file in the same folder, then ``os.replace``), so a kill while
 writing leaves the previous version or the new one, never half a file. JSON is written with
-NaN/inf as ``null`` (``jsonable``, the one converter the package has).
+NaN/inf as ``null`` (``jsonable``, the one converter the package has). A search holds the folder's
+lock (``RunLock``: one search per folder) and ``RunDir.clear_search`` removes only the files a
+search writes, so a user's own files in the folder survive ``--fresh``.
 
 The folder's layout (a public contract, see the README)::
 
     <output>/
       summary.json  trials.csv  best_spec.yaml  best_model.keras  report.html   # search
+      best_trial.json                      # search: the trial best_model.keras and best_spec.yaml are from
       baseline.json  baseline_model.keras  search_state.json                    # search, for resume
+      search.lock                                                               # while a search runs
       diagnosis.json                                                            # diagnose / search
       metrics.json  model.keras                                                 # train
       tuner/autofix/trial_<id>/autofix_trial.json                               # one record per trial
+      tuner/autofix/trial_<id>/model.keras              # the best trial's model (best_model.keras's source)
+      tuner/autofix/oracle.json  tuner0.json  trial_<id>/trial.json             # Keras Tuner's own state
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime as _dt
 import json
 import math
 import os
-import tempfile
+import secrets
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from autofix_lstm.errors import CorruptRunError, RunFolderError, RunLockedError, SpecError
+
+try:  # POSIX: the kernel releases a flock when its holder dies, even on kill -9
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: a lock file whose holder is checked by pid
+    fcntl = None
 
 SUMMARY = "summary.json"
 TRIALS_CSV = "trials.csv"
@@ -40,6 +56,12 @@ MODEL = "model.keras"
 TUNER = "tuner"
 PROJECT = "autofix"
 TRIAL_RECORD = "autofix_trial.json"
+BEST_TRIAL = "best_trial.json"
+LOCK = "search.lock"
+# Keras Tuner's own files in the project folder (written by tuning.oracles, atomically):
+TUNER_ORACLE = "oracle.json"
+TUNER_STATE = "tuner0.json"
+TUNER_TRIAL = "trial.json"
 
 
 @dataclass(frozen=True)
@@ -64,10 +86,23 @@ class RunDir:
     model = property(lambda self: self.root / MODEL, doc="model.keras: what ``train`` trained.")
     tuner = property(lambda self: self.root / TUNER, doc="tuner/: Keras Tuner's project folder's parent.")
     project = property(lambda self: self.root / TUNER / PROJECT, doc="tuner/autofix/: Keras Tuner's project.")
+    best_trial = property(lambda self: self.root / BEST_TRIAL,
+                          doc="best_trial.json: the trial best_model.keras and best_spec.yaml come from.")
+    lock_file = property(lambda self: self.root / LOCK, doc="search.lock: held by the search running here.")
+    tuner_oracle = property(lambda self: self.project / TUNER_ORACLE, doc="Keras Tuner's oracle state.")
+    tuner_state = property(lambda self: self.project / TUNER_STATE, doc="Keras Tuner's tuner state.")
 
     def trial_record(self, trial_id: str) -> Path:
         """The record of one trial, beside Keras Tuner's own files for it."""
         return self.project / f"trial_{trial_id}" / TRIAL_RECORD
+
+    def trial_model(self, trial_id: str) -> Path:
+        """The model of one trial, kept while it is the best (best_model.keras is copied from it)."""
+        return self.project / f"trial_{trial_id}" / MODEL
+
+    def tuner_trial(self, trial_id: str) -> Path:
+        """Keras Tuner's own record of one trial."""
+        return self.project / f"trial_{trial_id}" / TUNER_TRIAL
 
     def trial_records(self) -> Iterator[Path]:
         """Every trial record on disk (in no particular order)."""
@@ -76,7 +111,175 @@ class RunDir:
     def search_outputs(self) -> list[Path]:
         """The files a search writes at the top of the folder (what ``--fresh`` removes besides tuner/)."""
         return [self.state, self.baseline, self.baseline_model, self.best_model, self.summary, self.trials_csv,
-                self.best_spec, self.report]
+                self.best_spec, self.best_trial, self.report]
+
+    def search_files(self) -> list[Path]:
+        """Every file a search wrote here that is on disk: its outputs, Keras Tuner's project files, and the
+        temporary files of writes a kill cut short. Files the search does not know (a user's notes) are not
+        among them."""
+        known = [p for p in self.search_outputs() if p.is_file()]
+        trial_files = (TRIAL_RECORD, MODEL, TUNER_TRIAL)
+        if self.project.is_dir():
+            known += [p for p in (self.tuner_oracle, self.tuner_state) if p.is_file()]
+            for folder in self.project.glob("trial_*"):
+                known += [folder / name for name in trial_files if (folder / name).is_file()]
+                known += _leftovers(folder, trial_files)
+            known += _leftovers(self.project, (TUNER_ORACLE, TUNER_STATE))
+        if self.root.is_dir():
+            known += _leftovers(self.root, [p.name for p in self.search_outputs()])
+        return known
+
+    def remove_leftovers(self) -> None:
+        """Remove the temporary files of writes a kill cut short (the search holding the lock calls this)."""
+        for path in self.search_files():
+            if path.name.startswith("."):
+                path.unlink(missing_ok=True)
+
+    def clear_search(self) -> None:
+        """Remove what an earlier search wrote (``search_files``), and the folders it left empty."""
+        for path in self.search_files():
+            path.unlink(missing_ok=True)
+        if self.project.is_dir():
+            for folder in self.project.glob("trial_*"):
+                _remove_if_empty(folder)
+            _remove_if_empty(self.project)
+        _remove_if_empty(self.tuner)
+
+    def check_writable(self, source: str | None = None) -> None:
+        """Fail, touching nothing, when the folder cannot be made or written.
+
+        Raises:
+            SpecError: a file stands where the folder (or one of its parents) should be.
+            RunFolderError: the folder, or the nearest existing parent, is not writable.
+        """
+        path = self.root
+        while not path.exists() and path != path.parent:
+            path = path.parent
+        if not path.is_dir():
+            raise SpecError(f"output {self.root} cannot be made: {path} is a file, not a folder; "
+                            "set output to a folder", source)
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise RunFolderError(f"output {self.root} cannot be written: {path} is not writable by this user; "
+                                 "set output to a folder you can write to, or change its permissions")
+
+    def lock(self) -> RunLock:
+        """The folder's lock (a context manager): one search at a time per folder."""
+        return RunLock(self)
+
+
+def _leftovers(folder: Path, names) -> list[Path]:
+    """The temporary files ``_atomic`` leaves for ``names`` in ``folder`` when a kill interrupts a write."""
+    out = []
+    for name in names:
+        stem, suffix = os.path.splitext(name)
+        out += [p for p in folder.glob(f".{stem}.*{suffix}") if p.is_file()]
+    return out
+
+
+def _remove_if_empty(folder: Path) -> None:
+    with contextlib.suppress(OSError):  # not empty (a user's file), or already gone
+        folder.rmdir()
+
+
+class RunLock:
+    """An exclusive lock on an output folder, held by one search: ``with RunDir(out).lock(): ...``.
+
+    ``search.lock`` holds the holder's pid, host and start time, so a second search refuses naming
+    it (``RunLockedError``). On POSIX the lock is a ``flock`` on that file, which the kernel releases
+    when its holder dies (even on ``kill -9``): a lock left by a killed search is stale and is taken
+    over. Without ``flock`` (Windows) the file is created exclusively, and a lock whose holder's pid
+    is dead on this host is taken over. Acquiring creates the folder; releasing removes the lock
+    file, and the folder too when the lock made it and it is still empty.
+    """
+
+    def __init__(self, run: RunDir):
+        self.path = run.lock_file
+        self._fd: int | None = None
+        self._made_folder = False
+
+    def __enter__(self) -> RunLock:
+        folder = self.path.parent
+        self._made_folder = not folder.exists()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            self._fd = self._acquire_flock() if fcntl is not None else self._acquire_exclusive()
+            os.ftruncate(self._fd, 0)
+            os.write(self._fd, json.dumps(_holder()).encode())
+            os.fsync(self._fd)
+        except RunLockedError:
+            if self._made_folder:
+                _remove_if_empty(folder)
+            raise
+        except OSError as err:  # no permission, a read-only or full disk
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+            raise RunFolderError(f"output {folder} cannot be written ({err.strerror or err}); set output to a "
+                                 "folder you can write to") from None
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._fd is None:
+            return
+        with contextlib.suppress(OSError):
+            self.path.unlink()  # while still holding it, so no one takes the file it is about to drop
+        os.close(self._fd)
+        self._fd = None
+        if self._made_folder:
+            _remove_if_empty(self.path.parent)
+
+    def _acquire_flock(self) -> int:
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise self._held() from None
+            try:
+                same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                return fd
+            os.close(fd)  # its holder released and removed it between our open and our flock: again
+
+    def _acquire_exclusive(self) -> int:  # pragma: no cover - exercised where fcntl is missing
+        while True:
+            try:
+                return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                holder = _read_holder(self.path)
+                if holder.get("host") != socket.gethostname() or _alive(holder.get("pid")):
+                    raise self._held() from None
+                self.path.unlink(missing_ok=True)  # stale: its holder died on this host
+
+    def _held(self) -> RunLockedError:
+        holder = _read_holder(self.path)
+        return RunLockedError(self.path, holder.get("pid"), holder.get("host"), holder.get("started"))
+
+
+def _holder() -> dict:
+    started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    return {"pid": os.getpid(), "host": socket.gethostname(), "started": started}
+
+
+def _read_holder(path: Path) -> dict:
+    try:
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # being written by its holder, or gone
+        return {}
+    return raw if isinstance(raw, dict) else {}
+
+
+def _alive(pid) -> bool:  # pragma: no cover - the fallback without flock
+    try:
+        os.kill(int(pid), 0)
+    except (TypeError, ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def jsonable(value: Any) -> Any:
@@ -102,8 +305,13 @@ def _atomic(path: Path, write) -> Path:
     """Run ``write(tmp_path)``, then move the temporary file over ``path`` in one step."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
+    while True:  # not tempfile.mkstemp: its files are private (0600); these get the umask's mode, as any file
+        tmp = path.parent / f".{path.stem}.{secrets.token_hex(4)}{path.suffix}"
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            break
+        except FileExistsError:
+            continue
     try:
         write(Path(tmp))
         os.replace(tmp, path)
@@ -124,8 +332,17 @@ def write_json(payload: Any, path: Path) -> Path:
 
 
 def read_json(path: Path) -> Any:
-    """The JSON at ``path``."""
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    """The JSON at ``path``.
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        CorruptRunError: the file is not JSON (cut short, or edited); names the file and ``--fresh``.
+    """
+    text = Path(path).read_text(encoding="utf-8", errors="replace")
+    try:
+        return json.loads(text)
+    except ValueError as err:
+        raise CorruptRunError(path, f"not valid JSON: {err}") from None
 
 
 def save_model(model, path: Path) -> Path:

@@ -11,8 +11,13 @@ report on top):
 4. write best_spec.yaml, best_model.keras, summary.json and trials.csv into ``<output>/``.
 
 The Keras Tuner project lives in ``<output>/tuner``: running the same search again resumes it
-(finished trials are kept). The baseline is cached in ``<output>/baseline.json``. Ctrl-C stops
-after writing the outputs for the best candidate so far. Every file name is ``RunDir``'s.
+(finished trials are kept, a trial whose record is missing or cut short is run again). The
+baseline is cached in ``<output>/baseline.json``. Everything is checked (spec, data, strategy
+files, the folder, an earlier search's files) before the folder is touched, and one search at a
+time holds it (``RunDir.lock``). SIGINT (Ctrl-C) or SIGTERM stops after the current epoch, writes
+the outputs for the best candidate so far and raises ``SearchInterrupted`` (``tuning.interrupts``).
+best_model.keras and best_spec.yaml always come from the trial best_trial.json names.
+Every file name is ``RunDir``'s.
 """
 
 from __future__ import annotations
@@ -21,7 +26,6 @@ import contextlib
 import hashlib
 import io
 import json
-import shutil
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -36,7 +40,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from autofix_lstm.data.dataset import Dataset, load_dataset
 from autofix_lstm.diagnosis.runner import diagnose_dataset
-from autofix_lstm.errors import AutofixError, SpecError
+from autofix_lstm.errors import AutofixError, CorruptRunError, SearchInterrupted, SpecError
 from autofix_lstm.modeling.build import compile_core
 from autofix_lstm.modeling.callbacks import CollapsePruning
 from autofix_lstm.modeling.evaluate import predict_original
@@ -45,10 +49,11 @@ from autofix_lstm.run_dir import RunDir, copy_file, read_json, save_model, write
 from autofix_lstm.scoring.objective import is_fix, score
 from autofix_lstm.scoring.signal import SignalProbe, probe_signal
 from autofix_lstm.spec import Spec, load_spec
+from autofix_lstm.tuning.interrupts import StopRequested, StopSignals
 from autofix_lstm.tuning.oracles import AutofixTuner, make_oracle
 from autofix_lstm.tuning.records import BASELINE_ID, TrialRecord, TrialStatus, best_record, load_records
 from autofix_lstm.tuning.space import SearchSpace, build_space, neighbours, seed_values
-from autofix_lstm.tuning.strategies import resolve_strategies
+from autofix_lstm.tuning.strategies import Strategy, resolve_strategies
 from autofix_lstm.tuning.summary import (
     cudnn_problems,
     record_spec,
@@ -60,9 +65,10 @@ from autofix_lstm.tuning.summary import (
 )
 
 
-def spec_fingerprint(spec: Spec, dataset: Dataset | None = None) -> str:
+def spec_fingerprint(spec: Spec, dataset: Dataset | None = None, strategies: list[Strategy] | None = None) -> str:
     """A hash of what decides trial results: the spec (search budget excluded, so a search can be
-    extended) and, when given, the windowed data itself (a changed file or DataFrame is a new search).
+    extended), when given the windowed data itself (a changed file or DataFrame is a new search) and
+    the contents of the strategies (an edited strategy file is a new search space).
     """
     raw = spec.to_dict()
     raw["search"] = {k: v for k, v in raw["search"].items() if k not in ("max_trials", "max_time")}
@@ -71,6 +77,9 @@ def spec_fingerprint(spec: Spec, dataset: Dataset | None = None) -> str:
     if dataset is not None:
         for array in (dataset.x_train, dataset.y_train, dataset.x_val, dataset.y_val):
             digest.update(np.ascontiguousarray(array).tobytes())
+    if strategies is not None:
+        contents = [strategy.model_dump(mode="json") for strategy in strategies]
+        digest.update(json.dumps(contents, sort_keys=True, default=str).encode())
     return digest.hexdigest()[:16]
 
 
@@ -138,7 +147,7 @@ class _TrialRunner:
     """Trains the candidates Keras Tuner proposes, writes their records, and keeps the best so far."""
 
     def __init__(self, spec: Spec, dataset: Dataset, space: SearchSpace, run: RunDir, clock, reporter,
-                 best: TrialRecord):
+                 best: TrialRecord, stops: StopSignals | None = None):
         self.spec = spec
         self.dataset = dataset
         self.space = space
@@ -150,12 +159,22 @@ class _TrialRunner:
         self.done = 0
         self.fix_found = best.fix
         self.oracle = None  # set once the oracle exists: its start order numbers the records
+        self.stops = stops
+        self.replayed: set[str] = set()  # trials a kill left unfinished for Keras Tuner but recorded
 
     def _order(self, trial_id: str) -> int | None:
         order = getattr(self.oracle, "start_order", None) or []
         return order.index(trial_id) if trial_id in order else None
 
     def run(self, trial) -> dict:
+        if self.stops is not None:
+            self.stops.check()
+        recorded = self._recorded(trial.trial_id)
+        if recorded is not None:  # finished before a kill, but Keras Tuner did not hear of it: not run again
+            self.replayed.add(trial.trial_id)
+            if recorded.status is TrialStatus.FAILED:
+                raise kt.errors.FailedTrialError(recorded.message)
+            return {"score": recorded.score}
         started = time.perf_counter()
         values = dict(trial.hyperparameters.values)
         decoded = self.space.decode(values)
@@ -166,12 +185,27 @@ class _TrialRunner:
             raise kt.errors.FailedTrialError(record.message)
         return {"score": record.score}
 
+    def _recorded(self, trial_id: str) -> TrialRecord | None:
+        path = self.run_dir.trial_record(trial_id)
+        try:
+            return TrialRecord.load(path) if path.is_file() else None
+        except (OSError, CorruptRunError):
+            return None  # cut short: run it again
+
     def train(self, trial_id: str, values: dict, decoded: dict, started: float, *, order: int | None,
               epochs: int, prune: bool = True, rerun_of: str | None = None, source: str | None = None) -> TrialRecord:
-        """Train one candidate, write its record, keep the best model so far; the record (failed or not)."""
+        """Train one candidate, write its record, keep the best model so far; the record (failed or not).
+
+        Raises:
+            StopRequested: a signal cut the training short (nothing is recorded: a resume runs it again).
+        """
+        # Each trial builds new models and traced functions; without this, a long search grows by
+        # megabytes per trial (benchmarks/long_memory.py). Nothing from an earlier trial is used again.
+        keras.backend.clear_session(free_memory=True)
         try:
             candidate = self.space.spec_for(self.spec, values)
-            outcome, prepared, pruned_at = train_candidate(self.spec, candidate, self.dataset, epochs=epochs, prune=prune)
+            outcome, prepared, pruned_at = train_candidate(self.spec, candidate, self.dataset, epochs=epochs, prune=prune,
+                                                           stops=self.stops)
         except (AutofixError, ValueError) as err:
             return self._fail(trial_id, decoded, f"{type(err).__name__}: {err}", started, order=order, source=source)
         metrics = outcome.metrics
@@ -196,13 +230,17 @@ class _TrialRunner:
             source=source,
             rerun_of=rerun_of,
         )
-        if record.score < self.best.score:
-            save_model(export_model(outcome.core, prepared), self.run_dir.best_model)
-            write_best_spec(candidate, self.run_dir.root)
-            self.best = record
+        new_best = record.score < self.best.score
+        if new_best:  # its model first: a record on disk always has the model its best_model.keras needs
+            save_model(export_model(outcome.core, prepared), self.run_dir.trial_model(trial_id))
+        self._finish(record)
+        if new_best:
+            previous, self.best = self.best, record
+            publish_best(self.run_dir, record, self.spec)
+            if not previous.is_baseline:
+                self.run_dir.trial_model(previous.trial_id).unlink(missing_ok=True)
             if record.fix:
                 self._refine_around(record)
-        self._finish(record)
         return record
 
     def started_count(self) -> int:
@@ -230,6 +268,8 @@ class _TrialRunner:
         self.fix_found = self.fix_found or record.fix
 
     def trial_ended(self, trial) -> None:
+        if trial.trial_id in self.replayed:  # already counted as done when the search resumed
+            return
         self.done += 1
         self.reporter.trial_done(self.done, self.best, self.fix_found)
 
@@ -244,14 +284,24 @@ def _pruning(spec: Spec, prepared, epochs: int) -> CollapsePruning | None:
     )
 
 
-def train_candidate(spec: Spec, candidate: Spec, dataset: Dataset, *, epochs: int | None = None, prune: bool = True):
-    """Train one candidate the way every trial (and the baseline) is trained: ``(outcome, prepared, pruned_at)``."""
+def train_candidate(spec: Spec, candidate: Spec, dataset: Dataset, *, epochs: int | None = None, prune: bool = True,
+                    stops: StopSignals | None = None):
+    """Train one candidate the way every trial (and the baseline) is trained: ``(outcome, prepared, pruned_at)``.
+
+    With ``stops``, a signal ends the training at the end of its current epoch and raises ``StopRequested``.
+    """
     epochs = epochs or candidate.train.epochs
     prepared = prepare(candidate, dataset)
     pruning = _pruning(spec, prepared, epochs) if prune else None
+    callbacks = [pruning] if pruning else []
+    stopper = stops.epoch_callback(epochs) if stops is not None else None
+    if stopper is not None:
+        callbacks.append(stopper)  # after pruning: a trial pruned at this epoch end is complete
     outcome = fit_prepared(
-        candidate, prepared, epochs=epochs, callbacks=[pruning] if pruning else [], min_std_ratio=spec.search.min_std_ratio
+        candidate, prepared, epochs=epochs, callbacks=callbacks, min_std_ratio=spec.search.min_std_ratio
     )
+    if stopper is not None and stopper.cut_short:
+        raise StopRequested(stops.signal_name)
     return outcome, prepared, None if pruning is None else pruning.pruned_at
 
 
@@ -297,7 +347,8 @@ def _as_list(values: np.ndarray) -> list:
     return np.asarray(values, dtype=np.float64).tolist()
 
 
-def _baseline(spec: Spec, dataset: Dataset, run: RunDir, fingerprint: str, clock) -> TrialRecord:
+def _baseline(spec: Spec, dataset: Dataset, run: RunDir, fingerprint: str, clock,
+              stops: StopSignals | None = None) -> TrialRecord:
     """Train the spec as written (cached in baseline.json for resumed searches)."""
     if run.baseline.is_file() and run.baseline_model.is_file():
         cached = TrialRecord.load(run.baseline)
@@ -306,7 +357,7 @@ def _baseline(spec: Spec, dataset: Dataset, run: RunDir, fingerprint: str, clock
     started = time.perf_counter()
     # The same pruning as every candidate: a spec still collapsed (and not moving) after its first
     # epochs would not change its verdict by training on, and its time goes to the fixes.
-    outcome, prepared, pruned_at = train_candidate(spec, spec, dataset)
+    outcome, prepared, pruned_at = train_candidate(spec, spec, dataset, stops=stops)
     save_model(export_model(outcome.core, prepared), run.baseline_model)
     metrics = outcome.metrics
     record = TrialRecord(
@@ -330,24 +381,80 @@ def _baseline(spec: Spec, dataset: Dataset, run: RunDir, fingerprint: str, clock
     return record
 
 
-def _check_resumable(run: RunDir, fingerprint: str, fresh: bool) -> float:
-    """Seconds already spent by earlier runs of this search (0 when starting over)."""
-    if fresh:
-        shutil.rmtree(run.tuner, ignore_errors=True)
-        for path in run.search_outputs():
-            path.unlink(missing_ok=True)
-        return 0.0
-    if not run.state.is_file():
-        if run.tuner.exists():
-            shutil.rmtree(run.tuner)
-        return 0.0
+def _earlier_search(run: RunDir, fingerprint: str, fresh: bool) -> float | None:
+    """Seconds already spent by an earlier run of this search, or None when there is none to resume.
+
+    Reads only (nothing is touched before the diagnosis has accepted the spec). An earlier search
+    for another spec is refused; one whose state or baseline file is damaged is refused naming the
+    file, unless ``fresh`` discards it.
+
+    Raises:
+        SpecError: the folder holds a search for a different spec.
+        CorruptRunError: search_state.json or baseline.json cannot be read.
+    """
+    if fresh or not run.state.is_file():
+        return None
     state = read_json(run.state)
+    if not isinstance(state, dict) or not isinstance(state.get("elapsed_seconds", 0.0), (int, float)):
+        raise CorruptRunError(run.state, "not a search state")
     if state.get("fingerprint") != fingerprint:
         raise SpecError(
-            f"{run.root} holds a search for a different spec (data, model, preprocessing, training or search settings "
-            "changed); run with --fresh to start over, or set a new output folder"
+            f"{run.root} holds a search for a different spec (data, model, preprocessing, training, search settings "
+            "or strategy files changed); run with --fresh to start over, or set a new output folder"
         )
+    if run.baseline.is_file():
+        TrialRecord.load(run.baseline)  # damaged: refused now, not after the diagnosis
     return float(state.get("elapsed_seconds", 0.0))
+
+
+def _best_model_source(run: RunDir, record: TrialRecord) -> Path:
+    return run.baseline_model if record.is_baseline else run.trial_model(record.trial_id)
+
+
+def publish_best(run: RunDir, record: TrialRecord, spec: Spec) -> None:
+    """Write best_model.keras and best_spec.yaml from ``record``, then best_trial.json naming it.
+
+    Each file is replaced atomically and best_trial.json last, so a kill between two of the writes
+    leaves best_trial.json naming an older trial: ``best_published`` then says False and the next
+    run writes the pair again.
+    """
+    source = _best_model_source(run, record)
+    if not source.is_file():
+        raise CorruptRunError(source, f"the model of the best trial, {record.trial_id}, is missing")
+    copy_file(source, run.best_model)
+    write_best_spec(record_spec(record, spec), run.root)
+    write_json({"trial_id": record.trial_id}, run.best_trial)
+
+
+def best_published(run: RunDir, record: TrialRecord) -> bool:
+    """True when best_trial.json names ``record`` and best_model.keras and best_spec.yaml are there."""
+    if not (run.best_model.is_file() and run.best_spec.is_file() and run.best_trial.is_file()):
+        return False
+    try:
+        marker = read_json(run.best_trial)
+    except CorruptRunError:
+        return False
+    return isinstance(marker, dict) and marker.get("trial_id") == record.trial_id
+
+
+def _rerun_unrecorded(runner: _TrialRunner, oracle, records: list[TrialRecord]) -> int:
+    """Run again the trials Keras Tuner counts as ended whose record is missing or cut short; how many."""
+    recorded = {r.trial_id for r in records}
+    ran = 0
+    for trial_id in list(oracle.start_order):
+        trial = oracle.trials.get(trial_id)
+        if trial is None or trial.status not in ("COMPLETED", "FAILED") or trial_id in recorded:
+            continue
+        values = dict(trial.hyperparameters.values)
+        if runner.stops is not None:
+            runner.stops.check()
+        runner.reporter.stage(f"re-running trial {trial_id}: its record is missing or damaged")
+        runner.train(trial_id, values, runner.space.decode(values), time.perf_counter(),
+                     order=oracle.start_order.index(trial_id),
+                     epochs=int(values.get("tuner/epochs", runner.spec.train.epochs)),
+                     source=getattr(oracle, "sources", {}).get(trial_id))
+        ran += 1
+    return ran
 
 
 def _findings(diagnosis) -> list:
@@ -370,6 +477,12 @@ def run_search(
     ``reporter`` is told of each stage and trial (default: nothing is shown); ``autofix_lstm.search``
     passes a live display when asked for progress. ``dataset``: data already windowed and split,
     used instead of reading the spec's (or ``data``/``x``, ``y``).
+
+    Raises:
+        SearchInterrupted: SIGINT or SIGTERM stopped it; the outputs for the best so far are written
+            first (its ``result``), unless it stopped before the baseline was trained.
+        RunFolderError: the folder is not writable, another search holds it (``RunLockedError``), or an
+            earlier search's files there are damaged (``CorruptRunError``).
     """
     spec = load_spec(spec)
     if max_trials is not None:
@@ -379,9 +492,20 @@ def run_search(
     dataset = dataset if dataset is not None else load_dataset(spec, frame=data, x=x, y=y)
     strategies = resolve_strategies(spec.search.strategies, spec.base_dir)
     run = RunDir(spec.output_dir)
-    run.root.mkdir(parents=True, exist_ok=True)
-    fingerprint = spec_fingerprint(spec, dataset)
-    elapsed_before = _check_resumable(run, fingerprint, fresh)
+    run.check_writable(spec.source)
+    fingerprint = spec_fingerprint(spec, dataset, strategies)
+    with run.lock(), StopSignals() as stops:
+        try:
+            return _search_locked(spec, dataset, strategies, run, fingerprint, fresh, reporter, started, stops)
+        except StopRequested as stop:  # outside the stages that wait for a safe point, or a second signal
+            raise SearchInterrupted(stop.signal_name, None, run.root) from None
+
+
+def _search_locked(spec: Spec, dataset: Dataset, strategies: list[Strategy], run: RunDir, fingerprint: str,
+                   fresh: bool, reporter: SearchReporter, started: float, stops: StopSignals) -> SearchResult:
+    """``run_search`` once its inputs are checked and it holds the folder's lock and the signals."""
+    earlier = _earlier_search(run, fingerprint, fresh)
+    elapsed_before = earlier or 0.0
 
     def clock() -> float:
         return elapsed_before + time.perf_counter() - started
@@ -391,19 +515,29 @@ def run_search(
 
     interrupted = False
     start_order: list[str] | None = None
+    baseline = runner = None
+    space = None
     try:
         reporter.stage("diagnosing")
-        diagnosis = diagnose_dataset(spec, dataset, strategies, save=True)
+        diagnosis = diagnose_dataset(spec, dataset, strategies, save=False)
+        if earlier is None:  # starting over: what an earlier search wrote goes (only that)
+            run.clear_search()
+        run.remove_leftovers()
+        save_state()
+        diagnosis.output_path = write_json(diagnosis.to_dict(), run.diagnosis)
         reporter.stage("training the spec as written")
-        baseline = _baseline(spec, dataset, run, fingerprint, clock)
+        with stops.at_epoch_ends():
+            baseline = _baseline(spec, dataset, run, fingerprint, clock, stops)
         save_state()
 
         space = build_space(spec, dataset, strategies)
         seeds = seed_values(space, strategies, _findings(diagnosis), limit=max(1, spec.search.max_trials // 2))
         records = load_records(run)
         best = best_record([baseline, *records])
+        if not best_published(run, best) and _best_model_source(run, best).is_file():
+            publish_best(run, best, spec)  # a kill came between two of its writes (else _finish writes it)
         deadline = None if spec.search.max_seconds is None else time.time() + max(0.0, spec.search.max_seconds - clock())
-        runner = _TrialRunner(spec, dataset, space, run, clock, reporter, best)
+        runner = _TrialRunner(spec, dataset, space, run, clock, reporter, best, stops)
         runner.done = len(records)
         if space.fields:
             oracle = make_oracle(
@@ -416,25 +550,48 @@ def run_search(
             reporter.start(spec.search.max_trials)
             reporter.trial_done(runner.done, runner.best, runner.fix_found)
             try:
-                with warnings.catch_warnings():
-                    # The Gaussian process often sits at a kernel bound on a handful of points; harmless.
-                    warnings.simplefilter("ignore", ConvergenceWarning)
-                    tuner.search(verbose=0)
-            except KeyboardInterrupt:
-                interrupted = True
+                with stops.at_epoch_ends():
+                    _rerun_unrecorded(runner, tuner.oracle, records)
+                    with warnings.catch_warnings():
+                        # The Gaussian process often sits at a kernel bound on a handful of points; harmless.
+                        warnings.simplefilter("ignore", ConvergenceWarning)
+                        tuner.search(verbose=0)
+                    stops.check()
+            except (StopRequested, KeyboardInterrupt) as stop:
+                interrupted = _stopped_by(stop, stops)
             start_order = list(tuner.oracle.start_order)
             records = load_records(run, start_order)
             if not interrupted and not any(r.fix for r in [baseline, *records]) and spec.search.rerun_pruned:
                 try:
-                    _rerun_pruned(runner, records, deadline, reporter)
-                except KeyboardInterrupt:
-                    interrupted = True
+                    with stops.at_epoch_ends():
+                        _rerun_pruned(runner, records, deadline, reporter)
+                        stops.check()
+                except (StopRequested, KeyboardInterrupt) as stop:
+                    interrupted = _stopped_by(stop, stops)
         save_state()
+    except (StopRequested, KeyboardInterrupt) as stop:
+        interrupted = _stopped_by(stop, stops)
     finally:
         reporter.stop()
+    if baseline is None:  # stopped during the diagnosis or the baseline: nothing to judge yet
+        raise SearchInterrupted(stops.signal_name or "SIGINT", None, run.root)
+    if space is None or runner is None:  # stopped between the baseline and the trials
+        space = build_space(spec, dataset, strategies)
     probe = getattr(diagnosis, "signal_probe", None) or probe_signal(dataset, seed=spec.train.seed)
-    return _finish(spec, run, baseline, diagnosis, space, clock, interrupted, start_order, probe,
-                   getattr(runner, "oracle", None))
+    with stops.at_epoch_ends():  # a first signal now waits for the outputs; a second one stops at once
+        result = _finish(spec, run, baseline, diagnosis, space, clock, interrupted, start_order, probe,
+                         getattr(runner, "oracle", None))
+        if interrupted:
+            save_state()
+    if interrupted or stops.requested:
+        raise SearchInterrupted(stops.signal_name or "SIGINT", result, run.root)
+    return result
+
+
+def _stopped_by(stop: BaseException, stops: StopSignals) -> bool:
+    """Note a stop (a KeyboardInterrupt raised by other means reads as SIGINT); True."""
+    stops.request(getattr(stop, "signal_name", None) or "SIGINT")
+    return True
 
 
 def _finish(spec: Spec, run: RunDir, baseline: TrialRecord, diagnosis, space: SearchSpace, clock,
@@ -445,9 +602,8 @@ def _finish(spec: Spec, run: RunDir, baseline: TrialRecord, diagnosis, space: Se
     min_ratio = spec.search.min_std_ratio
     fixed = bool(is_fix(best.metrics, min_ratio))
     best_spec = record_spec(best, spec)
-    if best.is_baseline:
-        copy_file(run.baseline_model, run.best_model)
-        write_best_spec(spec, run.root)
+    if not best_published(run, best):
+        publish_best(run, best, spec)
     cudnn = cudnn_problems(best_spec)
     alternative = None
     if fixed and cudnn:

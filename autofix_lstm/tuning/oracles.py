@@ -15,15 +15,23 @@ changes it fails a test rather than a search:
 * ``Oracle._retry_queue``: the trials queued for a re-run on reload;
 * ``keras_tuner.src.config.DEBUG``: when true, Keras Tuner prints a traceback for every failed
   trial; the search records failures itself.
+
+Keras Tuner writes its state files in place; here the oracle and the tuner write them through
+``run_dir`` instead (atomically), so a kill while it writes cannot leave a file a resume fails on.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import time
+from pathlib import Path
 from typing import Any
 
 import keras_tuner as kt
 from keras_tuner.engine import base_tuner
+
+from autofix_lstm.run_dir import TUNER_TRIAL, write_text
 
 OBJECTIVE = kt.Objective("score", direction="min")
 
@@ -53,8 +61,20 @@ class _SeededMixin:
     def reload(self):
         super().reload()
         # Private (see the module docstring): a kill between Keras Tuner's two state files can
-        # leave a finished trial queued for a retry.
+        # leave a finished trial queued for a retry, or a started one (saved in its trial.json, not
+        # yet in oracle.json) queued for nothing: it would count against max_trials and never run.
         self._retry_queue = [t for t in self._retry_queue if self.trials[t].status not in ("COMPLETED", "FAILED")]
+        stranded = [t for t, trial in self.trials.items() if trial.status == "RUNNING" and t not in self._retry_queue]
+        self._retry_queue.extend(stranded)
+        for trial_id in stranded:
+            if trial_id not in self.start_order:
+                self.start_order.append(trial_id)
+
+    def save(self):
+        write_text(json.dumps(self.get_state()), Path(self._get_oracle_fname()))
+
+    def _save_trial(self, trial):
+        write_text(json.dumps(trial.get_state()), Path(self._get_trial_dir(trial.trial_id)) / TUNER_TRIAL)
 
     def populate_space(self, trial_id):
         if self.deadline is not None and time.time() >= self.deadline:
@@ -149,3 +169,9 @@ class AutofixTuner(base_tuner.BaseTuner):
     def on_trial_end(self, trial):
         super().on_trial_end(trial)
         self.runner.trial_ended(self.oracle.get_trial(trial.trial_id))
+
+    def save(self):
+        """Keras Tuner's ``save``, with its tuner file written atomically (the oracle writes its own so)."""
+        if not self._is_worker():
+            self.oracle.save()
+        write_text(json.dumps(self.get_state()), Path(os.fspath(self._get_tuner_fname())))

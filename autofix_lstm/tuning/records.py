@@ -9,12 +9,12 @@ the same JSON keys the record files have always had.
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from autofix_lstm.errors import CorruptRunError
 from autofix_lstm.run_dir import RunDir, read_json, write_json
 
 BASELINE_ID = "baseline"
@@ -96,8 +96,17 @@ class TrialRecord:
 
     @classmethod
     def load(cls, path: Path) -> TrialRecord:
-        """Read a record file."""
-        return cls.from_dict(read_json(path))
+        """Read a record file.
+
+        Raises:
+            FileNotFoundError: no record at ``path``.
+            CorruptRunError: the file is cut short, not JSON, or not a record; it names the file.
+        """
+        raw = read_json(path)
+        try:
+            return cls.from_dict(raw)
+        except (TypeError, ValueError, AttributeError) as err:  # not a dict, a required key missing, a bad status
+            raise CorruptRunError(path, f"not a trial record: {err}") from None
 
 
 def load_records(run: RunDir, start_order: list[str] | None = None) -> list[TrialRecord]:
@@ -111,8 +120,8 @@ def load_records(run: RunDir, start_order: list[str] | None = None) -> list[Tria
     for path in run.trial_records():
         try:
             records.append(TrialRecord.load(path))
-        except (OSError, json.JSONDecodeError, TypeError, ValueError):
-            continue  # a record cut short by a kill: its trial is re-run on resume
+        except (OSError, CorruptRunError):
+            continue  # a record cut short or gone: a resumed search re-runs its trial
     position = {trial_id: index for index, trial_id in enumerate(start_order or [])}
 
     def key(record: TrialRecord):

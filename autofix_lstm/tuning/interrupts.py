@@ -1,0 +1,115 @@
+"""Stopping a search on SIGINT or SIGTERM: after the current epoch, with the outputs for the best so far.
+
+A terminal's Ctrl-C sends SIGINT; batch schedulers send SIGTERM before they preempt a job. While a
+search runs, ``StopSignals`` turns either into a stop request. Inside ``at_epoch_ends()`` (the
+trainings) the request waits: ``StopAtEpochEnd`` ends the training at the end of the current epoch,
+the training cut short is not recorded (a resumed search runs it again), and ``check()`` raises
+``StopRequested`` at the search's next safe point. Elsewhere (the diagnosis) the handler raises at
+once, as Python's own KeyboardInterrupt would. A second signal always stops at once.
+
+The handlers are installed only for the search's duration and the previous ones restored; only
+from the main thread (Python allows no other); and never over a signal the process was started
+ignoring (``nohup``, the background jobs of a non-interactive shell): such a process is meant not
+to stop on it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+
+import keras
+
+HANDLED = (signal.SIGINT, signal.SIGTERM)
+
+
+class StopRequested(BaseException):
+    """Unwinds a search to its driver after a signal.
+
+    A ``BaseException``, like ``KeyboardInterrupt``, so the ``except Exception`` of Keras Tuner's trial
+    loop (which would record the trial as failed) and of the training lets it through.
+    """
+
+    def __init__(self, signal_name: str):
+        super().__init__(signal_name)
+        self.signal_name = signal_name
+
+
+class StopSignals:
+    """SIGINT/SIGTERM handlers for one search: ``with StopSignals() as stops: ...``."""
+
+    def __init__(self) -> None:
+        self.signal_name: str | None = None  # the first signal received, e.g. "SIGTERM"
+        self._immediate = True
+        self._previous: dict[int, object] = {}  # signal number -> the handler to restore
+
+    def __enter__(self) -> StopSignals:
+        if threading.current_thread() is not threading.main_thread():
+            return self
+        for signum in HANDLED:
+            previous = signal.getsignal(signum)
+            if previous is signal.SIG_IGN or previous is None:  # ignored on purpose, or not set from Python
+                continue
+            self._previous[signum] = previous
+            signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+        self._previous.clear()
+
+    @property
+    def requested(self) -> bool:
+        """True once a signal asked the search to stop."""
+        return self.signal_name is not None
+
+    def request(self, signal_name: str) -> None:
+        """Ask the search to stop as a signal would (a KeyboardInterrupt raised by other means, a test)."""
+        self.signal_name = self.signal_name or signal_name
+
+    def check(self) -> None:
+        """Raise ``StopRequested`` when a stop was asked for: the search's safe points call this."""
+        if self.signal_name is not None:
+            raise StopRequested(self.signal_name)
+
+    @contextlib.contextmanager
+    def at_epoch_ends(self):
+        """Within, a first signal waits for the end of the current epoch (or the next ``check``)."""
+        previous, self._immediate = self._immediate, False
+        try:
+            yield self
+        finally:
+            self._immediate = previous
+
+    def epoch_callback(self, epochs: int) -> StopAtEpochEnd:
+        """A Keras callback that ends a training of ``epochs`` epochs at the first epoch end after a signal."""
+        return StopAtEpochEnd(self, epochs)
+
+    def _handle(self, signum, frame) -> None:
+        repeated = self.signal_name is not None
+        self.request(signal.Signals(signum).name)
+        if repeated or self._immediate:
+            raise StopRequested(self.signal_name)
+
+
+class StopAtEpochEnd(keras.callbacks.Callback):
+    """Ends the training at the first epoch end after a stop request; ``cut_short`` says it did.
+
+    A request that comes during the last epoch lets the training finish: it is complete.
+    """
+
+    def __init__(self, stops: StopSignals, epochs: int):
+        super().__init__()
+        self.stops = stops
+        self.epochs = epochs
+        self.cut_short = False
+
+    def on_train_begin(self, logs=None):
+        self.stops.check()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.stops.requested and not self.model.stop_training and epoch + 1 < self.epochs:
+            self.model.stop_training = True
+            self.cut_short = True
