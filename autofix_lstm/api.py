@@ -23,6 +23,7 @@ def search(
     fresh: bool = False,
     progress: bool = False,
     max_trials: int | None = None,
+    minimize: bool = True,
 ) -> SearchResult:
     """Search for a configuration whose output no longer collapses, and write it out with its report.
 
@@ -33,6 +34,9 @@ def search(
         fresh: discard an earlier search in the output folder instead of resuming it.
         progress: show a live progress display.
         max_trials: override ``search.max_trials``.
+        minimize: after a fix, retrain without each of its changes to find the ones it needed (the minimal
+            fix: ``minimal_spec.yaml``, summary's ``necessary_changes``); False skips it, as does
+            ``search.minimize: false``.
 
     Returns:
         A ``SearchResult``; ``fixed`` is True only when the best candidate is not collapsed and
@@ -42,7 +46,7 @@ def search(
         SpecError, DataError: bad input, with the field and the fix.
     """
     result = run_search(
-        spec, data=data, x=x, y=y, fresh=fresh, max_trials=max_trials,
+        spec, data=data, x=x, y=y, fresh=fresh, max_trials=max_trials, minimize=minimize,
         reporter=RichReporter() if progress else None,
     )
     write_report(result.output_dir)

@@ -9,6 +9,7 @@ The folder's layout (a public contract, see the README)::
 
     <output>/
       summary.json  trials.csv  best_spec.yaml  best_model.keras  report.html   # search
+      minimal_spec.yaml                                                         # search (the minimal fix)
       baseline.json  baseline_model.keras  search_state.json                    # search, for resume
       diagnosis.json                                                            # diagnose / search
       metrics.json  model.keras                                                 # train
@@ -29,6 +30,7 @@ from typing import Any
 SUMMARY = "summary.json"
 TRIALS_CSV = "trials.csv"
 BEST_SPEC = "best_spec.yaml"
+MINIMAL_SPEC = "minimal_spec.yaml"
 BEST_MODEL = "best_model.keras"
 REPORT = "report.html"
 BASELINE = "baseline.json"
@@ -54,6 +56,9 @@ class RunDir:
     summary = property(lambda self: self.root / SUMMARY, doc="summary.json: the verdict and the figures.")
     trials_csv = property(lambda self: self.root / TRIALS_CSV, doc="trials.csv: one row per trial.")
     best_spec = property(lambda self: self.root / BEST_SPEC, doc="best_spec.yaml: the best configuration.")
+    minimal_spec = property(
+        lambda self: self.root / MINIMAL_SPEC, doc="minimal_spec.yaml: the spec with only the changes the fix needed."
+    )
     best_model = property(lambda self: self.root / BEST_MODEL, doc="best_model.keras: the best model.")
     report = property(lambda self: self.root / REPORT, doc="report.html: the self-contained report.")
     baseline = property(lambda self: self.root / BASELINE, doc="baseline.json: the spec as written, trained.")
@@ -76,7 +81,7 @@ class RunDir:
     def search_outputs(self) -> list[Path]:
         """The files a search writes at the top of the folder (what ``--fresh`` removes besides tuner/)."""
         return [self.state, self.baseline, self.baseline_model, self.best_model, self.summary, self.trials_csv,
-                self.best_spec, self.report]
+                self.best_spec, self.report, self.minimal_spec]
 
 
 def jsonable(value: Any) -> Any:

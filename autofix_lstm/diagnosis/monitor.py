@@ -129,7 +129,9 @@ class CollapseMonitor(keras.callbacks.Callback):
     def _measure(self) -> dict:
         prepared = self._prepared_data()
         with np.errstate(all="ignore"):
-            raw = np.asarray(keras.ops.convert_to_numpy(self.model(self.x, training=False)), dtype=np.float64)
+            # The model's own compiled predict step (traced once, at the first epoch): an eager call runs
+            # the recurrence step by step in Python, several times slower.
+            raw = np.asarray(self.model.predict_on_batch(self.x), dtype=np.float64)
         if prepared.dataset.task == "regression":
             raw = raw.reshape(len(raw), -1)[:, 0]
         return measure(prepared, raw, min_std_ratio=self.min_std_ratio)

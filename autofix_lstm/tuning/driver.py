@@ -44,6 +44,7 @@ from autofix_lstm.run_dir import RunDir, copy_file, read_json, save_model, write
 from autofix_lstm.scoring.objective import is_fix, score
 from autofix_lstm.scoring.signal import SignalProbe, probe_signal
 from autofix_lstm.spec import Spec, load_spec
+from autofix_lstm.tuning.minimal import MinimalFix, minimal_stage
 from autofix_lstm.tuning.oracles import AutofixTuner, make_oracle
 from autofix_lstm.tuning.records import BASELINE_ID, TrialRecord, TrialStatus, best_record, load_records
 from autofix_lstm.tuning.space import SearchSpace, build_space, neighbours, seed_values
@@ -64,7 +65,7 @@ def spec_fingerprint(spec: Spec, dataset: Dataset | None = None) -> str:
     extended) and, when given, the windowed data itself (a changed file or DataFrame is a new search).
     """
     raw = spec.to_dict()
-    raw["search"] = {k: v for k, v in raw["search"].items() if k not in ("max_trials", "max_time")}
+    raw["search"] = {k: v for k, v in raw["search"].items() if k not in ("max_trials", "max_time", "minimize")}
     raw.pop("output", None)
     digest = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode())
     if dataset is not None:
@@ -358,6 +359,7 @@ def run_search(
     fresh: bool = False,
     reporter: SearchReporter | None = None,
     max_trials: int | None = None,
+    minimize: bool = True,
 ) -> SearchResult:
     """The search without its HTML report: what ``autofix_lstm.search`` runs (see its arguments).
 
@@ -422,16 +424,22 @@ def run_search(
                     _rerun_pruned(runner, records, deadline, reporter)
                 except KeyboardInterrupt:
                     interrupted = True
+        minimal = minimal_stage(
+            spec, space, baseline, load_records(run, start_order), run.root, deadline=deadline, stage=reporter.stage,
+            enabled=minimize and spec.search.minimize and not interrupted,
+            train=lambda candidate, epochs: train_candidate(spec, candidate, dataset, epochs=epochs)[0].metrics,
+        )
         save_state()
     finally:
         reporter.stop()
     probe = getattr(diagnosis, "signal_probe", None) or probe_signal(dataset, seed=spec.train.seed)
     return _finish(spec, run, baseline, diagnosis, space, clock, interrupted, start_order, probe,
-                   getattr(runner, "oracle", None))
+                   getattr(runner, "oracle", None), minimal)
 
 
 def _finish(spec: Spec, run: RunDir, baseline: TrialRecord, diagnosis, space: SearchSpace, clock,
-            interrupted: bool, start_order: list[str] | None, probe: SignalProbe, oracle) -> SearchResult:
+            interrupted: bool, start_order: list[str] | None, probe: SignalProbe, oracle,
+            minimal: MinimalFix) -> SearchResult:
     """Pick the best candidate (the baseline included) and write the public outputs."""
     records = load_records(run, start_order)
     best = best_record([baseline, *records])
@@ -453,6 +461,7 @@ def _finish(spec: Spec, run: RunDir, baseline: TrialRecord, diagnosis, space: Se
         findings=_findings(diagnosis), elapsed=clock(), min_std_ratio=min_ratio, tuner=spec.search.tuner,
         fields=space.fields, cudnn=cudnn, alternative=alternative, interrupted=interrupted,
         probe=probe, epochs=spec.train.epochs, refine_budget=getattr(oracle, "refine_budget", None),
+        minimal=minimal.to_summary(),
     )
     write_json(summary, run.summary)
     frame = trials_frame(records, space.fields)
