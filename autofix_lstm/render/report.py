@@ -424,6 +424,7 @@ def search_result_html(result) -> str:
         fixed=result.fixed,
         table=before_after_table(result.baseline, result.best),
         changes=result.changes,
+        minimal=((result.summary or {}).get("minimal_fix") or {}).get("verdict"),
         figure=_image(figure, "Every trial: objective against std_ratio"),
         output_dir=str(result.output_dir),
     )

@@ -64,3 +64,12 @@ def test_a_skipped_minimal_fix_says_why(tmp_path):
     _with_minimal(tmp_path, ran=False)
     page = report_html(tmp_path)
     assert "No minimal fix: no fix to minimize." in page and 'id="minimal-fix"' not in page
+
+
+def test_the_notebook_view_shows_the_minimal_verdict(tmp_path):
+    from fake_outputs import fake_result
+
+    from autofix_lstm.render.report import search_result_html
+
+    _with_minimal(tmp_path)
+    assert VERDICT in search_result_html(fake_result(tmp_path))

@@ -73,8 +73,10 @@ def test_keeps_what_fixes_drops_the_rest_and_keeps_one_of_two_substitutes(tmp_pa
 
     best = _record("best", _metrics(0.9), BEST_VALUES)
     baseline = _record(BASELINE_ID, _metrics(0.0, std_ratio=0.0), {})
-    result = find_minimal_fix(spec, space, best, baseline, train=train, epochs=1)
+    stages = []
+    result = find_minimal_fix(spec, space, best, baseline, train=train, epochs=1, stage=stages.append)
     necessary = [c.field for c in result.necessary]
+    assert len(stages) == len(trained) and stages[0] == "minimal fix: without 'preprocessing.inputs' (1 of 4)"
     assert "activations.head" in necessary and "model.optimizer.clipnorm" not in necessary
     # one of the two substitutes stays: removing both would break the fix
     assert len({"preprocessing.target", "preprocessing.inputs"} & set(necessary)) == 1
