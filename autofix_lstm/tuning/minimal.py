@@ -199,7 +199,10 @@ def best_changes(spec: Spec, space: SearchSpace, best: TrialRecord) -> list[Chan
             continue
         lines = spec_changes(spec, candidate_spec(spec, space, {name: new}))
         if lines:
-            out.append(Change(name, old, new, lines, describe(name, old, new, space.context["task"])))
+            text = describe(name, old, new, space.context["task"])
+            if not any(line.startswith("model.loss:") for line in lines):
+                text = text.removesuffix(" with a matching loss")
+            out.append(Change(name, old, new, lines, text))
     return out
 
 

@@ -53,7 +53,7 @@ def test_the_changes_are_the_best_trials_fields_off_the_specs_own_value_in_words
     assert [c.field for c in changes] == ["preprocessing.inputs", "preprocessing.target", "model.optimizer.clipnorm",
                                           "activations.head"]  # dropout 0 is the spec's own: no change
     head = changes[-1]
-    assert head.description == "make the head linear with a matching loss"
+    assert head.description == "make the head linear"  # the loss (mse) already fits a linear head
     assert head.lines == ["model.layers[1].activation: sigmoid -> linear"]
 
 
