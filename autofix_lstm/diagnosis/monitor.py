@@ -74,6 +74,8 @@ class CollapseMonitor(keras.callbacks.Callback):
 
     Attributes:
         std_ratios: the measured ``std_ratio`` after each epoch (None for NaN predictions).
+        update_ratios: layer -> update/weight ratio ``||dW|| / ||W||`` of its kernels at each sampled step
+            (the first ``SAMPLED_STEPS`` steps of each epoch).
         collapsed_epochs: 1-based epochs whose output was collapsed.
         warned_at: the epoch at whose end it warned (None while it has not).
         findings: the likely causes listed in the warning (``diagnosis.Finding``).
@@ -110,7 +112,7 @@ class CollapseMonitor(keras.callbacks.Callback):
         self.message: str | None = None
         self._prepared: Prepared | None = None
         self._losses: list[float | None] = []
-        self._ratios: dict[str, list[float | None]] = {}
+        self.update_ratios: dict[str, list[float | None]] = {}
         self._before: dict[str, list[np.ndarray]] | None = None
         self._streak = 0
 
@@ -156,7 +158,7 @@ class CollapseMonitor(keras.callbacks.Callback):
             moved = math.sqrt(sum(float(np.sum((a - b) ** 2)) for a, b in zip(after, before)))
             size = math.sqrt(sum(float(np.sum(b**2)) for b in before))
             ratio = moved / (size + 1e-12)
-            self._ratios.setdefault(name, []).append(ratio if math.isfinite(ratio) else None)
+            self.update_ratios.setdefault(name, []).append(ratio if math.isfinite(ratio) else None)
         self._before = None
 
     def on_epoch_end(self, epoch, logs=None):
@@ -192,7 +194,7 @@ class CollapseMonitor(keras.callbacks.Callback):
         epochs = int((self.params or {}).get("epochs") or 0)
         # Epoch losses stand in for step losses: the loss trajectory the learning-rate checks read.
         probe = Probe(epochs=len(self._losses), steps=len(self._losses), batch_size=0,
-                      full_training_steps=steps * epochs, loss=list(self._losses), update_ratios=dict(self._ratios))
+                      full_training_steps=steps * epochs, loss=list(self._losses), update_ratios=dict(self.update_ratios))
         ctx = Context(spec, prepared, probe, metrics)
         found = [f for f in (get(i)(ctx) for i in CHEAP_CHECKS if i not in skipped) if f is not None]
         return [f for f in reconcile(found, ctx) if f.severity != "info"]

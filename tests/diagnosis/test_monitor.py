@@ -88,3 +88,18 @@ def test_refuses_validation_data_that_is_not_windows_and_targets():
         CollapseMonitor(np.zeros((4, 3, 1)))
     with pytest.raises(SpecError, match="windows"):
         CollapseMonitor((np.zeros((4, 3)), np.zeros(4)))
+
+
+@pytest.mark.slow
+def test_a_learning_rate_too_low_is_read_from_the_update_ratios():
+    x, y = _windows()
+    y = 500 + 100 * y
+    model = keras.Sequential([keras.Input((8, 1)), keras.layers.LSTM(8), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.Adam(1e-6), loss="mse")
+    monitor = CollapseMonitor((x[240:], y[240:]), patience=2)
+    _fit(model, x, y, monitor, epochs=2)
+    # 3 sampled steps an epoch, per kernel-bearing layer; Adam at 1e-6 moves the kernels by ~5e-6 a step
+    assert [len(ratios) for ratios in monitor.update_ratios.values()] == [6, 6]  # the LSTM and the Dense head
+    assert all(0 < ratio < 1e-4 for ratios in monitor.update_ratios.values() for ratio in ratios)
+    ids = [f.id for f in monitor.findings]
+    assert "learning_rate_too_low" in ids and "unscaled_target" in ids
