@@ -28,6 +28,8 @@ from autofix_lstm.tuning.driver import SearchResult  # noqa: E402
 # Imported on first use, so ``import autofix_lstm`` does not load the diagnosis (``diagnose`` loads
 # it when called): name -> its module.
 _LAZY = {
+    "CollapseMonitor": "autofix_lstm.diagnosis.monitor",
+    "CollapseWarning": "autofix_lstm.diagnosis.monitor",
     "DiagnosisResult": "autofix_lstm.diagnosis",
     "Finding": "autofix_lstm.diagnosis",
 }
@@ -51,6 +53,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AutofixError",
+    "CollapseMonitor",
+    "CollapseWarning",
     "DataError",
     "DiagnosisResult",
     "FatalSearchError",

@@ -155,6 +155,7 @@ def search(
     fresh: bool = False,
     progress: bool = False,
     max_trials: int | None = None,
+    minimize: bool = True,
     **model_options,
 ) -> SearchResult:
     """Search for a configuration whose output no longer collapses, and write it out with its report.
@@ -168,6 +169,9 @@ def search(
         fresh: discard an earlier search in the output folder instead of resuming it.
         progress: show a live progress display.
         max_trials: override ``search.max_trials``.
+        minimize: after a fix, retrain without each of its changes to find the ones it needed (the minimal
+            fix: ``minimal_spec.yaml``, summary's ``necessary_changes``); False skips it, as does
+            ``search.minimize: false``.
         **model_options: with a model, ``Spec.from_model``'s settings (``epochs``, ``batch_size``,
             ``search={...}``, ``output``, ...).
 
@@ -189,7 +193,7 @@ def search(
     try:
         result = run_search(
             spec, data=data, x=x, y=None if dataset is not None else y, dataset=dataset, fresh=fresh,
-            max_trials=max_trials, reporter=RichReporter() if progress else None,
+            max_trials=max_trials, minimize=minimize, reporter=RichReporter() if progress else None,
         )
     except SearchInterrupted as stopped:
         if stopped.result is not None:

@@ -163,6 +163,9 @@ def search(
     spec: Path = typer.Argument(..., help="the spec.yaml whose model collapsed"),
     fresh: bool = typer.Option(False, "--fresh", help="discard an earlier search in the output folder and start over"),
     max_trials: int = typer.Option(None, "--max-trials", min=1, help="override search.max_trials"),
+    minimize: bool = typer.Option(
+        True, "--minimize/--no-minimize", help="after a fix, find which of its changes were needed (minimal_spec.yaml)"
+    ),
     json_output: bool = typer.Option(False, "--json", help="print summary.json instead of tables"),
 ) -> None:
     """Search for a configuration whose output no longer collapses; exit 1 when none beats a constant."""
@@ -170,7 +173,7 @@ def search(
     from autofix_lstm.errors import DataError, ResourceError, RunFolderError, SearchInterrupted, SpecError
 
     try:
-        result = run_search(spec, fresh=fresh, progress=not json_output, max_trials=max_trials)
+        result = run_search(spec, fresh=fresh, progress=not json_output, max_trials=max_trials, minimize=minimize)
     except (SpecError, DataError) as err:
         _fail_on_bad_input(err)
     except (ResourceError, RunFolderError) as err:
@@ -196,6 +199,8 @@ def search(
         )
         style = "bold green" if result.fixed else "bold red"
         console.print(f"[{style}]{result.verdict}[/]", highlight=False)
+        if (s.get("minimal_fix") or {}).get("verdict"):
+            console.print(escape(s["minimal_fix"]["verdict"]), highlight=False)
         report = RunDir(result.output_dir).report
         console.print(f"outputs in {result.output_dir}" + (f"; open {report}" if report.is_file() else ""))
     if not result.fixed:

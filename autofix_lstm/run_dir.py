@@ -12,6 +12,7 @@ The folder's layout (a public contract, see the README)::
     <output>/
       summary.json  trials.csv  best_spec.yaml  best_model.keras  report.html   # search
       best_trial.json                      # search: the trial best_model.keras and best_spec.yaml are from
+      minimal_spec.yaml                                                         # search (the minimal fix)
       baseline.json  baseline_model.keras  search_state.json                    # search, for resume
       search.lock                                                               # while a search runs
       diagnosis.json                                                            # diagnose / search
@@ -45,6 +46,7 @@ except ImportError:  # pragma: no cover - Windows: a lock file whose holder is c
 SUMMARY = "summary.json"
 TRIALS_CSV = "trials.csv"
 BEST_SPEC = "best_spec.yaml"
+MINIMAL_SPEC = "minimal_spec.yaml"
 BEST_MODEL = "best_model.keras"
 REPORT = "report.html"
 BASELINE = "baseline.json"
@@ -76,6 +78,9 @@ class RunDir:
     summary = property(lambda self: self.root / SUMMARY, doc="summary.json: the verdict and the figures.")
     trials_csv = property(lambda self: self.root / TRIALS_CSV, doc="trials.csv: one row per trial.")
     best_spec = property(lambda self: self.root / BEST_SPEC, doc="best_spec.yaml: the best configuration.")
+    minimal_spec = property(
+        lambda self: self.root / MINIMAL_SPEC, doc="minimal_spec.yaml: the spec with only the changes the fix needed."
+    )
     best_model = property(lambda self: self.root / BEST_MODEL, doc="best_model.keras: the best model.")
     report = property(lambda self: self.root / REPORT, doc="report.html: the self-contained report.")
     baseline = property(lambda self: self.root / BASELINE, doc="baseline.json: the spec as written, trained.")
@@ -111,7 +116,7 @@ class RunDir:
     def search_outputs(self) -> list[Path]:
         """The files a search writes at the top of the folder (what ``--fresh`` removes besides tuner/)."""
         return [self.state, self.baseline, self.baseline_model, self.best_model, self.summary, self.trials_csv,
-                self.best_spec, self.best_trial, self.report]
+                self.best_spec, self.best_trial, self.report, self.minimal_spec]
 
     def search_files(self) -> list[Path]:
         """Every file a search wrote here that is on disk: its outputs, Keras Tuner's project files, and the

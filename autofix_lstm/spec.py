@@ -223,6 +223,9 @@ class SearchSpec(_Strict):
     rerun_pruned: int = Field(
         2, ge=0, le=20, description="with no fix at the end, re-run this many pruned trials in full before the verdict"
     )
+    minimize: bool = Field(
+        True, description="after a fix, retrain without each of its changes to find the ones that were needed"
+    )
 
     @field_validator("max_time")
     @classmethod

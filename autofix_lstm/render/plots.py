@@ -370,8 +370,65 @@ def gradient_norm_figure(norms: dict[str, float | None], *, ratios: dict[str, fl
     return fig
 
 
+# ---------------------------------------------------------------- the minimal fix
+
+NECESSARY_COLOUR = "#2e7d32"
+INCIDENTAL_COLOUR = "#9e9e9e"
+
+
+def change_contribution_figure(summary: dict) -> Figure:
+    """What each of the best trial's changes contributes: the objective without it minus with all of them.
+
+    Reads summary.json's ``necessary_changes`` and ``incidental_changes`` (each with ``objective_with`` and
+    ``objective_without``) and ``minimal_fix.tolerance``. Bars past the dashed line (the tolerance, as an
+    objective difference) mark changes the fix cannot lose; the x axis is symmetric-log, since a change
+    whose removal collapses the output costs whole tiers (2 or more) and the rest a few hundredths.
+    """
+    rows = [(c, True) for c in summary.get("necessary_changes") or []]
+    rows += [(c, False) for c in summary.get("incidental_changes") or []]
+    fig, axes = _figure(8.5, max(2.2, 0.55 * len(rows) + 1.3))
+    ax = axes[0, 0]
+    if not rows:
+        _note(ax, "no changes were ablated")
+        return fig
+    tolerance = as_number((summary.get("minimal_fix") or {}).get("tolerance")) or 0.0
+    labels, values, colours, texts = [], [], [], []
+    for change, necessary in rows:
+        with_all, without = as_number(change.get("objective_with")), as_number(change.get("objective_without"))
+        delta = None if with_all is None or without is None else without - with_all
+        labels.append(change.get("description") or change.get("change") or change.get("field"))
+        values.append(0.0 if delta is None else delta)
+        colours.append(NECESSARY_COLOUR if necessary else INCIDENTAL_COLOUR)
+        if delta is None:
+            texts.append("not tested")
+        else:
+            texts.append(f"{delta:+.3g}" + ("" if change.get("fix_without") else "  (no fix without it)"))
+    positions = np.arange(len(rows))[::-1]
+    ax.barh(positions, values, color=colours)
+    ax.set_yticks(positions, labels, fontsize=9)
+    with_all = as_number(rows[0][0].get("objective_with")) or 0.0
+    threshold = tolerance * with_all
+    linear = max(threshold, 1e-3)
+    ax.set_xscale("symlog", linthresh=linear)
+    if threshold > 0:
+        ax.axvline(threshold, color="#c62828", linestyle="--", linewidth=1,
+                   label=f"tolerance: {tolerance:.0%} of the best objective")
+        ax.legend(loc="lower right", fontsize=8)
+    ax.axvline(0, color="#333333", linewidth=0.8)
+    for position, value, text in zip(positions, values, texts):
+        ax.annotate(text, (value, position), xytext=(4 if value >= 0 else -4, 0), textcoords="offset points",
+                    ha="left" if value >= 0 else "right", va="center", fontsize=8)
+    ax.set_xlabel("objective without the change minus with every change (higher: matters more)", fontsize=9)
+    ax.set_title("What each change contributes (green: needed; grey: did not matter)", fontsize=10)
+    high, low = max(values + [threshold]), min(values + [0.0])
+    # room for the labels beside the bars on the symlog axis
+    ax.set_xlim(low * 10 if low < 0 else 0.0, high * 30 if high > linear else linear * 30)
+    return fig
+
+
 __all__ = [
     "ReportFigure",
+    "change_contribution_figure",
     "figure_data_uri",
     "figure_png",
     "gradient_norm_figure",

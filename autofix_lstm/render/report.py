@@ -349,9 +349,22 @@ def _curves(out: Outputs) -> _Part:
     return _Part({"image": _image(fig, "Learning curves")})
 
 
+def _minimal(summary: dict | None, run: RunDir) -> dict | None:
+    """The minimal fix's verdict, its bar chart and file, or why it did not run; None without a summary."""
+    minimal = (summary or {}).get("minimal_fix")
+    if not minimal:
+        return None
+    if not minimal.get("ran"):
+        return {"verdict": None, "note": f"No minimal fix: {minimal.get('reason')}.", "image": None}
+    image = _image(plots.change_contribution_figure(summary), "What each change contributes to the fix")
+    return {"verdict": minimal.get("verdict"), "note": None, "image": image, "spec_name": run.minimal_spec.name,
+            "trainings": minimal.get("trainings"), "seconds": number(minimal.get("seconds"))}
+
+
 def _fix(out: Outputs) -> _Part:
     run = out.run
     return _Part({
+        "minimal": _minimal(out.summary, run),
         "changes": (out.summary or {}).get("changes"),
         "changes_note": None if out.summary is not None else f"No list of changes: {run.summary.name} is missing.",
         "spec": out.best_spec,
@@ -411,6 +424,7 @@ def search_result_html(result) -> str:
         fixed=result.fixed,
         table=before_after_table(result.baseline, result.best),
         changes=result.changes,
+        minimal=((result.summary or {}).get("minimal_fix") or {}).get("verdict"),
         figure=_image(figure, "Every trial: objective against std_ratio"),
         output_dir=str(result.output_dir),
     )

@@ -50,6 +50,7 @@ from autofix_lstm.scoring.objective import is_fix, score
 from autofix_lstm.scoring.signal import SignalProbe, probe_signal
 from autofix_lstm.spec import Spec, load_spec
 from autofix_lstm.tuning.interrupts import StopRequested, StopSignals
+from autofix_lstm.tuning.minimal import MinimalFix, minimal_stage, skipped
 from autofix_lstm.tuning.oracles import AutofixTuner, make_oracle
 from autofix_lstm.tuning.records import BASELINE_ID, TrialRecord, TrialStatus, best_record, load_records
 from autofix_lstm.tuning.space import SearchSpace, build_space, neighbours, seed_values
@@ -71,7 +72,7 @@ def spec_fingerprint(spec: Spec, dataset: Dataset | None = None, strategies: lis
     the contents of the strategies (an edited strategy file is a new search space).
     """
     raw = spec.to_dict()
-    raw["search"] = {k: v for k, v in raw["search"].items() if k not in ("max_trials", "max_time")}
+    raw["search"] = {k: v for k, v in raw["search"].items() if k not in ("max_trials", "max_time", "minimize")}
     raw.pop("output", None)
     digest = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode())
     if dataset is not None:
@@ -471,6 +472,7 @@ def run_search(
     reporter: SearchReporter | None = None,
     max_trials: int | None = None,
     dataset: Dataset | None = None,
+    minimize: bool = True,
 ) -> SearchResult:
     """The search without its HTML report: what ``autofix_lstm.search`` runs (see its arguments).
 
@@ -496,13 +498,15 @@ def run_search(
     fingerprint = spec_fingerprint(spec, dataset, strategies)
     with run.lock(), StopSignals() as stops:
         try:
-            return _search_locked(spec, dataset, strategies, run, fingerprint, fresh, reporter, started, stops)
+            return _search_locked(spec, dataset, strategies, run, fingerprint, fresh, reporter, started, stops,
+                                  minimize)
         except StopRequested as stop:  # outside the stages that wait for a safe point, or a second signal
             raise SearchInterrupted(stop.signal_name, None, run.root) from None
 
 
 def _search_locked(spec: Spec, dataset: Dataset, strategies: list[Strategy], run: RunDir, fingerprint: str,
-                   fresh: bool, reporter: SearchReporter, started: float, stops: StopSignals) -> SearchResult:
+                   fresh: bool, reporter: SearchReporter, started: float, stops: StopSignals,
+                   minimize: bool = True) -> SearchResult:
     """``run_search`` once its inputs are checked and it holds the folder's lock and the signals."""
     earlier = _earlier_search(run, fingerprint, fresh)
     elapsed_before = earlier or 0.0
@@ -517,6 +521,7 @@ def _search_locked(spec: Spec, dataset: Dataset, strategies: list[Strategy], run
     start_order: list[str] | None = None
     baseline = runner = None
     space = None
+    minimal = skipped("the search was interrupted before it")
     try:
         reporter.stage("diagnosing")
         diagnosis = diagnose_dataset(spec, dataset, strategies, save=False)
@@ -568,6 +573,15 @@ def _search_locked(spec: Spec, dataset: Dataset, strategies: list[Strategy], run
                         stops.check()
                 except (StopRequested, KeyboardInterrupt) as stop:
                     interrupted = _stopped_by(stop, stops)
+        if not interrupted:
+            with stops.at_epoch_ends():  # a signal ends the ablation after the current epoch, keeping what it found
+                minimal = minimal_stage(
+                    spec, space, baseline, load_records(run, start_order), run.root, deadline=deadline,
+                    stage=reporter.stage, enabled=minimize and spec.search.minimize,
+                    train=lambda candidate, epochs: train_candidate(
+                        spec, candidate, dataset, epochs=epochs, stops=stops)[0].metrics,
+                )
+            interrupted = stops.requested
         save_state()
     except (StopRequested, KeyboardInterrupt) as stop:
         interrupted = _stopped_by(stop, stops)
@@ -580,7 +594,7 @@ def _search_locked(spec: Spec, dataset: Dataset, strategies: list[Strategy], run
     probe = getattr(diagnosis, "signal_probe", None) or probe_signal(dataset, seed=spec.train.seed)
     with stops.at_epoch_ends():  # a first signal now waits for the outputs; a second one stops at once
         result = _finish(spec, run, baseline, diagnosis, space, clock, interrupted, start_order, probe,
-                         getattr(runner, "oracle", None))
+                         getattr(runner, "oracle", None), minimal)
         if interrupted:
             save_state()
     if interrupted or stops.requested:
@@ -595,7 +609,8 @@ def _stopped_by(stop: BaseException, stops: StopSignals) -> bool:
 
 
 def _finish(spec: Spec, run: RunDir, baseline: TrialRecord, diagnosis, space: SearchSpace, clock,
-            interrupted: bool, start_order: list[str] | None, probe: SignalProbe, oracle) -> SearchResult:
+            interrupted: bool, start_order: list[str] | None, probe: SignalProbe, oracle,
+            minimal: MinimalFix) -> SearchResult:
     """Pick the best candidate (the baseline included) and write the public outputs."""
     records = load_records(run, start_order)
     best = best_record([baseline, *records])
@@ -616,6 +631,7 @@ def _finish(spec: Spec, run: RunDir, baseline: TrialRecord, diagnosis, space: Se
         findings=_findings(diagnosis), elapsed=clock(), min_std_ratio=min_ratio, tuner=spec.search.tuner,
         fields=space.fields, cudnn=cudnn, alternative=alternative, interrupted=interrupted,
         probe=probe, epochs=spec.train.epochs, refine_budget=getattr(oracle, "refine_budget", None),
+        minimal=minimal.to_summary(),
     )
     write_json(summary, run.summary)
     frame = trials_frame(records, space.fields)

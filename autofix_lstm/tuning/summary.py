@@ -207,7 +207,7 @@ def summary_dict(
     *, fixed: bool, verdict: str, best: TrialRecord, baseline: TrialRecord, records: list[TrialRecord],
     changes: list[str], findings: list, elapsed: float, min_std_ratio: float, tuner: str, fields: list[str],
     cudnn: list[str], alternative: TrialRecord | None, interrupted: bool, probe: SignalProbe | None = None,
-    epochs: int | None = None, refine_budget: int | None = None,
+    epochs: int | None = None, refine_budget: int | None = None, minimal: dict | None = None,
 ) -> dict[str, Any]:
     """The content of summary.json (its keys are a public contract: extend, never change)."""
     statuses = [r.status for r in records]
@@ -250,6 +250,11 @@ def summary_dict(
             "fixes": sum(1 for r in records if r.source == "refine" and r.fix),
             "best_from_refinement": best.source == "refine",
         },
+        # The minimal fix (``tuning.minimal.MinimalFix.to_summary``): the changes the fix needed, each with
+        # the objective with and without it, the ones that did not matter, and the ablation's figures.
+        "necessary_changes": (minimal or {}).get("necessary_changes"),
+        "incidental_changes": (minimal or {}).get("incidental_changes"),
+        "minimal_fix": (minimal or {}).get("minimal_fix"),
     }
 
 

@@ -145,3 +145,20 @@ def test_a_killed_search_resumes_without_rerunning_finished_trials(tmp_path):
     records = sorted((tmp_path / "runs/collapsing/tuner/autofix").glob("trial_*/autofix_trial.json"))
     assert len(records) == 3
 
+
+
+def test_the_minimal_fix_keeps_the_changes_the_fix_needs(fixed_search):
+    # The same search (no extra training beyond its own ablation stage): the sigmoid head on targets ~5,000.
+    _, result = fixed_search
+    summary = result.summary
+    minimal = summary["minimal_fix"]
+    assert minimal["ran"] and minimal["complete"] and minimal["fixed"]
+    assert minimal["trainings"] >= 1 and minimal["changes_minimal"] <= minimal["changes_full"]
+    necessary = summary["necessary_changes"]
+    assert necessary and minimal["verdict"].startswith("The fix: ")
+    for change in necessary:
+        assert change["objective_with"] == summary["objective"] and change["objective_without"] is not None
+    assert len(necessary) + len(summary["incidental_changes"]) == minimal["changes_full"]
+    minimal_spec = load_spec(result.output_dir / "minimal_spec.yaml")
+    assert minimal_spec.train.seed == load_spec(result.output_dir / "best_spec.yaml").train.seed
+    assert 'id="minimal-fix"' in (result.output_dir / "report.html").read_text()

@@ -1,0 +1,363 @@
+"""The minimal fix: which of the best trial's changes were needed, and which came along by chance.
+
+A search's best trial differs from the user's spec in several fields (the target scaled, the head
+made linear, the width, the learning rate, clipping...), where often one or two did the work. After
+the search, ``find_minimal_fix`` retrains the best trial's configuration with changes taken out, the
+same way and with the same seed as every trial (the driver's ``train_candidate``), and keeps the
+smallest set that still fixes:
+
+1. **Ablate one at a time**: the best trial's changes without change ``c``, for each ``c``. A change
+   whose removal breaks the fix is necessary; the objective with and without it is what it
+   contributes.
+2. **Combine** (delta debugging's complement step, one change at a time): starting from all the
+   changes, take out the ones step 1 found unnecessary, the least harmful first, keeping each removal
+   only while the rest still fixes. Two changes that each fix the problem alone (a scaled target or
+   a linear head) are not both dropped: the second removal fails and that change stays.
+
+"Still fixes" (``still_fixes``): not collapsed and beats the constant (``scoring.objective.is_fix``),
+with an objective within ``TOLERANCE`` (10%) of the best trial's. A change is a search field
+(``tuning.fields``) whose value in the best trial is not the spec's own; its text is the lines it
+changes in the spec (``summary.spec_changes``). The trainings count against ``search.max_time``;
+changes left untested when time runs out are kept (reported as necessary, ``complete: false``).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from autofix_lstm.errors import AutofixError
+from autofix_lstm.format import number, setting
+from autofix_lstm.run_dir import RunDir, write_text
+from autofix_lstm.scoring.objective import beats_persistence, is_fix, score
+from autofix_lstm.spec import Spec
+from autofix_lstm.tuning.fields import FIELDS, apply_values
+from autofix_lstm.tuning.interrupts import StopRequested
+from autofix_lstm.tuning.records import TrialRecord, TrialStatus, best_record
+from autofix_lstm.tuning.space import SEARCHABLE_SECTIONS, SearchSpace, label
+from autofix_lstm.tuning.summary import portable_spec, spec_changes
+
+# A subset still fixes when its objective is at most this much (relative) above the best trial's.
+TOLERANCE = 0.10
+
+# train(candidate spec, epochs) -> the validation metrics of that training (original units)
+Trainer = Callable[[Spec, int], dict]
+
+
+@dataclass
+class Change:
+    """One of the best trial's changes: a search field moved off the spec's own value."""
+
+    field: str
+    old: Any
+    new: Any
+    lines: list[str]  # what it changes in the spec, as ``summary.spec_changes`` writes it
+    description: str  # "scale the target (standard)"
+    objective_without: float | None = None  # the best trial's changes without this one, retrained
+    fix_without: bool | None = None
+    necessary: bool = True
+
+    def to_dict(self, objective_with: float | None) -> dict[str, Any]:
+        """The change as summary.json lists it under ``necessary_changes`` / ``incidental_changes``."""
+        return {
+            "change": "; ".join(self.lines),
+            "field": self.field,
+            "from": self.old,
+            "to": self.new,
+            "description": self.description,
+            "objective_with": objective_with,
+            "objective_without": self.objective_without,
+            "fix_without": self.fix_without,
+        }
+
+
+@dataclass
+class MinimalFix:
+    """What the ablation found. ``ran`` is False when it did not run (``reason`` says why)."""
+
+    ran: bool
+    reason: str | None = None
+    changes: list[Change] = field(default_factory=list)
+    best_objective: float | None = None
+    objective: float | None = None  # of the minimal set (the best trial's own when nothing could go)
+    metrics: dict | None = None  # of the minimal set
+    fixed: bool | None = None  # the minimal set is a fix (not collapsed, beats the constant)
+    spec: Spec | None = None
+    trainings: int = 0
+    seconds: float = 0.0
+    complete: bool = True
+
+    @property
+    def necessary(self) -> list[Change]:
+        """The changes the fix needs."""
+        return [c for c in self.changes if c.necessary]
+
+    @property
+    def incidental(self) -> list[Change]:
+        """The changes that did not matter."""
+        return [c for c in self.changes if not c.necessary]
+
+    def verdict(self) -> str | None:
+        """One sentence leading with the necessary changes (None when the ablation did not run)."""
+        if not self.ran:
+            return None
+        others = len(self.incidental)
+        if not self.necessary:
+            text = (f"None of the {len(self.changes)} changes was needed: the spec as written is within "
+                    f"{TOLERANCE:.0%} of the best objective")
+        else:
+            text = f"The fix: {_join([c.description for c in self.necessary])}"
+            if others == 1:
+                text += "; the other change did not matter"
+            elif others:
+                text += f"; the other {others} changes did not matter"
+            elif len(self.changes) > 1:
+                text += "; every change was needed"
+        text += "."
+        if not self.complete:
+            text += f" ({self.reason}: changes not yet tested were kept.)"
+        return text
+
+    def to_summary(self) -> dict[str, Any]:
+        """The summary.json keys: ``necessary_changes``, ``incidental_changes`` and ``minimal_fix``."""
+        with_all = self.best_objective
+        return {
+            "necessary_changes": [c.to_dict(with_all) for c in self.necessary] if self.ran else None,
+            "incidental_changes": [c.to_dict(with_all) for c in self.incidental] if self.ran else None,
+            "minimal_fix": {
+                "ran": self.ran,
+                "reason": self.reason,
+                "complete": self.complete,
+                "verdict": self.verdict(),
+                "changes_full": len(self.changes) if self.ran else None,
+                "changes_minimal": len(self.necessary) if self.ran else None,
+                "objective_full": self.best_objective,
+                "objective_minimal": self.objective,
+                "fixed": self.fixed,
+                "beats_persistence": None if self.metrics is None else beats_persistence(self.metrics),
+                "tolerance": TOLERANCE,
+                "trainings": self.trainings,
+                "seconds": self.seconds,
+            },
+        }
+
+
+def _join(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def describe(name: str, old: Any, new: Any, task: str) -> str:
+    """A change in words, for the verdict: ``scale the target (standard)``."""
+    if name == "preprocessing.target":
+        return {"difference": "predict the target's change (difference)", "log": "log-scale the target",
+                "none": "leave the target unscaled"}.get(new, f"scale the target ({new})")
+    if name == "preprocessing.inputs":
+        return {"window_relative": "make the inputs window-relative", "none": "leave the inputs unscaled"}.get(
+            new, f"scale the inputs ({new})")
+    if name == "preprocessing.class_weight":
+        return "drop the class weights" if new is None else f"weight the classes ({setting(new)})"
+    if name == "model.optimizer.clipnorm":
+        return "stop clipping the gradients" if new is None else f"clip the gradients (clipnorm {setting(new)})"
+    if name == "model.optimizer.name":
+        return f"switch the optimizer to {'SGD with momentum' if new == 'sgd_momentum' else new}"
+    if name == "model.optimizer.learning_rate":
+        way = "raise" if float(new) > float(old) else "lower"
+        return f"{way} the learning rate to {number(new, 2)}"
+    if name == "architecture.depth":
+        return f"use {int(new)} recurrent layer{'s' if int(new) != 1 else ''}"
+    if name == "architecture.units":
+        way = "widen" if int(new) > int(old) else "narrow"
+        return f"{way} the recurrent layers to {int(new)} units"
+    if name == "dropout.rate":
+        return "remove dropout" if float(new) == 0 else f"set dropout to {setting(new)}"
+    if name == "dropout.recurrent":
+        return "remove recurrent dropout" if float(new) == 0 else f"set recurrent dropout to {setting(new)}"
+    if name == "activations.cell":
+        return f"use {new} cells"
+    if name == "activations.head":
+        head = {"regression": "linear", "binary": "sigmoid", "multiclass": "softmax"}[task] if new == "task" else new
+        return f"make the head {head}" + (" with a matching loss" if new == "task" else "")
+    return f"set {name} to {setting(new)}"
+
+
+def candidate_spec(spec: Spec, space: SearchSpace, values: dict[str, Any]) -> Spec:
+    """The user's spec with field ``values`` (decoded) applied (``tuning.fields.apply_values``), validated."""
+    raw = apply_values(spec.to_dict(), values, space.context)
+    return spec.updated({section: raw[section] for section in SEARCHABLE_SECTIONS})
+
+
+def best_changes(spec: Spec, space: SearchSpace, best: TrialRecord) -> list[Change]:
+    """The best trial's changes: its fields whose value is not the spec's own and that change the spec."""
+    out = []
+    for name in FIELDS:
+        if name not in best.values or name not in space.own:
+            continue
+        old, new = space.own[name], best.values[name]
+        if _same(old, new) and new not in FIELDS[name].forced:
+            continue
+        lines = spec_changes(spec, candidate_spec(spec, space, {name: new}))
+        if lines:
+            text = describe(name, old, new, space.context["task"])
+            if not any(line.startswith("model.loss:") for line in lines):
+                text = text.removesuffix(" with a matching loss")
+            out.append(Change(name, old, new, lines, text))
+    return out
+
+
+def _same(old: Any, new: Any) -> bool:
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (old, new))
+    return math.isclose(float(old), float(new), rel_tol=1e-9) if numbers else label(old) == label(new)
+
+
+def still_fixes(metrics: dict, best_objective: float, min_std_ratio: float) -> bool:
+    """A fix (not collapsed, beats the constant) within ``TOLERANCE`` of the best trial's objective."""
+    return is_fix(metrics, min_std_ratio) and score(metrics, min_std_ratio) <= best_objective * (1 + TOLERANCE)
+
+
+def find_minimal_fix(
+    spec: Spec,
+    space: SearchSpace,
+    best: TrialRecord,
+    baseline: TrialRecord,
+    *,
+    train: Trainer,
+    epochs: int,
+    deadline: float | None = None,
+    stage: Callable[[str], None] | None = None,
+) -> MinimalFix:
+    """The smallest subset of the best trial's changes that still fixes (see the module).
+
+    Args:
+        spec: the user's spec (the search's own).
+        space: the search space (the spec's own values, the task).
+        best: the best trial's record; it must be a fix and not the baseline.
+        baseline: the spec as written, trained (the empty subset: never retrained).
+        train: trains a candidate spec for ``epochs`` the way every trial is trained; its metrics.
+        epochs: the best trial's epochs.
+        deadline: ``time.time()`` after which no new training starts (``search.max_time``).
+        stage: told of each training (the progress display's stage line).
+    """
+    started = time.perf_counter()
+    min_ratio = spec.search.min_std_ratio
+    changes = best_changes(spec, space, best)
+    result = MinimalFix(ran=True, changes=changes, best_objective=best.score)
+    # frozenset of kept fields -> the validation metrics of that subset, trained (the full set: the best trial)
+    tried: dict[frozenset, dict] = {frozenset(c.field for c in changes): best.metrics}
+
+    def attempt(kept: list[Change], what: str) -> dict | None:
+        key = frozenset(c.field for c in kept)
+        if key in tried:
+            return tried[key]
+        if not key:  # the spec as written: already trained
+            return baseline.metrics
+        if deadline is not None and time.time() >= deadline:
+            raise _OutOfTime("max_time reached")
+        if stage is not None:
+            stage(f"minimal fix: {what}")
+        candidate = candidate_spec(spec, space, {c.field: c.new for c in kept})
+        try:
+            metrics = train(candidate, epochs)
+        except (AutofixError, ValueError) as err:
+            # scored as a NaN candidate (the worst tier), like a failed trial
+            metrics = {"nan": True, "task": space.context["task"], "message": f"{type(err).__name__}: {err}"}
+        result.trainings += 1
+        tried[key] = metrics
+        return metrics
+
+    kept = list(changes)
+    try:
+        # 1. one at a time, from the best trial's full set
+        for position, change in enumerate(changes, start=1):
+            rest = [c for c in changes if c is not change]
+            metrics = attempt(rest, f"without '{change.field}' ({position} of {len(changes)})")
+            change.objective_without = score(metrics, min_ratio)
+            change.fix_without = is_fix(metrics, min_ratio)
+        # 2. combine: drop the unneeded ones, least harmful first, while the rest still fixes
+        optional = sorted((c for c in changes if _passes(tried, changes, c, best.score, min_ratio)),
+                          key=lambda c: c.objective_without)
+        for position, change in enumerate(optional, start=1):
+            trial = [c for c in kept if c is not change]
+            metrics = attempt(trial, f"combining: without '{change.field}' and {len(changes) - len(trial) - 1} others "
+                                     f"({position} of {len(optional)})")
+            if still_fixes(metrics, best.score, min_ratio):
+                kept = trial
+    except _OutOfTime as stop:
+        result.complete, result.reason = False, str(stop)
+    except (KeyboardInterrupt, StopRequested):
+        result.complete, result.reason = False, "interrupted"
+    for change in changes:
+        change.necessary = change in kept
+    final = tried.get(frozenset(c.field for c in kept)) if kept else baseline.metrics
+    result.metrics, result.objective, result.fixed = final, score(final, min_ratio), is_fix(final, min_ratio)
+    result.spec = candidate_spec(spec, space, {c.field: c.new for c in kept})
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _passes(tried: dict, changes: list[Change], change: Change, best_objective: float, min_ratio: float) -> bool:
+    metrics = tried.get(frozenset(c.field for c in changes if c is not change))
+    return metrics is not None and still_fixes(metrics, best_objective, min_ratio)
+
+
+class _OutOfTime(Exception):
+    """``search.max_time`` ran out during the ablation."""
+
+
+def write_minimal_spec(minimal: MinimalFix, folder) -> None:
+    """Write ``minimal_spec.yaml`` (or remove a stale one when the ablation did not run)."""
+    path = RunDir(folder).minimal_spec
+    if not minimal.ran or minimal.spec is None:
+        path.unlink(missing_ok=True)
+        return
+    header = (
+        "# The best configuration with only the changes the fix needed (autofix-lstm's minimal fix).\n"
+        f"# {minimal.verdict()}\n# Reproduce it with: autofix-lstm train minimal_spec.yaml\n"
+    )
+    write_text(header + portable_spec(minimal.spec, RunDir(folder).root).to_yaml(), path)
+
+
+def skipped(reason: str) -> MinimalFix:
+    """A ``MinimalFix`` that did not run, and why."""
+    return MinimalFix(ran=False, reason=reason, complete=False)
+
+
+
+
+def minimal_stage(
+    spec: Spec,
+    space: SearchSpace,
+    baseline: TrialRecord,
+    records: list[TrialRecord],
+    folder,
+    *,
+    enabled: bool,
+    train: Trainer,
+    deadline: float | None = None,
+    stage: Callable[[str], None] | None = None,
+) -> MinimalFix:
+    """The search's minimal-fix stage: ``find_minimal_fix`` on the best record when it applies, then
+    ``minimal_spec.yaml``; a ``skipped`` result saying why otherwise (turned off, no fix, nothing changed).
+    """
+    best = best_record([baseline, *records])
+    if not enabled:
+        result = skipped("turned off (search.minimize: false, --no-minimize or minimize=False), or the search was "
+                         "interrupted")
+    elif best is None or not best.fix:
+        result = skipped("no fix to minimize")
+    elif best.is_baseline:
+        result = skipped("the spec as written is the best configuration: nothing changed")
+    elif deadline is not None and time.time() >= deadline:
+        result = skipped("max_time reached before the ablation")
+    else:
+        completed = best.status is TrialStatus.COMPLETED and best.epochs_run
+        result = find_minimal_fix(spec, space, best, baseline, train=train, deadline=deadline, stage=stage,
+                                  epochs=int(best.epochs_run) if completed else spec.train.epochs)
+    write_minimal_spec(result, folder)
+    return result
+
+
+__all__ = ["TOLERANCE", "Change", "MinimalFix", "best_changes", "describe", "find_minimal_fix", "minimal_stage",
+           "skipped", "still_fixes", "write_minimal_spec"]

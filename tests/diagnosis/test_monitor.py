@@ -1,0 +1,105 @@
+"""CollapseMonitor: a callback in the user's own ``model.fit`` that warns once the output has collapsed."""
+
+from __future__ import annotations
+
+import warnings
+
+import keras
+import numpy as np
+import pytest
+
+from autofix_lstm import CollapseMonitor, CollapseWarning
+from autofix_lstm.errors import SpecError
+
+
+def _windows(n: int = 300, window: int = 8):
+    """A clean sine cut into windows: x (n, window, 1) and the next value as y."""
+    s = np.sin(2 * np.pi * np.arange(n + window) / 16)
+    x = np.stack([s[i : i + window] for i in range(n)])[..., None].astype("float32")
+    return x, s[window : n + window]
+
+
+def _model(head: str) -> keras.Model:
+    model = keras.Sequential([keras.Input((8, 1)), keras.layers.LSTM(8), keras.layers.Dense(1, activation=head)])
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    return model
+
+
+def _fit(model, x, y, monitor, epochs: int):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        history = model.fit(x[:240], y[:240], epochs=epochs, batch_size=32, verbose=0, callbacks=[monitor])
+    return history, [w for w in caught if issubclass(w.category, CollapseWarning)]
+
+
+@pytest.mark.slow
+def test_warns_once_within_patience_on_a_collapsing_fit_and_names_the_causes():
+    x, y = _windows()
+    y = 500 + 100 * y  # a target in the hundreds into a sigmoid head: the output pins at 1
+    monitor = CollapseMonitor((x[240:], y[240:]), patience=2)
+    history, caught = _fit(_model("sigmoid"), x, y, monitor, epochs=4)
+    assert len(history.history["loss"]) == 4  # warning does not stop the fit by default
+    assert monitor.warned_at == 2 and monitor.collapsed_epochs[:2] == [1, 2]
+    assert all(ratio < 0.01 for ratio in monitor.std_ratios)
+    assert len(caught) == 1  # once, not every epoch after
+    text = str(caught[0].message)
+    assert "output collapsed" in text and "autofix_lstm.search(model" in text
+    ids = [f.id for f in monitor.findings]
+    assert "output_activation_range" in ids and "unscaled_target" in ids
+
+
+@pytest.mark.slow
+def test_silent_on_a_healthy_fit():
+    x, y = _windows()
+    monitor = CollapseMonitor((x[240:], y[240:]), patience=2)
+    _, caught = _fit(_model("linear"), x, y, monitor, epochs=3)
+    assert caught == [] and monitor.warned_at is None
+    assert monitor.std_ratios[-1] > 0.5
+
+
+@pytest.mark.slow
+def test_stop_training_stops_the_fit_at_the_warning():
+    x, y = _windows()
+    y = 500 + 100 * y
+    monitor = CollapseMonitor((x[240:], y[240:]), patience=2, stop_training=True)
+    history, caught = _fit(_model("sigmoid"), x, y, monitor, epochs=6)
+    assert len(history.history["loss"]) == 2 and len(caught) == 1
+    assert "Training was stopped" in str(caught[0].message)
+
+
+@pytest.mark.slow
+def test_a_classifier_predicting_one_class_is_collapsed():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 6, 2)).astype("float32")
+    y = (rng.random(200) < 0.1).astype("float32")  # 90% one class, no signal: it predicts the majority
+    model = keras.Sequential([keras.Input((6, 2)), keras.layers.LSTM(4), keras.layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    monitor = CollapseMonitor((x[150:], y[150:]), patience=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CollapseWarning)
+        model.fit(x[:150], y[:150], epochs=1, verbose=0, callbacks=[monitor])
+    assert monitor.warned_at == 1
+    assert "output collapsed" in monitor.message
+    assert "class_imbalance" in [f.id for f in monitor.findings]
+
+
+def test_refuses_validation_data_that_is_not_windows_and_targets():
+    with pytest.raises(SpecError, match=r"\(x_val, y_val\) tuple"):
+        CollapseMonitor(np.zeros((4, 3, 1)))
+    with pytest.raises(SpecError, match="windows"):
+        CollapseMonitor((np.zeros((4, 3)), np.zeros(4)))
+
+
+@pytest.mark.slow
+def test_a_learning_rate_too_low_is_read_from_the_update_ratios():
+    x, y = _windows()
+    y = 500 + 100 * y
+    model = keras.Sequential([keras.Input((8, 1)), keras.layers.LSTM(8), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.Adam(1e-6), loss="mse")
+    monitor = CollapseMonitor((x[240:], y[240:]), patience=2)
+    _fit(model, x, y, monitor, epochs=2)
+    # 3 sampled steps an epoch, per kernel-bearing layer; Adam at 1e-6 moves the kernels by ~5e-6 a step
+    assert [len(ratios) for ratios in monitor.update_ratios.values()] == [6, 6]  # the LSTM and the Dense head
+    assert all(0 < ratio < 1e-4 for ratios in monitor.update_ratios.values() for ratio in ratios)
+    ids = [f.id for f in monitor.findings]
+    assert "learning_rate_too_low" in ids and "unscaled_target" in ids
