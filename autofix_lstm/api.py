@@ -23,6 +23,7 @@ def search(
     fresh: bool = False,
     progress: bool = False,
     max_trials: int | None = None,
+    confirm: bool | None = None,
 ) -> SearchResult:
     """Search for a configuration whose output no longer collapses, and write it out with its report.
 
@@ -33,16 +34,19 @@ def search(
         fresh: discard an earlier search in the output folder instead of resuming it.
         progress: show a live progress display.
         max_trials: override ``search.max_trials``.
+        confirm: override ``search.confirm`` (False: do not train the best fix again with two more seeds).
 
     Returns:
-        A ``SearchResult``; ``fixed`` is True only when the best candidate is not collapsed and
-        beats the constant baseline on the validation part. ``<output>/report.html`` is written too.
+        A ``SearchResult``; ``fixed`` is True only when the spec as written collapsed or diverged
+        (``baseline_state``) and the best candidate is not collapsed and beats the constant baseline
+        on the validation part; ``confirmed_seeds`` says on how many seeds it held ("3/3").
+        ``<output>/report.html`` is written too.
 
     Raises:
         SpecError, DataError: bad input, with the field and the fix.
     """
     result = run_search(
-        spec, data=data, x=x, y=y, fresh=fresh, max_trials=max_trials,
+        spec, data=data, x=x, y=y, fresh=fresh, max_trials=max_trials, confirm=confirm,
         reporter=RichReporter() if progress else None,
     )
     write_report(result.output_dir)

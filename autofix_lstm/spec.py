@@ -218,6 +218,9 @@ class SearchSpec(_Strict):
     rerun_pruned: int = Field(
         2, ge=0, le=20, description="with no fix at the end, re-run this many pruned trials in full before the verdict"
     )
+    confirm: bool = Field(
+        True, description="train the best fix again with two more seeds, and say whether it holds on every one"
+    )
 
     @field_validator("max_time")
     @classmethod

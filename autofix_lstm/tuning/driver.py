@@ -41,9 +41,10 @@ from autofix_lstm.modeling.callbacks import CollapsePruning
 from autofix_lstm.modeling.evaluate import predict_original
 from autofix_lstm.modeling.train import export_model, fit_prepared, prepare
 from autofix_lstm.run_dir import RunDir, copy_file, read_json, save_model, write_json, write_text
-from autofix_lstm.scoring.objective import is_fix, score
+from autofix_lstm.scoring.objective import ModelState, is_fix, model_state, score
 from autofix_lstm.scoring.signal import SignalProbe, probe_signal
 from autofix_lstm.spec import Spec, load_spec
+from autofix_lstm.tuning.confirmation import CONFIRM_SEEDS, TURNED_OFF, Confirmation, confirm_fixes
 from autofix_lstm.tuning.oracles import AutofixTuner, make_oracle
 from autofix_lstm.tuning.records import BASELINE_ID, TrialRecord, TrialStatus, best_record, load_records
 from autofix_lstm.tuning.space import SearchSpace, build_space, neighbours, seed_values
@@ -64,7 +65,8 @@ def spec_fingerprint(spec: Spec, dataset: Dataset | None = None) -> str:
     extended) and, when given, the windowed data itself (a changed file or DataFrame is a new search).
     """
     raw = spec.to_dict()
-    raw["search"] = {k: v for k, v in raw["search"].items() if k not in ("max_trials", "max_time")}
+    # confirm: the trials' results do not depend on it (a resumed search may turn it on or off)
+    raw["search"] = {k: v for k, v in raw["search"].items() if k not in ("max_trials", "max_time", "confirm")}
     raw.pop("output", None)
     digest = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode())
     if dataset is not None:
@@ -107,6 +109,8 @@ class SearchResult:
     output_dir: Path
     diagnosis: Any = None
     interrupted: bool = False
+    baseline_state: str | None = None  # what the spec as written did: collapsed, diverged, live or working
+    confirmed_seeds: str | None = None  # on how many seeds the best fix held, e.g. "3/3"
     records: list[TrialRecord] = field(default_factory=list, repr=False)
     _best_model: keras.Model | None = field(default=None, repr=False)
 
@@ -288,6 +292,52 @@ def _rerun_pruned(runner: _TrialRunner, records: list[TrialRecord], deadline: fl
     return ran
 
 
+def _room_for_confirmation(spec: Spec, deadline: float | None, baseline: TrialRecord) -> float | None:
+    """When the oracle stops starting trials: ``max_time`` less room for the confirmation stage.
+
+    Confirmation is counted in ``max_time``: the search leaves time for ``CONFIRM_SEEDS`` full
+    trainings, estimated from the baseline's (scaled to the full epochs when it was pruned), and
+    never more than half of what is left.
+    """
+    if deadline is None or not spec.search.confirm or not baseline.seconds:
+        return deadline
+    per_epoch = baseline.seconds / max(1, baseline.epochs_run or 1)
+    room = CONFIRM_SEEDS * per_epoch * spec.train.epochs
+    return deadline - min(room, max(0.0, deadline - time.time()) / 2)
+
+
+def _confirm(runner: _TrialRunner, records: list[TrialRecord], baseline: TrialRecord, deadline: float | None,
+             reporter) -> Confirmation:
+    """The confirmation stage: train the best fixes again with more seeds (``tuning.confirmation``).
+
+    The candidates are the fixes that rank above the spec as written, best first. A fallback fix
+    (the best one did not hold) gets its own seed trained again too, for best_model.keras.
+    """
+    spec, dataset = runner.spec, runner.dataset
+    ranked = sorted((r for r in records if r.fix and r.scored), key=lambda r: r.score)
+    candidates = [r for r in ranked if baseline.score is None or r.score < baseline.score]
+
+    def train_with_seed(record: TrialRecord, seed: int) -> tuple[dict, float]:
+        started = time.perf_counter()
+        candidate = record_spec(record, spec).updated({"train.seed": seed})
+        outcome, _, _ = train_candidate(spec, candidate, dataset, epochs=record.epochs_run or None)
+        return outcome.metrics, time.perf_counter() - started
+
+    def on_run(record: TrialRecord, seed: int, position: int) -> None:
+        reporter.stage(f"confirming trial {record.trial_id} with seed {seed} ({position} of {CONFIRM_SEEDS})")
+
+    confirmation = confirm_fixes(candidates, train_with_seed, seed=spec.train.seed,
+                                 min_std_ratio=spec.search.min_std_ratio, deadline=deadline, on_run=on_run)
+    if candidates and confirmation.trial_id != candidates[0].trial_id:
+        chosen = next(r for r in candidates if r.trial_id == confirmation.trial_id)
+        reporter.stage(f"saving trial {chosen.trial_id}, the best fix that held on every seed")
+        candidate = record_spec(chosen, spec)
+        outcome, prepared, _ = train_candidate(spec, candidate, dataset, epochs=chosen.epochs_run or None)
+        save_model(export_model(outcome.core, prepared), runner.run_dir.best_model)
+        write_best_spec(candidate, runner.run_dir.root)
+    return confirmation
+
+
 def _as_list(values: np.ndarray) -> list:
     return np.asarray(values, dtype=np.float64).tolist()
 
@@ -358,6 +408,7 @@ def run_search(
     fresh: bool = False,
     reporter: SearchReporter | None = None,
     max_trials: int | None = None,
+    confirm: bool | None = None,
 ) -> SearchResult:
     """The search without its HTML report: what ``autofix_lstm.search`` runs (see its arguments).
 
@@ -367,6 +418,8 @@ def run_search(
     spec = load_spec(spec)
     if max_trials is not None:
         spec = spec.updated({"search.max_trials": max_trials})
+    if confirm is not None:
+        spec = spec.updated({"search.confirm": confirm})
     reporter = reporter or SearchReporter()
     started = time.perf_counter()
     dataset = load_dataset(spec, frame=data, x=x, y=y)
@@ -384,6 +437,7 @@ def run_search(
 
     interrupted = False
     start_order: list[str] | None = None
+    confirmation: Confirmation | None = None
     try:
         reporter.stage("diagnosing")
         diagnosis = diagnose_dataset(spec, dataset, strategies, save=True)
@@ -401,7 +455,7 @@ def run_search(
         if space.fields:
             oracle = make_oracle(
                 spec.search.tuner, space.hyperparameters, max_trials=spec.search.max_trials, epochs=spec.train.epochs,
-                seeds=seeds, deadline=deadline, seed=spec.train.seed,
+                seeds=seeds, deadline=_room_for_confirmation(spec, deadline, baseline), seed=spec.train.seed,
             )
             with contextlib.redirect_stdout(io.StringIO()):  # Keras Tuner prints "Reloading Tuner from ..."
                 tuner = AutofixTuner(oracle, runner, directory=str(run.tuner), project_name=run.project.name)
@@ -422,37 +476,56 @@ def run_search(
                     _rerun_pruned(runner, records, deadline, reporter)
                 except KeyboardInterrupt:
                     interrupted = True
+            if not spec.search.confirm:
+                confirmation = Confirmation(skipped=TURNED_OFF)
+            elif not interrupted:
+                try:
+                    confirmation = _confirm(runner, load_records(run, start_order), baseline, deadline, reporter)
+                except KeyboardInterrupt:
+                    interrupted = True
         save_state()
     finally:
         reporter.stop()
     probe = getattr(diagnosis, "signal_probe", None) or probe_signal(dataset, seed=spec.train.seed)
     return _finish(spec, run, baseline, diagnosis, space, clock, interrupted, start_order, probe,
-                   getattr(runner, "oracle", None))
+                   getattr(runner, "oracle", None), confirmation)
 
 
 def _finish(spec: Spec, run: RunDir, baseline: TrialRecord, diagnosis, space: SearchSpace, clock,
-            interrupted: bool, start_order: list[str] | None, probe: SignalProbe, oracle) -> SearchResult:
-    """Pick the best candidate (the baseline included) and write the public outputs."""
+            interrupted: bool, start_order: list[str] | None, probe: SignalProbe, oracle,
+            confirmation: Confirmation | None = None) -> SearchResult:
+    """Pick the best candidate (the baseline included) and write the public outputs.
+
+    The best is the lowest objective, unless the confirmation stage reported another fix (the best
+    one that held on every seed). ``fixed`` means a collapse or a divergence was repaired: the spec
+    as written was collapsed or diverged, and the best is a fix.
+    """
     records = load_records(run, start_order)
     best = best_record([baseline, *records])
+    if confirmation is not None and confirmation.trial_id is not None:
+        best = next((r for r in records if r.trial_id == confirmation.trial_id), best)
     min_ratio = spec.search.min_std_ratio
-    fixed = bool(is_fix(best.metrics, min_ratio))
+    baseline_state = model_state(baseline.metrics, min_ratio)
+    best_works = is_fix(best.metrics, min_ratio)
+    fixed = bool(best_works and baseline_state in (ModelState.COLLAPSED, ModelState.DIVERGED))
     best_spec = record_spec(best, spec)
     if best.is_baseline:
         copy_file(run.baseline_model, run.best_model)
         write_best_spec(spec, run.root)
     cudnn = cudnn_problems(best_spec)
     alternative = None
-    if fixed and cudnn:
+    if best_works and cudnn:
         compatible = [r for r in [baseline, *records] if r.fix and not cudnn_problems(record_spec(r, spec))]
         alternative = best_record(compatible)
-    verdict = verdict_text(fixed, best, baseline, cudnn, alternative, interrupted, probe)
+    verdict = verdict_text(fixed, best, baseline, cudnn, alternative, interrupted, probe, min_std_ratio=min_ratio,
+                           confirmation=confirmation)
     changes = spec_changes(spec, best_spec)
     summary = summary_dict(
         fixed=fixed, verdict=verdict, best=best, baseline=baseline, records=records, changes=changes,
         findings=_findings(diagnosis), elapsed=clock(), min_std_ratio=min_ratio, tuner=spec.search.tuner,
         fields=space.fields, cudnn=cudnn, alternative=alternative, interrupted=interrupted,
         probe=probe, epochs=spec.train.epochs, refine_budget=getattr(oracle, "refine_budget", None),
+        confirmation=confirmation,
     )
     write_json(summary, run.summary)
     frame = trials_frame(records, space.fields)
@@ -460,7 +533,8 @@ def _finish(spec: Spec, run: RunDir, baseline: TrialRecord, diagnosis, space: Se
     return SearchResult(
         fixed=fixed, verdict=verdict, best_spec=best_spec, baseline=baseline.metrics, best=best.metrics,
         changes=changes, summary=summary, trials=frame, output_dir=run.root, diagnosis=diagnosis,
-        interrupted=interrupted, records=records,
+        interrupted=interrupted, records=records, baseline_state=baseline_state.value,
+        confirmed_seeds=summary["confirmed_seeds"],
     )
 
 
