@@ -18,9 +18,11 @@ after writing the outputs for the best candidate so far. Every file name is ``Ru
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import io
 import json
+import math
 import shutil
 import time
 import warnings
@@ -292,18 +294,44 @@ def _rerun_pruned(runner: _TrialRunner, records: list[TrialRecord], deadline: fl
     return ran
 
 
-def _room_for_confirmation(spec: Spec, deadline: float | None, baseline: TrialRecord) -> float | None:
-    """When the oracle stops starting trials: ``max_time`` less room for the confirmation stage.
+def _room_after_search(spec: Spec, deadline: float | None, reference: TrialRecord | None,
+                       baseline_pending: bool) -> float | None:
+    """When the oracle stops starting trials: ``max_time`` less room for what follows the trials.
 
-    Confirmation is counted in ``max_time``: the search leaves time for ``CONFIRM_SEEDS`` full
-    trainings, estimated from the baseline's (scaled to the full epochs when it was pruned), and
-    never more than half of what is left.
+    The confirmation stage (``CONFIRM_SEEDS`` trainings) and, when the spec as written is trained
+    after the trials (a first fix at the floor), that training too are counted in ``max_time``. Each
+    is estimated from ``reference`` (the baseline, or the diagnosis' brief training scaled to a full
+    one), and the room is never more than half of what is left.
     """
-    if deadline is None or not spec.search.confirm or not baseline.seconds:
+    trainings = (CONFIRM_SEEDS if spec.search.confirm else 0) + (1 if baseline_pending else 0)
+    if deadline is None or not trainings or reference is None or not reference.seconds:
         return deadline
-    per_epoch = baseline.seconds / max(1, baseline.epochs_run or 1)
-    room = CONFIRM_SEEDS * per_epoch * spec.train.epochs
+    per_epoch = reference.seconds / max(1, reference.epochs_run or 1)
+    room = trainings * per_epoch * spec.train.epochs
     return deadline - min(room, max(0.0, deadline - time.time()) / 2)
+
+
+def collapse_seen(diagnosis, min_std_ratio: float) -> TrialRecord | None:
+    """The spec as written judged on the diagnosis' brief training, when that already shows it broken.
+
+    Only an error-level ``collapsed_output`` (a collapse seen, not one still moving) or ``nan_output``
+    counts. The record stands in for the baseline until the spec is trained in full (after the first
+    trials); its ``seconds`` are the brief training's scaled to a full training. None otherwise.
+    """
+    seen = {f.id for f in _findings(diagnosis) if f.severity == "error"}
+    metrics = getattr(diagnosis, "metrics", None)
+    if not metrics or getattr(diagnosis, "training_error", None) or not seen & {"collapsed_output", "nan_output"}:
+        return None
+    probe = getattr(diagnosis, "probe", None) or {}
+    metrics = {**metrics, "loss_diverged": probe.get("nonfinite_loss_step") is not None}
+    steps, full = probe.get("steps") or 0, probe.get("full_training_steps") or 0
+    brief = probe.get("seconds") or 0.0
+    return TrialRecord(
+        trial_id=BASELINE_ID, status=TrialStatus.PRUNED, metrics=metrics, score=score(metrics, min_std_ratio),
+        fix=is_fix(metrics, min_std_ratio), epochs_run=max(1, int(probe.get("epochs") or 1)),
+        seconds=brief * full / steps if steps else None,
+        message="judged on the diagnosis' brief training: the spec as written was not trained in full",
+    )
 
 
 def _confirm(runner: _TrialRunner, records: list[TrialRecord], baseline: TrialRecord, deadline: float | None,
@@ -342,12 +370,20 @@ def _as_list(values: np.ndarray) -> list:
     return np.asarray(values, dtype=np.float64).tolist()
 
 
-def _baseline(spec: Spec, dataset: Dataset, run: RunDir, fingerprint: str, clock) -> TrialRecord:
-    """Train the spec as written (cached in baseline.json for resumed searches)."""
+def _cached_baseline(run: RunDir, fingerprint: str) -> TrialRecord | None:
+    """The spec as written, from baseline.json, when an earlier run of this same search trained it."""
     if run.baseline.is_file() and run.baseline_model.is_file():
         cached = TrialRecord.load(run.baseline)
         if cached.fingerprint == fingerprint:
             return cached
+    return None
+
+
+def _baseline(spec: Spec, dataset: Dataset, run: RunDir, fingerprint: str, clock) -> TrialRecord:
+    """Train the spec as written (cached in baseline.json for resumed searches)."""
+    cached = _cached_baseline(run, fingerprint)
+    if cached is not None:
+        return cached
     started = time.perf_counter()
     # The same pruning as every candidate: a spec still collapsed (and not moving) after its first
     # epochs would not change its verdict by training on, and its time goes to the fixes.
@@ -441,21 +477,29 @@ def run_search(
     try:
         reporter.stage("diagnosing")
         diagnosis = diagnose_dataset(spec, dataset, strategies, save=True)
-        reporter.stage("training the spec as written")
-        baseline = _baseline(spec, dataset, run, fingerprint, clock)
+        baseline = _cached_baseline(run, fingerprint)
+        # A first fix at the floor: when the brief training already showed the spec collapsed or
+        # diverged, the first trials start now and the spec as written is trained after them (it is
+        # needed only for the before/after); otherwise it is trained first, as it may already work.
+        seen = None if baseline is not None else collapse_seen(diagnosis, spec.search.min_std_ratio)
+        if baseline is None and seen is None:
+            reporter.stage("training the spec as written")
+            baseline = _baseline(spec, dataset, run, fingerprint, clock)
         save_state()
 
         space = build_space(spec, dataset, strategies)
         seeds = seed_values(space, strategies, _findings(diagnosis), limit=max(1, spec.search.max_trials // 2))
         records = load_records(run)
-        best = best_record([baseline, *records])
+        # Until the spec is trained in full, any trial's model is the best so far (score inf).
+        best = best_record([baseline or dataclasses.replace(seen, score=math.inf), *records])
         deadline = None if spec.search.max_seconds is None else time.time() + max(0.0, spec.search.max_seconds - clock())
         runner = _TrialRunner(spec, dataset, space, run, clock, reporter, best)
         runner.done = len(records)
         if space.fields:
             oracle = make_oracle(
                 spec.search.tuner, space.hyperparameters, max_trials=spec.search.max_trials, epochs=spec.train.epochs,
-                seeds=seeds, deadline=_room_for_confirmation(spec, deadline, baseline), seed=spec.train.seed,
+                seeds=seeds, deadline=_room_after_search(spec, deadline, baseline or seen, baseline is None),
+                seed=spec.train.seed,
             )
             with contextlib.redirect_stdout(io.StringIO()):  # Keras Tuner prints "Reloading Tuner from ..."
                 tuner = AutofixTuner(oracle, runner, directory=str(run.tuner), project_name=run.project.name)
@@ -471,6 +515,14 @@ def run_search(
                 interrupted = True
             start_order = list(tuner.oracle.start_order)
             records = load_records(run, start_order)
+        if baseline is None and not interrupted:
+            reporter.stage("training the spec as written (for the before/after)")
+            try:
+                baseline = _baseline(spec, dataset, run, fingerprint, clock)
+            except KeyboardInterrupt:
+                interrupted = True
+        baseline = baseline or seen  # interrupted first: the brief training's evidence stands in
+        if space.fields:
             if not interrupted and not any(r.fix for r in [baseline, *records]) and spec.search.rerun_pruned:
                 try:
                     _rerun_pruned(runner, records, deadline, reporter)
@@ -509,7 +561,7 @@ def _finish(spec: Spec, run: RunDir, baseline: TrialRecord, diagnosis, space: Se
     best_works = is_fix(best.metrics, min_ratio)
     fixed = bool(best_works and baseline_state in (ModelState.COLLAPSED, ModelState.DIVERGED))
     best_spec = record_spec(best, spec)
-    if best.is_baseline:
+    if best.is_baseline and run.baseline_model.is_file():
         copy_file(run.baseline_model, run.best_model)
         write_best_spec(spec, run.root)
     cudnn = cudnn_problems(best_spec)
