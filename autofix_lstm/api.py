@@ -156,6 +156,7 @@ def search(
     progress: bool = False,
     max_trials: int | None = None,
     minimize: bool = True,
+    confirm: bool | None = None,
     **model_options,
 ) -> SearchResult:
     """Search for a configuration whose output no longer collapses, and write it out with its report.
@@ -172,12 +173,15 @@ def search(
         minimize: after a fix, retrain without each of its changes to find the ones it needed (the minimal
             fix: ``minimal_spec.yaml``, summary's ``necessary_changes``); False skips it, as does
             ``search.minimize: false``.
+        confirm: override ``search.confirm`` (False: do not train the best fix again with two more seeds).
         **model_options: with a model, ``Spec.from_model``'s settings (``epochs``, ``batch_size``,
             ``search={...}``, ``output``, ...).
 
     Returns:
-        A ``SearchResult``; ``fixed`` is True only when the best candidate is not collapsed and
-        beats the constant baseline on the validation part; ``best_model`` is a new, compiled model.
+        A ``SearchResult``; ``fixed`` is True only when the spec as written collapsed or diverged
+        (``baseline_state``) and the best candidate is not collapsed and beats the constant baseline
+        on the validation part; ``confirmed_seeds`` says on how many seeds it held ("3/3");
+        ``best_model`` is a new, compiled model.
         ``<output>/report.html`` is written too.
 
     Raises:
@@ -193,7 +197,7 @@ def search(
     try:
         result = run_search(
             spec, data=data, x=x, y=None if dataset is not None else y, dataset=dataset, fresh=fresh,
-            max_trials=max_trials, minimize=minimize, reporter=RichReporter() if progress else None,
+            max_trials=max_trials, minimize=minimize, confirm=confirm, reporter=RichReporter() if progress else None,
         )
     except SearchInterrupted as stopped:
         if stopped.result is not None:

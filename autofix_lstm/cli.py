@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from autofix_lstm.format import cell
 from autofix_lstm.run_dir import RunDir
@@ -26,6 +27,9 @@ app = typer.Typer(
 )
 console = Console()
 err_console = Console(stderr=True)
+
+# a model's state (scoring.objective.ModelState) -> its colour
+_STATE_STYLES = {"working": "bold green", "live": "bold yellow", "collapsed": "bold red", "diverged": "bold red"}
 
 EXIT_BAD_INPUT = 2
 EXIT_CANNOT_RUN = 3  # the machine could not run it (out of memory)
@@ -76,6 +80,7 @@ def train(
     """Train the spec as written; report whether its output collapsed (writes metrics.json, model.keras)."""
     from autofix_lstm.errors import DataError, ResourceError, SpecError
     from autofix_lstm.modeling.train import train as train_spec
+    from autofix_lstm.tuning.summary import state_line
 
     try:
         result = train_spec(spec, progress=not json_output)
@@ -87,8 +92,12 @@ def train(
         typer.echo(json.dumps(result.metrics, indent=2))
         return
     console.print(metrics_table(result.metrics))
-    verdict = "[bold red]collapsed[/]: the output barely varies" if result.collapsed else "[bold green]not collapsed[/]"
-    console.print(f"{verdict}  ({result.seconds:.1f}s)  -> {result.output_dir}")
+    state, meaning = state_line(result.metrics)
+    console.print(
+        f"[{_STATE_STYLES[state.value]}]{state.value}[/]: {escape(meaning)}  ({result.seconds:.1f}s)  -> "
+        f"{escape(str(result.output_dir))}",
+        highlight=False, soft_wrap=True,
+    )
 
 
 @app.command()
@@ -140,14 +149,20 @@ EXIT_NOT_FIXED = 1
 
 # metrics shown in the before/after table, by task
 _BEFORE_AFTER = {
-    "regression": ("std_ratio", "mse", "mae", "r2", "constant_mse", "persistence_mse", "collapsed"),
+    "regression": ("std_ratio", "mse", "mae", "r2", "constant_mse", "persistence_mse"),
     "classification": ("std_ratio", "accuracy", "balanced_accuracy", "macro_f1", "distinct_predictions",
-                       "majority_balanced_accuracy", "collapsed"),
+                       "majority_balanced_accuracy"),
 }
 
 
-def before_after_table(baseline: dict, best: dict) -> Table:
-    """Baseline (the spec as written) against the best candidate, metric by metric."""
+def before_after_table(baseline: dict, best: dict, min_std_ratio: float = 0.1) -> Table:
+    """Baseline (the spec as written) against the best candidate, metric by metric, and each one's state.
+
+    The ``state`` row (working, live, collapsed or diverged) replaces a bare ``collapsed`` yes/no, which
+    said "no" for a spec whose loss went NaN.
+    """
+    from autofix_lstm.scoring.objective import model_state
+
     table = Table(title="before / after (validation, original units)")
     table.add_column("metric")
     table.add_column("as written", justify="right")
@@ -155,6 +170,8 @@ def before_after_table(baseline: dict, best: dict) -> Table:
     keys = _BEFORE_AFTER["regression" if best.get("task") == "regression" else "classification"]
     for key in keys:
         table.add_row(key, cell(baseline.get(key)), cell(best.get(key)))
+    states = [model_state(metrics, min_std_ratio).value for metrics in (baseline, best)]
+    table.add_row("state", *(f"[{_STATE_STYLES[state]}]{state}[/]" for state in states))
     return table
 
 
@@ -167,13 +184,17 @@ def search(
         True, "--minimize/--no-minimize", help="after a fix, find which of its changes were needed (minimal_spec.yaml)"
     ),
     json_output: bool = typer.Option(False, "--json", help="print summary.json instead of tables"),
+    no_confirm: bool = typer.Option(
+        False, "--no-confirm", help="do not train the best fix again with two more seeds (search.confirm: false)"
+    ),
 ) -> None:
     """Search for a configuration whose output no longer collapses; exit 1 when none beats a constant."""
     from autofix_lstm.api import search as run_search
     from autofix_lstm.errors import DataError, ResourceError, RunFolderError, SearchInterrupted, SpecError
 
     try:
-        result = run_search(spec, fresh=fresh, progress=not json_output, max_trials=max_trials, minimize=minimize)
+        result = run_search(spec, fresh=fresh, progress=not json_output, max_trials=max_trials, minimize=minimize,
+                            confirm=False if no_confirm else None)
     except (SpecError, DataError) as err:
         _fail_on_bad_input(err)
     except (ResourceError, RunFolderError) as err:
@@ -186,24 +207,27 @@ def search(
     if json_output:
         typer.echo(json.dumps(result.summary, indent=2))
     else:
-        console.print(before_after_table(result.baseline, result.best))
+        s = result.summary
+        console.print(before_after_table(result.baseline, result.best, s.get("min_std_ratio") or 0.1))
         if result.changes:
             console.print("[bold]changes[/] (best spec vs yours):")
             for line in result.changes:
-                console.print(f"  {escape(line)}", highlight=False)
-        s = result.summary
+                # Text, not markup: a layer list such as "[lstm(units=8)] -> [...]" is printed as it is.
+                console.print(Text(f"  {line}"), highlight=False, soft_wrap=True)
         console.print(
             f"trials: {s['trials_total']} ({s['trials_completed']} completed, {s['trials_pruned']} pruned, "
             f"{s['trials_failed']} failed) in {s['elapsed_seconds']:.0f}s; first fix after "
             f"{cell(s['trials_to_first_fix'])} trials / {cell(s['seconds_to_first_fix'])}s"
         )
-        style = "bold green" if result.fixed else "bold red"
-        console.print(f"[{style}]{result.verdict}[/]", highlight=False)
         if (s.get("minimal_fix") or {}).get("verdict"):
-            console.print(escape(s["minimal_fix"]["verdict"]), highlight=False)
+            console.print(Text(s["minimal_fix"]["verdict"]), highlight=False, soft_wrap=True)
         report = RunDir(result.output_dir).report
-        console.print(f"outputs in {result.output_dir}" + (f"; open {report}" if report.is_file() else ""))
-    if not result.fixed:
+        console.print(escape(f"outputs in {result.output_dir}" + (f"; open {report}" if report.is_file() else "")),
+                      highlight=False, soft_wrap=True)
+        style = "bold green" if result.summary.get("best_state") == "working" else "bold red"
+        console.print(Text(result.verdict, style=style), highlight=False, soft_wrap=True)  # the last line
+    # 1: the best found does not beat a constant (a working spec always does: the search ran, exit 0)
+    if result.summary.get("best_state") != "working":
         raise typer.Exit(EXIT_NOT_FIXED)
 
 

@@ -226,6 +226,9 @@ class SearchSpec(_Strict):
     minimize: bool = Field(
         True, description="after a fix, retrain without each of its changes to find the ones that were needed"
     )
+    confirm: bool = Field(
+        True, description="train the best fix again with two more seeds, and say whether it holds on every one"
+    )
 
     @field_validator("max_time")
     @classmethod

@@ -29,6 +29,8 @@ import pandas as pd
 from autofix_lstm.format import MISSING, as_number, cell, evidence_lines, number
 from autofix_lstm.render import plots
 from autofix_lstm.run_dir import RunDir, read_json, write_text
+from autofix_lstm.scoring.metrics import COLLAPSE_STD_RATIO
+from autofix_lstm.scoring.objective import model_state
 from autofix_lstm.scoring.signal import MODEL_NAMES
 from autofix_lstm.tuning.records import BASELINE_ID, TrialRecord, TrialStatus
 
@@ -38,7 +40,7 @@ _REGRESSION_ROWS = (
     ("mse", "mse", "constant_mse", "persistence_mse"),
     ("mae", "mae", None, None),
     ("r2", "r2", None, None),
-    ("collapsed", "collapsed", None, None),
+    ("state", "state (working, live, collapsed or diverged)", None, None),
 )
 _CLASSIFICATION_ROWS = (
     ("std_ratio", "std_ratio (prediction spread / target spread)", None, None),
@@ -47,7 +49,7 @@ _CLASSIFICATION_ROWS = (
     ("macro_f1", "macro F1", "majority_macro_f1", None),
     ("log_loss", "log loss", "prior_log_loss", None),
     ("distinct_predictions", "distinct predicted classes", None, None),
-    ("collapsed", "collapsed", None, None),
+    ("state", "state (working, live, collapsed or diverged)", None, None),
 )
 # How much of a finding's evidence the report shows: every key, each value up to this many characters.
 _EVIDENCE_WIDTH = 400
@@ -78,11 +80,12 @@ def _image(fig, alt: str) -> dict[str, str]:
     return {"alt": alt, "src": plots.figure_data_uri(fig)}
 
 
-def before_after_table(baseline: dict | None, best: dict | None) -> dict | None:
+def before_after_table(baseline: dict | None, best: dict | None, min_std_ratio: float | None = None) -> dict | None:
     """Baseline against best, with the constant (and, where it applies, persistence) predictors.
 
-    Returns the table as text (``head``; ``rows`` of ``label``, ``cells`` and ``bad``), or None
-    when no metrics were recorded.
+    The ``state`` row says what each model did (``scoring.objective.ModelState``), so a spec whose
+    loss diverged never reads as "collapsed: no". Returns the table as text (``head``; ``rows`` of
+    ``label``, ``cells`` and ``bad``), or None when no metrics were recorded.
     """
     if not baseline and not best:
         return None
@@ -96,8 +99,18 @@ def before_after_table(baseline: dict | None, best: dict | None) -> dict | None:
     if persistence:
         head.append("persistence (last value)")
     rows = []
+    floor = min_std_ratio or COLLAPSE_STD_RATIO
     for key, label, constant_key, persistence_key in _REGRESSION_ROWS if regression else _CLASSIFICATION_ROWS:
         values = [baseline.get(key), best.get(key)]
+        if key == "state":
+            values = [model_state(m, floor).value if m else None for m in (baseline, best)]
+            values += [None, None] if persistence else [None]
+            rows.append({
+                "label": label,
+                "cells": [{"text": cell(value), "missing": value is None} for value in values],
+                "bad": any(value in ("collapsed", "diverged") for value in values),
+            })
+            continue
         if key == "std_ratio":
             values.append(0.0)  # a constant has no spread
         else:
@@ -107,7 +120,7 @@ def before_after_table(baseline: dict | None, best: dict | None) -> dict | None:
         rows.append({
             "label": label,
             "cells": [{"text": cell(value), "missing": value is None} for value in values],
-            "bad": key == "collapsed" and bool(baseline.get(key) or best.get(key)),
+            "bad": False,
         })
     return {"head": head, "rows": rows}
 
@@ -208,6 +221,8 @@ def _stats(summary: dict) -> str:
         parts.append(f"beats a constant: {cell(summary['beats_constant'])}")
     if summary.get("beats_persistence") is not None:
         parts.append(f"beats persistence: {cell(summary['beats_persistence'])}")
+    if summary.get("confirmed_seeds") is not None:
+        parts.append(f"held on {summary['confirmed_seeds']} seeds")
     if summary.get("cudnn_compatible") is False:
         parts.append("not cuDNN-compatible: " + "; ".join(summary.get("cudnn_problems") or []))
     return " · ".join(parts)
@@ -243,16 +258,30 @@ def _search_notes(summary: dict) -> list[str]:
     return notes
 
 
+def banner_kind(summary: dict | None) -> str:
+    """The verdict banner's colour: ``fixed`` (green), ``working`` (blue: the spec as written already
+    worked, or the search made a live one beat the constant; nothing was repaired), ``not-fixed``
+    (red) or ``unknown`` (grey: no summary)."""
+    if not summary:
+        return "unknown"
+    if summary.get("fixed"):
+        return "fixed"
+    if summary.get("best_state") == "working" or (summary.get("best_state") is None and summary.get("beats_constant")):
+        return "working"
+    return "not-fixed"
+
+
 def _verdict(out: Outputs) -> dict:
     summary = out.summary
     if summary is None:
         text = (f"No search summary in {out.folder}: the search has not finished (or not run) here; "
                 "this page shows what is there.")
-        return {"text": text, "fixed": None, "stats": None, "notes": [], "has_summary": False, "table": None}
+        return {"text": text, "fixed": None, "kind": "unknown", "stats": None, "notes": [], "has_summary": False,
+                "table": None}
     baseline = summary.get("baseline") or (out.baseline or {}).get("metrics")
-    return {"text": summary.get("verdict"), "fixed": summary.get("fixed"), "stats": _stats(summary),
-            "notes": _search_notes(summary), "has_summary": True,
-            "table": before_after_table(baseline, summary.get("best"))}
+    return {"text": summary.get("verdict"), "fixed": summary.get("fixed"), "kind": banner_kind(summary),
+            "stats": _stats(summary), "notes": _search_notes(summary), "has_summary": True,
+            "table": before_after_table(baseline, summary.get("best"), summary.get("min_std_ratio"))}
 
 
 def _best_label(out: Outputs) -> str:
@@ -421,8 +450,8 @@ def search_result_html(result) -> str:
     return _render(
         "search_result.html.j2",
         verdict=result.verdict,
-        fixed=result.fixed,
-        table=before_after_table(result.baseline, result.best),
+        kind=banner_kind(result.summary),
+        table=before_after_table(result.baseline, result.best, (result.summary or {}).get("min_std_ratio")),
         changes=result.changes,
         minimal=((result.summary or {}).get("minimal_fix") or {}).get("verdict"),
         figure=_image(figure, "Every trial: objective against std_ratio"),

@@ -10,6 +10,12 @@ classification: ``log_loss / log_loss of the class-prior predictor``), squashed 
 * 2: collapsed (``std_ratio`` below ``search.min_std_ratio``, or a single predicted class),
 * 3: NaN/inf predictions, or a training loss that went NaN/inf (``score`` is exactly 3.0).
 
+Among fixes (tier 0), a regression fix that does not beat persistence (repeating the last observed
+value, where it applies: the target is a feature and ``horizon >= 1``) ranks behind every fix that
+does: its score is ``PERSISTENCE_TIER + (r / (1 + r)) / 2``, in [0.5, 0.75), while a fix's
+``r / (1 + r)`` is below 0.49 (a fix has ``r2 >= BEAT_MARGIN``, so ``r <= 0.95``). A forecaster that
+loses to "tomorrow = today" is of no use to its users, however well it beats the mean.
+
 Among fixes (tier 0), a classifier's score is ``1 - balanced_accuracy`` (the loss ratio breaks ties,
 with weight ``TIE_WEIGHT``): users judge a classifier on balanced accuracy, and with class weights
 the validation loss does not order candidates by it. A regression fix keeps the loss ratio (the
@@ -27,11 +33,36 @@ series with no signal from being reported as a fix.
 
 from __future__ import annotations
 
-from autofix_lstm.scoring.metrics import is_collapsed
+from enum import Enum
+
+from autofix_lstm.scoring.metrics import COLLAPSE_STD_RATIO, is_collapsed
 
 BEAT_MARGIN = 0.05
 TIE_WEIGHT = 1e-3  # among classifier fixes, the loss's weight: it decides only between equal balanced accuracies
 TIER_FIX, TIER_LIVE, TIER_COLLAPSED, TIER_NAN = 0, 1, 2, 3
+PERSISTENCE_TIER = 0.5  # where the fixes that lose to persistence start, inside tier 0
+
+
+class ModelState(str, Enum):
+    """What a trained model did, in one word: the verdicts, ``train`` and summary.json use it.
+
+    One state per objective tier: ``diverged`` (tier 3), ``collapsed`` (2), ``live`` (1: not
+    collapsed, but no better than a constant) and ``working`` (0: not collapsed and beats the
+    constant baseline). A diverged model is never "not collapsed": its weights are garbage even
+    when its outputs stay finite.
+    """
+
+    WORKING = "working"
+    LIVE = "live"
+    COLLAPSED = "collapsed"
+    DIVERGED = "diverged"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+_STATE_OF_TIER = {TIER_FIX: ModelState.WORKING, TIER_LIVE: ModelState.LIVE, TIER_COLLAPSED: ModelState.COLLAPSED,
+                  TIER_NAN: ModelState.DIVERGED}
 
 
 def beats_constant(metrics: dict) -> bool:
@@ -71,6 +102,11 @@ def tier(metrics: dict, min_std_ratio: float) -> int:
     return TIER_FIX if beats_constant(metrics) else TIER_LIVE
 
 
+def model_state(metrics: dict, min_std_ratio: float = COLLAPSE_STD_RATIO) -> ModelState:
+    """The model's state: diverged (NaN/inf loss or predictions), collapsed, live or working."""
+    return _STATE_OF_TIER[tier(metrics, min_std_ratio)]
+
+
 def score(metrics: dict, min_std_ratio: float) -> float:
     """The objective to minimise (see the module docstring)."""
     level = tier(metrics, min_std_ratio)
@@ -78,6 +114,8 @@ def score(metrics: dict, min_std_ratio: float) -> float:
     if level == TIER_NAN or r is None:
         return float(TIER_NAN)
     squashed = r / (1.0 + r)
+    if level == TIER_FIX and beats_persistence(metrics) is False:
+        return PERSISTENCE_TIER + squashed / 2.0
     if level == TIER_FIX and metrics["task"] != "regression" and metrics.get("balanced_accuracy") is not None:
         # Among fixes, a classifier is judged on what its users judge it on: balanced accuracy,
         # the loss only breaking ties (with class weights the loss does not order them the same way).

@@ -3,7 +3,8 @@
 ``driver`` runs it (``search``, ``SearchResult``); ``records`` is the one trial record every part
 reads; ``fields`` holds one object per searchable spec field; ``strategies`` reads the remedy files;
 ``space`` turns them into Keras Tuner hyperparameters; ``oracles`` seeds Keras Tuner's oracles;
-``summary`` judges the outcome (verdict, changes, cuDNN) and writes the public outputs.
+``confirmation`` trains the best fix again with more seeds; ``summary`` judges the outcome (verdict,
+changes, cuDNN) and writes the public outputs.
 
 The package is called ``tuning`` rather than ``search`` so that ``autofix_lstm.search`` stays the
 public function: a subpackage of that name would replace it on the package as soon as it is imported.

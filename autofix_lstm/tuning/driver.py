@@ -23,9 +23,11 @@ Every file name is ``RunDir``'s.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import io
 import json
+import math
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -46,9 +48,10 @@ from autofix_lstm.modeling.callbacks import CollapsePruning
 from autofix_lstm.modeling.evaluate import predict_original
 from autofix_lstm.modeling.train import export_model, fit_prepared, prepare
 from autofix_lstm.run_dir import RunDir, copy_file, read_json, save_model, write_json, write_text
-from autofix_lstm.scoring.objective import is_fix, score
+from autofix_lstm.scoring.objective import ModelState, is_fix, model_state, score
 from autofix_lstm.scoring.signal import SignalProbe, probe_signal
 from autofix_lstm.spec import Spec, load_spec
+from autofix_lstm.tuning.confirmation import CONFIRM_SEEDS, TURNED_OFF, Confirmation, confirm_fixes
 from autofix_lstm.tuning.interrupts import StopRequested, StopSignals
 from autofix_lstm.tuning.minimal import MinimalFix, minimal_stage, skipped
 from autofix_lstm.tuning.oracles import AutofixTuner, make_oracle
@@ -72,7 +75,9 @@ def spec_fingerprint(spec: Spec, dataset: Dataset | None = None, strategies: lis
     the contents of the strategies (an edited strategy file is a new search space).
     """
     raw = spec.to_dict()
-    raw["search"] = {k: v for k, v in raw["search"].items() if k not in ("max_trials", "max_time", "minimize")}
+    # minimize, confirm: the trials' results do not depend on them (a resumed search may turn them on or off)
+    raw["search"] = {k: v for k, v in raw["search"].items()
+                     if k not in ("max_trials", "max_time", "minimize", "confirm")}
     raw.pop("output", None)
     digest = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode())
     if dataset is not None:
@@ -118,6 +123,8 @@ class SearchResult:
     output_dir: Path
     diagnosis: Any = None
     interrupted: bool = False
+    baseline_state: str | None = None  # what the spec as written did: collapsed, diverged, live or working
+    confirmed_seeds: str | None = None  # on how many seeds the best fix held, e.g. "3/3"
     records: list[TrialRecord] = field(default_factory=list, repr=False)
     _best_model: keras.Model | None = field(default=None, repr=False)
 
@@ -344,17 +351,99 @@ def _rerun_pruned(runner: _TrialRunner, records: list[TrialRecord], deadline: fl
     return ran
 
 
+def _room_after_search(spec: Spec, deadline: float | None, reference: TrialRecord | None,
+                       baseline_pending: bool) -> float | None:
+    """When the oracle stops starting trials: ``max_time`` less room for what follows the trials.
+
+    The confirmation stage (``CONFIRM_SEEDS`` trainings) and, when the spec as written is trained
+    after the trials (a first fix at the floor), that training too are counted in ``max_time``. Each
+    is estimated from ``reference`` (the baseline, or the diagnosis' brief training scaled to a full
+    one), and the room is never more than half of what is left.
+    """
+    trainings = (CONFIRM_SEEDS if spec.search.confirm else 0) + (1 if baseline_pending else 0)
+    if deadline is None or not trainings or reference is None or not reference.seconds:
+        return deadline
+    per_epoch = reference.seconds / max(1, reference.epochs_run or 1)
+    room = trainings * per_epoch * spec.train.epochs
+    return deadline - min(room, max(0.0, deadline - time.time()) / 2)
+
+
+def collapse_seen(diagnosis, min_std_ratio: float) -> TrialRecord | None:
+    """The spec as written judged on the diagnosis' brief training, when that already shows it broken.
+
+    Only an error-level ``collapsed_output`` (a collapse seen, not one still moving) or ``nan_output``
+    counts. The record stands in for the baseline until the spec is trained in full (after the first
+    trials); its ``seconds`` are the brief training's scaled to a full training. None otherwise.
+    """
+    seen = {f.id for f in _findings(diagnosis) if f.severity == "error"}
+    metrics = getattr(diagnosis, "metrics", None)
+    if not metrics or getattr(diagnosis, "training_error", None) or not seen & {"collapsed_output", "nan_output"}:
+        return None
+    probe = getattr(diagnosis, "probe", None) or {}
+    metrics = {**metrics, "loss_diverged": probe.get("nonfinite_loss_step") is not None}
+    steps, full = probe.get("steps") or 0, probe.get("full_training_steps") or 0
+    brief = probe.get("seconds") or 0.0
+    return TrialRecord(
+        trial_id=BASELINE_ID, status=TrialStatus.PRUNED, metrics=metrics, score=score(metrics, min_std_ratio),
+        fix=is_fix(metrics, min_std_ratio), epochs_run=max(1, int(probe.get("epochs") or 1)),
+        seconds=brief * full / steps if steps else None,
+        message="judged on the diagnosis' brief training: the spec as written was not trained in full",
+    )
+
+
+def _confirm(runner: _TrialRunner, records: list[TrialRecord], baseline: TrialRecord, deadline: float | None,
+             reporter) -> Confirmation:
+    """The confirmation stage: train the best fixes again with more seeds (``tuning.confirmation``).
+
+    The candidates are the fixes that rank above the spec as written, best first. A fallback fix
+    (the best one did not hold) gets its own seed trained again too, for best_model.keras.
+    """
+    spec, dataset = runner.spec, runner.dataset
+    ranked = sorted((r for r in records if r.fix and r.scored), key=lambda r: r.score)
+    candidates = [r for r in ranked if baseline.score is None or r.score < baseline.score]
+
+    def train_with_seed(record: TrialRecord, seed: int) -> tuple[dict, float]:
+        started = time.perf_counter()
+        candidate = record_spec(record, spec).updated({"train.seed": seed})
+        outcome, _, _ = train_candidate(spec, candidate, dataset, epochs=record.epochs_run or None,
+                                        stops=runner.stops)
+        return outcome.metrics, time.perf_counter() - started
+
+    def on_run(record: TrialRecord, seed: int, position: int) -> None:
+        reporter.stage(f"confirming trial {record.trial_id} with seed {seed} ({position} of {CONFIRM_SEEDS})")
+
+    confirmation = confirm_fixes(candidates, train_with_seed, seed=spec.train.seed,
+                                 min_std_ratio=spec.search.min_std_ratio, deadline=deadline, on_run=on_run)
+    if candidates and confirmation.trial_id != candidates[0].trial_id:
+        chosen = next(r for r in candidates if r.trial_id == confirmation.trial_id)
+        reporter.stage(f"saving trial {chosen.trial_id}, the best fix that held on every seed")
+        candidate = record_spec(chosen, spec)
+        outcome, prepared, _ = train_candidate(spec, candidate, dataset, epochs=chosen.epochs_run or None,
+                                               stops=runner.stops)
+        save_model(export_model(outcome.core, prepared), runner.run_dir.trial_model(chosen.trial_id))
+        publish_best(runner.run_dir, chosen, spec)
+    return confirmation
+
+
 def _as_list(values: np.ndarray) -> list:
     return np.asarray(values, dtype=np.float64).tolist()
+
+
+def _cached_baseline(run: RunDir, fingerprint: str) -> TrialRecord | None:
+    """The spec as written, from baseline.json, when an earlier run of this same search trained it."""
+    if run.baseline.is_file() and run.baseline_model.is_file():
+        cached = TrialRecord.load(run.baseline)
+        if cached.fingerprint == fingerprint:
+            return cached
+    return None
 
 
 def _baseline(spec: Spec, dataset: Dataset, run: RunDir, fingerprint: str, clock,
               stops: StopSignals | None = None) -> TrialRecord:
     """Train the spec as written (cached in baseline.json for resumed searches)."""
-    if run.baseline.is_file() and run.baseline_model.is_file():
-        cached = TrialRecord.load(run.baseline)
-        if cached.fingerprint == fingerprint:
-            return cached
+    cached = _cached_baseline(run, fingerprint)
+    if cached is not None:
+        return cached
     started = time.perf_counter()
     # The same pruning as every candidate: a spec still collapsed (and not moving) after its first
     # epochs would not change its verdict by training on, and its time goes to the fixes.
@@ -473,6 +562,7 @@ def run_search(
     max_trials: int | None = None,
     dataset: Dataset | None = None,
     minimize: bool = True,
+    confirm: bool | None = None,
 ) -> SearchResult:
     """The search without its HTML report: what ``autofix_lstm.search`` runs (see its arguments).
 
@@ -489,6 +579,8 @@ def run_search(
     spec = load_spec(spec)
     if max_trials is not None:
         spec = spec.updated({"search.max_trials": max_trials})
+    if confirm is not None:
+        spec = spec.updated({"search.confirm": confirm})
     reporter = reporter or SearchReporter()
     started = time.perf_counter()
     dataset = dataset if dataset is not None else load_dataset(spec, frame=data, x=x, y=y)
@@ -519,9 +611,10 @@ def _search_locked(spec: Spec, dataset: Dataset, strategies: list[Strategy], run
 
     interrupted = False
     start_order: list[str] | None = None
-    baseline = runner = None
+    baseline = runner = seen = None
     space = None
     minimal = skipped("the search was interrupted before it")
+    confirmation: Confirmation | None = None
     try:
         reporter.stage("diagnosing")
         diagnosis = diagnose_dataset(spec, dataset, strategies, save=False)
@@ -530,15 +623,22 @@ def _search_locked(spec: Spec, dataset: Dataset, strategies: list[Strategy], run
         run.remove_leftovers()
         save_state()
         diagnosis.output_path = write_json(diagnosis.to_dict(), run.diagnosis)
-        reporter.stage("training the spec as written")
-        with stops.at_epoch_ends():
-            baseline = _baseline(spec, dataset, run, fingerprint, clock, stops)
+        baseline = _cached_baseline(run, fingerprint)
+        # A first fix at the floor: when the brief training already showed the spec collapsed or
+        # diverged, the first trials start now and the spec as written is trained after them (it is
+        # needed only for the before/after); otherwise it is trained first, as it may already work.
+        seen = None if baseline is not None else collapse_seen(diagnosis, spec.search.min_std_ratio)
+        if baseline is None and seen is None:
+            reporter.stage("training the spec as written")
+            with stops.at_epoch_ends():
+                baseline = _baseline(spec, dataset, run, fingerprint, clock, stops)
         save_state()
 
         space = build_space(spec, dataset, strategies)
         seeds = seed_values(space, strategies, _findings(diagnosis), limit=max(1, spec.search.max_trials // 2))
         records = load_records(run)
-        best = best_record([baseline, *records])
+        # Until the spec is trained in full, any trial's model is the best so far (score inf).
+        best = best_record([baseline or dataclasses.replace(seen, score=math.inf), *records])
         if not best_published(run, best) and _best_model_source(run, best).is_file():
             publish_best(run, best, spec)  # a kill came between two of its writes (else _finish writes it)
         deadline = None if spec.search.max_seconds is None else time.time() + max(0.0, spec.search.max_seconds - clock())
@@ -547,7 +647,8 @@ def _search_locked(spec: Spec, dataset: Dataset, strategies: list[Strategy], run
         if space.fields:
             oracle = make_oracle(
                 spec.search.tuner, space.hyperparameters, max_trials=spec.search.max_trials, epochs=spec.train.epochs,
-                seeds=seeds, deadline=deadline, seed=spec.train.seed,
+                seeds=seeds, deadline=_room_after_search(spec, deadline, baseline or seen, baseline is None),
+                seed=spec.train.seed,
             )
             with contextlib.redirect_stdout(io.StringIO()):  # Keras Tuner prints "Reloading Tuner from ..."
                 tuner = AutofixTuner(oracle, runner, directory=str(run.tuner), project_name=run.project.name)
@@ -566,6 +667,15 @@ def _search_locked(spec: Spec, dataset: Dataset, strategies: list[Strategy], run
                 interrupted = _stopped_by(stop, stops)
             start_order = list(tuner.oracle.start_order)
             records = load_records(run, start_order)
+        if baseline is None and not interrupted:
+            reporter.stage("training the spec as written (for the before/after)")
+            try:
+                with stops.at_epoch_ends():
+                    baseline = _baseline(spec, dataset, run, fingerprint, clock, stops)
+            except (StopRequested, KeyboardInterrupt) as stop:
+                interrupted = _stopped_by(stop, stops)
+        baseline = baseline or seen  # interrupted first: the brief training's evidence stands in
+        if space.fields:
             if not interrupted and not any(r.fix for r in [baseline, *records]) and spec.search.rerun_pruned:
                 try:
                     with stops.at_epoch_ends():
@@ -573,11 +683,20 @@ def _search_locked(spec: Spec, dataset: Dataset, strategies: list[Strategy], run
                         stops.check()
                 except (StopRequested, KeyboardInterrupt) as stop:
                     interrupted = _stopped_by(stop, stops)
+            if not spec.search.confirm:
+                confirmation = Confirmation(skipped=TURNED_OFF)
+            elif not interrupted:
+                try:
+                    with stops.at_epoch_ends():
+                        confirmation = _confirm(runner, load_records(run, start_order), baseline, deadline, reporter)
+                        stops.check()
+                except (StopRequested, KeyboardInterrupt) as stop:
+                    interrupted = _stopped_by(stop, stops)
         if not interrupted:
             with stops.at_epoch_ends():  # a signal ends the ablation after the current epoch, keeping what it found
                 minimal = minimal_stage(
-                    spec, space, baseline, load_records(run, start_order), run.root, deadline=deadline,
-                    stage=reporter.stage, enabled=minimize and spec.search.minimize,
+                    spec, space, baseline, _confirmed_first(load_records(run, start_order), confirmation), run.root,
+                    deadline=deadline, stage=reporter.stage, enabled=minimize and spec.search.minimize,
                     train=lambda candidate, epochs: train_candidate(
                         spec, candidate, dataset, epochs=epochs, stops=stops)[0].metrics,
                 )
@@ -587,6 +706,7 @@ def _search_locked(spec: Spec, dataset: Dataset, strategies: list[Strategy], run
         interrupted = _stopped_by(stop, stops)
     finally:
         reporter.stop()
+    baseline = baseline or seen  # stopped before the spec was trained in full: the brief training stands in
     if baseline is None:  # stopped during the diagnosis or the baseline: nothing to judge yet
         raise SearchInterrupted(stops.signal_name or "SIGINT", None, run.root)
     if space is None or runner is None:  # stopped between the baseline and the trials
@@ -594,7 +714,7 @@ def _search_locked(spec: Spec, dataset: Dataset, strategies: list[Strategy], run
     probe = getattr(diagnosis, "signal_probe", None) or probe_signal(dataset, seed=spec.train.seed)
     with stops.at_epoch_ends():  # a first signal now waits for the outputs; a second one stops at once
         result = _finish(spec, run, baseline, diagnosis, space, clock, interrupted, start_order, probe,
-                         getattr(runner, "oracle", None), minimal)
+                         getattr(runner, "oracle", None), minimal, confirmation)
         if interrupted:
             save_state()
     if interrupted or stops.requested:
@@ -608,30 +728,49 @@ def _stopped_by(stop: BaseException, stops: StopSignals) -> bool:
     return True
 
 
+def _confirmed_first(records: list[TrialRecord], confirmation: Confirmation | None) -> list[TrialRecord]:
+    """The records the minimal fix picks its best from: only the confirmed fix, when confirmation
+    chose one other than the lowest objective (the minimal fix is of the fix the search reports)."""
+    if confirmation is None or confirmation.trial_id is None:
+        return records
+    chosen = [r for r in records if r.trial_id == confirmation.trial_id]
+    return chosen or records
+
+
 def _finish(spec: Spec, run: RunDir, baseline: TrialRecord, diagnosis, space: SearchSpace, clock,
             interrupted: bool, start_order: list[str] | None, probe: SignalProbe, oracle,
-            minimal: MinimalFix) -> SearchResult:
-    """Pick the best candidate (the baseline included) and write the public outputs."""
+            minimal: MinimalFix, confirmation: Confirmation | None = None) -> SearchResult:
+    """Pick the best candidate (the baseline included) and write the public outputs.
+
+    The best is the lowest objective, unless the confirmation stage reported another fix (the best
+    one that held on every seed). ``fixed`` means a collapse or a divergence was repaired: the spec
+    as written was collapsed or diverged, and the best is a fix.
+    """
     records = load_records(run, start_order)
     best = best_record([baseline, *records])
+    if confirmation is not None and confirmation.trial_id is not None:
+        best = next((r for r in records if r.trial_id == confirmation.trial_id), best)
     min_ratio = spec.search.min_std_ratio
-    fixed = bool(is_fix(best.metrics, min_ratio))
+    baseline_state = model_state(baseline.metrics, min_ratio)
+    best_works = is_fix(best.metrics, min_ratio)
+    fixed = bool(best_works and baseline_state in (ModelState.COLLAPSED, ModelState.DIVERGED))
     best_spec = record_spec(best, spec)
-    if not best_published(run, best):
+    if not best_published(run, best) and _best_model_source(run, best).is_file():
         publish_best(run, best, spec)
     cudnn = cudnn_problems(best_spec)
     alternative = None
-    if fixed and cudnn:
+    if best_works and cudnn:
         compatible = [r for r in [baseline, *records] if r.fix and not cudnn_problems(record_spec(r, spec))]
         alternative = best_record(compatible)
-    verdict = verdict_text(fixed, best, baseline, cudnn, alternative, interrupted, probe)
+    verdict = verdict_text(fixed, best, baseline, cudnn, alternative, interrupted, probe, min_std_ratio=min_ratio,
+                           confirmation=confirmation)
     changes = spec_changes(spec, best_spec)
     summary = summary_dict(
         fixed=fixed, verdict=verdict, best=best, baseline=baseline, records=records, changes=changes,
         findings=_findings(diagnosis), elapsed=clock(), min_std_ratio=min_ratio, tuner=spec.search.tuner,
         fields=space.fields, cudnn=cudnn, alternative=alternative, interrupted=interrupted,
         probe=probe, epochs=spec.train.epochs, refine_budget=getattr(oracle, "refine_budget", None),
-        minimal=minimal.to_summary(),
+        minimal=minimal.to_summary(), confirmation=confirmation,
     )
     write_json(summary, run.summary)
     frame = trials_frame(records, space.fields)
@@ -639,7 +778,8 @@ def _finish(spec: Spec, run: RunDir, baseline: TrialRecord, diagnosis, space: Se
     return SearchResult(
         fixed=fixed, verdict=verdict, best_spec=best_spec, baseline=baseline.metrics, best=best.metrics,
         changes=changes, summary=summary, trials=frame, output_dir=run.root, diagnosis=diagnosis,
-        interrupted=interrupted, records=records,
+        interrupted=interrupted, records=records, baseline_state=baseline_state.value,
+        confirmed_seeds=summary["confirmed_seeds"],
     )
 
 

@@ -16,9 +16,11 @@ import pandas as pd
 from autofix_lstm.format import number, setting
 from autofix_lstm.modeling.build import recurrent_config
 from autofix_lstm.run_dir import RunDir, write_text
-from autofix_lstm.scoring.objective import beats_constant, beats_persistence
+from autofix_lstm.scoring.metrics import COLLAPSE_STD_RATIO
+from autofix_lstm.scoring.objective import ModelState, beats_constant, beats_persistence, model_state
 from autofix_lstm.scoring.signal import SignalProbe
 from autofix_lstm.spec import Spec, load_spec
+from autofix_lstm.tuning.confirmation import NO_FIX, TURNED_OFF, Confirmation
 from autofix_lstm.tuning.records import TrialRecord, TrialStatus
 
 
@@ -159,37 +161,147 @@ def first_fix(records: list[TrialRecord], baseline: TrialRecord) -> tuple[int | 
     return None, None
 
 
+def _quality(metrics: dict) -> tuple[str, Any]:
+    """The number users judge the task on: r2 for regression, balanced accuracy for a classifier."""
+    if metrics.get("task") == "regression":
+        return "r2", metrics.get("r2")
+    return "balanced accuracy", metrics.get("balanced_accuracy")
+
+
+def state_phrase(metrics: dict, min_std_ratio: float) -> str:
+    """What the spec as written did, as a verb phrase: "collapsed (std_ratio 0.002)", "diverged (...)", ..."""
+    state = model_state(metrics, min_std_ratio)
+    label, value = _quality(metrics)
+    if state is ModelState.DIVERGED:
+        what = "its training loss" if metrics.get("loss_diverged") and not metrics.get("nan") else "its predictions"
+        return f"diverged ({what} went NaN or infinite)"
+    if state is ModelState.COLLAPSED:
+        return f"collapsed (std_ratio {number(metrics.get('std_ratio'))})"
+    if state is ModelState.LIVE:
+        return f"was not collapsed, but no better than a constant predictor ({label} {number(value)})"
+    return f"was not collapsed, and beat a constant predictor ({label} {number(value)})"
+
+
+def state_line(metrics: dict, min_std_ratio: float = COLLAPSE_STD_RATIO) -> tuple[ModelState, str]:
+    """A trained model's state and what it means, for ``autofix-lstm train``'s last line.
+
+    ``(ModelState.DIVERGED, "the training loss went NaN or infinite: ...")``; a working regression
+    model says whether it beats repeating the last value, where that applies.
+    """
+    state = model_state(metrics, min_std_ratio)
+    label, value = _quality(metrics)
+    if state is ModelState.DIVERGED:
+        what = "the training loss" if metrics.get("loss_diverged") and not metrics.get("nan") else "the predictions"
+        return state, f"{what} went NaN or infinite: the weights are garbage, whatever the other numbers say"
+    if state is ModelState.COLLAPSED:
+        return state, f"the output barely varies (std_ratio {number(metrics.get('std_ratio'))})"
+    if state is ModelState.LIVE:
+        return state, f"not collapsed, but no better than a constant predictor ({label} {number(value)})"
+    text = f"not collapsed, and beats a constant predictor ({label} {number(value)})"
+    clause = persistence_clause(metrics)
+    return state, text if clause is None else f"{text}; {clause}"
+
+
+def persistence_clause(metrics: dict) -> str | None:
+    """Whether the model beats repeating the last value, with both errors; None where persistence does not apply."""
+    beats = beats_persistence(metrics)
+    if beats is None:
+        return None
+    errors = f"mse {number(metrics.get('mse'))} vs {number(metrics.get('persistence_mse'))}"
+    if beats:
+        return f"it beats repeating the last value: {errors}"
+    return f"it does not beat repeating the last value ({errors}): not yet useful for forecasting"
+
+
+def _seeds_sentence(confirmation: Confirmation | None, metrics: dict) -> str:
+    """How the reported fix did on the other seeds (empty when confirmation did not run)."""
+    if confirmation is None or confirmation.confirmed_seeds is None:
+        if confirmation is not None and confirmation.skipped not in (None, NO_FIX, TURNED_OFF):
+            return f" Not confirmed on other seeds: {confirmation.skipped}."
+        return ""
+    label, _ = _quality(metrics)
+    values = ", ".join(number(_quality(run.metrics)[1]) for run in confirmation.runs)
+    if confirmation.confirmed:
+        return f" It held on {confirmation.confirmed_seeds} seeds ({label} {values})."
+    text = f" It held on only {confirmation.confirmed_seeds} seeds ({label} {values})"
+    others = [t["trial_id"] for t in confirmation.tried if t["trial_id"] != confirmation.trial_id]
+    if others:
+        text += f"; the next best fixes (trial {', '.join(others)}) did not hold on every seed either"
+    if confirmation.skipped:
+        text += f"; {confirmation.skipped}"
+    return text + ": treat it with care, it may be a lucky seed."
+
+
+def _headline(word: str, best: TrialRecord, confirmation: Confirmation | None) -> str:
+    """"Fixed" with its qualifiers: persistence, and whether it held on every seed."""
+    head = word
+    if confirmation is not None and confirmation.confirmed_seeds is not None and not confirmation.confirmed:
+        head += f" (on {confirmation.confirmed_seeds} seeds only)"
+    clause = persistence_clause(best.metrics)
+    if clause is None:
+        return head + ":"
+    if beats_persistence(best.metrics):
+        return f"{head}, and {clause}."
+    return f"{head}, but {clause}."
+
+
 def verdict_text(fixed: bool, best: TrialRecord, baseline: TrialRecord, cudnn: list[str],
-                 alternative: TrialRecord | None, interrupted: bool, probe: SignalProbe | None = None) -> str:
-    """The verdict sentence summary.json, the CLI and the report show."""
+                 alternative: TrialRecord | None, interrupted: bool, probe: SignalProbe | None = None, *,
+                 min_std_ratio: float = COLLAPSE_STD_RATIO, confirmation: Confirmation | None = None) -> str:
+    """The verdict sentence summary.json, the CLI and the report show.
+
+    It says what the spec as written did (``model_state``: collapsed, diverged, live or working),
+    then what the search did: fixed (a collapse or a divergence repaired), improved (a working
+    spec made better), or not fixed; where persistence applies, whether the best beats it; and
+    whether the best held on the other seeds (``confirmation``).
+    """
     metrics = best.metrics
-    if fixed:
-        if best.is_baseline:
-            text = "The model as written is not collapsed and beats a constant predictor; no configuration in the search beat it."
-        else:
-            key = "r2" if metrics["task"] == "regression" else "balanced_accuracy"
-            text = (
-                f"Fixed: trial {best.trial_id} no longer collapses (std_ratio {metrics['std_ratio']:.3g}, "
-                f"{key} {metrics[key]:.3g}) and beats the constant baseline"
-            )
-            if baseline.metrics.get("collapsed"):
-                text += f"; the spec as written had std_ratio {number(baseline.metrics.get('std_ratio'))}."
-            else:
-                text += "."
-    elif probe is not None and probe.beats_constant:
-        # Never blame the data while a simple model finds signal in it.
+    as_written = model_state(baseline.metrics, min_std_ratio)
+    was = state_phrase(baseline.metrics, min_std_ratio)
+    best_works = model_state(metrics, min_std_ratio) is ModelState.WORKING
+    label, value = _quality(metrics)
+    _, before = _quality(baseline.metrics)
+    seeds = _seeds_sentence(confirmation, metrics) if not best.is_baseline else ""
+    clause = persistence_clause(metrics)
+    if best_works and best.is_baseline:
         text = (
-            "Not fixed: no LSTM configuration in the search beat a constant predictor without collapsing, "
-            f"but the data holds signal ({probe.sentence()}): widen the space or the budget "
-            "(--max-trials, more train.epochs, or your own strategy file in search.strategies)."
+            f"The spec as written works: it is not collapsed and beats a constant predictor ({label} {number(value)}); "
+            "no configuration in the search beat it."
         )
+        if clause is not None:
+            text += f" {clause[0].upper()}{clause[1:]}."
+    elif fixed:
+        repaired = "no longer collapses" if as_written is ModelState.COLLAPSED else "trains without diverging, does not collapse"
+        head = _headline("Fixed", best, confirmation)
+        text = (
+            f"{head} {'the' if head.endswith(':') else 'The'} spec as written {was}; trial {best.trial_id} {repaired} "
+            f"(std_ratio {number(metrics.get('std_ratio'))}, {label} {number(value)}) and beats the constant baseline."
+        ) + seeds
+    elif best_works:
+        # The spec as written was live or working: nothing collapsed or diverged, so nothing was "fixed".
+        verb = "improves" if as_written is ModelState.WORKING else "beats the constant:"
+        text = (
+            f"The spec as written {was}; the best configuration (trial {best.trial_id}) {verb} "
+            f"{label} from {number(before)} to {number(value)}."
+        )
+        if clause is not None:
+            text += f" {clause[0].upper()}{clause[1:]}."
+        text += seeds
     else:
-        text = (
-            "Not fixed: no configuration in the search space beat a constant predictor without collapsing; "
-            "the data may hold no signal the model can use for this target"
-            + (f" (neither does a simple model: {probe.sentence()})." if probe is not None else ".")
-        )
-    if fixed and cudnn:
+        nothing = "no configuration in the search beat a constant predictor without collapsing"
+        if probe is not None and probe.beats_constant:
+            # Never blame the data while a simple model finds signal in it.
+            text = (
+                f"Not fixed: the spec as written {was}, and {nothing}; but the data holds signal "
+                f"({probe.sentence()}): widen the space or the budget "
+                "(--max-trials, more train.epochs, or your own strategy file in search.strategies)."
+            )
+        else:
+            text = (
+                f"Not fixed: the spec as written {was}, and {nothing}; the data may hold no signal the model "
+                "can use for this target" + (f" (neither does a simple model: {probe.sentence()})." if probe is not None else ".")
+            )
+    if best_works and cudnn:
         text += f" On a GPU this configuration cannot use the cuDNN kernel ({'; '.join(cudnn)})"
         if alternative is not None:
             text += (
@@ -208,6 +320,7 @@ def summary_dict(
     changes: list[str], findings: list, elapsed: float, min_std_ratio: float, tuner: str, fields: list[str],
     cudnn: list[str], alternative: TrialRecord | None, interrupted: bool, probe: SignalProbe | None = None,
     epochs: int | None = None, refine_budget: int | None = None, minimal: dict | None = None,
+    confirmation: Confirmation | None = None,
 ) -> dict[str, Any]:
     """The content of summary.json (its keys are a public contract: extend, never change)."""
     statuses = [r.status for r in records]
@@ -229,6 +342,11 @@ def summary_dict(
         "elapsed_seconds": elapsed,
         "diagnosis": [f.to_dict() for f in findings],
         # Extensions beyond the contract:
+        "baseline_state": model_state(baseline.metrics, min_std_ratio).value,
+        "best_state": model_state(best.metrics, min_std_ratio).value,
+        "confirmed_seeds": None if confirmation is None else confirmation.confirmed_seeds,
+        "seed_runs": [] if confirmation is None else [run.to_dict() for run in confirmation.runs],
+        "confirmation": None if confirmation is None else confirmation.to_dict(),
         "best_trial": best.trial_id,
         "objective": best.score,
         "baseline_objective": baseline.score,

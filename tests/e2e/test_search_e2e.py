@@ -63,6 +63,20 @@ def test_a_collapsed_spec_is_fixed_within_a_handful_of_trials(fixed_search):
     assert summary["changes"], "a fix must say what changed"
     assert {f["id"] for f in summary["diagnosis"]} >= {"collapsed_output"}
     assert "Fixed" in summary["verdict"]
+    # what the spec as written did, and the fix confirmed on two more seeds (same split)
+    assert summary["baseline_state"] == "collapsed" and summary["best_state"] == "working"
+    assert "The spec as written collapsed" in summary["verdict"] or "the spec as written collapsed" in summary["verdict"]
+    runs = summary["seed_runs"]
+    assert [run["seed"] for run in runs] == [0, 1, 2]
+    assert runs[0]["metrics"] == summary["best"]
+    assert summary["confirmed_seeds"] == f"{sum(run['fix'] for run in runs)}/3"
+    assert (summary["confirmed_seeds"] == "3/3") == (f"held on {summary['confirmed_seeds']} seeds" in summary["verdict"])
+    # a first fix at the floor: the diagnosis saw the collapse, so the trials ran before the full baseline
+    baseline = json.loads((result.output_dir / "baseline.json").read_text())
+    assert summary["seconds_to_first_fix"] < baseline["elapsed_at_end"]
+    # persistence applies (the target is a feature, horizon 1): the verdict says whether the fix beats it
+    assert summary["beats_persistence"] is not None
+    assert ("it beats repeating the last value" in summary["verdict"]) == summary["beats_persistence"]
 
 
 def test_outputs_are_written_and_trials_csv_has_one_row_per_trial(fixed_search):
