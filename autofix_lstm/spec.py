@@ -218,6 +218,11 @@ class SearchSpec(_Strict):
     rerun_pruned: int = Field(
         2, ge=0, le=20, description="with no fix at the end, re-run this many pruned trials in full before the verdict"
     )
+    oracle_proposal: Literal["batched", "keras_tuner"] = Field(
+        "batched",
+        description="how the bayesian tuner picks its next trial: batched (cheap: one vectorised predict over "
+        "2000 candidates, the best few polished) or keras_tuner (Keras Tuner's own 50 L-BFGS-B restarts)",
+    )
 
     @field_validator("max_time")
     @classmethod

@@ -60,11 +60,12 @@ from autofix_lstm.tuning.summary import (
 
 
 def spec_fingerprint(spec: Spec, dataset: Dataset | None = None) -> str:
-    """A hash of what decides trial results: the spec (search budget excluded, so a search can be
-    extended) and, when given, the windowed data itself (a changed file or DataFrame is a new search).
+    """A hash of what decides trial results: the spec (search budget and oracle proposal step excluded,
+    so a search can be extended) and, when given, the windowed data itself (a changed file or DataFrame is a new search).
     """
     raw = spec.to_dict()
-    raw["search"] = {k: v for k, v in raw["search"].items() if k not in ("max_trials", "max_time")}
+    # The budget and the oracle's proposal step do not change a finished trial's result.
+    raw["search"] = {k: v for k, v in raw["search"].items() if k not in ("max_trials", "max_time", "oracle_proposal")}
     raw.pop("output", None)
     digest = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode())
     if dataset is not None:
@@ -401,7 +402,7 @@ def run_search(
         if space.fields:
             oracle = make_oracle(
                 spec.search.tuner, space.hyperparameters, max_trials=spec.search.max_trials, epochs=spec.train.epochs,
-                seeds=seeds, deadline=deadline, seed=spec.train.seed,
+                seeds=seeds, deadline=deadline, seed=spec.train.seed, proposal=spec.search.oracle_proposal,
             )
             with contextlib.redirect_stdout(io.StringIO()):  # Keras Tuner prints "Reloading Tuner from ..."
                 tuner = AutofixTuner(oracle, runner, directory=str(run.tuner), project_name=run.project.name)
