@@ -163,6 +163,7 @@ def search(
     """Search for a configuration whose output no longer collapses; exit 1 when none beats a constant."""
     from autofix_lstm.api import search as run_search
     from autofix_lstm.errors import DataError, ResourceError, SpecError
+    from autofix_lstm.tuning.summary import overhead_text
 
     try:
         result = run_search(spec, fresh=fresh, progress=not json_output, max_trials=max_trials)
@@ -187,7 +188,9 @@ def search(
         style = "bold green" if result.fixed else "bold red"
         console.print(f"[{style}]{result.verdict}[/]", highlight=False)
         report = RunDir(result.output_dir).report
-        console.print(f"outputs in {result.output_dir}" + (f"; open {report}" if report.is_file() else ""))
+        overhead = overhead_text(s)
+        console.print(f"outputs in {result.output_dir}" + (f"; open {report}" if report.is_file() else "")
+                      + (f"; search {overhead}" if overhead else ""))
     if not result.fixed:
         raise typer.Exit(EXIT_NOT_FIXED)
 
