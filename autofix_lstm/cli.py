@@ -191,6 +191,7 @@ def search(
     """Search for a configuration whose output no longer collapses; exit 1 when none beats a constant."""
     from autofix_lstm.api import search as run_search
     from autofix_lstm.errors import DataError, ResourceError, RunFolderError, SearchInterrupted, SpecError
+    from autofix_lstm.tuning.summary import overhead_text
 
     try:
         result = run_search(spec, fresh=fresh, progress=not json_output, max_trials=max_trials, minimize=minimize,
@@ -222,7 +223,9 @@ def search(
         if (s.get("minimal_fix") or {}).get("verdict"):
             console.print(Text(s["minimal_fix"]["verdict"]), highlight=False, soft_wrap=True)
         report = RunDir(result.output_dir).report
-        console.print(escape(f"outputs in {result.output_dir}" + (f"; open {report}" if report.is_file() else "")),
+        overhead = overhead_text(s)
+        console.print(escape(f"outputs in {result.output_dir}" + (f"; open {report}" if report.is_file() else "")
+                             + (f"; search {overhead}" if overhead else "")),
                       highlight=False, soft_wrap=True)
         style = "bold green" if result.summary.get("best_state") == "working" else "bold red"
         console.print(Text(result.verdict, style=style), highlight=False, soft_wrap=True)  # the last line

@@ -229,6 +229,11 @@ class SearchSpec(_Strict):
     confirm: bool = Field(
         True, description="train the best fix again with two more seeds, and say whether it holds on every one"
     )
+    oracle_proposal: Literal["batched", "keras_tuner"] = Field(
+        "batched",
+        description="how the bayesian tuner picks its next trial: batched (cheap: one vectorised predict over "
+        "2000 candidates, the best few polished) or keras_tuner (Keras Tuner's own 50 L-BFGS-B restarts)",
+    )
 
     @field_validator("max_time")
     @classmethod

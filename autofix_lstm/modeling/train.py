@@ -125,6 +125,7 @@ class FitOutcome:
     epochs_run: int
     stopped_early: bool = False
     notes: list[str] = field(default_factory=list)
+    train_seconds: float | None = None  # building and fitting (its callbacks included); the rest is measuring
 
 
 def _check_head(spec: Spec, dataset: Dataset) -> None:
@@ -215,6 +216,7 @@ def fit_prepared(
         )
     except Exception as err:
         raise _training_error(err, spec, prepared) from None
+    train_seconds = time.perf_counter() - started
     raw_pred = predict_original(core, prepared, prepared.dataset.x_val)
     metrics = measure(prepared, raw_pred, min_std_ratio=min_std_ratio)
     # Extension: a loss that went NaN/inf makes the weights garbage even when the outputs stay finite.
@@ -223,7 +225,7 @@ def fit_prepared(
     epochs_run = len(hist.get("loss", []))
     return FitOutcome(
         core=core, history=hist, metrics=metrics, seconds=time.perf_counter() - started,
-        epochs_run=epochs_run, stopped_early=epochs_run < epochs,
+        epochs_run=epochs_run, stopped_early=epochs_run < epochs, train_seconds=train_seconds,
     )
 
 

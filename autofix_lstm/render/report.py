@@ -33,6 +33,7 @@ from autofix_lstm.scoring.metrics import COLLAPSE_STD_RATIO
 from autofix_lstm.scoring.objective import model_state
 from autofix_lstm.scoring.signal import MODEL_NAMES
 from autofix_lstm.tuning.records import BASELINE_ID, TrialRecord, TrialStatus
+from autofix_lstm.tuning.summary import overhead_text
 
 # metric -> (label, column in the baseline metrics for the constant predictor, for persistence)
 _REGRESSION_ROWS = (
@@ -255,6 +256,9 @@ def _search_notes(summary: dict) -> list[str]:
             f"{cell(refinement.get('fixes'))} were fixes"
             + ("; the best configuration came from one of them." if refinement.get("best_from_refinement") else ".")
         )
+    timing = _time_note(summary)
+    if timing:
+        notes.append(timing)
     return notes
 
 
@@ -269,6 +273,21 @@ def banner_kind(summary: dict | None) -> str:
     if summary.get("best_state") == "working" or (summary.get("best_state") is None and summary.get("beats_constant")):
         return "working"
     return "not-fixed"
+
+
+_TIME_LABELS = {"training": "training the trials", "baseline": "the spec as written", "diagnosis": "diagnosis",
+                "evaluation": "evaluating", "writing": "writing files", "oracle": "the oracle choosing trials",
+                "other": "the rest"}
+
+
+def _time_note(summary: dict) -> str | None:
+    """Where the search's time went, largest stage first, and its overhead over training."""
+    block, overhead = summary.get("time") or {}, overhead_text(summary)
+    if not overhead or not block.get("wall"):
+        return None
+    stages = sorted(((block.get(key) or 0.0, label) for key, label in _TIME_LABELS.items()), reverse=True)
+    parts = ", ".join(f"{label} {seconds:.1f} s" for seconds, label in stages if seconds >= 0.05)
+    return f"Time: {block['wall']:.0f} s in all: {parts}. Search {overhead}."
 
 
 def _verdict(out: Outputs) -> dict:

@@ -75,9 +75,10 @@ def spec_fingerprint(spec: Spec, dataset: Dataset | None = None, strategies: lis
     the contents of the strategies (an edited strategy file is a new search space).
     """
     raw = spec.to_dict()
-    # minimize, confirm: the trials' results do not depend on them (a resumed search may turn them on or off)
+    # The budget, the stages after the trials (minimize, confirm) and the oracle's proposal step do not
+    # change a finished trial's result: a resumed search may change them.
     raw["search"] = {k: v for k, v in raw["search"].items()
-                     if k not in ("max_trials", "max_time", "minimize", "confirm")}
+                     if k not in ("max_trials", "max_time", "minimize", "confirm", "oracle_proposal")}
     raw.pop("output", None)
     digest = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode())
     if dataset is not None:
@@ -187,8 +188,10 @@ class _TrialRunner:
         values = dict(trial.hyperparameters.values)
         decoded = self.space.decode(values)
         source = getattr(self.oracle, "sources", {}).get(trial.trial_id, "oracle")
+        proposal = getattr(self.oracle, "proposal_seconds", {}).get(trial.trial_id)
         record = self.train(trial.trial_id, values, decoded, started, order=self._order(trial.trial_id),
-                            epochs=int(values.get("tuner/epochs", self.spec.train.epochs)), source=source)
+                            epochs=int(values.get("tuner/epochs", self.spec.train.epochs)), source=source,
+                            oracle_seconds=proposal)
         if record.status is TrialStatus.FAILED:
             raise kt.errors.FailedTrialError(record.message)
         return {"score": record.score}
@@ -201,12 +204,14 @@ class _TrialRunner:
             return None  # cut short: run it again
 
     def train(self, trial_id: str, values: dict, decoded: dict, started: float, *, order: int | None,
-              epochs: int, prune: bool = True, rerun_of: str | None = None, source: str | None = None) -> TrialRecord:
+              epochs: int, prune: bool = True, rerun_of: str | None = None, source: str | None = None,
+              oracle_seconds: float | None = None) -> TrialRecord:
         """Train one candidate, write its record, keep the best model so far; the record (failed or not).
 
         Raises:
             StopRequested: a signal cut the training short (nothing is recorded: a resume runs it again).
         """
+        began = time.perf_counter()
         # Each trial builds new models and traced functions; without this, a long search grows by
         # megabytes per trial (benchmarks/long_memory.py). Nothing from an earlier trial is used again.
         keras.backend.clear_session(free_memory=True)
@@ -215,17 +220,23 @@ class _TrialRunner:
             outcome, prepared, pruned_at = train_candidate(self.spec, candidate, self.dataset, epochs=epochs, prune=prune,
                                                            stops=self.stops)
         except (AutofixError, ValueError) as err:
-            return self._fail(trial_id, decoded, f"{type(err).__name__}: {err}", started, order=order, source=source)
+            return self._fail(trial_id, decoded, f"{type(err).__name__}: {err}", started, order=order, source=source,
+                              oracle_seconds=oracle_seconds, train_seconds=time.perf_counter() - began)
+        train_seconds, eval_seconds = _split(outcome, time.perf_counter() - began)
         metrics = outcome.metrics
         if metrics.get("nan") or metrics.get("loss_diverged"):
             return self._fail(trial_id, decoded, "NaN or infinite loss/predictions", started, metrics, order=order,
-                              source=source)
+                              source=source, oracle_seconds=oracle_seconds, train_seconds=train_seconds)
+        evaluating = time.perf_counter()
+        objective = score(metrics, self.min_std_ratio)
+        val_predictions = _as_list(predict_original(outcome.core, prepared, self.dataset.x_val))
+        eval_seconds += time.perf_counter() - evaluating
         record = TrialRecord(
             trial_id=trial_id,
             status=TrialStatus.PRUNED if pruned_at is not None else TrialStatus.COMPLETED,
             values=decoded,
             metrics=metrics,
-            score=score(metrics, self.min_std_ratio),
+            score=objective,
             fix=is_fix(metrics, self.min_std_ratio),
             epochs_run=outcome.epochs_run,
             pruned_at=pruned_at,
@@ -233,14 +244,20 @@ class _TrialRunner:
             seconds=time.perf_counter() - started,
             elapsed_at_end=self.clock(),
             spec=candidate.to_dict(),
-            val_predictions=_as_list(predict_original(outcome.core, prepared, self.dataset.x_val)),
+            val_predictions=val_predictions,
             order=order,
             source=source,
             rerun_of=rerun_of,
+            oracle_seconds=oracle_seconds,
+            train_seconds=train_seconds,
+            eval_seconds=eval_seconds,
+            write_seconds=0.0,
         )
         new_best = record.score < self.best.score
         if new_best:  # its model first: a record on disk always has the model its best_model.keras needs
+            writing = time.perf_counter()
             save_model(export_model(outcome.core, prepared), self.run_dir.trial_model(trial_id))
+            record.write_seconds = time.perf_counter() - writing
         self._finish(record)
         if new_best:
             previous, self.best = self.best, record
@@ -262,11 +279,12 @@ class _TrialRunner:
         self.oracle.queue_refinements(neighbours(self.space, record.values), budget=max(1, remaining // 2))
 
     def _fail(self, trial_id: str, values: dict, message: str, started: float, metrics: dict | None = None,
-              *, order: int | None = None, source: str | None = None) -> TrialRecord:
+              *, order: int | None = None, source: str | None = None, oracle_seconds: float | None = None,
+              train_seconds: float | None = None) -> TrialRecord:
         record = TrialRecord(
             trial_id=trial_id, status=TrialStatus.FAILED, values=values, message=message[:2000],
             metrics=metrics or {}, seconds=time.perf_counter() - started, elapsed_at_end=self.clock(), order=order,
-            source=source,
+            source=source, oracle_seconds=oracle_seconds, train_seconds=train_seconds,
         )
         self._finish(record)
         return record
@@ -311,6 +329,12 @@ def train_candidate(spec: Spec, candidate: Spec, dataset: Dataset, *, epochs: in
     if stopper is not None and stopper.cut_short:
         raise StopRequested(stops.signal_name)
     return outcome, prepared, None if pruning is None else pruning.pruned_at
+
+
+def _split(outcome, seconds: float) -> tuple[float, float]:
+    """``seconds`` of ``train_candidate`` as (training, evaluation): fit_prepared measures after fitting."""
+    measuring = max(0.0, outcome.seconds - (outcome.train_seconds or outcome.seconds))
+    return seconds - measuring, measuring
 
 
 RERUN_SUFFIX = "_full"
@@ -448,8 +472,14 @@ def _baseline(spec: Spec, dataset: Dataset, run: RunDir, fingerprint: str, clock
     # The same pruning as every candidate: a spec still collapsed (and not moving) after its first
     # epochs would not change its verdict by training on, and its time goes to the fixes.
     outcome, prepared, pruned_at = train_candidate(spec, spec, dataset, stops=stops)
+    train_seconds, eval_seconds = _split(outcome, time.perf_counter() - started)
+    writing = time.perf_counter()
     save_model(export_model(outcome.core, prepared), run.baseline_model)
+    write_seconds = time.perf_counter() - writing
     metrics = outcome.metrics
+    evaluating = time.perf_counter()
+    val_predictions = _as_list(predict_original(outcome.core, prepared, dataset.x_val))
+    eval_seconds += time.perf_counter() - evaluating
     record = TrialRecord(
         trial_id=BASELINE_ID,
         status=TrialStatus.PRUNED if pruned_at is not None else TrialStatus.COMPLETED,
@@ -463,9 +493,12 @@ def _baseline(spec: Spec, dataset: Dataset, run: RunDir, fingerprint: str, clock
         seconds=time.perf_counter() - started,
         elapsed_at_end=clock(),
         spec=spec.to_dict(),
-        val_predictions=_as_list(predict_original(outcome.core, prepared, dataset.x_val)),
+        val_predictions=val_predictions,
         val_targets=_as_list(dataset.y_val),
         classes=dataset.classes,
+        train_seconds=train_seconds,
+        eval_seconds=eval_seconds,
+        write_seconds=write_seconds,
     )
     record.save(run.baseline)
     return record
@@ -648,7 +681,7 @@ def _search_locked(spec: Spec, dataset: Dataset, strategies: list[Strategy], run
             oracle = make_oracle(
                 spec.search.tuner, space.hyperparameters, max_trials=spec.search.max_trials, epochs=spec.train.epochs,
                 seeds=seeds, deadline=_room_after_search(spec, deadline, baseline or seen, baseline is None),
-                seed=spec.train.seed,
+                seed=spec.train.seed, proposal=spec.search.oracle_proposal,
             )
             with contextlib.redirect_stdout(io.StringIO()):  # Keras Tuner prints "Reloading Tuner from ..."
                 tuner = AutofixTuner(oracle, runner, directory=str(run.tuner), project_name=run.project.name)
@@ -771,6 +804,7 @@ def _finish(spec: Spec, run: RunDir, baseline: TrialRecord, diagnosis, space: Se
         fields=space.fields, cudnn=cudnn, alternative=alternative, interrupted=interrupted,
         probe=probe, epochs=spec.train.epochs, refine_budget=getattr(oracle, "refine_budget", None),
         minimal=minimal.to_summary(), confirmation=confirmation,
+        diagnosis_seconds=getattr(diagnosis, "seconds", None),
     )
     write_json(summary, run.summary)
     frame = trials_frame(records, space.fields)

@@ -56,6 +56,11 @@ class TrialRecord:
     order: int | None = None  # its place in the tuner's start order (0 first)
     source: str | None = None  # where its values came from: seed, refine, oracle or rerun
     rerun_of: str | None = None  # a pruned trial this one re-ran in full (the safety net)
+    # Where its time went (``seconds`` covers training and evaluation; the oracle's came before it):
+    oracle_seconds: float | None = None  # the oracle choosing its values (None: not the oracle's)
+    train_seconds: float | None = None  # preparing the data, building and fitting (pruning's checks included)
+    eval_seconds: float | None = None  # predicting the validation part and scoring it
+    write_seconds: float | None = None  # saving the best model and spec (when it was the best so far)
     # The baseline's extras:
     fingerprint: str | None = None
     val_targets: list | None = None

@@ -114,11 +114,13 @@ def write_best_spec(spec: Spec, folder: Path) -> Path:
     return write_text(header + portable_spec(spec, folder).to_yaml(), RunDir(folder).best_spec)
 
 
+TRIAL_TIME_COLUMNS = ("oracle_seconds", "train_seconds", "eval_seconds", "write_seconds")
 TRIAL_METRIC_COLUMNS = ("std_ratio", "mse", "mae", "r2", "accuracy", "balanced_accuracy", "macro_f1", "log_loss")
 
 
 def trials_frame(records: list[TrialRecord], fields: list[str]) -> pd.DataFrame:
-    """One row per trial, in start order: id, status, hyperparameters, objective, std_ratio, val metrics, seconds."""
+    """One row per trial, in start order: id, status, hyperparameters, objective, std_ratio, val metrics, seconds
+    (then where the seconds went: ``TRIAL_TIME_COLUMNS``)."""
     rows = []
     for record in records:
         metrics = record.metrics or {}
@@ -138,6 +140,8 @@ def trials_frame(records: list[TrialRecord], fields: list[str]) -> pd.DataFrame:
         row["source"] = record.source
         row["rerun_of"] = record.rerun_of
         row["message"] = record.message
+        for key in TRIAL_TIME_COLUMNS:  # appended: the columns before keep their places
+            row[key] = getattr(record, key)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -321,6 +325,7 @@ def summary_dict(
     cudnn: list[str], alternative: TrialRecord | None, interrupted: bool, probe: SignalProbe | None = None,
     epochs: int | None = None, refine_budget: int | None = None, minimal: dict | None = None,
     confirmation: Confirmation | None = None,
+    diagnosis_seconds: float | None = None,
 ) -> dict[str, Any]:
     """The content of summary.json (its keys are a public contract: extend, never change)."""
     statuses = [r.status for r in records]
@@ -373,6 +378,46 @@ def summary_dict(
         "necessary_changes": (minimal or {}).get("necessary_changes"),
         "incidental_changes": (minimal or {}).get("incidental_changes"),
         "minimal_fix": (minimal or {}).get("minimal_fix"),
+        **time_summary(records, baseline, elapsed, diagnosis_seconds),
+    }
+
+
+TIME_STAGES = ("diagnosis", "baseline", "oracle", "training", "evaluation", "writing", "other")
+
+
+def time_summary(records: list[TrialRecord], baseline: TrialRecord, elapsed: float,
+                 diagnosis_seconds: float | None) -> dict[str, Any]:
+    """Where the search's wall time went: summary.json's ``time`` block and ``overhead_share``.
+
+    ``time`` holds seconds per stage (``TIME_STAGES``; the trial stages summed over the records,
+    ``baseline`` the spec as written, ``other`` the rest of ``wall``: loading the data, Keras
+    Tuner's bookkeeping, the signal probe, earlier runs' diagnoses when the search was resumed),
+    ``wall`` (= ``elapsed_seconds``), ``trained`` (seconds spent fitting models: the baseline's and
+    every trial's) and ``oracle_share`` (the oracle's seconds over ``trained``).
+    ``overhead_share`` is ``(wall - trained) / trained``: 0 would be a search that only trains.
+    Records without timings (written by an earlier version) count as ``other``.
+    """
+    def total(key: str) -> float:
+        return float(sum(getattr(r, key) or 0.0 for r in records))
+
+    stages = {
+        "diagnosis": float(diagnosis_seconds or 0.0),
+        "baseline": float(baseline.seconds or 0.0),
+        "oracle": total("oracle_seconds"),
+        "training": total("train_seconds"),
+        "evaluation": total("eval_seconds"),
+        "writing": total("write_seconds"),
+    }
+    stages["other"] = max(0.0, elapsed - sum(stages.values()))
+    trained = stages["training"] + float(baseline.train_seconds or 0.0)
+    return {
+        "time": {
+            **{key: round(value, 3) for key, value in stages.items()},
+            "wall": round(elapsed, 3),
+            "trained": round(trained, 3),
+            "oracle_share": round(stages["oracle"] / trained, 4) if trained > 0 else None,
+        },
+        "overhead_share": round((elapsed - trained) / trained, 4) if trained > 0 else None,
     }
 
 
@@ -387,3 +432,14 @@ def pruning_summary(records: list[TrialRecord], epochs: int | None) -> dict[str,
         "reruns": [{"trial_id": r.trial_id, "rerun_of": r.rerun_of, "fix": r.fix, "objective": r.score} for r in reruns],
         "fixes_lost_to_pruning": sum(1 for r in reruns if r.fix),
     }
+
+
+def overhead_text(summary: dict[str, Any]) -> str | None:
+    """``"overhead 12% of its 60 s training (oracle 1%)"`` from summary.json; None without timings."""
+    share, block = summary.get("overhead_share"), summary.get("time") or {}
+    if share is None or not block.get("trained"):
+        return None
+    text = f"overhead {share:.0%} of its {block['trained']:.0f} s training"
+    if block.get("oracle_share") is not None:
+        text += f" (oracle {block['oracle_share']:.0%})"
+    return text

@@ -91,6 +91,27 @@ def test_outputs_are_written_and_trials_csv_has_one_row_per_trial(fixed_search):
     assert {"trial_id", "objective", "std_ratio", "seconds", "preprocessing.target"} <= set(frame.columns)
 
 
+def test_the_time_block_accounts_for_the_search_and_every_record_says_where_its_time_went(fixed_search):
+    path, result = fixed_search
+    out = result.output_dir
+    summary = json.loads((out / "summary.json").read_text())
+    block = summary["time"]
+    stages = ("diagnosis", "baseline", "oracle", "training", "evaluation", "writing", "other")
+    assert all(block[key] >= 0 for key in stages)
+    assert sum(block[key] for key in stages) == pytest.approx(block["wall"], abs=0.01)
+    assert block["wall"] == pytest.approx(summary["elapsed_seconds"], abs=0.001)
+    assert block["diagnosis"] > 0 and block["baseline"] > 0 and block["training"] > 0
+    baseline = json.loads((out / "baseline.json").read_text())
+    records = [json.loads(p.read_text()) for p in (out / "tuner").rglob("autofix_trial.json")]
+    assert len(records) == 4
+    for record in [baseline, *records]:
+        assert record["train_seconds"] > 0 and record["eval_seconds"] > 0 and record["write_seconds"] >= 0
+    assert all(r["oracle_seconds"] is not None and r["oracle_seconds"] >= 0 for r in records)
+    assert block["trained"] == pytest.approx(sum(r["train_seconds"] for r in [baseline, *records]), abs=0.01)
+    assert summary["overhead_share"] == pytest.approx((block["wall"] - block["trained"]) / block["trained"], abs=1e-3)
+    assert block["oracle_share"] == pytest.approx(block["oracle"] / block["trained"], abs=1e-3)
+
+
 def test_best_model_predicts_in_original_units_and_best_spec_reproduces(fixed_search):
     path, result = fixed_search
     model = keras.saving.load_model(result.output_dir / "best_model.keras")

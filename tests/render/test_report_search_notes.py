@@ -35,4 +35,14 @@ def test_the_probe_pruning_and_refinement_are_reported(tmp_path):
 
 def test_an_older_summary_without_them_still_renders(tmp_path):
     page = report_html(write_fake_outputs(tmp_path))
-    assert "Signal probe" not in page and "Refinement:" not in page
+    assert "Signal probe" not in page and "Refinement:" not in page and "Time:" not in page
+
+
+def test_where_the_time_went_is_reported_largest_stage_first(tmp_path):
+    time_block = {"diagnosis": 10.0, "baseline": 8.0, "oracle": 1.2, "training": 60.0, "evaluation": 3.0,
+                  "writing": 1.0, "other": 5.0, "wall": 88.2, "trained": 67.0, "oracle_share": 0.0179}
+    folder = _with(write_fake_outputs(tmp_path), time=time_block, overhead_share=0.3164)
+    page = report_html(folder)
+    assert ("Time: 88 s in all: training the trials 60.0 s, diagnosis 10.0 s, the spec as written 8.0 s, "
+            "the rest 5.0 s, evaluating 3.0 s, the oracle choosing trials 1.2 s, writing files 1.0 s. "
+            "Search overhead 32% of its 67 s training (oracle 2%).") in page

@@ -1,0 +1,141 @@
+"""Is the batched proposal step as good as Keras Tuner's? The suite searched with both, in one run.
+
+    python -m benchmarks.oracle_quality                     # every case, 12 trials, both proposal steps
+    python -m benchmarks.oracle_quality --cases trend_co2 --trials 3   # a quick check that it works
+    python -m benchmarks.oracle_quality --summarise         # re-read the results, write the page again
+
+Each case is searched by autofix-lstm twice, on the same budget and seeds: with
+``search.oracle_proposal: keras_tuner`` (Keras Tuner's own 50 L-BFGS-B restarts) and with ``batched``
+(the default). Everything else is ``benchmarks.run``'s (its runner, its verified verdict); the
+diagnosis is not timed. The comparison is the best objective each search reached (lower is better;
+``autofix_lstm.scoring.objective``), its median over the cases, the cases where the batched step is
+no worse (within 0.005), the fixes, and the search's seconds.
+Results: benchmarks/results/oracle_quality/<case>.json, oracle_quality.json and oracle_quality.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from benchmarks.cases import list_cases
+from benchmarks.run import RESULTS, WORK, run_case
+
+PROPOSALS = ("keras_tuner", "batched")
+TOLERANCE = 0.005  # objective differences below this are ties
+OUT = RESULTS / "oracle_quality"
+
+
+def best_objective(method: dict) -> float | None:
+    """The lowest objective among a method's trials (the spec as written included when it was a fix)."""
+    scores = [t["objective"] for t in method["trials"] if t.get("objective") is not None]
+    return min(scores) if scores else None
+
+
+def search_case(case, trials: int, epochs: int | None, work: Path) -> dict:
+    """Both proposal steps on one case: ``{proposal: benchmarks.run's result for the autofix method}``."""
+    out = {}
+    for proposal in PROPOSALS:
+        result = run_case(case, ["autofix"], trials, epochs, work / proposal,
+                          settings={"search.oracle_proposal": proposal}, timing=False)
+        out[proposal] = result["methods"]["autofix"]
+    return out
+
+
+def compare(rows: dict[str, dict]) -> dict:
+    """Per case and over the cases: best objectives, fixes and seconds for both steps."""
+    cases = []
+    for name, by_step in sorted(rows.items()):
+        line = {"case": name}
+        for proposal in PROPOSALS:
+            method = by_step[proposal]
+            line[proposal] = {"best_objective": best_objective(method), "fixed": method["fixed"],
+                              "total_seconds": method["total_seconds"], "trials_run": method["trials_run"]}
+        ours, theirs = line["batched"]["best_objective"], line["keras_tuner"]["best_objective"]
+        line["batched_no_worse"] = None if ours is None or theirs is None else ours <= theirs + TOLERANCE
+        cases.append(line)
+
+    def median(proposal: str, key: str):
+        values = [c[proposal][key] for c in cases if c[proposal][key] is not None]
+        return statistics.median(values) if values else None
+
+    overall = {proposal: {"median_best_objective": median(proposal, "best_objective"),
+                          "median_total_seconds": median(proposal, "total_seconds"),
+                          "fixed": sum(bool(c[proposal]["fixed"]) for c in cases)} for proposal in PROPOSALS}
+    judged = [c["batched_no_worse"] for c in cases if c["batched_no_worse"] is not None]
+    overall["batched_no_worse_cases"] = f"{sum(judged)}/{len(judged)}"
+    return {"cases": cases, "overall": overall}
+
+
+def _fmt(value, pattern: str = "{:.4f}") -> str:
+    return "-" if value is None else pattern.format(value)
+
+
+def markdown(comparison: dict, command: str, started: str) -> str:
+    """The comparison as a Markdown page."""
+    o = comparison["overall"]
+    lines = [
+        "# The Bayesian oracle's proposal step: batched against Keras Tuner's own",
+        "",
+        f"Command: `{command}` (started {started}). Objective: lower is better; ties within {TOLERANCE}.",
+        "",
+        "| | Keras Tuner's step | batched step |",
+        "|---|---|---|",
+        f"| median best objective | {_fmt(o['keras_tuner']['median_best_objective'])} "
+        f"| {_fmt(o['batched']['median_best_objective'])} |",
+        f"| cases fixed | {o['keras_tuner']['fixed']} | {o['batched']['fixed']} |",
+        f"| median search seconds | {_fmt(o['keras_tuner']['median_total_seconds'], '{:.1f}')} "
+        f"| {_fmt(o['batched']['median_total_seconds'], '{:.1f}')} |",
+        "",
+        f"The batched step is no worse on {o['batched_no_worse_cases']} cases.",
+        "",
+        "| case | best objective (KT step) | best objective (batched) | no worse | fixed (KT / batched) "
+        "| seconds (KT / batched) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for c in comparison["cases"]:
+        kt_, b = c["keras_tuner"], c["batched"]
+        lines.append(f"| {c['case']} | {_fmt(kt_['best_objective'])} | {_fmt(b['best_objective'])} "
+                     f"| {_fmt(c['batched_no_worse'], '{}')} | {kt_['fixed']} / {b['fixed']} "
+                     f"| {kt_['total_seconds']:.1f} / {b['total_seconds']:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def _write(rows: dict, results: Path, command: str, started: str) -> dict:
+    comparison = compare(rows)
+    payload = {"command": command, "started": started, **comparison}
+    (results / "oracle_quality.json").write_text(json.dumps(payload, indent=1, default=str) + "\n")
+    (results / "oracle_quality.md").write_text(markdown(comparison, command, started))
+    return comparison
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", nargs="*", help="case names (default: all)")
+    parser.add_argument("--trials", type=int, default=12, help="trial budget per search (default 12)")
+    parser.add_argument("--epochs", type=int, default=None, help="override each case's epochs")
+    parser.add_argument("--results", type=Path, default=OUT, help="where the results go")
+    parser.add_argument("--work", type=Path, default=WORK / "oracle_quality", help="the searches' output folders")
+    parser.add_argument("--summarise", action="store_true", help="only re-read <results>/cases/*.json")
+    args = parser.parse_args(argv)
+    command = ("python -m benchmarks.oracle_quality " + " ".join(argv if argv is not None else sys.argv[1:])).strip()
+    started = time.strftime("%Y-%m-%d %H:%M:%S")
+    per_case = args.results / "cases"
+    per_case.mkdir(parents=True, exist_ok=True)
+    if not args.summarise:
+        for case in list_cases(args.cases or None):
+            rows = search_case(case, args.trials, args.epochs, args.work / case.name)
+            (per_case / f"{case.name}.json").write_text(json.dumps(rows, indent=1, default=str) + "\n")
+    rows = {path.stem: json.loads(path.read_text()) for path in sorted(per_case.glob("*.json"))}
+    comparison = _write(rows, args.results, command, started)
+    print(json.dumps(comparison["overall"], indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
