@@ -45,3 +45,65 @@ class FatalSearchError(AutofixError):
 
 class ResourceError(AutofixError):
     """The machine ran out of a resource (memory) for this run; the message says what to lower."""
+
+
+class RunFolderError(AutofixError):
+    """The output folder cannot be used by this run (not writable, locked, or holding a damaged earlier run).
+
+    Nothing is wrong with the spec: the CLI exits with code 3 ("could not run here").
+    """
+
+
+class CorruptRunError(RunFolderError, ValueError):
+    """A file an earlier search left in the output folder cannot be read (cut short by a kill, or edited).
+
+    Also a ``ValueError``, as the JSON error it replaces was, so readers that tolerate unreadable files
+    (the report) still do. ``path`` is the damaged file.
+    """
+
+    def __init__(self, path, detail: str):
+        self.path = path
+        self.detail = detail
+        super().__init__(
+            f"{path} is damaged ({detail}), so the earlier search in this folder cannot be resumed; "
+            "run again with --fresh to start over (its files are discarded), or set another output folder"
+        )
+
+
+class RunLockedError(RunFolderError):
+    """Another search holds the output folder's lock; ``pid``, ``host`` and ``started`` name it (None when unknown)."""
+
+    def __init__(self, lock_path, pid: int | None, host: str | None, started: str | None):
+        self.lock_path = lock_path
+        self.pid, self.host, self.started = pid, host, started
+        holder = (f"pid {pid} on {host}, started {started}" if pid is not None
+                  else "its details could not be read")
+        super().__init__(
+            f"another search is running in this output folder ({holder}): wait for it to end or set another "
+            f"output folder; if it is no longer running, delete {lock_path}"
+        )
+
+
+class SearchInterrupted(AutofixError):
+    """A search stopped on SIGINT (Ctrl-C) or SIGTERM after writing the outputs for the best so far.
+
+    ``signal_name`` is "SIGINT" or "SIGTERM"; ``exit_code`` is the shell's convention for it (130,
+    143); ``result`` is the ``SearchResult`` of the best so far, or None when the search stopped
+    before the spec as written was trained (nothing to write yet). Running the same search again
+    resumes it.
+    """
+
+    EXIT_CODES = {"SIGINT": 130, "SIGTERM": 143}
+
+    def __init__(self, signal_name: str, result=None, output_dir=None):
+        self.signal_name = signal_name
+        self.result = result
+        self.output_dir = output_dir
+        written = (f"the outputs for the best so far are in {output_dir}" if result is not None
+                   else "it stopped before the spec as written was trained, so there is nothing to write yet")
+        super().__init__(f"search stopped by {signal_name}: {written}; run the same command again to resume")
+
+    @property
+    def exit_code(self) -> int:
+        """130 for SIGINT, 143 for SIGTERM (128 + the signal's number)."""
+        return self.EXIT_CODES.get(self.signal_name, 130)
