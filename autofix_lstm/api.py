@@ -28,7 +28,8 @@ def search(
 
     Args:
         spec: a spec file path, a dict or a ``Spec``.
-        data: a pandas DataFrame to use instead of ``data.path``.
+        data: a pandas DataFrame to use instead of ``data.path``, or the ``Dataset`` already read
+            from it (``preflight``).
         x, y: already windowed arrays to use instead of ``data.path``.
         fresh: discard an earlier search in the output folder instead of resuming it.
         progress: show a live progress display.
@@ -40,6 +41,7 @@ def search(
 
     Raises:
         SpecError, DataError: bad input, with the field and the fix.
+        RunFolderError: the output folder cannot be used (not writable; see its subclasses).
     """
     result = run_search(
         spec, data=data, x=x, y=y, fresh=fresh, max_trials=max_trials,

@@ -40,6 +40,7 @@ from autofix_lstm.errors import AutofixError, SpecError
 from autofix_lstm.modeling.callbacks import CollapsePruning
 from autofix_lstm.modeling.evaluate import predict_original
 from autofix_lstm.modeling.train import export_model, fit_prepared, prepare
+from autofix_lstm.preflight import check_output_folder
 from autofix_lstm.run_dir import RunDir, copy_file, read_json, save_model, write_json, write_text
 from autofix_lstm.scoring.objective import is_fix, score
 from autofix_lstm.scoring.signal import SignalProbe, probe_signal
@@ -369,6 +370,7 @@ def run_search(
         spec = spec.updated({"search.max_trials": max_trials})
     reporter = reporter or SearchReporter()
     started = time.perf_counter()
+    check_output_folder(spec)
     dataset = load_dataset(spec, frame=data, x=x, y=y)
     strategies = resolve_strategies(spec.search.strategies, spec.base_dir)
     run = RunDir(spec.output_dir)

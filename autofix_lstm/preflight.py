@@ -1,0 +1,62 @@
+"""What a command checks before it imports TensorFlow: the spec, the output folder and the data.
+
+Reading YAML, validating it with pydantic and reading a table with pandas take a fraction of a
+second; importing TensorFlow takes seconds. The CLI runs ``preflight`` first and imports the
+training code only for inputs that passed it, so a bad spec, data file or output folder is refused
+at once. (The spec's Keras-backed checks, layer arguments and loss names, import Keras: they run
+last, once everything else passed; see ``spec.load_spec``.)
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from autofix_lstm.data.dataset import Dataset, load_dataset
+from autofix_lstm.errors import RunFolderError, SpecError
+from autofix_lstm.spec import Spec, load_spec
+
+
+def check_output_folder(spec: Spec) -> None:
+    """Fail before anything trains when the spec's output folder cannot be made or written.
+
+    Raises:
+        SpecError: a file stands where the folder, or a folder above it, should be.
+        RunFolderError: the folder, or the nearest existing folder above it, is not writable.
+    """
+    path = spec.output_dir
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    if not path.is_dir():
+        raise SpecError(
+            f"output {spec.output_dir} cannot be made: {path} is a file, not a folder; set output to a folder",
+            spec.source,
+        )
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise RunFolderError(
+            f"cannot write in {path} (permission denied), so output {spec.output_dir} cannot be written; "
+            "set output to a folder you can write to"
+        )
+
+
+def preflight(spec: str | Path | dict | Spec, *, save: bool = True) -> tuple[Spec, Dataset]:
+    """The spec validated, its output folder checked (when ``save``) and its data read and windowed.
+
+    Everything but the spec's Keras-backed checks runs before TensorFlow is imported, so a bad spec
+    field, output folder or data file is refused at once; those checks come last.
+
+    Pass the returned ``Dataset`` as ``data=`` to ``train``, ``diagnose`` or ``search`` so the data
+    is not read twice.
+
+    Raises:
+        SpecError, DataError: bad input, with the field or file and the fix.
+        RunFolderError: the output folder is not writable.
+    """
+    light = load_spec(spec, keras_checks=False)
+    if save:
+        check_output_folder(light)
+    dataset = load_dataset(light)
+    return load_spec(spec), dataset  # now the checks that import TensorFlow: layers, loss, a saved model
+
+
+__all__ = ["check_output_folder", "preflight"]
