@@ -85,3 +85,17 @@ def test_a_real_train_prints_no_tensorflow_log_lines(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stderr == "", f"stderr is not empty:\n{done.stderr[-3000:]}"
     assert json.loads(done.stdout)["n_val"] > 0
+
+
+@pytest.mark.slow
+def test_the_cli_time_benchmark_runs(tmp_path):
+    """``benchmarks/cli_time.py`` never rots: one repeat, this commit against itself."""
+    from benchmarks import cli_time
+
+    assert cli_time.main(["--before", "HEAD", "--repeats", "1", "--results", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "cli_time.json").read_text())
+    assert [row["command"] for row in result["rows"]] == list(cli_time.COMMANDS)
+    for row in result["rows"]:
+        assert row["before"]["answered_as_expected"] and row["after"]["answered_as_expected"], row
+        assert row["after"]["median_s"] > 0
+    assert "| --help |" in (tmp_path / "cli_time.md").read_text()
