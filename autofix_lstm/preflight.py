@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from autofix_lstm.data.dataset import Dataset, load_dataset
 from autofix_lstm.errors import RunFolderError, SpecError
 from autofix_lstm.spec import Spec, load_spec
+
+if TYPE_CHECKING:
+    from autofix_lstm.data.dataset import Dataset
 
 
 def check_output_folder(spec: Spec) -> None:
@@ -55,6 +58,8 @@ def preflight(spec: str | Path | dict | Spec, *, save: bool = True) -> tuple[Spe
     light = load_spec(spec, keras_checks=False)
     if save:
         check_output_folder(light)
+    from autofix_lstm.data.dataset import load_dataset  # pandas: not needed to refuse a bad spec
+
     dataset = load_dataset(light)
     return load_spec(spec), dataset  # now the checks that import TensorFlow: layers, loss, a saved model
 
