@@ -163,7 +163,8 @@ def search(
 
     Args:
         spec: a spec file path, a dict or a ``Spec``; or a compiled ``keras.Model`` (left unchanged).
-        data: a pandas DataFrame to use instead of ``data.path`` (with a model: give ``target=`` and ``window=``).
+        data: a pandas DataFrame to use instead of ``data.path`` (with a model: give ``target=`` and ``window=``),
+            or the ``Dataset`` already read from it (``preflight``).
         x, y: already windowed arrays to use instead of ``data.path``.
         validation_data: ``(x_val, y_val)``, as ``fit`` takes it; otherwise the last ``validation_split``
             of the samples is the validation part.

@@ -1,14 +1,24 @@
 """The ``autofix-lstm`` command: a thin typer shell over the library.
 
-Only this module prints and decides exit codes: 0 when a command ran, 1 when ``search`` found no
-fix, 2 for bad input (spec, data or model), 3 when this machine could not run it (out of memory, an
-output folder it cannot write, in use or holding a damaged earlier search), 130 / 143 when SIGINT /
-SIGTERM stopped a search (after writing the outputs for the best so far).
+Only this module prints and decides exit codes, one meaning each (the README's table, which
+``tests/test_cli_exit_codes.py`` holds to the constants below): 0 the command ran, 1 ``search``
+found no fix, 2 bad input, 3 this machine could not run it, 4 a bug, 130 / 143 interrupted by
+SIGINT / SIGTERM.
+
+It answers at once: nothing here imports TensorFlow, Keras, Keras Tuner, matplotlib or scikit-learn
+at module level. A command reads and checks its spec, output folder and data first (``preflight``)
+and imports the training code only for inputs that passed, after quieting TensorFlow's log lines
+(unless ``--verbose``), which must happen before TensorFlow is first imported.
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -23,21 +33,70 @@ from autofix_lstm.run_dir import RunDir
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
+    pretty_exceptions_enable=False,  # _exit_codes reports bugs itself
     help="Find out why a Keras LSTM predicts a constant, and fix it.",
 )
 console = Console()
 err_console = Console(stderr=True)
 
+EXIT_RAN = 0
+EXIT_NOT_FIXED = 1  # search ran and found no configuration that beats a constant predictor
+EXIT_BAD_INPUT = 2  # spec, data, model or strategy file, or the command line itself (click's usage errors)
+EXIT_CANNOT_RUN = 3  # this machine could not run it: memory, disk, permissions, a damaged or locked run folder
+EXIT_BUG = 4  # a bug in autofix-lstm: a traceback under a line asking to report it
+EXIT_INTERRUPTED = 130  # SIGINT (Ctrl-C): 128 + 2
+EXIT_TERMINATED = 143  # SIGTERM (a batch scheduler's stop): 128 + 15
+
 # a model's state (scoring.objective.ModelState) -> its colour
 _STATE_STYLES = {"working": "bold green", "live": "bold yellow", "collapsed": "bold red", "diverged": "bold red"}
 
-EXIT_BAD_INPUT = 2
-EXIT_CANNOT_RUN = 3  # the machine could not run it (out of memory)
+# Loggers and warnings that speak to TensorFlow's and Keras' developers, not to our users.
+_NOISY_MODULES = r"(tensorflow|keras|keras_tuner|absl|tf_keras)(\.|$)"
+VERBOSE_HELP = "show TensorFlow's, absl's and Keras' own log lines and warnings"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from autofix_lstm import __version__
+
+        typer.echo(f"autofix-lstm {__version__}")
+        raise typer.Exit(EXIT_RAN)
 
 
 @app.callback()
-def _root() -> None:
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="print the version and exit"
+    ),
+) -> None:
     """Find out why a Keras LSTM predicts a constant, and fix it."""
+
+
+def quiet_libraries(verbose: bool) -> None:
+    """Silence TensorFlow's C++ log lines, absl's logging and Keras' warnings, unless ``verbose``.
+
+    The C++ level is read once, when TensorFlow is first imported: call this before that.
+    """
+    import logging
+    import warnings
+
+    if verbose:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
+        return
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # 2 still lets errors through (a GPU build's "Unable to register...")
+    for name in ("absl", "tensorflow", "keras_tuner"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module=_NOISY_MODULES)
+    try:
+        from absl import logging as absl_logging  # light; TensorFlow logs through it
+    except ImportError:  # pragma: no cover - absl comes with TensorFlow
+        return
+    absl_logging.set_verbosity(absl_logging.ERROR)
+
+
+def _print_error(kind: str, line: str) -> None:
+    # escape: the messages quote user text (column names, values) that rich would read as markup
+    err_console.print(f"[bold red]error[/] ({kind}): {escape(line)}", highlight=False, soft_wrap=True)
 
 
 def _fail_on_bad_input(err: Exception) -> None:
@@ -47,18 +106,60 @@ def _fail_on_bad_input(err: Exception) -> None:
     lines = getattr(err, "problems", None) or [str(err)]
     source = getattr(err, "source", None)
     for line in lines:
-        # escape: the messages quote user text (column names, values) that rich would read as markup
-        text = escape(f"{source + ': ' if source else ''}{line}")
-        err_console.print(f"[bold red]error[/] ({kind}): {text}", highlight=False, soft_wrap=True)
+        _print_error(kind, f"{source + ': ' if source else ''}{line}")
     raise typer.Exit(EXIT_BAD_INPUT)
 
 
-def _fail_on_resources(err: Exception) -> None:
-    from autofix_lstm.errors import RunFolderError
+def _os_error_line(err: OSError) -> str:
+    """One line for an error of the operating system: what failed, on which file, and what to do."""
+    where = f" {err.filename}" if err.filename else ""
+    if err.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        hint = "free some space, or set output to a folder on another disk"
+    elif err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        hint = "set output to a folder you can write to, or give yourself the permission"
+    else:
+        hint = "check that path, then run again"
+    return f"cannot read or write{where}: {err.strerror or err} ({type(err).__name__}); {hint}"
 
-    kind = "output folder" if isinstance(err, RunFolderError) else "resources"
-    err_console.print(f"[bold red]error[/] ({kind}): {escape(str(err))}", highlight=False, soft_wrap=True)
-    raise typer.Exit(EXIT_CANNOT_RUN)
+
+@contextmanager
+def _exit_codes() -> Iterator[None]:
+    """Turn what a command raises into lines on stderr and the exit code that means it."""
+    from autofix_lstm.errors import DataError, ResourceError, RunFolderError, SearchInterrupted, SpecError
+
+    try:
+        yield
+    except (typer.Exit, typer.Abort):
+        raise
+    except SearchInterrupted as err:
+        err_console.print(f"[bold yellow]interrupted[/]: {escape(str(err))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_TERMINATED if err.signal_name == "SIGTERM" else EXIT_INTERRUPTED) from None
+    except (SpecError, DataError) as err:
+        _fail_on_bad_input(err)
+    except ResourceError as err:
+        _print_error("resources", str(err))
+        raise typer.Exit(EXIT_CANNOT_RUN) from None
+    except RunFolderError as err:
+        _print_error("output folder", str(err))
+        raise typer.Exit(EXIT_CANNOT_RUN) from None
+    except MemoryError:
+        _print_error("resources", "out of memory; lower train.batch_size or data.window, or use less data")
+        raise typer.Exit(EXIT_CANNOT_RUN) from None
+    except OSError as err:
+        _print_error("system", _os_error_line(err))
+        raise typer.Exit(EXIT_CANNOT_RUN) from None
+    except KeyboardInterrupt:
+        err_console.print("[bold yellow]interrupted[/] (Ctrl-C)", highlight=False)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except Exception as err:  # a bug: say so, then show where
+        from autofix_lstm import __version__
+
+        _print_error(
+            "bug", f"{type(err).__name__}: {err} -- this is a bug in autofix-lstm {__version__}, not in your "
+            "input: please report it with the command, the spec and the traceback below",
+        )
+        err_console.print("".join(traceback.format_exception(err)), markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_BUG) from None
 
 
 def metrics_table(metrics: dict, title: str = "validation metrics (original units)") -> Table:
@@ -76,18 +177,18 @@ def metrics_table(metrics: dict, title: str = "validation metrics (original unit
 def train(
     spec: Path = typer.Argument(..., help="the spec.yaml to train as written"),
     json_output: bool = typer.Option(False, "--json", help="print the metrics as JSON"),
+    verbose: bool = typer.Option(False, "--verbose", help=VERBOSE_HELP),
 ) -> None:
     """Train the spec as written; report whether its output collapsed (writes metrics.json, model.keras)."""
-    from autofix_lstm.errors import DataError, ResourceError, SpecError
-    from autofix_lstm.modeling.train import train as train_spec
-    from autofix_lstm.tuning.summary import state_line
+    with _exit_codes():
+        quiet_libraries(verbose)
+        from autofix_lstm.preflight import preflight
 
-    try:
-        result = train_spec(spec, progress=not json_output)
-    except (SpecError, DataError) as err:
-        _fail_on_bad_input(err)
-    except ResourceError as err:
-        _fail_on_resources(err)
+        checked, dataset = preflight(spec)
+        from autofix_lstm.modeling.train import train as train_spec  # imports TensorFlow
+        from autofix_lstm.tuning.summary import state_line
+
+        result = train_spec(checked, data=dataset, progress=not json_output)
     if json_output:
         typer.echo(json.dumps(result.metrics, indent=2))
         return
@@ -104,18 +205,19 @@ def train(
 def diagnose(
     spec: Path = typer.Argument(..., help="the spec.yaml whose collapsed output to explain"),
     json_output: bool = typer.Option(False, "--json", help="print the findings (and measurements) as JSON"),
+    verbose: bool = typer.Option(False, "--verbose", help=VERBOSE_HELP),
 ) -> None:
     """Train the spec briefly, instrumented, and say why its output collapses (writes diagnosis.json)."""
-    from autofix_lstm.diagnosis import diagnose as diagnose_spec
-    from autofix_lstm.errors import DataError, ResourceError, SpecError
     from autofix_lstm.format import evidence_lines
 
-    try:
-        result = diagnose_spec(spec, progress=not json_output)
-    except (SpecError, DataError) as err:
-        _fail_on_bad_input(err)
-    except ResourceError as err:
-        _fail_on_resources(err)
+    with _exit_codes():
+        quiet_libraries(verbose)
+        from autofix_lstm.preflight import preflight
+
+        checked, dataset = preflight(spec)
+        from autofix_lstm.diagnosis import diagnose as diagnose_spec  # imports TensorFlow
+
+        result = diagnose_spec(checked, data=dataset, progress=not json_output)
     if json_output:
         typer.echo(json.dumps(result.to_dict(), indent=2))
         return
@@ -144,8 +246,6 @@ def diagnose(
         highlight=False, soft_wrap=True,
     )
 
-
-EXIT_NOT_FIXED = 1
 
 # metrics shown in the before/after table, by task
 _BEFORE_AFTER = {
@@ -187,51 +287,58 @@ def search(
     no_confirm: bool = typer.Option(
         False, "--no-confirm", help="do not train the best fix again with two more seeds (search.confirm: false)"
     ),
+    verbose: bool = typer.Option(False, "--verbose", help=VERBOSE_HELP),
 ) -> None:
     """Search for a configuration whose output no longer collapses; exit 1 when none beats a constant."""
-    from autofix_lstm.api import search as run_search
-    from autofix_lstm.errors import DataError, ResourceError, RunFolderError, SearchInterrupted, SpecError
-    from autofix_lstm.tuning.summary import overhead_text
+    from autofix_lstm.errors import SearchInterrupted
 
-    try:
-        result = run_search(spec, fresh=fresh, progress=not json_output, max_trials=max_trials, minimize=minimize,
-                            confirm=False if no_confirm else None)
-    except (SpecError, DataError) as err:
-        _fail_on_bad_input(err)
-    except (ResourceError, RunFolderError) as err:
-        _fail_on_resources(err)
-    except SearchInterrupted as err:
-        if json_output and err.result is not None:
-            typer.echo(json.dumps(err.result.summary, indent=2))
-        err_console.print(f"[bold yellow]interrupted[/]: {escape(str(err))}", highlight=False, soft_wrap=True)
-        raise typer.Exit(err.exit_code) from None
-    if json_output:
-        typer.echo(json.dumps(result.summary, indent=2))
-    else:
-        s = result.summary
-        console.print(before_after_table(result.baseline, result.best, s.get("min_std_ratio") or 0.1))
-        if result.changes:
-            console.print("[bold]changes[/] (best spec vs yours):")
-            for line in result.changes:
-                # Text, not markup: a layer list such as "[lstm(units=8)] -> [...]" is printed as it is.
-                console.print(Text(f"  {line}"), highlight=False, soft_wrap=True)
-        console.print(
-            f"trials: {s['trials_total']} ({s['trials_completed']} completed, {s['trials_pruned']} pruned, "
-            f"{s['trials_failed']} failed) in {s['elapsed_seconds']:.0f}s; first fix after "
-            f"{cell(s['trials_to_first_fix'])} trials / {cell(s['seconds_to_first_fix'])}s"
-        )
-        if (s.get("minimal_fix") or {}).get("verdict"):
-            console.print(Text(s["minimal_fix"]["verdict"]), highlight=False, soft_wrap=True)
-        report = RunDir(result.output_dir).report
-        overhead = overhead_text(s)
-        console.print(escape(f"outputs in {result.output_dir}" + (f"; open {report}" if report.is_file() else "")
-                             + (f"; search {overhead}" if overhead else "")),
-                      highlight=False, soft_wrap=True)
-        style = "bold green" if result.summary.get("best_state") == "working" else "bold red"
-        console.print(Text(result.verdict, style=style), highlight=False, soft_wrap=True)  # the last line
+    with _exit_codes():
+        quiet_libraries(verbose)
+        from autofix_lstm.preflight import preflight
+
+        checked, dataset = preflight(spec)
+        from autofix_lstm.api import search as run_search  # imports TensorFlow
+
+        try:
+            result = run_search(checked, data=dataset, fresh=fresh, progress=not json_output, max_trials=max_trials,
+                                minimize=minimize, confirm=False if no_confirm else None)
+        except SearchInterrupted as err:
+            if err.result is not None:  # the outputs for the best so far were written: show them
+                _show_search_result(err.result, json_output)
+            raise
+    _show_search_result(result, json_output)
     # 1: the best found does not beat a constant (a working spec always does: the search ran, exit 0)
     if result.summary.get("best_state") != "working":
         raise typer.Exit(EXIT_NOT_FIXED)
+
+
+def _show_search_result(result, json_output: bool) -> None:
+    if json_output:
+        typer.echo(json.dumps(result.summary, indent=2))
+        return
+    from autofix_lstm.tuning.summary import overhead_text
+
+    s = result.summary
+    console.print(before_after_table(result.baseline, result.best, s.get("min_std_ratio") or 0.1))
+    if result.changes:
+        console.print("[bold]changes[/] (best spec vs yours):")
+        for line in result.changes:
+            # Text, not markup: a layer list such as "[lstm(units=8)] -> [...]" is printed as it is.
+            console.print(Text(f"  {line}"), highlight=False, soft_wrap=True)
+    console.print(
+        f"trials: {s['trials_total']} ({s['trials_completed']} completed, {s['trials_pruned']} pruned, "
+        f"{s['trials_failed']} failed) in {s['elapsed_seconds']:.0f}s; first fix after "
+        f"{cell(s['trials_to_first_fix'])} trials / {cell(s['seconds_to_first_fix'])}s"
+    )
+    if (s.get("minimal_fix") or {}).get("verdict"):
+        console.print(Text(s["minimal_fix"]["verdict"]), highlight=False, soft_wrap=True)
+    report = RunDir(result.output_dir).report
+    overhead = overhead_text(s)
+    console.print(escape(f"outputs in {result.output_dir}" + (f"; open {report}" if report.is_file() else "")
+                         + (f"; search {overhead}" if overhead else "")),
+                  highlight=False, soft_wrap=True)
+    style = "bold green" if s.get("best_state") == "working" else "bold red"
+    console.print(Text(result.verdict, style=style), highlight=False, soft_wrap=True)  # the last line
 
 
 @app.command()
@@ -239,22 +346,19 @@ def report(
     output: Path = typer.Argument(..., help="a search's output folder (or the spec.yaml whose output it is)"),
 ) -> None:
     """Write <output>/report.html: verdict, before/after metrics, plots, diagnosis and the fix on one offline page."""
-    from autofix_lstm.errors import SpecError
-    from autofix_lstm.render.report import write_report
+    with _exit_codes():
+        folder = output
+        if output.is_file() and output.suffix in (".yaml", ".yml"):
+            from autofix_lstm.spec import load_spec
 
-    folder = output
-    if output.is_file() and output.suffix in (".yaml", ".yml"):
-        from autofix_lstm.spec import load_spec
+            folder = load_spec(output).output_dir
+        from autofix_lstm.render.report import write_report
 
         try:
-            folder = load_spec(output).output_dir
-        except SpecError as err:
-            _fail_on_bad_input(err)
-    try:
-        path = write_report(folder)
-    except FileNotFoundError as err:
-        err_console.print(f"[bold red]error[/]: {escape(str(err))}", highlight=False, soft_wrap=True)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+            path = write_report(folder)
+        except FileNotFoundError as err:  # not a search's output folder: the argument is wrong
+            _print_error("input", str(err))
+            raise typer.Exit(EXIT_BAD_INPUT) from None
     console.print(f"report written: {path}", highlight=False, soft_wrap=True)
 
 

@@ -3,6 +3,8 @@
 ``load_spec`` reads a YAML file (safe loader), a dict or an existing ``Spec`` and returns a
 validated ``Spec``. Every problem becomes one line naming its path, e.g.
 ``data.window must be >= 1, got 0``; inner code receives the validated object and never re-reads YAML.
+The checks that need Keras (layer types and arguments, loss and optimizer names, a saved model) run
+once every other field is valid, so most bad specs are refused without importing TensorFlow.
 """
 
 from __future__ import annotations
@@ -33,6 +35,13 @@ DATA_SUFFIXES = TABLE_SUFFIXES + ARRAY_SUFFIXES
 Task = Literal["regression", "binary", "multiclass"]
 InputScaling = Literal["none", "standard", "minmax", "robust", "window_relative"]
 TargetScaling = Literal["none", "standard", "minmax", "robust", "log", "difference"]
+
+# Validation context key: False skips the checks that import Keras (and so TensorFlow); see ``_validate``.
+_KERAS_CHECKS = "keras_checks"
+
+
+def _keras_checks(info: ValidationInfo) -> bool:
+    return (info.context or {}).get(_KERAS_CHECKS, True)
 
 
 class _Strict(BaseModel):
@@ -132,10 +141,12 @@ class OptimizerSpec(_Strict):
 
     @field_validator("name")
     @classmethod
-    def _known_optimizer(cls, value: str) -> str:
+    def _known_optimizer(cls, value: str, info: ValidationInfo) -> str:
+        key = value.lower()
+        if not _keras_checks(info):
+            return key
         from autofix_lstm.modeling.build import OPTIMIZERS
 
-        key = value.lower()
         if key not in OPTIMIZERS:
             raise ValueError(f"must be one of {', '.join(sorted(OPTIMIZERS))}, got {value!r}")
         return key
@@ -162,18 +173,22 @@ class ModelSpec(_Strict):
 
     @field_validator("loss")
     @classmethod
-    def _known_loss(cls, value: str) -> str:
+    def _known_loss(cls, value: str, info: ValidationInfo) -> str:
+        if not _keras_checks(info):
+            return value
         from autofix_lstm.modeling.build import check_loss
 
         return check_loss(value)
 
     @model_validator(mode="after")
-    def _layers_or_path(self) -> ModelSpec:
+    def _layers_or_path(self, info: ValidationInfo) -> ModelSpec:
         if (self.layers is None) == (self.path is None):
             raise ValueError("needs exactly one of 'layers' (a list of layers) or 'path' (a saved .keras model)")
         if self.layers is not None:
             if not self.layers:
                 raise ValueError(".layers must hold at least one layer")
+            if not _keras_checks(info):
+                return self
             from autofix_lstm.modeling.build import check_layers
 
             try:
@@ -205,7 +220,7 @@ class TrainSpec(_Strict):
 
     epochs: int = Field(20, ge=1)
     batch_size: int = Field(32, ge=1)
-    seed: int = 0
+    seed: int = Field(0, ge=0, lt=2**32)  # numpy and Keras take 32-bit seeds
 
 
 class SearchSpec(_Strict):
@@ -500,15 +515,19 @@ def _format_errors(errors: list[dict]) -> list[str]:
     return out
 
 
-def _validate(raw: Any, *, base_dir: Path, source: str | None) -> Spec:
+def _validate(raw: Any, *, base_dir: Path, source: str | None, keras_checks: bool = True) -> Spec:
     if not isinstance(raw, dict):
         raise SpecError(f"the spec must be a mapping with keys data, model, ...; got {type(raw).__name__}", source)
     raw = copy.deepcopy(raw)
     for section in ("preprocessing", "train", "search"):
         if section in raw and raw[section] is None:  # `search:` with nothing under it means the defaults
             del raw[section]
+    try:  # first without the checks that import TensorFlow, so a spec bad elsewhere is refused at once
+        spec = Spec.model_validate(raw, context={_KERAS_CHECKS: False})
+    except ValidationError as err:
+        raise SpecError(_format_errors(err.errors()), source) from None
     model_path = (raw.get("model") or {}).get("path") if isinstance(raw.get("model"), dict) else None
-    if model_path is not None and (raw["model"].get("layers") is None):
+    if keras_checks and model_path is not None and (raw["model"].get("layers") is None):
         # A saved Sequential is read into the same layer list the rest of the tool works with.
         from autofix_lstm.modeling.reading import read_layers_from_file
 
@@ -519,17 +538,22 @@ def _validate(raw: Any, *, base_dir: Path, source: str | None) -> Spec:
         except ModelSpecError as err:
             raise ModelSpecError([f"model.path {p}" for p in err.problems], source) from None
         raw["model"].pop("path")
-    try:
-        spec = Spec.model_validate(raw)
-    except ValidationError as err:
-        raise SpecError(_format_errors(err.errors()), source) from None
+    if keras_checks:
+        try:
+            spec = Spec.model_validate(raw)
+        except ValidationError as err:
+            raise SpecError(_format_errors(err.errors()), source) from None
     spec._base_dir = base_dir
     spec._source = source
     return spec
 
 
-def load_spec(spec: str | Path | dict | Spec) -> Spec:
+def load_spec(spec: str | Path | dict | Spec, *, keras_checks: bool = True) -> Spec:
     """Read and validate a spec from a YAML file path, a dict or an existing ``Spec``.
+
+    ``keras_checks=False`` leaves out the checks that import Keras (layer types and arguments, loss
+    and optimizer names, reading ``model.path``): the result is good for reading the data and the
+    output folder before TensorFlow loads (``preflight``), not for training.
 
     Raises:
         SpecError: the file is missing or malformed, or the spec breaks the schema; one line per problem.
@@ -537,7 +561,7 @@ def load_spec(spec: str | Path | dict | Spec) -> Spec:
     if isinstance(spec, Spec):
         return spec
     if isinstance(spec, dict):
-        return _validate(spec, base_dir=Path.cwd(), source=None)
+        return _validate(spec, base_dir=Path.cwd(), source=None, keras_checks=keras_checks)
     path = Path(spec).expanduser()
     source = str(path)
     if not path.is_file():
@@ -557,4 +581,4 @@ def load_spec(spec: str | Path | dict | Spec) -> Spec:
         raise SpecError("the spec file is empty; it needs at least 'data' and 'model'", source)
     if isinstance(raw, dict) and "output" not in raw:
         raw["output"] = f"runs/{path.stem}"
-    return _validate(raw, base_dir=path.resolve().parent, source=source)
+    return _validate(raw, base_dir=path.resolve().parent, source=source, keras_checks=keras_checks)

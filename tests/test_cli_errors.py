@@ -91,6 +91,8 @@ def test_unknown_key(tmp_path, series_csv, sections, fragments):
         ({"train": {"epochs": 0}}, ("train.epochs must be >= 1, got 0",)),
         ({"train": {"epochs": True}}, ("train.epochs must be a number, got True",)),
         ({"train": {"batch_size": "big"}}, ("train.batch_size must be a whole number, got 'big'",)),
+        ({"train": {"seed": -1}}, ("train.seed must be >= 0, got -1",)),
+        ({"train": {"seed": 2**40}}, ("train.seed must be < 4294967296, got 1099511627776",)),
         ({"model": {"optimizer": {"learning_rate": -0.1}}}, ("model.optimizer.learning_rate must be > 0",)),
         ({"model": {"optimizer": {"clipnorm": 1.0, "clipvalue": 0.5}}}, ("model.optimizer sets both clipnorm and clipvalue",)),
         ({"model": {"loss": "squared_wrongness"}}, ("model.loss must be a Keras loss name", "squared_wrongness")),
@@ -202,9 +204,30 @@ def test_model_path_with_unsupported_layer(tmp_path, series_csv):
 
 
 def test_model_path_not_a_keras_file(tmp_path, series_csv):
+    # Keras itself says "File not found" for a file that is there.
     (tmp_path / "broken.keras").write_bytes(b"this is not a zip archive")
     spec = spec_dict(series_csv.name, model={"layers": None, "path": "broken.keras"})
-    assert_one_line_error(invoke_train(write_spec(tmp_path, spec)), "model.path", "cannot be read as a Keras model")
+    line = assert_one_line_error(invoke_train(write_spec(tmp_path, spec)), "model.path", "broken.keras",
+                                 "is not a Keras model file", "model.save(")
+    assert "not found" not in line.lower()
+
+
+class _Doubling(keras.layers.Layer):
+    """A user's own layer, unknown to autofix-lstm and not registered with Keras."""
+
+    def call(self, inputs):
+        return inputs * 2.0
+
+
+def test_model_path_with_a_custom_layer(tmp_path, series_csv):
+    # Keras' own message is a dump of the whole model config (about 4 KB).
+    model = keras.Sequential([keras.Input(shape=(8, 2)), keras.layers.LSTM(4), _Doubling(), keras.layers.Dense(1)])
+    model.save(tmp_path / "custom.keras")
+    spec = spec_dict(series_csv.name, model={"layers": None, "path": "custom.keras"})
+    line = assert_one_line_error(invoke_train(write_spec(tmp_path, spec)), "model.path", "custom.keras",
+                                 "custom class '_Doubling'", "custom layers and objects are not supported",
+                                 "model.layers")
+    assert len(line) < 500 and "config" not in line
 
 
 # --- the data -------------------------------------------------------------------------------------
@@ -213,6 +236,13 @@ def test_model_path_not_a_keras_file(tmp_path, series_csv):
 def test_missing_data_file(tmp_path):
     path = write_spec(tmp_path, spec_dict("nowhere.csv"))
     assert_one_line_error(invoke_train(path), "data file not found", "nowhere.csv", "relative to the spec file")
+
+
+def test_data_path_is_a_folder(tmp_path):
+    (tmp_path / "prices.csv").mkdir()  # a folder named like a file: it exists, so "not found" would mislead
+    line = assert_one_line_error(invoke_train(write_spec(tmp_path, spec_dict("prices.csv"))), "prices.csv",
+                                 "is a folder, not a file", "set data.path to the .csv, .parquet or .npz file")
+    assert "not found" not in line
 
 
 @pytest.mark.parametrize("name", ["garbage.parquet", "garbage.npz"])

@@ -248,13 +248,17 @@ def _from_arrays(spec: Spec, x: np.ndarray, y: np.ndarray, source: str) -> Datas
     )
 
 
-def load_dataset(spec: Spec, *, frame: pd.DataFrame | None = None, x=None, y=None) -> Dataset:
+def load_dataset(spec: Spec, *, frame: pd.DataFrame | Dataset | None = None, x=None, y=None) -> Dataset:
     """Read, clean, window and split the spec's data, or the in-memory ``frame`` / ``x``, ``y`` given instead.
+
+    A ``frame`` that is already a ``Dataset`` is returned as it is.
 
     Raises:
         DataError: the data cannot be used as described (named file/column, and how to fix it).
         SpecError: no data was given at all, or the spec's fields do not fit the in-memory data.
     """
+    if isinstance(frame, Dataset):  # already read and windowed from this spec (``preflight``)
+        return frame
     if frame is not None:
         if spec.data.target is None or spec.data.window is None:
             raise SpecError("data.target and data.window are required with an in-memory DataFrame", spec.source)
@@ -266,6 +270,8 @@ def load_dataset(spec: Spec, *, frame: pd.DataFrame | None = None, x=None, y=Non
     if spec.data.path is None:
         raise SpecError("data.path is required (or pass data=/x=,y= in memory)", spec.source)
     path = spec.resolve(spec.data.path)
+    if path.is_dir():
+        raise DataError(f"data.path {path} is a folder, not a file; set data.path to the .csv, .parquet or .npz file in it")
     if not path.is_file():
         raise DataError(f"data file not found: {path} (data.path is relative to the spec file's folder)")
     if spec.data.is_array_file:

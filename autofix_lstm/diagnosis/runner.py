@@ -16,6 +16,7 @@ from autofix_lstm.diagnosis.registry import run_detectors
 from autofix_lstm.diagnosis.result import DiagnosisResult
 from autofix_lstm.errors import ModelSpecError
 from autofix_lstm.modeling.train import prepare
+from autofix_lstm.preflight import check_output_folder
 from autofix_lstm.run_dir import RunDir, write_json
 from autofix_lstm.scoring.signal import probe_signal
 from autofix_lstm.spec import Spec, load_spec
@@ -60,7 +61,8 @@ def diagnose(
 
     Args:
         spec: a spec file path, a dict or a ``Spec``.
-        data: a pandas DataFrame to use instead of ``data.path``.
+        data: a pandas DataFrame to use instead of ``data.path``, or the ``Dataset`` already read
+            from it (``preflight``).
         x, y: already windowed arrays to use instead of ``data.path``.
         save: write ``diagnosis.json`` to the spec's output folder.
         progress: show a progress bar over the brief training's steps.
@@ -70,11 +72,14 @@ def diagnose(
         the signal probe.
 
     Raises:
-        SpecError, DataError: bad input, with the field and the fix.
+        SpecError, DataError: bad input, with the field and the fix (an output folder blocked by a file too).
+        RunFolderError: the output folder is not writable.
         ModelSpecError: the model cannot train on this data and no finding explains why.
     """
     started = time.perf_counter()
     spec = load_spec(spec)
+    if save:  # refused before the brief training, not after it
+        check_output_folder(spec)
     selected = resolve_strategies(spec.search.strategies, spec.base_dir)  # a bad strategy file fails here, early
     dataset = load_dataset(spec, frame=data, x=x, y=y)
     return diagnose_dataset(spec, dataset, selected, save=save, progress=progress, started=started)

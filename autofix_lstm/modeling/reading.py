@@ -9,6 +9,8 @@ settings), never silently dropped. Nothing here changes the model it reads.
 from __future__ import annotations
 
 import inspect
+import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -217,9 +219,27 @@ def read_layers_from_file(path: Path) -> list[dict[str, Any]]:
     try:
         model = keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as err:  # Keras raises many types for a bad archive
-        raise ModelSpecError(f"cannot be read as a Keras model ({type(err).__name__}: {err})") from None
+        raise ModelSpecError(why_unreadable(path, err)) from None
     return layers_from_model(model)
 
 
+def why_unreadable(path: Path, err: Exception) -> str:
+    """One line on why Keras could not load the model file ``path``, in place of its own message.
+
+    Keras says "File not found" for a file that is there but not a zip archive, and dumps the whole
+    model config (kilobytes) for a layer class it cannot locate.
+    """
+    if not zipfile.is_zipfile(path):
+        return (f"{path} is not a Keras model file (a .keras file is a zip archive; this one is not): save the "
+                "model with model.save('model.keras'), or describe it under model.layers")
+    messages = " ".join(str(e) for e in (err, err.__cause__, err.__context__) if e is not None)
+    custom = re.search(r"Could not locate (class|function) '([^']+)'", messages)
+    if custom:
+        return (f"{path} holds the custom {custom.group(1)} {custom.group(2)!r}: custom layers and objects are "
+                f"not supported; describe the model under model.layers with the layer types {', '.join(LAYERS)}")
+    first_line = (str(err).strip().splitlines() or [""])[0][:200]
+    return f"{path} cannot be read as a Keras model ({type(err).__name__}: {first_line})"
+
+
 __all__ = ["layer_dict_from_keras", "layers_from_model", "loss_from_model", "optimizer_from_model",
-           "read_layers_from_file"]
+           "read_layers_from_file", "why_unreadable"]

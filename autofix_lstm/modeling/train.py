@@ -17,10 +17,11 @@ from sklearn.utils.class_weight import compute_class_weight
 
 from autofix_lstm.data.dataset import Dataset, load_dataset
 from autofix_lstm.data.transforms import InputTransform, TargetTransform
-from autofix_lstm.errors import ModelSpecError, ResourceError, SpecError
+from autofix_lstm.errors import ModelSpecError, ResourceError, RunFolderError, SpecError
 from autofix_lstm.modeling.build import build_core, compile_core, head_units
 from autofix_lstm.modeling.callbacks import EpochProgress, StopOnInvalidLoss
 from autofix_lstm.modeling.evaluate import measure, predict_original
+from autofix_lstm.preflight import check_output_folder
 from autofix_lstm.run_dir import RunDir, save_model, write_json
 from autofix_lstm.spec import Spec, load_spec
 
@@ -246,18 +247,6 @@ class TrainResult:
         return bool(self.metrics["collapsed"])
 
 
-def _check_output_folder(spec: Spec) -> None:
-    """Fail before training when the output folder cannot be made because a file stands in its way."""
-    path = spec.output_dir
-    while not path.exists() and path != path.parent:
-        path = path.parent
-    if not path.is_dir():
-        raise SpecError(
-            f"output {spec.output_dir} cannot be made: {path} is a file, not a folder; set output to a folder",
-            spec.source,
-        )
-
-
 def train(
     spec: str | Path | dict | Spec,
     *,
@@ -272,7 +261,8 @@ def train(
 
     Args:
         spec: a spec file path, a dict or a ``Spec``.
-        data: a pandas DataFrame to use instead of ``data.path``.
+        data: a pandas DataFrame to use instead of ``data.path``, or the ``Dataset`` already read
+            from it (``preflight``).
         x, y: already windowed arrays to use instead of ``data.path``.
         save: write ``metrics.json`` and ``model.keras`` to the spec's output folder.
         progress: show a progress bar over epochs.
@@ -284,10 +274,11 @@ def train(
 
     Raises:
         SpecError, DataError: bad input, with the field and the fix.
+        RunFolderError: the output folder cannot be written (permissions, a full disk).
     """
     spec = load_spec(spec)
     if save:
-        _check_output_folder(spec)
+        check_output_folder(spec)
     dataset = dataset if dataset is not None else load_dataset(spec, frame=data, x=x, y=y)
     prepared = prepare(spec, dataset)
     outcome = fit_prepared(spec, prepared, progress=progress)
@@ -298,10 +289,10 @@ def train(
         try:
             write_json(outcome.metrics, RunDir(out).metrics)
             save_model(model, RunDir(out).model)
-        except OSError as err:
-            raise SpecError(
-                f"output {out} cannot be written ({type(err).__name__}: {err}); set output to a writable folder",
-                spec.source,
+        except OSError as err:  # the folder passed check_output_folder: the disk or permissions failed
+            raise RunFolderError(
+                f"output {out} cannot be written ({type(err).__name__}: {err}); free some space or set output "
+                "to a folder you can write to"
             ) from None
         result.output_dir = out
     compile_core(model, spec.model)  # after saving: the file holds no optimizer state to warn about
