@@ -1,14 +1,20 @@
 """Reading the user's data and cutting it into windows, split in time order.
 
-A sample ``i`` of a table with rows ``0..N-1`` is ``x = rows[i : i + window]`` (features) and
-``y = target[i + window - 1 + horizon]``: horizon 0 is the window's last row, horizon 1 the next one.
-The LAST ``validation_split`` fraction of samples is the validation part; it is never shuffled
-into training.
+A sample starting at row ``i`` of a table with rows ``0..N-1`` is ``x = rows[i : i + window]``
+(features) and ``y = target[i + window - 1 + horizon]``: horizon 0 is the window's last row, horizon 1
+the next one. Rows are the file's rows: with missing values a window never spans a dropped row and
+the horizon counts real rows (a sample whose window or target row is missing is left out), and a
+target that was never observed is never filled in. The LAST ``validation_split`` fraction of samples
+is the validation part; it is never shuffled into training.
+
+The windows are read-only views over one float32 array of rows (``sliding_window_view``): a window
+costs no memory of its own, whatever its length. Only where missing rows cut the samples into
+several runs are the windows of a part gathered into one float32 array.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -19,13 +25,41 @@ from autofix_lstm.spec import Spec
 
 MIN_TRAIN_SAMPLES = 4
 MIN_VAL_SAMPLES = 2
+_DIGEST_CHUNK = 4096  # samples hashed at a time
+
+
+def window_view(rows: np.ndarray, starts: np.ndarray, window: int) -> np.ndarray:
+    """The windows ``rows[s : s + window]`` for each ``s`` in ``starts``, shape (samples, window, features).
+
+    A read-only view over ``rows`` when ``starts`` are consecutive (no copy, whatever the window);
+    otherwise one gathered array.
+    """
+    starts = np.asarray(starts, dtype=np.int64)
+    if len(starts) == 0 or len(rows) < window:
+        return np.empty((0, window, rows.shape[1]), rows.dtype)
+    every = np.lib.stride_tricks.sliding_window_view(rows, window, axis=0).transpose(0, 2, 1)
+    if starts[-1] - starts[0] + 1 == len(starts) and np.all(np.diff(starts) == 1):
+        return every[starts[0] : starts[-1] + 1]
+    return every[starts]
+
+
+def evenly_spaced(n: int, limit: int) -> slice:
+    """At most ``limit`` of ``n`` samples, evenly spaced from the first, as a slice (a view, never a copy)."""
+    return slice(0, n, max(1, -(-n // max(1, limit))))
+
+
+def bounded_windows(x: np.ndarray, max_values: int) -> np.ndarray:
+    """``x`` itself when it holds at most ``max_values`` values, else evenly spaced windows (a view)
+    that do: statistics over every value of a large window array without copying it."""
+    per_window = max(1, int(np.prod(x.shape[1:])))
+    return x[evenly_spaced(len(x), max(1, max_values // per_window))] if x.size > max_values else x
 
 
 @dataclass
 class Dataset:
     """Windowed samples in the ORIGINAL units, split into training and validation parts."""
 
-    x_train: np.ndarray  # (samples, timesteps, features), float32
+    x_train: np.ndarray  # (samples, timesteps, features), float32; read-only views over ``rows`` (tables)
     y_train: np.ndarray  # (samples,): float targets, or class indices for classification
     x_val: np.ndarray
     y_val: np.ndarray
@@ -35,6 +69,51 @@ class Dataset:
     target_index: int | None = None  # the target's column among the features, if it is one
     horizon: int | None = None  # None for already windowed .npz data
     classes: list = field(default_factory=list)  # original labels, index = class id
+    rows: np.ndarray | None = None  # tables: the (filled) feature rows, float32, that the windows view
+    starts: np.ndarray | None = None  # tables: each sample's first row in ``rows``, in sample order
+
+    def rewindow(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The same samples' windows over another array of rows shaped like ``rows`` (e.g. scaled rows).
+
+        Raises:
+            DataError: the dataset was given already windowed (.npz or x/y arrays), so it has no rows.
+        """
+        if self.rows is None or self.starts is None:
+            raise DataError("already windowed data has no rows to cut windows from")
+        split = len(self.x_train)
+        return (window_view(rows, self.starts[:split], self.window),
+                window_view(rows, self.starts[split:], self.window))
+
+    def training_rows(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The rows the training windows cover and how many training windows cover each (None without rows).
+
+        Statistics of every training window's values equal the statistics of these rows weighted by
+        the counts, at a fraction of the memory.
+        """
+        if self.rows is None or self.starts is None:
+            return None
+        counts = np.zeros(len(self.rows) + 1, np.int64)
+        starts = self.starts[: len(self.x_train)]
+        np.add.at(counts, starts, 1)
+        np.add.at(counts, starts + self.window, -1)
+        counts = np.cumsum(counts)[:-1]
+        covered = counts > 0
+        return self.rows[covered], counts[covered]
+
+    def update_digest(self, digest) -> None:
+        """Feed the samples' bytes to a hashlib ``digest``, a bounded chunk at a time (the same digest
+        as hashing ``x_train``, ``y_train``, ``x_val``, ``y_val`` made contiguous)."""
+        for array in (self.x_train, self.y_train, self.x_val, self.y_val):
+            for start in range(0, len(array), _DIGEST_CHUNK):
+                digest.update(np.ascontiguousarray(array[start : start + _DIGEST_CHUNK]).tobytes())
+
+    def validation_sample(self, limit: int) -> Dataset:
+        """This dataset with at most ``limit`` validation samples, evenly spaced (views; the same
+        dataset when the validation part is no larger)."""
+        if len(self.y_val) <= limit:
+            return self
+        part = evenly_spaced(len(self.y_val), limit)
+        return replace(self, x_val=self.x_val[part], y_val=self.y_val[part], rows=None, starts=None)
 
     @property
     def window(self) -> int:
@@ -87,15 +166,29 @@ def _describe_rows(rows: np.ndarray, index: pd.Index | None = None) -> str:
     return f"{len(rows)} row{'s' if len(rows) != 1 else ''} ({where} {', '.join(shown)}{more})"
 
 
-def _handle_missing(frame: pd.DataFrame, columns: list[str], how: str, source: str, in_file: bool = True) -> pd.DataFrame:
+def _handle_missing(
+    frame: pd.DataFrame, features: list[str], target: str, how: str, source: str, in_file: bool = True
+) -> tuple[pd.DataFrame, pd.Series, np.ndarray, np.ndarray]:
+    """The feature columns (filled for ffill/interpolate), the target as observed, and which rows may be
+    a window's row and a sample's target.
+
+    Returns ``(features, target, feature_ok, target_ok)``: the target is never filled;
+    ``feature_ok[r]`` says row ``r`` may lie in a window, ``target_ok[r]`` that it may be a sample's
+    target. ``drop`` keeps only rows with every value present (for both); ``ffill`` and ``interpolate``
+    fill the features (the target too, where it is one of them) and keep a row as a target only where
+    the target was observed.
+    """
+    columns = list(dict.fromkeys(features + [target]))
     frame = frame[columns].copy()
     index = None if in_file else frame.index
     numeric_cols = [c for c in columns if pd.api.types.is_numeric_dtype(frame[c])]
     frame[numeric_cols] = frame[numeric_cols].replace([np.inf, -np.inf], np.nan)
+    present = frame.notna()
+    labels = frame[target]
     if how == "error":
         problems = []
         for column in columns:
-            rows = np.flatnonzero(frame[column].isna().to_numpy())
+            rows = np.flatnonzero(~present[column].to_numpy())
             if len(rows):
                 problems.append(f"column {column!r} has NaN or infinite values in {_describe_rows(rows, index)}")
         if problems:
@@ -103,13 +196,29 @@ def _handle_missing(frame: pd.DataFrame, columns: list[str], how: str, source: s
                 f"{source}: " + "; ".join(problems)
                 + ". Clean the data, or set data.missing to drop, ffill or interpolate"
             )
-        return frame
+        everywhere = np.ones(len(frame), bool)
+        return frame[features], labels, everywhere, everywhere
     if how == "drop":
-        return frame.dropna().reset_index(drop=True)
-    if how == "ffill":
-        return frame.ffill().bfill()
-    frame[numeric_cols] = frame[numeric_cols].interpolate(limit_direction="both")
-    return frame.ffill().bfill()
+        kept = present.all(axis=1).to_numpy()
+        return frame[features], labels, kept, kept
+    filled = frame[features].copy()
+    if how == "interpolate":
+        numeric_features = [c for c in features if c in numeric_cols]
+        filled[numeric_features] = filled[numeric_features].interpolate(limit_direction="both")
+    filled = filled.ffill().bfill()
+    return filled, labels, filled.notna().all(axis=1).to_numpy(), present[target].to_numpy()
+
+
+def sample_starts(feature_ok: np.ndarray, target_ok: np.ndarray, window: int, horizon: int) -> np.ndarray:
+    """First rows of the usable samples: every row of the window may lie in one, and the target row
+    ``start + window - 1 + horizon`` may be a target (file rows: the horizon counts real rows)."""
+    n = len(feature_ok) - window - horizon + 1
+    if n <= 0:
+        return np.empty(0, np.int64)
+    bad = np.concatenate([[0], np.cumsum(~np.asarray(feature_ok, bool))])
+    window_clean = bad[window : window + n] - bad[:n] == 0
+    target_seen = np.asarray(target_ok, bool)[window - 1 + horizon : window - 1 + horizon + n]
+    return np.flatnonzero(window_clean & target_seen)
 
 
 def infer_task(target: pd.Series | np.ndarray) -> str:
@@ -142,12 +251,11 @@ def _encode_target(y: np.ndarray, task: str, source: str) -> tuple[np.ndarray, l
 
 
 def window_table(features: np.ndarray, target: np.ndarray, window: int, horizon: int) -> tuple[np.ndarray, np.ndarray]:
-    """Cut rows into samples: ``x[i] = features[i:i+window]``, ``y[i] = target[i+window-1+horizon]``."""
-    n = len(features) - window - horizon + 1
-    if n <= 0:
-        return np.empty((0, window, features.shape[1]), np.float32), np.empty((0,), target.dtype)
-    index = np.arange(window)[None, :] + np.arange(n)[:, None]
-    return features[index].astype(np.float32), target[window - 1 + horizon : window - 1 + horizon + n]
+    """Cut rows into samples: ``x[i] = features[i:i+window]`` (a float32 view), ``y[i] = target[i+window-1+horizon]``."""
+    rows = np.ascontiguousarray(features, dtype=np.float32)
+    n = max(0, len(features) - window - horizon + 1)
+    x = window_view(rows, np.arange(n), window)
+    return x, target[window - 1 + horizon : window - 1 + horizon + n]
 
 
 def split_index(n_samples: int, validation_split: float) -> int:
@@ -197,20 +305,28 @@ def _from_table(spec: Spec, frame: pd.DataFrame, source: str, in_file: bool = Tr
                     f"{source}: feature column {column!r} is not numeric (dtype {frame[column].dtype}); "
                     "encode it as numbers or leave it out of data.features"
                 )
-    columns = list(dict.fromkeys(features + [d.target]))
-    frame = _handle_missing(frame, columns, d.missing, source, in_file)
-    _check_target_varies(frame[d.target].to_numpy(), source)
-    task = d.task or infer_task(frame[d.target])
-    y_all, classes = _encode_target(frame[d.target].to_numpy(), task, source)
-    x, y = window_table(frame[features].to_numpy(dtype=np.float64), y_all, d.window, d.horizon)
-    split = split_index(len(x), d.validation_split)
-    _check_sizes(len(x), split, source, f" (rows {len(frame)} - window {d.window} - horizon {d.horizon} + 1)")
+    table, labels, feature_ok, target_ok = _handle_missing(frame, features, d.target, d.missing, source, in_file)
+    observed = labels[target_ok]
+    _check_target_varies(observed.to_numpy(), source)
+    task = d.task or infer_task(observed)
+    encoded, classes = _encode_target(observed.to_numpy(), task, source)
+    y_all = np.zeros(len(frame), encoded.dtype)
+    y_all[target_ok] = encoded  # rows never observed are never a sample's target (sample_starts)
+    rows = np.ascontiguousarray(table.to_numpy(dtype=np.float64), dtype=np.float32)
+    starts = sample_starts(feature_ok, target_ok, d.window, d.horizon)
+    y = y_all[starts + d.window - 1 + d.horizon]
+    split = split_index(len(starts), d.validation_split)
+    full = max(0, len(frame) - d.window - d.horizon + 1)
+    gaps = "" if len(starts) == full else f", less {full - len(starts)} windows over missing values"
+    _check_sizes(len(starts), split, source,
+                 f" (rows {len(frame)} - window {d.window} - horizon {d.horizon} + 1{gaps})")
     _check_target_varies(y, source)
     return Dataset(
-        x_train=x[:split], y_train=y[:split], x_val=x[split:], y_val=y[split:], task=task,
+        x_train=window_view(rows, starts[:split], d.window), y_train=y[:split],
+        x_val=window_view(rows, starts[split:], d.window), y_val=y[split:], task=task,
         feature_names=features, target_name=d.target,
         target_index=features.index(d.target) if d.target in features else None,
-        horizon=d.horizon, classes=classes,
+        horizon=d.horizon, classes=classes, rows=rows, starts=starts,
     )
 
 

@@ -5,6 +5,11 @@ scalers, optionally after a fixed step: ``window_relative`` subtracts each windo
 ``log`` takes ``log1p`` of the target, ``difference`` subtracts the last observed target value.
 The same maps live in two serializable Keras layers so that the saved model takes RAW windows
 and returns predictions in the target's ORIGINAL units.
+
+Large training windows (over ``IN_ONE_GO_BYTES``) are never copied whole: the scalers are fit on
+the rows the windows cover, weighted by how many windows cover each (the same statistics; the
+robust scaler's quantiles count each row once), or on bounded chunks of windows, and transformed
+windows are written chunk by chunk into one float32 array.
 """
 
 from __future__ import annotations
@@ -17,6 +22,12 @@ from keras import ops
 from sklearn.preprocessing import MinMaxScaler, RobustScaler, StandardScaler
 
 from autofix_lstm.errors import DataError
+
+# Windows up to this size are scaled as one array (as they always were); larger ones in chunks.
+IN_ONE_GO_BYTES = 64 * 2**20
+CHUNK_SAMPLES = 4096  # windows transformed at a time
+# Above IN_ONE_GO_BYTES without rows to fit on, the robust scaler's quantiles use this many windows at most.
+ROBUST_SAMPLE = 20_000
 
 # scaling name -> scikit-learn scaler factory
 SCALERS = {
@@ -38,15 +49,51 @@ def _affine_from(scaler) -> tuple[np.ndarray, np.ndarray]:
     raise TypeError(f"unsupported scaler {type(scaler).__name__}")
 
 
-def fit_scaler(kind: str, values: np.ndarray, **kwargs) -> tuple[np.ndarray, np.ndarray]:
-    """Fit the named scikit-learn scaler on ``values`` (rows, columns) and return its (center, scale)."""
+def _scaler(kind: str, **kwargs):
     try:
         factory = SCALERS[kind]
     except KeyError:
         raise ValueError(f"unknown scaling {kind!r}; expected one of {', '.join(SCALERS)}") from None
-    center, scale = _affine_from(factory(**kwargs).fit(values))
+    return factory(**kwargs)
+
+
+def _center_scale(scaler) -> tuple[np.ndarray, np.ndarray]:
+    center, scale = _affine_from(scaler)
     scale = np.where(np.abs(scale) > 1e-12, scale, 1.0)
     return center.astype(np.float64), scale.astype(np.float64)
+
+
+def fit_scaler(kind: str, values: np.ndarray, sample_weight: np.ndarray | None = None, **kwargs) -> tuple[np.ndarray, np.ndarray]:
+    """Fit the named scikit-learn scaler on ``values`` (rows, columns) and return its (center, scale).
+
+    ``sample_weight`` (per row) is honoured by the standard scaler; min/max ignore it (a weight never
+    moves a minimum), and the robust scaler counts each row once.
+    """
+    scaler = _scaler(kind, **kwargs)
+    if sample_weight is not None and kind == "standard":
+        scaler.fit(values, sample_weight=sample_weight)
+    else:
+        scaler.fit(values)
+    return _center_scale(scaler)
+
+
+def _chunks(n: int):
+    for start in range(0, n, CHUNK_SAMPLES):
+        yield slice(start, min(n, start + CHUNK_SAMPLES))
+
+
+def _fit_in_chunks(kind: str, x: np.ndarray, step=None, **kwargs) -> tuple[np.ndarray, np.ndarray]:
+    """A standard/minmax scaler fit on every window's values, ``CHUNK_SAMPLES`` windows at a time."""
+    scaler = _scaler(kind, **kwargs)
+    n_features = x.shape[2]
+    for part in _chunks(len(x)):
+        chunk = np.asarray(x[part], dtype=np.float64)
+        scaler.partial_fit((step(chunk) if step else chunk).reshape(-1, n_features))
+    return _center_scale(scaler)
+
+
+def _relative(x: np.ndarray) -> np.ndarray:
+    return x - x[:, -1:, :]
 
 
 @dataclass
@@ -58,24 +105,62 @@ class InputTransform:
     scale: np.ndarray | None = None
 
     @classmethod
-    def fit(cls, kind: str, x_train: np.ndarray) -> InputTransform:
-        """Fit on the training windows (samples, timesteps, features)."""
+    def fit(cls, kind: str, x_train: np.ndarray, covered_rows: tuple[np.ndarray, np.ndarray] | None = None) -> InputTransform:
+        """Fit on the training windows (samples, timesteps, features).
+
+        Args:
+            covered_rows: (rows, counts), the rows the windows cover and how many windows cover each
+                (``Dataset.training_rows``): large windows are fit on them instead, without a copy.
+        """
         if kind == "none":
             return cls()
         n_features = x_train.shape[2]
+        small = x_train.size * 8 <= IN_ONE_GO_BYTES
         if kind == "window_relative":
-            relative = (x_train - x_train[:, -1:, :]).reshape(-1, n_features)
-            center, scale = fit_scaler("standard", relative, with_mean=False)
+            if small:
+                center, scale = fit_scaler("standard", _relative(x_train).reshape(-1, n_features), with_mean=False)
+            else:
+                center, scale = _fit_in_chunks("standard", x_train, _relative, with_mean=False)
             return cls(kind, center, scale)
-        center, scale = fit_scaler(kind, x_train.reshape(-1, n_features))
+        if small:
+            center, scale = fit_scaler(kind, x_train.reshape(-1, n_features))
+        elif covered_rows is not None:
+            rows, counts = covered_rows
+            center, scale = fit_scaler(kind, np.asarray(rows, np.float64), sample_weight=counts)
+        elif kind == "robust":
+            sample = x_train[:: max(1, -(-len(x_train) // ROBUST_SAMPLE))]
+            center, scale = fit_scaler(kind, np.asarray(sample, np.float64).reshape(-1, n_features))
+        else:
+            center, scale = _fit_in_chunks(kind, x_train)
         return cls(kind, center, scale)
 
+    @property
+    def per_row(self) -> bool:
+        """True when the map acts on each row alone (so scaled windows can be views over scaled rows)."""
+        return self.kind != "window_relative"
+
+    def apply_rows(self, rows: np.ndarray) -> np.ndarray:
+        """Raw rows (rows, features) to model-input rows, for a map that acts on each row alone."""
+        if not self.per_row:
+            raise ValueError(f"input scaling {self.kind!r} depends on the whole window, not on each row")
+        if self.kind == "none":
+            return np.asarray(rows, dtype=np.float32)
+        return ((rows - self.center) / self.scale).astype(np.float32)
+
     def apply(self, x: np.ndarray) -> np.ndarray:
-        """Raw windows to model inputs (numpy)."""
+        """Raw windows to model inputs (numpy); large windows are written chunk by chunk into one array."""
         if self.kind == "none":
             return x.astype(np.float32)
+        if x.size * 8 <= IN_ONE_GO_BYTES:
+            return self._apply(x)
+        out = np.empty(x.shape, np.float32)
+        for part in _chunks(len(x)):
+            out[part] = self._apply(x[part])
+        return out
+
+    def _apply(self, x: np.ndarray) -> np.ndarray:
         if self.kind == "window_relative":
-            x = x - x[:, -1:, :]
+            x = _relative(x)
         return ((x - self.center) / self.scale).astype(np.float32)
 
     def layer(self) -> keras.layers.Layer | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from autofix_lstm.data.dataset import bounded_windows
 from autofix_lstm.diagnosis.context import Context
 from autofix_lstm.diagnosis.findings import Finding
 from autofix_lstm.format import number
@@ -34,6 +35,9 @@ NONSTATIONARY_WARNING = 0.1
 LEAKAGE_EQUAL_FRACTION = 0.99
 # A window needs at least two timesteps for the recurrence to see any history.
 MIN_WINDOW = 2
+# Input statistics (scale, constant features) look at most this many window values (evenly spaced
+# windows beyond it): a stable percentile, without a float64 copy of every window of a large data set.
+STATISTICS_VALUES = 2_000_000
 # Relative tolerance for "constant" and "equal" (float noise, not signal).
 CONSTANT_RTOL = 1e-9
 # Fewer training windows than one default batch (32) cannot train an LSTM; under 100 is thin.
@@ -75,7 +79,7 @@ def unscaled_inputs(ctx: Context) -> Finding | None:
     saturation at least ``GATE_SATURATION_LIMIT``. Warning: a feature above the limit without that
     saturation (or no recurrent first layer to measure it), or every varying feature below ``INPUT_TINY_LIMIT``.
     """
-    x = ctx.prepared.x_train
+    x = bounded_windows(ctx.prepared.x_train, STATISTICS_VALUES)
     flat = np.abs(x.reshape(-1, x.shape[2]).astype(np.float64))
     magnitude = np.quantile(flat, 0.99, axis=0)
     spread = np.std(x.reshape(-1, x.shape[2]).astype(np.float64), axis=0)
@@ -235,7 +239,7 @@ def constant_feature(ctx: Context) -> Finding | None:
     it is 0 up to ``CONSTANT_RTOL``: warning, or error when every feature is constant.
     """
     ds = ctx.dataset
-    flat = ds.x_train.reshape(-1, ds.n_features).astype(np.float64)
+    flat = bounded_windows(ds.x_train, STATISTICS_VALUES).reshape(-1, ds.n_features).astype(np.float64)
     std = np.std(flat, axis=0)
     mean = np.mean(flat, axis=0)
     constant = [(name, float(m)) for name, s, m in zip(ds.feature_names, std, mean) if s <= CONSTANT_RTOL * max(1.0, abs(m))]

@@ -11,6 +11,10 @@ records:
 - the update/weight ratio ``||w_after - w_before|| / ||w_before||`` of each layer's kernels (the
   learning rate seen from the weights; biases start at zero and are left out).
 
+The validation loss after each epoch and the metrics after the brief training are taken on at most
+``VALIDATION_SAMPLE`` validation windows, evenly spaced (``validation_sample`` of
+``validation_windows`` in the record).
+
 Before the first step and at ``SPREAD_POINTS`` evenly spaced steps, on up to ``ACTIVATION_BATCH``
 validation windows (the part the collapse verdict is taken on): the spread of the head's outputs
 across the windows (per unit std, averaged over the units), next to the spread of what the head
@@ -64,6 +68,10 @@ DEAD_UNIT_STD = 1e-3
 # The output spread is measured before the first step and at this many evenly spaced steps: enough
 # points for a trajectory, each one forward pass over ``ACTIVATION_BATCH`` windows.
 SPREAD_POINTS = 6
+# The validation loss and the metrics after the brief training are measured on at most this many
+# validation windows, evenly spaced (``Probe.validation_sample``): enough for the collapse verdict,
+# at a bounded cost in time and memory however large the validation part.
+VALIDATION_SAMPLE = 10_000
 
 
 def layer_names(spec: Spec) -> list[str]:
@@ -98,6 +106,8 @@ class Probe:
     predicted_shares: list[float] | None = None  # classifiers: share of validation windows given each class
     head_layer: str | None = None  # the last trainable layer (reference for gradient ratios)
     trainable_params: int = 0
+    validation_windows: int = 0  # windows in the validation part
+    validation_sample: int = 0  # of them, measured for val_loss and the metrics (evenly spaced)
 
     def early_grad_norm(self, layer: str) -> float | None:
         """Median gradient norm of ``layer`` over the first ``EARLY_STEPS`` steps (finite ones only)."""
@@ -457,7 +467,8 @@ def _predict(core: keras.Model, prepared: Prepared) -> np.ndarray:
     """``training.predict_original`` on the validation windows, with an eager call instead of ``predict``
     (which compiles a predict function: most of a second, for one batch)."""
     x_raw = prepared.dataset.x_val
-    out = np.asarray(keras.ops.convert_to_numpy(core(prepared.x_val, training=False)), dtype=np.float64)
+    x = np.ascontiguousarray(prepared.x_val, dtype=np.float32)
+    out = np.asarray(keras.ops.convert_to_numpy(core(x, training=False)), dtype=np.float64)
     if prepared.dataset.task == "regression":
         return prepared.target.invert(out, x_raw).reshape(len(x_raw), -1)[:, 0]
     return out
@@ -523,8 +534,11 @@ def run_probe(spec: Spec, prepared: Prepared, *, on_step=None) -> tuple[Probe, d
 
     measure_spread()
 
-    x_train = prepared.x_train.astype(np.float32)
+    x_train = prepared.x_train  # float32 (views): each step gathers its batch from them
     y_train = prepared.y_train
+    checked = prepared.validation_sample(VALIDATION_SAMPLE)
+    probe.validation_windows, probe.validation_sample = len(prepared.y_val), len(checked.y_val)
+    x_val_checked = np.ascontiguousarray(checked.x_val, dtype=np.float32)
     y_dtype = tf.int64 if np.issubdtype(y_train.dtype, np.integer) else tf.float32
     x_spec = tf.TensorSpec([None, *x_train.shape[1:]], tf.float32)
     y_spec = tf.TensorSpec([None, *y_train.shape[1:]], y_dtype)
@@ -540,7 +554,8 @@ def run_probe(spec: Spec, prepared: Prepared, *, on_step=None) -> tuple[Probe, d
                 if probe.steps >= steps:
                     break
                 index = order[start : start + size]
-                loss, norms, ratios = stepper.train_step(x_train[index], y_train[index], _sample_weights(prepared, index))
+                loss, norms, ratios = stepper.train_step(np.asarray(x_train[index], np.float32), y_train[index],
+                                                         _sample_weights(prepared, index))
                 loss = float(loss)
                 norms = np.asarray(norms, dtype=np.float64)
                 ratios = np.asarray(ratios, dtype=np.float64)
@@ -560,7 +575,7 @@ def run_probe(spec: Spec, prepared: Prepared, *, on_step=None) -> tuple[Probe, d
                 if not math.isfinite(loss):
                     probe.nonfinite_loss_step = probe.steps - 1
                     break
-            probe.val_loss.append(_finite_or_none(float(stepper.eval_step(prepared.x_val, prepared.y_val))))
+            probe.val_loss.append(_finite_or_none(float(stepper.eval_step(x_val_checked, checked.y_val))))
     except (tf.errors.OpError, ValueError, TypeError) as err:
         lines = [line for line in str(err).strip().splitlines() if line.strip()]
         detail = next((line for line in lines if "label" in line.lower() or "shape" in line.lower()), lines[-1] if lines else "")
@@ -577,8 +592,8 @@ def run_probe(spec: Spec, prepared: Prepared, *, on_step=None) -> tuple[Probe, d
             measure_spread()
         if probe.nonfinite_loss_step is None:
             probe.temporal_grad = temporal_gradient(core, x_batch.astype(np.float32), y_train[batch_index])
-        predictions = _predict(core, prepared)
-        metrics = measure(prepared, predictions)
+        predictions = _predict(core, checked)
+        metrics = measure(checked, predictions)
         probe.predicted_shares = _predicted_shares(predictions, prepared.dataset.task, prepared.dataset.n_classes)
     probe.seconds = time.perf_counter() - started
     return probe, metrics

@@ -20,6 +20,9 @@ from autofix_lstm.scoring.objective import beats_constant
 RECOVERY_FACTOR = 1.25
 MIN_STEPS = 30  # optimizer steps a trial gets before it may be pruned
 LOSS_STILL_FALLING = 0.02  # a training loss that fell by more than 2% over the last epoch is still moving
+# The per-epoch collapse check looks at this many validation windows at most (evenly spaced): enough
+# for a stable spread, at a bounded cost however large the validation part.
+COLLAPSE_CHECK_WINDOWS = 10_000
 
 
 class StopOnInvalidLoss(keras.callbacks.Callback):
@@ -72,13 +75,16 @@ class CollapsePruning(keras.callbacks.Callback):
     predicts two or more classes and beats the majority answer's balanced accuracy (its
     probabilities are still bunched, so its ``std_ratio`` is low, but it separates), or an output
     whose spread (``std_ratio``) grew by ``RECOVERY_FACTOR`` since the previous look. NaN
-    predictions are pruned at the first look.
+    predictions are pruned at the first look. Each look measures at most ``COLLAPSE_CHECK_WINDOWS``
+    validation windows, evenly spaced (``checked_windows``; the trial's metrics say so when it is a sample).
     """
 
     def __init__(self, prepared, *, after: int = 2, min_std_ratio: float = 0.1, epochs: int | None = None,
                  batch_size: int | None = None):
         super().__init__()
         self.prepared = prepared
+        self.checked = prepared.validation_sample(COLLAPSE_CHECK_WINDOWS)
+        self.checked_windows = len(self.checked.y_val)  # validation windows each look measures
         self.after = after
         self.min_std_ratio = min_std_ratio
         self.epochs = epochs
@@ -107,7 +113,7 @@ class CollapsePruning(keras.callbacks.Callback):
         done = epoch + 1
         if done < self.earliest_epoch or (self.epochs is not None and done >= self.epochs):
             return
-        metrics = measure(self.prepared, predict_original(self.model, self.prepared, self.prepared.dataset.x_val))
+        metrics = measure(self.checked, predict_original(self.model, self.checked, self.checked.dataset.x_val))
         ratio = metrics.get("std_ratio")
         previous = self.std_ratios[-1] if self.std_ratios else None
         self.std_ratios.append(ratio)

@@ -14,11 +14,12 @@ from autofix_lstm.scoring.metrics import class_probabilities, classification_met
 
 def predict_original(core: keras.Model, prepared, x_raw: np.ndarray, batch_size: int = 1024) -> np.ndarray:
     """Predictions for raw windows in ORIGINAL units (regression: (n,); classification: raw outputs)."""
-    x = prepared.inputs.apply(x_raw)
     with np.errstate(all="ignore"):
         # Called directly rather than through model.predict: every candidate is a new model, and
         # predict would trace a new tf.function for each (slow, and TensorFlow warns about it).
-        chunks = [np.asarray(core(x[i : i + batch_size], training=False)) for i in range(0, len(x), batch_size)]
+        # Scaled a batch at a time: the windows may be views that a whole-array transform would copy.
+        chunks = [np.asarray(core(prepared.inputs.apply(x_raw[i : i + batch_size]), training=False))
+                  for i in range(0, len(x_raw), batch_size)]
         out = np.concatenate(chunks).astype(np.float64) if chunks else np.empty((0, 1))
         if prepared.dataset.task == "regression":
             return prepared.target.invert(out, x_raw).reshape(len(x_raw), -1)[:, 0]

@@ -8,14 +8,15 @@ candidate is trained and measured the same way.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import keras
 import numpy as np
 from sklearn.utils.class_weight import compute_class_weight
 
-from autofix_lstm.data.dataset import Dataset, load_dataset
+from autofix_lstm.data.batches import STREAM_ABOVE_BYTES, WindowBatches, logical_bytes
+from autofix_lstm.data.dataset import Dataset, evenly_spaced, load_dataset
 from autofix_lstm.data.transforms import InputTransform, TargetTransform
 from autofix_lstm.errors import ModelSpecError, ResourceError, RunFolderError, SpecError
 from autofix_lstm.modeling.build import build_core, compile_core, head_units
@@ -33,11 +34,26 @@ class Prepared:
     dataset: Dataset
     inputs: InputTransform
     target: TargetTransform
-    x_train: np.ndarray  # model-space inputs
+    x_train: np.ndarray  # model-space inputs (views over scaled rows where the scaling acts per row)
     y_train: np.ndarray  # model-space targets, in the form the loss expects
     x_val: np.ndarray
     y_val: np.ndarray
     class_weight: dict | None = None
+
+    def validation_sample(self, limit: int) -> Prepared:
+        """These prepared data with at most ``limit`` validation windows, evenly spaced (views, no copy);
+        itself when the validation part is no larger. For checks that need a good look, not every window."""
+        if len(self.y_val) <= limit:
+            return self
+        part = evenly_spaced(len(self.y_val), limit)
+        return replace(self, dataset=self.dataset.validation_sample(limit), x_val=self.x_val[part], y_val=self.y_val[part])
+
+
+def _model_inputs(inputs: InputTransform, dataset: Dataset) -> tuple[np.ndarray, np.ndarray]:
+    """Model-space windows: views over the rows scaled once, where the scaling acts on each row alone."""
+    if inputs.per_row and dataset.rows is not None:
+        return dataset.rewindow(inputs.apply_rows(dataset.rows))
+    return inputs.apply(dataset.x_train), inputs.apply(dataset.x_val)
 
 
 def _loss_targets(y: np.ndarray, dataset: Dataset, loss: str) -> np.ndarray:
@@ -75,20 +91,21 @@ def prepare(spec: Spec, dataset: Dataset) -> Prepared:
             f"preprocessing.target {p.target!r} applies to regression only; this task is {dataset.task}. Set it to none",
             spec.source,
         )
-    inputs = InputTransform.fit(p.inputs, dataset.x_train)
+    inputs = InputTransform.fit(p.inputs, dataset.x_train, dataset.training_rows())
     target = TargetTransform.fit(p.target, dataset.y_train, dataset.x_train, dataset.target_index)
     if dataset.task == "regression":
         y_train = target.apply(dataset.y_train, dataset.x_train)
         y_val = target.apply(dataset.y_val, dataset.x_val)
     else:
         y_train, y_val = dataset.y_train, dataset.y_val
+    x_train, x_val = _model_inputs(inputs, dataset)
     return Prepared(
         dataset=dataset,
         inputs=inputs,
         target=target,
-        x_train=inputs.apply(dataset.x_train),
+        x_train=x_train,
         y_train=_loss_targets(y_train, dataset, spec.model.loss),
-        x_val=inputs.apply(dataset.x_val),
+        x_val=x_val,
         y_val=_loss_targets(y_val, dataset, spec.model.loss),
         class_weight=_class_weight(spec, dataset),
     )
@@ -184,6 +201,23 @@ def _training_error(err: Exception, spec: Spec, prepared: Prepared) -> Exception
     return err
 
 
+def _fit_data(spec: Spec, prepared: Prepared) -> dict:
+    """``model.fit``'s data arguments: the arrays themselves when small, batches gathered from the
+    window views when large (Keras would otherwise copy every window into one tensor)."""
+    if logical_bytes(prepared.x_train, prepared.x_val) <= STREAM_ABOVE_BYTES:
+        return {
+            "x": np.ascontiguousarray(prepared.x_train), "y": prepared.y_train,
+            "validation_data": (np.ascontiguousarray(prepared.x_val), prepared.y_val),
+            "batch_size": spec.train.batch_size, "class_weight": prepared.class_weight,
+        }
+    size = spec.train.batch_size
+    return {
+        "x": WindowBatches(prepared.x_train, prepared.y_train, size, shuffle=True, seed=spec.train.seed,
+                           class_weight=prepared.class_weight),
+        "validation_data": WindowBatches(prepared.x_val, prepared.y_val, size),
+    }
+
+
 def fit_prepared(
     spec: Spec,
     prepared: Prepared,
@@ -210,10 +244,7 @@ def fit_prepared(
         all_callbacks.append(EpochProgress(epochs))
     try:
         history = core.fit(
-            prepared.x_train, prepared.y_train,
-            validation_data=(prepared.x_val, prepared.y_val),
-            epochs=epochs, batch_size=spec.train.batch_size,
-            class_weight=prepared.class_weight, callbacks=all_callbacks, verbose=0,
+            **_fit_data(spec, prepared), epochs=epochs, callbacks=all_callbacks, verbose=0,
         )
     except Exception as err:
         raise _training_error(err, spec, prepared) from None
@@ -222,6 +253,9 @@ def fit_prepared(
     metrics = measure(prepared, raw_pred, min_std_ratio=min_std_ratio)
     # Extension: a loss that went NaN/inf makes the weights garbage even when the outputs stay finite.
     metrics["loss_diverged"] = stop_on_nan.batch is not None
+    sampled = [cb.checked_windows for cb in callbacks or [] if getattr(cb, "checked_windows", None) is not None]
+    if sampled and sampled[0] < len(prepared.y_val):  # say so when the per-epoch checks saw a sample only
+        metrics["collapse_checks_on"] = f"{sampled[0]} of {len(prepared.y_val)} validation windows, evenly spaced"
     hist = {k: [float(v) for v in values] for k, values in history.history.items()}
     epochs_run = len(hist.get("loss", []))
     return FitOutcome(

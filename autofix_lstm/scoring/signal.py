@@ -9,7 +9,8 @@ beats the constant on both, so two models tried on a short validation part canno
 signal that the LSTM search did not find; only when none does may a verdict blame the data.
 
 The probe is bounded so it stays a small fraction of one training: at most ``MAX_ROWS`` training
-windows (the most recent ones) and ``MAX_COLUMNS`` flattened inputs (the most recent timesteps).
+windows (the most recent ones), ``MAX_ROWS`` validation windows (evenly spaced; ``validation_rows``)
+and ``MAX_COLUMNS`` flattened inputs (the most recent timesteps). Only those windows are copied.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ class SignalProbe:
     seconds: float
     rows: int
     models: list[ProbeModel] = field(default_factory=list)
+    validation_rows: int | None = None  # validation windows the models were judged on (a sample when large)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for summary.json and diagnosis.json."""
@@ -91,10 +93,9 @@ def probe_signal(dataset, *, seed: int = 0) -> SignalProbe:
     from sklearn.preprocessing import StandardScaler
 
     started = time.perf_counter()
-    x_train, x_val = _flat(dataset.x_train), _flat(dataset.x_val)
-    y_train, y_val = np.asarray(dataset.y_train), np.asarray(dataset.y_val)
-    if len(x_train) > MAX_ROWS:
-        x_train, y_train = x_train[-MAX_ROWS:], y_train[-MAX_ROWS:]
+    dataset = dataset.validation_sample(MAX_ROWS)
+    x_train, x_val = _flat(dataset.x_train[-MAX_ROWS:]), _flat(dataset.x_val)
+    y_train, y_val = np.asarray(dataset.y_train)[-MAX_ROWS:], np.asarray(dataset.y_val)
     regression = dataset.task == "regression"
     if regression:
         candidates = {
@@ -116,7 +117,7 @@ def probe_signal(dataset, *, seed: int = 0) -> SignalProbe:
     k = min(len(x_val), len(x_train) // 3)
     folds = [(x_train, y_train, x_val, y_val, persistence if regression else None)]
     if k >= 10:
-        earlier = dataset.last_observed(dataset.x_train)[-MAX_ROWS:][-k:] if regression and persistence is not None else None
+        earlier = dataset.last_observed(dataset.x_train[-MAX_ROWS:])[-k:] if regression and persistence is not None else None
         folds.append((x_train[:-k], y_train[:-k], x_train[-k:], y_train[-k:], earlier))
     for name, model in candidates.items():
         fold_metrics = []
@@ -141,13 +142,14 @@ def probe_signal(dataset, *, seed: int = 0) -> SignalProbe:
         results.append((ProbeModel(name, metric, fold_metrics[0].get(metric), bool(beats)), fold_metrics[0]))
     metric = "r2" if regression else "balanced_accuracy"
     if not results:
-        return SignalProbe("linear", metric, None, 0.0, False, time.perf_counter() - started, len(x_train))
+        return SignalProbe("linear", metric, None, 0.0, False, time.perf_counter() - started, len(x_train),
+                           validation_rows=len(x_val))
     best, best_metrics = max(results, key=lambda item: -np.inf if item[0].value is None else item[0].value)
     constant = 0.0 if regression else float(best_metrics["majority_balanced_accuracy"])
     return SignalProbe(
         model=best.model, metric=metric, value=best.value, constant=constant,
         beats_constant=any(m.beats_constant for m, _ in results), seconds=time.perf_counter() - started,
-        rows=len(x_train), models=[m for m, _ in results],
+        rows=len(x_train), models=[m for m, _ in results], validation_rows=len(x_val),
     )
 
 

@@ -180,27 +180,92 @@ def _load(tmp_path, missing: str):
                         frame=_frame_with_gaps())
 
 
-def test_missing_drop_removes_the_rows(tmp_path):
+def test_missing_drop_removes_the_rows_and_every_window_over_them(tmp_path):
     ds = _load(tmp_path, "drop")
-    assert len(ds.x_train) + len(ds.x_val) == 37 - 2 + 1  # 3 rows dropped, then windows of 2
-    assert np.isfinite(ds.x_train).all()
+    # rows 5, 6 (y) and 10 (x) are dropped; a window of 2 (target its last row) may touch none of them
+    assert len(ds.x_train) + len(ds.x_val) == 39 - 5  # starts 4, 5, 6, 9 and 10 are left out
+    assert np.isfinite(ds.x_train).all() and np.isfinite(ds.x_val).all()
+    frame = series_frame(40)
+    np.testing.assert_allclose(ds.x_train[:, :, 1], np.stack([frame["y"][s : s + 2] for s in ds.starts[: len(ds.x_train)]]),
+                               rtol=1e-6)
 
 
-def test_missing_ffill_repeats_the_last_value(tmp_path):
+def _issue_table(missing: str, horizon: int = 1) -> tuple:
+    """Issue 12's example: a column t = 0..29, the target NaN in rows 10-12, window 4."""
+    t = np.arange(30, dtype=np.float64)
+    target = np.sin(t)
+    target[10:13] = np.nan
+    spec = load_spec(spec_dict(None, data={"path": None, "target": "y", "features": ["t", "y"], "window": 4,
+                                           "horizon": horizon, "missing": missing, "validation_split": 0.25}))
+    ds = load_dataset(spec, frame=pd.DataFrame({"t": t, "y": target}))
+    return ds, np.concatenate([ds.x_train, ds.x_val]), np.concatenate([ds.y_train, ds.y_val])
+
+
+@pytest.mark.parametrize("horizon", [0, 1, 3])
+def test_missing_drop_windows_lie_inside_runs_of_kept_rows(horizon):
+    ds, x, y = _issue_table("drop", horizon)
+    rows = x[:, :, 0].astype(int)
+    assert not any(list(w) == [7, 8, 9, 13] for w in rows.tolist())  # the window the bug built
+    np.testing.assert_array_equal(np.diff(rows, axis=1), 1)  # consecutive FILE rows only
+    assert not np.isin(rows, [10, 11, 12]).any()
+    target_rows = rows[:, -1] + horizon  # the horizon counts real rows
+    assert not np.isin(target_rows, [10, 11, 12]).any()
+    np.testing.assert_allclose(y, np.sin(target_rows.astype(np.float64)))
+    # every usable sample is kept: starts whose window and target rows avoid 10-12
+    expected = [s for s in range(30 - 4 - horizon + 1)
+                if not {*range(s, s + 4), s + 3 + horizon} & {10, 11, 12}]
+    np.testing.assert_array_equal(rows[:, 0], expected)
+
+
+@pytest.mark.parametrize("missing", ["ffill", "interpolate"])
+def test_missing_fill_fills_features_only_and_drops_samples_without_a_target(missing):
+    ds, x, y = _issue_table(missing, horizon=1)
+    target_rows = x[:, -1, 0].astype(int) + 1
+    assert not np.isin(target_rows, [10, 11, 12]).any()  # no label was ever made up
+    np.testing.assert_allclose(y, np.sin(target_rows.astype(np.float64)))
+    assert len(np.unique(np.round(y, 6))) == len(y)  # (the bug gave three samples the same label 0.1411)
+    assert len(y) == 26 - 3  # starts 6, 7 and 8 predicted rows 10-12
+    # the target as an INPUT is filled: windows may run through rows 10-12
+    window = x[x[:, 0, 0] == 9][0]
+    np.testing.assert_array_equal(window[:, 0], [9, 10, 11, 12])
+    assert np.isfinite(window).all()
+    if missing == "ffill":
+        np.testing.assert_allclose(window[1:, 1], np.sin(9.0), rtol=1e-6)  # rows 10-12 repeat row 9
+    else:
+        step = (np.sin(13.0) - np.sin(9.0)) / 4
+        np.testing.assert_allclose(window[1:, 1], np.sin(9.0) + step * np.arange(1, 4), rtol=1e-5)
+
+
+def test_missing_ffill_fills_an_input_column(tmp_path):
     ds = _load(tmp_path, "ffill")
-    y = np.concatenate([ds.y_train, ds.y_val])  # horizon 0, window 2: y[i] = row i + 1
     frame = series_frame(40)
-    assert y[4] == y[5] == pytest.approx(frame["y"][4])  # rows 5 and 6 take row 4's value
-    assert ds.x_train[9, 1, 0] == pytest.approx(frame["x"][9])  # inf is missing too
+    x = np.concatenate([ds.x_train, ds.x_val])
+    tenth = x[ds.starts == 9][0]  # rows 9 and 10: row 10's x was inf, so it repeats row 9's
+    np.testing.assert_allclose(tenth[:, 0], [frame["x"][9], frame["x"][9]], rtol=1e-6)
+    assert len(x) == 39 - 2  # the samples whose target rows 5 and 6 were missing are left out
 
 
-def test_missing_interpolate_is_linear(tmp_path):
-    ds = _load(tmp_path, "interpolate")
-    y = np.concatenate([ds.y_train, ds.y_val])
-    frame = series_frame(40)
-    step = (frame["y"][7] - frame["y"][4]) / 3
-    assert y[4] == pytest.approx(frame["y"][4] + step)
-    assert y[5] == pytest.approx(frame["y"][4] + 2 * step)
+def test_a_text_target_with_missing_labels_keeps_only_observed_labels():
+    frame = series_frame(40).assign(label=lambda f: np.where(f["y"] > 0, "up", "down").astype(object))
+    frame.loc[[3, 20], "label"] = None
+    spec = load_spec(spec_dict(None, data={"path": None, "target": "label", "features": ["x", "y"], "window": 2,
+                                           "horizon": 1, "missing": "ffill"}))
+    ds = load_dataset(spec, frame=frame)
+    assert ds.classes == ["down", "up"] and ds.task == "binary"
+    assert len(ds.y_train) + len(ds.y_val) == 38 - 2
+
+
+def test_windows_are_views_that_do_not_grow_with_the_window():
+    frame = pd.DataFrame({"a": np.arange(5000.0), "b": np.cos(np.arange(5000.0))})
+    sizes = []
+    for window in (10, 200):
+        spec = load_spec(spec_dict(None, data={"path": None, "target": "b", "features": ["a", "b"], "window": window}))
+        ds = load_dataset(spec, frame=frame)
+        assert np.shares_memory(ds.x_train, ds.rows) and np.shares_memory(ds.x_val, ds.rows)
+        assert not ds.x_train.flags.writeable  # a view over the rows, never written through
+        np.testing.assert_array_equal(ds.x_train[7, :, 0], np.arange(7, 7 + window))
+        sizes.append(ds.rows.nbytes)
+    assert sizes[0] == sizes[1] == 5000 * 2 * 4  # one float32 copy of the rows, whatever the window
 
 
 def test_missing_error_raises_with_column_and_count(tmp_path):
