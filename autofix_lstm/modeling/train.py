@@ -22,7 +22,7 @@ from autofix_lstm.modeling.build import build_core, compile_core, head_units
 from autofix_lstm.modeling.callbacks import EpochProgress, StopOnInvalidLoss
 from autofix_lstm.modeling.evaluate import measure, predict_original
 from autofix_lstm.run_dir import RunDir, save_model, write_json
-from autofix_lstm.spec import Spec, load_spec
+from autofix_lstm.spec import Spec, check_model_fits_task, load_spec
 
 
 @dataclass
@@ -67,7 +67,12 @@ def _class_weight(spec: Spec, dataset: Dataset) -> dict | None:
 
 
 def prepare(spec: Spec, dataset: Dataset) -> Prepared:
-    """Fit the spec's input/target preprocessing on the training part and transform both parts."""
+    """Fit the spec's input/target preprocessing on the training part and transform both parts.
+
+    Raises:
+        SpecError: the preprocessing or the model (``check_model_fits_task``) cannot fit the data's task.
+    """
+    check_model_fits_task(spec, dataset.task)  # before any training: train, diagnose and search alike
     p = spec.preprocessing
     if dataset.task != "regression" and p.target != "none":
         raise SpecError(
@@ -128,13 +133,7 @@ class FitOutcome:
 
 
 def _check_head(spec: Spec, dataset: Dataset) -> None:
-    """The loss and the head must fit the task (one unit, or one per class); say so before Keras fails."""
-    if dataset.task == "regression" and "categorical" in spec.model.loss.lower():
-        raise ModelSpecError(
-            f"model.loss {spec.model.loss!r} is for class labels but the task is regression; "
-            "use mse, mae or huber, or set data.task to binary or multiclass",
-            spec.source,
-        )
+    """A classifier's head must have one unit, or one per class; say so before Keras fails (regression: ``prepare``)."""
     units = head_units(spec.model)
     if dataset.task == "regression" or units is None or units in (1, dataset.n_classes):
         return
