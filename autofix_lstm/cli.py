@@ -193,6 +193,21 @@ def search(
 
 
 @app.command()
+def check(
+    spec: Path = typer.Argument(..., help="the spec.yaml to check"),
+) -> None:
+    """Check the spec, its data, strategy files and model as the other commands would, without training (writes nothing)."""
+    from autofix_lstm.api import check as check_spec
+    from autofix_lstm.errors import DataError, SpecError
+
+    try:
+        result = check_spec(spec)
+    except (SpecError, DataError) as err:
+        _fail_on_bad_input(err)
+    console.print(f"[bold green]ok[/] {escape(result.sentence())}", highlight=False, soft_wrap=True)
+
+
+@app.command()
 def report(
     output: Path = typer.Argument(..., help="a search's output folder (or the spec.yaml whose output it is)"),
 ) -> None:

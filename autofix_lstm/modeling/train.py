@@ -255,6 +255,21 @@ def _check_output_folder(spec: Spec) -> None:
         )
 
 
+def check_trainable(spec: Spec, *, data=None, x=None, y=None) -> tuple[Prepared, keras.Model]:
+    """Everything ``train`` checks before its first epoch, and nothing more: nothing trains, nothing is written.
+
+    Checks the output folder can be made, reads and windows the data, fits the preprocessing,
+    checks the head and the loss against the task and builds the compiled model.
+
+    Raises:
+        SpecError, DataError: what ``train`` would refuse, with the same message.
+    """
+    _check_output_folder(spec)
+    prepared = prepare(spec, load_dataset(spec, frame=data, x=x, y=y))
+    _check_head(spec, prepared.dataset)
+    return prepared, build_model(spec, prepared)
+
+
 def train(
     spec: str | Path | dict | Spec,
     *,
@@ -302,6 +317,7 @@ __all__ = [
     "FitOutcome",
     "Prepared",
     "TrainResult",
+    "check_trainable",
     "export_model",
     "fit_prepared",
     "prepare",
