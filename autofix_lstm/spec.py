@@ -240,15 +240,13 @@ _SIZED_LAYERS = ("dense", "lstm", "gru", "simple_rnn")  # output `units` values 
 
 
 def _loss_function_name(loss: str) -> str:
-    """The Keras function behind a loss identifier, snake_case (``bce`` -> ``binary_crossentropy``)."""
-    import keras
+    """A Keras loss identifier as its function's name: ``BinaryCrossentropy`` and ``bce`` -> ``binary_crossentropy``.
 
-    try:
-        found = keras.losses.get(loss)
-    except (ValueError, TypeError):
-        return loss.lower()
-    name = getattr(found, "__name__", None) or type(found).__name__
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+    Spelled out rather than asked of Keras, so this check needs no TensorFlow import; Keras' own
+    identifiers for these losses are exactly the snake_case and CamelCase names, and ``bce``/``BCE``.
+    """
+    name = re.sub(r"(?<=[a-z])(?=[A-Z])", "_", loss.strip()).lower()
+    return {"bce": "binary_crossentropy"}.get(name, name)
 
 
 def regression_head_problems(model: ModelSpec) -> list[str]:
