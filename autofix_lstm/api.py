@@ -12,6 +12,7 @@ weights are never touched.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -208,4 +209,49 @@ def search(
     return result
 
 
-__all__ = ["diagnose", "search", "train"]
+@dataclass
+class CheckResult:
+    """What ``check`` found usable: the task, the windows and the model's size."""
+
+    spec: Spec
+    task: str
+    train_samples: int
+    val_samples: int
+    timesteps: int
+    features: int
+    parameters: int
+    strategies: list[str]
+
+    def sentence(self) -> str:
+        """One line for the terminal."""
+        return (
+            f"usable: {self.task}, {self.train_samples} training and {self.val_samples} validation windows of "
+            f"{self.timesteps} steps x {self.features} features; the model has {self.parameters:,} parameters; "
+            f"{len(self.strategies)} search strategies. Nothing was trained or written"
+        )
+
+
+def check(spec: str | Path | dict | Spec, *, data=None, x=None, y=None) -> CheckResult:
+    """Check a spec as ``train``, ``diagnose`` and ``search`` would before training: nothing trains or is written.
+
+    The spec, its strategy files, the output folder, the data (read, cleaned, windowed), the
+    preprocessing, the head and loss against the task, and the model's layers (built).
+
+    Raises:
+        SpecError, DataError: the input those commands would refuse, with the same message.
+    """
+    from autofix_lstm.modeling.train import check_trainable
+    from autofix_lstm.spec import load_spec
+    from autofix_lstm.tuning.strategies import resolve_strategies
+
+    spec = load_spec(spec)
+    strategies = resolve_strategies(spec.search.strategies, spec.base_dir)
+    prepared, model = check_trainable(spec, data=data, x=x, y=y)
+    ds = prepared.dataset
+    return CheckResult(
+        spec=spec, task=ds.task, train_samples=len(ds.x_train), val_samples=len(ds.x_val), timesteps=ds.window,
+        features=ds.n_features, parameters=int(model.count_params()), strategies=[s.name for s in strategies],
+    )
+
+
+__all__ = ["CheckResult", "check", "diagnose", "search", "train"]

@@ -342,6 +342,23 @@ def _show_search_result(result, json_output: bool) -> None:
 
 
 @app.command()
+def check(
+    spec: Path = typer.Argument(..., help="the spec.yaml to check"),
+    verbose: bool = typer.Option(False, "--verbose", help=VERBOSE_HELP),
+) -> None:
+    """Check the spec, its data, strategy files and model as the other commands would, without training (writes nothing)."""
+    with _exit_codes():
+        quiet_libraries(verbose)
+        from autofix_lstm.preflight import preflight
+
+        checked, dataset = preflight(spec, save=False)
+        from autofix_lstm.api import check as check_spec  # imports TensorFlow (builds the model)
+
+        result = check_spec(checked, data=dataset)
+    console.print(f"[bold green]ok[/] {escape(result.sentence())}", highlight=False, soft_wrap=True)
+
+
+@app.command()
 def report(
     output: Path = typer.Argument(..., help="a search's output folder (or the spec.yaml whose output it is)"),
 ) -> None:

@@ -1,10 +1,12 @@
 """The spec: what the user built and the data it fails on, validated once at the boundary.
 
-``load_spec`` reads a YAML file (safe loader), a dict or an existing ``Spec`` and returns a
-validated ``Spec``. Every problem becomes one line naming its path, e.g.
+``load_spec`` reads a YAML file (safe loader, a key given twice refused), a dict or an existing
+``Spec`` and returns a validated ``Spec``. Every problem becomes one line naming its path, e.g.
 ``data.window must be >= 1, got 0``; inner code receives the validated object and never re-reads YAML.
 The checks that need Keras (layer types and arguments, loss and optimizer names, a saved model) run
 once every other field is valid, so most bad specs are refused without importing TensorFlow.
+
+Counts have upper bounds (``MAX_*`` below) that catch typos and unit mix-ups, never a real plan.
 """
 
 from __future__ import annotations
@@ -32,6 +34,19 @@ TABLE_SUFFIXES = (".csv", ".parquet")
 ARRAY_SUFFIXES = (".npz",)
 DATA_SUFFIXES = TABLE_SUFFIXES + ARRAY_SUFFIXES
 
+# Upper bounds on counts: far above what a demanding user trains (the README's spec section says
+# why each), so a value above one is a typo or a unit mix-up (10**12 epochs), refused before it runs.
+MAX_EPOCHS = 10_000
+MAX_BATCH_SIZE = 65_536
+MAX_TRIALS = 10_000
+MAX_UNITS = 8_192  # units of a layer (and filters, for layer types that have them)
+MAX_LAYERS = 100
+MAX_WINDOW = 100_000  # rows in one input sequence
+MAX_HORIZON = 100_000
+MAX_SEARCH_SECONDS = 30 * 86_400  # search.max_time: 30 days
+SEED_LIMIT = 2**32  # numpy and Keras seeds are 32-bit: 0 <= seed < 2**32
+_COUNT_KWARGS = ("units", "filters")  # layer arguments that size a layer
+
 Task = Literal["regression", "binary", "multiclass"]
 InputScaling = Literal["none", "standard", "minmax", "robust", "window_relative"]
 TargetScaling = Literal["none", "standard", "minmax", "robust", "log", "difference"]
@@ -45,7 +60,8 @@ def _keras_checks(info: ValidationInfo) -> bool:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=False)
+    # allow_inf_nan: a learning rate or a class weight of .inf or .nan is a typo, never a setting.
+    model_config = ConfigDict(extra="forbid", validate_assignment=False, allow_inf_nan=False)
 
     @field_validator("*", mode="before")
     @classmethod
@@ -65,8 +81,8 @@ class DataSpec(_Strict):
     path: str | None = None
     target: str | None = None
     features: list[str] | None = Field(None, min_length=1)
-    window: int | None = Field(None, ge=1)
-    horizon: int = Field(1, ge=0)
+    window: int | None = Field(None, ge=1, le=MAX_WINDOW)
+    horizon: int = Field(1, ge=0, le=MAX_HORIZON)
     task: Task | None = None
     validation_split: float = Field(0.2, gt=0.0, lt=1.0)
     missing: Literal["error", "drop", "ffill", "interpolate"] = "error"
@@ -187,15 +203,123 @@ class ModelSpec(_Strict):
         if self.layers is not None:
             if not self.layers:
                 raise ValueError(".layers must hold at least one layer")
+            if len(self.layers) > MAX_LAYERS:
+                raise ValueError(f".layers must hold at most {MAX_LAYERS} layers, got {len(self.layers)}")
             if not _keras_checks(info):
                 return self
             from autofix_lstm.modeling.build import check_layers
 
-            try:
-                check_layers(self.layers)
-            except ValueError as err:  # one "[i] problem" line per bad layer
-                raise ValueError("\n".join(f".layers{line}" for line in str(err).splitlines())) from None
+            bad_sizes = _layer_size_problems(self.layers)
+            problems = []
+            for index, layer in enumerate(self.layers):
+                if index in bad_sizes:  # not built: Keras would take units 2.5 and fail later, or size 10**9
+                    problems.append(f"[{index}] {bad_sizes[index]}")
+                    continue
+                try:
+                    check_layers([layer])
+                except ValueError as err:  # "[0] problem" lines for this one layer
+                    problems += [f"[{index}]{line.removeprefix('[0]')}" for line in str(err).splitlines()]
+            if problems:
+                raise ValueError("\n".join(f".layers{line}" for line in problems))
         return self
+
+
+def _layer_size_problems(layers: list[LayerSpec]) -> dict[int, str]:
+    """Layer index -> why its ``units`` (or ``filters``) is not a whole number from 1 to ``MAX_UNITS``.
+
+    Wrapped layers (a ``{type: ...}`` mapping inside a layer's arguments) are checked too. Keras itself
+    takes an LSTM's ``units: 2.5`` or ``true`` and fails later, and would try to size 10**9 units.
+    """
+
+    def sizes(kwargs: dict, where: str):
+        for key, value in kwargs.items():
+            if key in _COUNT_KWARGS:
+                yield f"{where}{key}", value
+            elif isinstance(value, dict) and "type" in value:
+                yield from sizes(value, f"{where}{key}.")
+
+    problems = {}
+    for index, layer in enumerate(layers):
+        for name, value in sizes(layer.kwargs, ""):
+            if isinstance(value, bool) or not isinstance(value, int):  # Keras itself refuses 0 and below
+                problems[index] = f"{name} must be a whole number from 1 to {MAX_UNITS}, got {value!r}"
+            elif value > MAX_UNITS:
+                problems[index] = f"{name} must be <= {MAX_UNITS}, got {value!r}; lower it (no time-series model needs more)"
+            else:
+                continue
+            break
+    return problems
+
+
+# Losses that score class labels (or +-1 margins): on a real-valued target they cannot learn it.
+CLASS_LABEL_LOSSES = frozenset({
+    "binary_crossentropy", "binary_focal_crossentropy", "categorical_crossentropy",
+    "categorical_focal_crossentropy", "sparse_categorical_crossentropy", "hinge", "squared_hinge", "categorical_hinge",
+})
+_PASS_THROUGH_LAYERS = ("dropout", "layer_normalization", "batch_normalization")  # keep their input's width
+_SIZED_LAYERS = ("dense", "lstm", "gru", "simple_rnn")  # output `units` values per sample
+
+
+def _loss_function_name(loss: str) -> str:
+    """A Keras loss identifier as its function's name: ``BinaryCrossentropy`` and ``bce`` -> ``binary_crossentropy``.
+
+    Spelled out rather than asked of Keras, so this check needs no TensorFlow import; Keras' own
+    identifiers for these losses are exactly the snake_case and CamelCase names, and ``bce``/``BCE``.
+    """
+    name = re.sub(r"(?<=[a-z])(?=[A-Z])", "_", loss.strip()).lower()
+    return {"bce": "binary_crossentropy"}.get(name, name)
+
+
+def regression_head_problems(model: ModelSpec) -> list[str]:
+    """Why this model cannot predict a real-valued target, one line each naming the field; [] when it can.
+
+    Refused, because no training can fix them: a loss for class labels (cross-entropies, hinges), an
+    output layer with more than one unit (only its first column would be read as the prediction), and
+    a softmax over one unit (always 1.0). A head that merely cannot reach the targets (sigmoid, relu)
+    is left to the diagnosis (``output_activation_range``), which the search can fix.
+    """
+    problems = []
+    if _loss_function_name(model.loss) in CLASS_LABEL_LOSSES:
+        problems.append(
+            f"model.loss {model.loss!r} is for class labels but the task is regression; use mse, mae or huber, "
+            "or set data.task to binary or multiclass if the target holds class labels"
+        )
+    for index in range(len(model.layers or []) - 1, -1, -1):
+        layer = model.layers[index]
+        kind = layer.type.lower()
+        if kind in _PASS_THROUGH_LAYERS:
+            continue
+        units = layer.kwargs.get("units")
+        if kind not in _SIZED_LAYERS or not isinstance(units, int) or layer.kwargs.get("return_sequences"):
+            break  # a width not read from the spec, or one vector per timestep: the model build says what is wrong
+        activation = layer.kwargs.get("activation")
+        if units != 1:
+            problems.append(
+                f"model.layers[{index}] ({kind}, {units} units) is the output layer, but a regression predicts one "
+                f"value per sample (only the first of its {units} outputs would be used); give it units: 1, "
+                "or set data.task to multiclass if the target holds class labels"
+            )
+        elif isinstance(activation, str) and activation.lower() == "softmax":
+            problems.append(
+                f"model.layers[{index}] ({kind}, softmax over 1 unit) is the output layer and always outputs 1.0 "
+                "whatever its input, so it cannot predict a regression target; use activation: linear"
+            )
+        break
+    return problems
+
+
+def check_model_fits_task(spec: Spec, task: str) -> None:
+    """Refuse, before anything trains, a model that cannot learn a ``task`` target at all.
+
+    Only regression has such checks (``regression_head_problems``); a classifier's head or loss that
+    does not fit is a collapse cause the diagnosis explains and the search can fix.
+
+    Raises:
+        ModelSpecError: one line per problem, naming the layer or ``model.loss`` and the fix.
+    """
+    problems = regression_head_problems(spec.model) if task == "regression" else []
+    if problems:
+        raise ModelSpecError(problems, spec.source)
 
 
 class PreprocessingSpec(_Strict):
@@ -218,21 +342,21 @@ class PreprocessingSpec(_Strict):
 class TrainSpec(_Strict):
     """How to train: epochs, batch size and the seed that makes runs repeatable."""
 
-    epochs: int = Field(20, ge=1)
-    batch_size: int = Field(32, ge=1)
-    seed: int = Field(0, ge=0, lt=2**32)  # numpy and Keras take 32-bit seeds
+    epochs: int = Field(20, ge=1, le=MAX_EPOCHS)
+    batch_size: int = Field(32, ge=1, le=MAX_BATCH_SIZE)
+    seed: int = Field(0, ge=0, lt=SEED_LIMIT)
 
 
 class SearchSpec(_Strict):
     """How to search for a fix (see the README: the search)."""
 
     tuner: Literal["bayesian", "random", "hyperband"] = "bayesian"
-    max_trials: int = Field(30, ge=1)
+    max_trials: int = Field(30, ge=1, le=MAX_TRIALS)
     max_time: str | None = None
     strategies: Union[Literal["all"], list[str]] = "all"
     min_std_ratio: float = Field(0.1, gt=0.0, lt=1.0)
     prune_after: int | None = Field(
-        2, ge=1, description="epochs after which a still-collapsed trial may be stopped; null: never prune"
+        2, ge=1, le=MAX_EPOCHS, description="epochs after which a still-collapsed trial may be stopped; null: never prune"
     )
     refine: bool = Field(True, description="once a fix exists, try its one-field neighbours before exploring far away")
     rerun_pruned: int = Field(
@@ -254,7 +378,9 @@ class SearchSpec(_Strict):
     @classmethod
     def _duration(cls, value: str | None) -> str | None:
         if value is not None:
-            parse_duration(value)
+            seconds = parse_duration(value)
+            if seconds > MAX_SEARCH_SECONDS:
+                raise ValueError(f"must be at most 30d ({MAX_SEARCH_SECONDS} seconds), got {value!r}")
         return value
 
     @property
@@ -289,6 +415,17 @@ class Spec(_Strict):
 
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
     _source: str | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _model_fits_a_declared_regression(self) -> Spec:
+        # With data.task given, a model that cannot learn it is refused with the spec's other problems;
+        # an inferred task is checked once the data is read (``check_model_fits_task``).
+        if self.data.task == "regression":
+            problems = regression_head_problems(self.model)
+            if problems:
+                raise ValueError("\n".join(problems))
+        return self
+
 
     @property
     def base_dir(self) -> Path:
@@ -415,13 +552,19 @@ _TYPE_WORDS = {"str": "a string", "int": "a whole number", "float": "a number", 
 
 
 def _describe_tag(tag: str) -> str:
-    """``literal['all']`` -> ``'all'``, ``list[str]`` -> ``a list of strings``, ``dict[int,float]`` -> ``a mapping``."""
+    """``literal['all']`` -> ``'all'``, ``list[str]`` -> ``a list of strings``,
+    ``dict[int,float]`` -> ``a mapping of whole numbers to finite numbers``."""
     if tag.startswith("literal["):
         return tag[len("literal[") : -1].replace(",", " or ")
     if tag.startswith("list["):
         inner = _TYPE_WORDS.get(tag[len("list[") : -1])
         return f"a list of {inner.split(' ', 1)[1]}s" if inner and inner.startswith("a ") else "a list"
     if tag.startswith("dict["):
+        # the spec's floats are always finite (allow_inf_nan=False), so say so for a mapping's values
+        words = [_TYPE_WORDS.get(part.strip(), "") for part in tag[len("dict[") : -1].split(",")]
+        if len(words) == 2 and all(w.startswith("a ") for w in words):
+            keys, values = (w.split(" ", 1)[1] + "s" for w in words)
+            return f"a mapping of {keys} to {'finite ' if values == 'numbers' else ''}{values}"
         return "a mapping"
     return _TYPE_WORDS.get(tag, tag)
 
@@ -466,6 +609,8 @@ def _format_problem(error: dict) -> str:
         return f"{loc} must be {ctx.get('expected', 'one of the allowed values')}{got}"
     if kind in ("int_parsing", "int_type", "int_from_float"):
         return f"{loc} must be a whole number{got}"
+    if kind == "finite_number":
+        return f"{loc} must be a finite number{got}"
     if kind in ("float_parsing", "float_type"):
         return f"{loc} must be a number{got}"
     if kind in ("bool_parsing", "bool_type"):
@@ -548,6 +693,61 @@ def _validate(raw: Any, *, base_dir: Path, source: str | None, keras_checks: boo
     return spec
 
 
+class DuplicateKeyError(yaml.YAMLError):
+    """A YAML mapping gives the same key twice (PyYAML would silently keep the last one)."""
+
+    def __init__(self, path: str, first_line: int, second_line: int):
+        self.path, self.first_line, self.second_line = path, first_line, second_line
+        where = f"on line {first_line}" if first_line == second_line else f"at lines {first_line} and {second_line}"
+        super().__init__(f"{path} is given twice, {where}; YAML would silently keep only the second: remove one of them")
+
+
+def _check_unique_keys(node: yaml.Node, loader: yaml.SafeLoader, path: str, seen_nodes: set[int]) -> None:
+    """Raise ``DuplicateKeyError`` for the first key given twice in any mapping under ``node``."""
+    if id(node) in seen_nodes:  # an alias to a node already checked (or a recursive one)
+        return
+    seen_nodes.add(id(node))
+    if isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _check_unique_keys(item, loader, f"{path}[{index}]", seen_nodes)
+    elif isinstance(node, yaml.MappingNode):
+        lines: dict[Any, int] = {}  # key -> line it first appears on
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *defaults`: keys given here override it, by design
+                _check_unique_keys(value_node, loader, path, seen_nodes)
+                continue
+            key = loader.construct_object(key_node) if isinstance(key_node, yaml.ScalarNode) else None
+            name = f"{path}.{key}" if path else str(key)
+            try:
+                first = lines.get(key) if key is not None else None
+            except TypeError:  # unhashable: the constructor refuses it with its own message
+                first = None
+            if first is not None:
+                raise DuplicateKeyError(name, first, key_node.start_mark.line + 1)
+            if key is not None:
+                lines[key] = key_node.start_mark.line + 1
+            _check_unique_keys(value_node, loader, name, seen_nodes)
+
+
+def safe_load_unique(text: str) -> Any:
+    """``yaml.safe_load``, but a key given twice in one mapping (at any depth) is refused.
+
+    Raises:
+        DuplicateKeyError: naming the key's path and both lines, e.g. ``data.window is given twice,
+            at lines 3 and 5``.
+        yaml.YAMLError: the text is not YAML.
+    """
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_unique_keys(node, loader, "", set())
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
 def load_spec(spec: str | Path | dict | Spec, *, keras_checks: bool = True) -> Spec:
     """Read and validate a spec from a YAML file path, a dict or an existing ``Spec``.
 
@@ -571,7 +771,9 @@ def load_spec(spec: str | Path | dict | Spec, *, keras_checks: bool = True) -> S
     except (OSError, UnicodeDecodeError) as err:
         raise SpecError(f"cannot read the spec file: {err}", source) from None
     try:
-        raw = yaml.safe_load(text)
+        raw = safe_load_unique(text)
+    except DuplicateKeyError as err:
+        raise SpecError(str(err), source) from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

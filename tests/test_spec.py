@@ -7,7 +7,21 @@ import yaml
 from helpers import spec_dict, write_spec
 
 from autofix_lstm.errors import SpecError
-from autofix_lstm.spec import Spec, load_spec, parse_duration
+from autofix_lstm.spec import (
+    MAX_BATCH_SIZE,
+    MAX_EPOCHS,
+    MAX_HORIZON,
+    MAX_LAYERS,
+    MAX_SEARCH_SECONDS,
+    MAX_TRIALS,
+    MAX_UNITS,
+    MAX_WINDOW,
+    Spec,
+    check_model_fits_task,
+    load_spec,
+    parse_duration,
+    safe_load_unique,
+)
 
 
 def test_defaults_describe_what_the_user_did(tmp_path):
@@ -111,3 +125,158 @@ def test_bundled_example_spec_is_valid():
     dataset = load_dataset(spec)
     assert dataset.task == "regression" and dataset.feature_names == ["temperature", "load"]
     assert dataset.window == 14 and len(dataset.x_val) > 100
+
+
+# --- a key given twice (issue 12, point 8) ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("data: {path: d.csv, target: y, window: 5}\nmodel: {layers: [{type: lstm, units: 4}]}\ndata: {path: e.csv}\n",
+         "data is given twice, at lines 1 and 3"),
+        ("data:\n  path: d.csv\n  target: y\n  window: 0\n  window: 5\nmodel: {layers: [{type: lstm, units: 4}]}\n",
+         "data.window is given twice, at lines 4 and 5"),
+        ("data: {path: d.csv, target: y, window: 5}\nmodel:\n  layers:\n    - {type: lstm, units: 4}\n"
+         "    - type: dense\n      units: 1\n      units: 3\n", "model.layers[1].units is given twice, at lines 6 and 7"),
+        ("data: {path: d.csv, target: y, window: 5, window: 6}\nmodel: {layers: [{type: lstm, units: 4}]}\n",
+         "data.window is given twice, on line 1"),
+    ],
+)
+def test_a_key_given_twice_is_refused_with_both_lines(tmp_path, text, message):
+    path = write_spec(tmp_path, text)
+    with pytest.raises(SpecError) as caught:
+        load_spec(path)
+    assert caught.value.problems == [f"{message}; YAML would silently keep only the second: remove one of them"]
+    assert caught.value.source == str(path)
+
+
+def test_a_merge_key_may_be_overridden(tmp_path):
+    text = ("defaults: &lstm {type: lstm, units: 4, return_sequences: true}\n"
+            "data: {path: d.csv, target: y, window: 5}\n"
+            "model:\n  layers:\n    - {<<: *lstm, units: 8}\n    - {type: dense, units: 1}\n")
+    raw = safe_load_unique(text)
+    assert raw["model"]["layers"][0] == {"type": "lstm", "units": 8, "return_sequences": True}
+
+
+def test_a_strategy_file_with_a_key_given_twice_is_refused(tmp_path):
+    from autofix_lstm.tuning.strategies import resolve_strategies
+
+    (tmp_path / "mine.yaml").write_text(
+        "name: mine\ndescription: d\ntasks: [regression]\nfields:\n"
+        "  architecture.units: {values: [16, 32]}\n  architecture.units: {values: [64]}\n"
+    )
+    with pytest.raises(SpecError, match=r"mine.yaml is not valid YAML: fields.architecture.units is given twice, at lines 5 and 6"):
+        resolve_strategies(["mine.yaml"], tmp_path)
+
+
+# --- upper bounds (issue 12, point 9) ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "limit"),
+    [("train", "epochs", MAX_EPOCHS), ("train", "batch_size", MAX_BATCH_SIZE), ("search", "max_trials", MAX_TRIALS),
+     ("search", "prune_after", MAX_EPOCHS), ("data", "window", MAX_WINDOW), ("data", "horizon", MAX_HORIZON)],
+)
+def test_counts_have_an_upper_bound_named_in_the_message(section, key, limit):
+    assert getattr(getattr(load_spec(spec_dict("s.csv", **{section: {key: limit}})), section), key) == limit
+    for too_many in (limit + 1, 10**12):
+        with pytest.raises(SpecError) as caught:
+            load_spec(spec_dict("s.csv", **{section: {key: too_many}}))
+        assert caught.value.problems == [f"{section}.{key} must be <= {limit}, got {too_many}"]
+
+
+def test_layer_units_have_an_upper_bound_and_must_be_whole():
+    layers = [{"type": "lstm", "units": MAX_UNITS, "return_sequences": True}, {"type": "gru", "units": 4},
+              {"type": "dense", "units": 1}]
+    assert load_spec(spec_dict("s.csv", model={"layers": layers})).model.layers[0].kwargs["units"] == MAX_UNITS
+    layers = [{"type": "lstm", "units": 10**9, "return_sequences": True}, {"type": "gru", "units": 2.5},
+              {"type": "dense", "units": float("inf")}]
+    with pytest.raises(SpecError) as caught:
+        load_spec(spec_dict("s.csv", model={"layers": layers}))
+    assert caught.value.problems == [
+        f"model.layers[0] units must be <= {MAX_UNITS}, got 1000000000; lower it (no time-series model needs more)",
+        f"model.layers[1] units must be a whole number from 1 to {MAX_UNITS}, got 2.5",
+        f"model.layers[2] units must be a whole number from 1 to {MAX_UNITS}, got inf",
+    ]
+
+
+def test_layer_count_and_search_time_have_upper_bounds():
+    layers = [{"type": "dense", "units": 4}] * MAX_LAYERS + [{"type": "dense", "units": 1}]
+    with pytest.raises(SpecError, match=rf"model.layers must hold at most {MAX_LAYERS} layers, got {MAX_LAYERS + 1}"):
+        load_spec(spec_dict("s.csv", model={"layers": layers}))
+    assert load_spec(spec_dict("s.csv", search={"max_time": "30d"})).search.max_seconds == MAX_SEARCH_SECONDS
+    with pytest.raises(SpecError, match=r"search.max_time must be at most 30d \(2592000 seconds\), got '31d'"):
+        load_spec(spec_dict("s.csv", search={"max_time": "31d"}))
+
+
+@pytest.mark.parametrize(("seed", "problem"), [(-1, "train.seed must be >= 0, got -1"),
+                                               (2**32, "train.seed must be < 4294967296, got 4294967296"),
+                                               (2**40, "train.seed must be < 4294967296, got 1099511627776")])
+def test_the_seed_is_a_32_bit_number(seed, problem):
+    assert load_spec(spec_dict("s.csv", train={"seed": 2**32 - 1})).train.seed == 2**32 - 1
+    with pytest.raises(SpecError) as caught:
+        load_spec(spec_dict("s.csv", train={"seed": seed}))
+    assert caught.value.problems == [problem]
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("nan")])
+def test_numbers_must_be_finite(value):
+    with pytest.raises(SpecError) as caught:
+        load_spec(spec_dict("s.csv", model={"optimizer": {"learning_rate": value}},
+                            preprocessing={"class_weight": {0: value}}))
+    assert caught.value.problems == [f"model.optimizer.learning_rate must be a finite number, got {value}",
+                                     "preprocessing.class_weight must be 'balanced' or a mapping of whole numbers to "
+                                     f"finite numbers, got {{0: {value}}}"]
+
+
+# --- a model that cannot learn a regression target (issue 12, point 10) ------------------------------
+
+_SOFTMAX_ONE = {"layers": [{"type": "lstm", "units": 4}, {"type": "dense", "units": 1, "activation": "softmax"}]}
+_THREE_UNITS = {"layers": [{"type": "lstm", "units": 4}, {"type": "dropout", "rate": 0.1}, {"type": "dense", "units": 3}]}
+_REGRESSION_REFUSALS = [
+    ({"loss": "binary_crossentropy"}, "model.loss 'binary_crossentropy' is for class labels but the task is regression; "
+     "use mse, mae or huber, or set data.task to binary or multiclass if the target holds class labels"),
+    ({"loss": "hinge"}, "model.loss 'hinge' is for class labels"),
+    ({"loss": "BinaryCrossentropy"}, "model.loss 'BinaryCrossentropy' is for class labels"),
+    (_SOFTMAX_ONE, "model.layers[1] (dense, softmax over 1 unit) is the output layer and always outputs 1.0 whatever its "
+     "input, so it cannot predict a regression target; use activation: linear"),
+    (_THREE_UNITS, "model.layers[2] (dense, 3 units) is the output layer, but a regression predicts one value per sample "
+     "(only the first of its 3 outputs would be used); give it units: 1, or set data.task to multiclass"),
+    ({"layers": [{"type": "lstm", "units": 4}]}, "model.layers[0] (lstm, 4 units) is the output layer"),
+]
+
+
+@pytest.mark.parametrize(("model", "problem"), _REGRESSION_REFUSALS)
+def test_a_declared_regression_refuses_a_model_that_cannot_learn_it(model, problem):
+    with pytest.raises(SpecError) as caught:
+        load_spec(spec_dict("s.csv", data={"task": "regression"}, model=model))
+    assert len(caught.value.problems) == 1 and caught.value.problems[0].startswith(problem)
+
+
+@pytest.mark.parametrize("command", ["train", "diagnose"])
+@pytest.mark.parametrize(("model", "problem"), _REGRESSION_REFUSALS[::3])
+def test_an_inferred_regression_is_refused_before_anything_trains(tmp_path, series_csv, command, model, problem):
+    from typer.testing import CliRunner
+
+    from autofix_lstm.cli import app
+
+    path = write_spec(tmp_path, spec_dict(series_csv.name, model=model, output="out"))  # no data.task: inferred
+    result = CliRunner().invoke(app, [command, str(path)])
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error (spec): {path}: {problem}"), lines
+    assert not (tmp_path / "out").exists()  # refused before training or writing
+
+
+@pytest.mark.parametrize(
+    ("task", "model"),
+    [("binary", {**_SOFTMAX_ONE, "loss": "binary_crossentropy"}),  # a collapse cause the diagnosis finds and the search fixes
+     ("multiclass", {**_SOFTMAX_ONE, "loss": "sparse_categorical_crossentropy"}),
+     ("binary", {"layers": [{"type": "lstm", "units": 4}, {"type": "dense", "units": 1}], "loss": "hinge"}),
+     ("regression", {"layers": [{"type": "lstm", "units": 4}, {"type": "dense", "units": 1, "activation": "sigmoid"}]}),
+     ("regression", {"layers": [{"type": "lstm", "units": 4}, {"type": "dense", "units": 1}], "loss": "huber"})],
+)
+def test_heads_the_diagnosis_explains_are_not_refused(task, model):
+    spec = load_spec(spec_dict("s.csv", data={"task": task}, model=model))
+    check_model_fits_task(spec, task)  # raises nothing

@@ -24,7 +24,7 @@ from autofix_lstm.modeling.callbacks import EpochProgress, StopOnInvalidLoss
 from autofix_lstm.modeling.evaluate import measure, predict_original
 from autofix_lstm.preflight import check_output_folder
 from autofix_lstm.run_dir import RunDir, save_model, write_json
-from autofix_lstm.spec import Spec, load_spec
+from autofix_lstm.spec import Spec, check_model_fits_task, load_spec
 
 
 @dataclass
@@ -84,7 +84,12 @@ def _class_weight(spec: Spec, dataset: Dataset) -> dict | None:
 
 
 def prepare(spec: Spec, dataset: Dataset) -> Prepared:
-    """Fit the spec's input/target preprocessing on the training part and transform both parts."""
+    """Fit the spec's input/target preprocessing on the training part and transform both parts.
+
+    Raises:
+        SpecError: the preprocessing or the model (``check_model_fits_task``) cannot fit the data's task.
+    """
+    check_model_fits_task(spec, dataset.task)  # before any training: train, diagnose and search alike
     p = spec.preprocessing
     if dataset.task != "regression" and p.target != "none":
         raise SpecError(
@@ -147,13 +152,7 @@ class FitOutcome:
 
 
 def _check_head(spec: Spec, dataset: Dataset) -> None:
-    """The loss and the head must fit the task (one unit, or one per class); say so before Keras fails."""
-    if dataset.task == "regression" and "categorical" in spec.model.loss.lower():
-        raise ModelSpecError(
-            f"model.loss {spec.model.loss!r} is for class labels but the task is regression; "
-            "use mse, mae or huber, or set data.task to binary or multiclass",
-            spec.source,
-        )
+    """A classifier's head must have one unit, or one per class; say so before Keras fails (regression: ``prepare``)."""
     units = head_units(spec.model)
     if dataset.task == "regression" or units is None or units in (1, dataset.n_classes):
         return
@@ -281,6 +280,21 @@ class TrainResult:
         return bool(self.metrics["collapsed"])
 
 
+def check_trainable(spec: Spec, *, data=None, x=None, y=None) -> tuple[Prepared, keras.Model]:
+    """Everything ``train`` checks before its first epoch, and nothing more: nothing trains, nothing is written.
+
+    Checks the output folder can be made, reads and windows the data, fits the preprocessing,
+    checks the head and the loss against the task and builds the compiled model.
+
+    Raises:
+        SpecError, DataError: what ``train`` would refuse, with the same message.
+    """
+    check_output_folder(spec)
+    prepared = prepare(spec, load_dataset(spec, frame=data, x=x, y=y))
+    _check_head(spec, prepared.dataset)
+    return prepared, build_model(spec, prepared)
+
+
 def train(
     spec: str | Path | dict | Spec,
     *,
@@ -337,6 +351,7 @@ __all__ = [
     "FitOutcome",
     "Prepared",
     "TrainResult",
+    "check_trainable",
     "export_model",
     "fit_prepared",
     "prepare",

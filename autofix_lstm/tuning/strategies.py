@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from autofix_lstm.errors import SpecError
 from autofix_lstm.finding_ids import FINDING_IDS
 from autofix_lstm.resources import builtin_strategy_texts
+from autofix_lstm.spec import safe_load_unique
 from autofix_lstm.tuning.fields import FIELDS
 
 TASKS = ("regression", "binary", "multiclass")
@@ -83,7 +84,7 @@ class Strategy(BaseModel):
 
 def _load_file(path_or_text: Path | str, origin: str) -> Strategy:
     try:
-        raw = yaml.safe_load(path_or_text)
+        raw = safe_load_unique(path_or_text)  # a key given twice is refused, as in the spec
     except yaml.YAMLError as err:
         raise SpecError(f"strategy file {origin} is not valid YAML: {err}") from None
     try:
