@@ -162,6 +162,6 @@ def test_a_functional_model_on_a_dataframe_goes_through_diagnose_train_and_searc
     result = search(model, data=frame, max_trials=1, search={"tuner": "random"}, **options)
     assert result.summary["trials_total"] == 1
     assert [layer.type for layer in result.best_spec.model.layers][-2:] == ["global_average_pooling1d", "dense"]
-    assert result.best_model.predict(np.zeros((2, 8, 2), np.float32), verbose=0).shape == (2, 1)
+    assert result.best_model.predict(np.zeros((2, 8, 3), np.float32), verbose=0).shape == (2, 1)  # t, x, y
     for old, new in zip(before, _weights(model)):
         np.testing.assert_array_equal(old, new)
