@@ -259,7 +259,9 @@ def markdown(result: dict) -> str:
         "## kill -9 at random moments, then resume", "",
         f"Produced by `{result['command']}` on {result['started']}: a {result['trials']}-trial search of "
         f"{result['epochs']} epochs per trial (reference run {result['reference']['end']:.0f} s), killed with "
-        f"SIGKILL {len(result['outcomes'])} times and resumed each time. **{ok}/{len(result['outcomes'])}** "
+        f"SIGKILL {len(result['outcomes'])} times"
+        + (f" (of {result['planned_kills']} planned: the run was stopped early)" if result.get("planned_kills") else "")
+        + f" and resumed each time. **{ok}/{len(result['outcomes'])}** "
         "resumed searches finished with no finished trial lost or re-run and every output parsing and agreeing.",
         "",
         "| # | aimed at | killed at (s) | stage at kill | records at kill | temp files at kill | resume exit | ok | problems |",
@@ -276,8 +278,21 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def from_log(log: Path) -> tuple[dict, list[dict]]:
+    """The reference timeline and the outcomes a run printed (to report a run stopped before its end)."""
+    marks, outcomes = {}, []
+    for line in log.read_text().splitlines():
+        if line.startswith("reference: "):
+            marks = json.loads(line.removeprefix("reference: "))
+        elif line.startswith("{"):
+            outcomes.append(json.loads(line))
+    return marks, outcomes
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--from-log", type=Path, default=None,
+                        help="write the results from the lines a run stopped early printed, and run nothing")
     parser.add_argument("--kills", type=int, default=10)
     parser.add_argument("--trials", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=2)
@@ -286,6 +301,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
     started = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    if args.from_log is not None:
+        marks, outcomes = from_log(args.from_log)
+        result = {"command": "PYTHONPATH=. python benchmarks/kill9.py (stopped early; written with --from-log)",
+                  "started": started, "trials": args.trials, "epochs": args.epochs, "seed": args.seed,
+                  "reference": marks, "outcomes": outcomes, "planned_kills": args.kills}
+        args.results.mkdir(parents=True, exist_ok=True)
+        (args.results / "kill9.json").write_text(json.dumps(result, indent=2) + "\n")
+        (args.results / "kill9.md").write_text(markdown(result))
+        return 0 if all(o["ok"] for o in outcomes) else 1
     work = Path(tempfile.mkdtemp(prefix="kill9-"))
     try:
         (work / "reference").mkdir()
