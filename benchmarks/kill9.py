@@ -297,6 +297,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--writing-only", action="store_true",
+                        help="only kills timed by a write (no reference run): every kill waits for a temporary file")
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
@@ -312,11 +314,17 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if all(o["ok"] for o in outcomes) else 1
     work = Path(tempfile.mkdtemp(prefix="kill9-"))
     try:
-        (work / "reference").mkdir()
-        marks = reference_run(work / "reference", args.trials, args.epochs)
-        print(f"reference: {json.dumps({k: round(v, 1) for k, v in marks.items()})}", flush=True)
+        if args.writing_only:
+            marks = {"end": 0.0}
+            kinds = ("model", "record")
+            plans = [{"aim": "while writing", "wait_for": kinds[i % 2]} for i in range(args.kills)]
+        else:
+            (work / "reference").mkdir()
+            marks = reference_run(work / "reference", args.trials, args.epochs)
+            print(f"reference: {json.dumps({k: round(v, 1) for k, v in marks.items()})}", flush=True)
+            plans = kill_plan(marks, args.kills, rng)
         outcomes = []
-        for index, plan in enumerate(kill_plan(marks, args.kills, rng)):
+        for index, plan in enumerate(plans):
             folder = work / f"kill{index}"
             folder.mkdir()
             outcome = one_kill(folder, plan, args.trials, args.epochs)
