@@ -255,11 +255,13 @@ def check_folder(out: Path, before: dict[str, str], trials: int, resumed: subpro
 def markdown(result: dict) -> str:
     """The campaign as a RESULTS.md section."""
     ok = sum(o["ok"] for o in result["outcomes"])
+    real = sum(not o["finished_before_kill"] for o in result["outcomes"])
     lines = [
         "## kill -9 at random moments, then resume", "",
         f"Produced by `{result['command']}` on {result['started']}: a {result['trials']}-trial search of "
         f"{result['epochs']} epochs per trial (reference run {result['reference']['end']:.0f} s), killed with "
-        f"SIGKILL {len(result['outcomes'])} times"
+        f"SIGKILL {real} times ({len(result['outcomes']) - real} more planned kills came after the search had "
+        "finished by itself, the load having dropped)"
         + (f" (of {result['planned_kills']} planned: the run was stopped early)" if result.get("planned_kills") else "")
         + f" and resumed each time. **{ok}/{len(result['outcomes'])}** "
         "resumed searches finished with no finished trial lost or re-run and every output parsing and agreeing.",
