@@ -90,6 +90,21 @@ def measure(trials: int) -> dict:
             "target_growth": TARGET_GROWTH, "met": growth is not None and growth < TARGET_GROWTH}
 
 
+def from_log(log: Path) -> dict:
+    """The curve a run printed (``trial N: X MiB``), judged like ``measure``'s (to report a run stopped early)."""
+    curve = []
+    for line in log.read_text().splitlines():
+        if line.startswith("trial ") and line.endswith(" MiB"):
+            trial, value = line.removeprefix("trial ").removesuffix(" MiB").split(": ")
+            curve.append({"after": f"trial {trial}", "trial": int(trial), "rss_mb": float(value), "seconds": None})
+    at = {p["trial"]: p["rss_mb"] for p in curve}
+    fifth, last = at.get(5), curve[-1]["rss_mb"] if curve else None
+    growth = None if fifth is None or last is None else (last - fifth) / fifth
+    return {"trials": len(curve), "stopped_early_from_log": str(log), "curve": curve, "rss_after_trial_5_mb": fifth,
+            "rss_after_last_trial_mb": last, "growth_after_5": None if growth is None else round(growth, 4),
+            "target_growth": TARGET_GROWTH, "met": growth is not None and growth < TARGET_GROWTH}
+
+
 def plot(result: dict, path: Path) -> None:
     """The RSS curve over the trials, with the 10% band above trial 5."""
     import matplotlib
@@ -117,9 +132,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--trials", type=int, default=50)
     parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--from-log", type=Path, default=None,
+                        help="write the results from the 'trial N: X MiB' lines a run stopped early printed")
     args = parser.parse_args(argv)
     started = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    result = measure(args.trials)
+    result = measure(args.trials) if args.from_log is None else from_log(args.from_log)
     import keras
 
     command = "PYTHONPATH=. python benchmarks/long_memory.py " + " ".join(argv if argv is not None else sys.argv[1:])

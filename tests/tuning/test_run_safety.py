@@ -451,3 +451,24 @@ def test_trials_keras_tuner_ended_without_a_readable_record_are_run_again(tmp_pa
 
     assert driver._rerun_unrecorded(runner, Oracle(), load_records(run)) == 2
     assert trained == [("1", {"a": 1}, 1, 2, "seed"), ("2", {"a": 2}, 2, 2, None)]  # "3" is Keras Tuner's to retry
+
+
+def test_a_signal_during_the_baseline_stops_cleanly_and_the_next_run_trains_it_again(csv_spec, monkeypatch):
+    class Diagnosis:
+        findings, signal_probe, output_path = [], None, None
+
+        def to_dict(self):
+            return {"findings": []}
+
+    def baseline_training(spec, candidate, dataset, *, stops=None, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert stops.requested  # noted, not raised: the real training ends at this epoch's end, then raises
+        raise StopRequested(stops.signal_name)
+
+    monkeypatch.setattr(driver, "diagnose_dataset", lambda *args, **kwargs: Diagnosis())
+    monkeypatch.setattr(driver, "train_candidate", baseline_training)
+    with pytest.raises(SearchInterrupted) as caught:
+        driver.run_search(csv_spec)
+    assert (caught.value.signal_name, caught.value.exit_code, caught.value.result) == ("SIGTERM", 143, None)
+    run = RunDir(load_spec(csv_spec).output_dir)
+    assert run.state.is_file() and not run.baseline.exists() and not run.lock_file.exists()
