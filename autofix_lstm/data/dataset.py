@@ -151,6 +151,9 @@ def _read_table(path: Path) -> pd.DataFrame:
         raise DataError(f"cannot read {path}: {type(err).__name__}: {err}") from None
 
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
 def _bad_rows(values: pd.Series) -> np.ndarray:
     numeric = pd.to_numeric(values, errors="coerce")
     return np.flatnonzero(~np.isfinite(numeric.to_numpy(dtype=np.float64)))
@@ -182,6 +185,14 @@ def _handle_missing(
     frame = frame[columns].copy()
     index = None if in_file else frame.index
     numeric_cols = [c for c in columns if pd.api.types.is_numeric_dtype(frame[c])]
+    for column in numeric_cols:  # finite here, infinite once the model reads it in float32
+        values = frame[column].to_numpy(dtype=np.float64)
+        rows = np.flatnonzero(np.isfinite(values) & (np.abs(values) > FLOAT32_MAX))
+        if len(rows):
+            raise DataError(
+                f"{source}: column {column!r} holds values beyond float32's range (|value| > 3.4e38) in "
+                f"{_describe_rows(rows, index)}; the model computes in float32: rescale the column or fix those values"
+            )
     frame[numeric_cols] = frame[numeric_cols].replace([np.inf, -np.inf], np.nan)
     present = frame.notna()
     labels = frame[target]

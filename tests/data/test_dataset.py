@@ -255,6 +255,18 @@ def test_a_text_target_with_missing_labels_keeps_only_observed_labels():
     assert len(ds.y_train) + len(ds.y_val) == 38 - 2
 
 
+@pytest.mark.parametrize("missing", ["error", "drop", "ffill"])
+def test_a_value_beyond_float32_is_refused_naming_the_column(missing):
+    # Found by the fuzz campaign (benchmarks/fuzz.py): -1e308 passed the data checks and became -inf in
+    # float32, and the scaler failed with a traceback (exit 1).
+    frame = series_frame(40)
+    frame.loc[7, "x"] = -1e308
+    spec = load_spec(spec_dict(None, data={"path": None, "target": "y", "features": ["x", "y"], "window": 2,
+                                           "horizon": 1, "missing": missing}))
+    with pytest.raises(DataError, match=r"column 'x' holds values beyond float32's range .*index 7"):
+        load_dataset(spec, frame=frame)
+
+
 def test_windows_are_views_that_do_not_grow_with_the_window():
     frame = pd.DataFrame({"a": np.arange(5000.0), "b": np.cos(np.arange(5000.0))})
     sizes = []
