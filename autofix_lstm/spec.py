@@ -464,7 +464,9 @@ class Spec(_Strict):
         """The spec as YAML, readable by a person and by ``load_spec``; also written to ``path`` when given."""
         text = yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=None, width=100)
         if path is not None:
-            Path(path).expanduser().write_text(text, encoding="utf-8")
+            from autofix_lstm.run_dir import write_text  # atomic, like every file the package writes
+
+            write_text(text, Path(path).expanduser())
         return text
 
     @classmethod

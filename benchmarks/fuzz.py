@@ -503,6 +503,10 @@ def _invoke(command: str, spec_path: Path, must_refuse: bool) -> Invocation:
     if crashed:
         message = str(result.exception).strip().splitlines()
         violation = f"traceback: {type(result.exception).__name__}: {message[0][:300] if message else ''}"
+    elif result.exit_code == 4:  # the CLI caught a bug (cli.EXIT_BUG): its line, then the traceback, on stderr
+        bug = next((line for line in stderr.splitlines() if line.startswith("error (bug): ")), "")
+        violation = "traceback: " + bug.removeprefix("error (bug): ").split(" -- ")[0][:300]
+        trace = stderr
     elif result.exit_code not in (0, 2, 3):
         violation = f"exit code {result.exit_code}"
     elif result.exit_code in (2, 3):

@@ -75,6 +75,7 @@ def write_fake_outputs(folder: Path, *, task: str = "regression", leave_out: tup
     )
     summary = {
         "fixed": fixed, "verdict": verdict, "baseline": baseline_metrics, "best": best_metrics,
+        "baseline_state": "collapsed", "best_state": "working" if fixed else "collapsed",
         "beats_constant": fixed, "beats_persistence": True if task == "regression" else None,
         "changes": ["preprocessing.target: none -> standard", "model.layers[1].activation: sigmoid -> linear",
                     "model.optimizer.clipnorm: null -> 1"],

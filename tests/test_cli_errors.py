@@ -131,18 +131,18 @@ def test_missing_sections(tmp_path):
 
 
 def test_unknown_layer_type(tmp_path, series_csv):
-    layers = [{"type": "lstm", "units": 4}, {"type": "conv1d", "filters": 2}]
+    layers = [{"type": "lstm", "units": 4}, {"type": "transformer", "heads": 2}]
     path = write_spec(tmp_path, spec_dict(series_csv.name, model={"layers": layers}))
-    line = assert_one_line_error(invoke_train(path), "spec.yaml", "model.layers[1]", "unknown layer type 'conv1d'")
+    line = assert_one_line_error(invoke_train(path), "spec.yaml", "model.layers[1]", "unknown layer type 'transformer'")
     assert "lstm" in line and "dense" in line  # names the valid ones
 
 
 def test_two_unknown_layer_types_give_two_lines(tmp_path, series_csv):
-    layers = [{"type": "conv1d"}, {"type": "lstm", "units": 4}, {"type": "attention"}]
+    layers = [{"type": "transformer"}, {"type": "lstm", "units": 4}, {"type": "attention"}]
     result = invoke_train(write_spec(tmp_path, spec_dict(series_csv.name, model={"layers": layers})))
     lines = result.output.strip().splitlines()
     assert result.exit_code == 2 and len(lines) == 2
-    assert "model.layers[0] unknown layer type 'conv1d'" in lines[0]
+    assert "model.layers[0] unknown layer type 'transformer'" in lines[0]
     assert "model.layers[2] unknown layer type 'attention'" in lines[1]
 
 
@@ -186,20 +186,22 @@ def test_model_path_missing(tmp_path, series_csv):
     assert_one_line_error(invoke_train(write_spec(tmp_path, spec)), "model.path", "missing.keras", "not found")
 
 
-def test_model_path_functional(tmp_path, series_csv):
+def test_model_path_functional_with_a_branch(tmp_path, series_csv):
+    # A linear functional stack is read like a Sequential (issue 13); a branch cannot be a spec.
     inputs = keras.Input(shape=(8, 2))
-    outputs = keras.layers.Dense(1)(keras.layers.LSTM(4)(inputs))
+    hidden = keras.layers.LSTM(4)(inputs)
+    outputs = keras.layers.Add()([keras.layers.Dense(1)(hidden), keras.layers.Dense(1)(hidden)])
     keras.Model(inputs, outputs).save(tmp_path / "functional.keras")
     spec = spec_dict(series_csv.name, model={"layers": None, "path": "functional.keras"})
-    assert_one_line_error(invoke_train(write_spec(tmp_path, spec)), "model.path", "not a Sequential model", "rebuild it")
+    assert_one_line_error(invoke_train(write_spec(tmp_path, spec)), "model.path", "branch")
 
 
 def test_model_path_with_unsupported_layer(tmp_path, series_csv):
-    model = keras.Sequential([keras.Input(shape=(8, 2)), keras.layers.Conv1D(2, 3), keras.layers.LSTM(4),
-                              keras.layers.Dense(1)])
-    model.save(tmp_path / "conv.keras")
-    spec = spec_dict(series_csv.name, model={"layers": None, "path": "conv.keras"})
-    line = assert_one_line_error(invoke_train(write_spec(tmp_path, spec)), "model.path", "Conv1D", "supported layers are")
+    model = keras.Sequential([keras.Input(shape=(8, 2)), keras.layers.LSTM(4), keras.layers.Reshape((4, 1)),
+                              keras.layers.Flatten(), keras.layers.Dense(1)])
+    model.save(tmp_path / "reshape.keras")
+    spec = spec_dict(series_csv.name, model={"layers": None, "path": "reshape.keras"})
+    line = assert_one_line_error(invoke_train(write_spec(tmp_path, spec)), "model.path", "Reshape", "supported layers are")
     assert "LSTM" in line
 
 

@@ -101,14 +101,14 @@ def test_output_in_a_read_only_folder_cannot_run_here(tmp_path):
 
 def test_output_folder_not_writable_cannot_run_here(tmp_path, monkeypatch):
     """As above where the tests run as root (who may write anywhere): the permission check says no."""
-    import autofix_lstm.preflight as preflight
+    import autofix_lstm.run_dir as run_dir
 
     spec = healthy_spec(tmp_path)
     runs = tmp_path / "runs"
     runs.mkdir()
-    access = preflight.os.access
-    monkeypatch.setattr(preflight.os, "access", lambda path, mode: Path(path) != runs and access(path, mode))
-    line = _one_line(_invoke("search", str(spec)), cli.EXIT_CANNOT_RUN, "cannot write in", "permission denied",
+    access = run_dir.os.access
+    monkeypatch.setattr(run_dir.os, "access", lambda path, mode: Path(path) != runs and access(path, mode))
+    line = _one_line(_invoke("search", str(spec)), cli.EXIT_CANNOT_RUN, "cannot be written", "is not writable by this user",
                      "set output to a folder you can write to")
     assert line.startswith("error (output folder):")
 

@@ -9,6 +9,7 @@ from helpers import spec_dict, write_spec
 from typer.testing import CliRunner
 
 import autofix_lstm.api
+from autofix_lstm import preflight as preflight_module
 from autofix_lstm.cli import app
 from autofix_lstm.spec import load_spec
 from autofix_lstm.tuning.driver import spec_fingerprint
@@ -26,6 +27,8 @@ def _fake_search(tmp_path, monkeypatch, verdict: str | None):
         return fake_result(folder)
 
     monkeypatch.setattr(autofix_lstm.api, "search", search)
+    # the CLI checks the spec and reads its data first (preflight); these tests give it neither
+    monkeypatch.setattr(preflight_module, "preflight", lambda spec, save=True: (spec, None))
     return calls
 
 

@@ -12,6 +12,7 @@ from helpers import spec_dict
 from typer.testing import CliRunner
 
 from autofix_lstm import api
+from autofix_lstm import preflight as preflight_module
 from autofix_lstm.cli import app
 from autofix_lstm.spec import load_spec
 from autofix_lstm.tuning.driver import SearchResult, spec_fingerprint
@@ -47,6 +48,8 @@ def run_cli(tmp_path, monkeypatch):
             return result
 
         monkeypatch.setattr(api, "search", fake_search)
+        # the CLI checks the spec and reads its data first (preflight); these tests give it neither
+        monkeypatch.setattr(preflight_module, "preflight", lambda spec, save=True: (spec, None))
         return CliRunner().invoke(app, ["search", str(tmp_path / "spec.yaml"), *args], terminal_width=400)
 
     invoke.calls = calls

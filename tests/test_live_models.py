@@ -85,7 +85,7 @@ class Scale(keras.layers.Layer):
 
 def _branched() -> keras.Model:
     inputs = keras.Input((8, 2))
-    merged = keras.layers.Concatenate()([keras.layers.LSTM(4)(inputs), keras.layers.Flatten()(inputs)])
+    merged = keras.layers.Concatenate()([keras.layers.LSTM(4)(inputs), keras.layers.Flatten(name="flatten")(inputs)])
     return keras.Model(inputs, keras.layers.Dense(1)(merged))
 
 

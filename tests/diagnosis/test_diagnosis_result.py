@@ -74,7 +74,8 @@ def test_the_signal_probe_is_part_of_the_result(schema):
     assert probe is not None and probe.beats_constant and probe.metric == "r2"
     assert probe.seconds > 0  # its cost is measured in benchmarks (diagnose_vs_train), not asserted here
     payload = result.to_dict()["signal_probe"]
-    assert set(payload) == {"model", "metric", "value", "constant", "beats_constant", "seconds", "rows", "models"}
+    assert set(payload) == {"model", "metric", "value", "constant", "beats_constant", "seconds", "rows", "models",
+                            "validation_rows"}
     assert payload["rows"] > 0 and len(payload["models"]) == 2
     assert schema["properties"]["signal_probe"]["oneOf"][1] == {"$ref": "#/$defs/signal_probe"}
     assert "signal_probe" not in schema["required"]  # optional: older diagnosis.json files stay valid
