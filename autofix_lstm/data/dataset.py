@@ -341,13 +341,8 @@ def _from_table(spec: Spec, frame: pd.DataFrame, source: str, in_file: bool = Tr
     )
 
 
-def _from_arrays(spec: Spec, x: np.ndarray, y: np.ndarray, source: str) -> Dataset:
-    x = np.asarray(x)
-    y = np.asarray(y).reshape(-1) if np.asarray(y).ndim == 2 and np.asarray(y).shape[1] == 1 else np.asarray(y)
-    if x.ndim != 3:
-        raise DataError(f"{source}: x must have shape (samples, timesteps, features), got shape {x.shape}")
-    if y.ndim != 1:
-        raise DataError(f"{source}: y must have shape (samples,), got shape {y.shape}")
+def _nonfinite_samples(x: np.ndarray, y: np.ndarray, source: str) -> np.ndarray:
+    """Which windowed samples hold NaN or infinite values, once ``x`` and ``y`` are checked to match."""
     if len(x) != len(y):
         raise DataError(f"{source}: x has {len(x)} samples but y has {len(y)}; they must match")
     if not np.issubdtype(x.dtype, np.number):
@@ -355,12 +350,24 @@ def _from_arrays(spec: Spec, x: np.ndarray, y: np.ndarray, source: str) -> Datas
     bad = ~np.isfinite(x.astype(np.float64)).all(axis=(1, 2))
     if np.issubdtype(y.dtype, np.number):
         bad |= ~np.isfinite(y.astype(np.float64))
+    return bad
+
+
+def _nonfinite_line(bad: np.ndarray) -> str:
+    return f"{int(bad.sum())} samples hold NaN or infinite values (first: {np.flatnonzero(bad)[:5].tolist()})"
+
+
+def _from_arrays(spec: Spec, x: np.ndarray, y: np.ndarray, source: str) -> Dataset:
+    x = np.asarray(x)
+    y = np.asarray(y).reshape(-1) if np.asarray(y).ndim == 2 and np.asarray(y).shape[1] == 1 else np.asarray(y)
+    if x.ndim != 3:
+        raise DataError(f"{source}: x must have shape (samples, timesteps, features), got shape {x.shape}")
+    if y.ndim != 1:
+        raise DataError(f"{source}: y must have shape (samples,), got shape {y.shape}")
+    bad = _nonfinite_samples(x, y, source)
     if bad.any():
         if spec.data.missing == "error":
-            raise DataError(
-                f"{source}: {int(bad.sum())} samples hold NaN or infinite values (first: {np.flatnonzero(bad)[:5].tolist()}); "
-                "clean them or set data.missing: drop"
-            )
+            raise DataError(f"{source}: {_nonfinite_line(bad)}; clean them or set data.missing: drop")
         x, y = x[~bad], y[~bad]
     _check_target_varies(y, source)
     task = spec.data.task or infer_task(y)
@@ -438,18 +445,9 @@ def _windows(x, y, source: str) -> tuple[np.ndarray, np.ndarray]:
     x, y = np.asarray(x), _labels(y, source)
     if x.ndim != 3:
         raise DataError(f"{source}: x must have shape (samples, timesteps, features), got shape {x.shape}")
-    if len(x) != len(y):
-        raise DataError(f"{source}: x has {len(x)} samples but y has {len(y)}; they must match")
-    if not np.issubdtype(x.dtype, np.number):
-        raise DataError(f"{source}: x must be numeric, got dtype {x.dtype}")
-    bad = ~np.isfinite(x.astype(np.float64)).all(axis=(1, 2))
-    if np.issubdtype(y.dtype, np.number):
-        bad |= ~np.isfinite(y.astype(np.float64))
+    bad = _nonfinite_samples(x, y, source)
     if bad.any():
-        raise DataError(
-            f"{source}: {int(bad.sum())} samples hold NaN or infinite values (first: {np.flatnonzero(bad)[:5].tolist()}); "
-            "clean them first"
-        )
+        raise DataError(f"{source}: {_nonfinite_line(bad)}; clean them first")
     return x.astype(np.float32), y
 
 
