@@ -11,6 +11,7 @@ import numpy as np
 from autofix_lstm.data.dataset import bounded_windows
 from autofix_lstm.diagnosis.context import Context
 from autofix_lstm.diagnosis.findings import Finding
+from autofix_lstm.diagnosis.training_checks import LOSS_NOT_FALLING
 from autofix_lstm.format import number
 
 # Standardised features stay within a few units (|x| > 10 is a 10-sigma event); with Glorot-initialised
@@ -70,14 +71,29 @@ def _first_recurrent_saturation(ctx: Context) -> tuple[str | None, dict | None]:
     return None, None
 
 
+def _learning_in_brief_training(ctx: Context) -> bool:
+    """The brief training ran and did not collapse, and either its model already beats the constant on
+    the validation windows or its loss fell below ``LOSS_NOT_FALLING`` of its start. (The loss alone is
+    not enough: a noisy per-batch loss can end above its start on a model that already predicts well.)"""
+    if ctx.probe is None or not ctx.metrics or ctx.collapsed:
+        return False
+    if ctx.trajectory.beats_constant:
+        return True
+    ratio = ctx.loss_summary.get("end_over_start")
+    return ratio is not None and ratio <= LOSS_NOT_FALLING
+
+
 def unscaled_inputs(ctx: Context) -> Finding | None:
     """Inputs far outside the range LSTM gates work in.
 
     Measures: per feature, the 99th percentile of |x| the model sees (after ``preprocessing.inputs``),
     and the fraction of the first recurrent layer's gate activations that are saturated at
-    initialisation on a batch of training windows. Error: a feature above ``INPUT_MAGNITUDE_LIMIT`` and
-    saturation at least ``GATE_SATURATION_LIMIT``. Warning: a feature above the limit without that
-    saturation (or no recurrent first layer to measure it), or every varying feature below ``INPUT_TINY_LIMIT``.
+    initialisation on a batch of training windows. Error: a feature above ``INPUT_MAGNITUDE_LIMIT``,
+    saturation at least ``GATE_SATURATION_LIMIT``, and a brief training that did not show the model
+    learning (``_learning_in_brief_training``), or no brief training to say. Warning: a feature above
+    the limit without that saturation (or no recurrent first layer to measure it); saturated gates on a
+    model the brief training shows learning (a wide model can route around them: the inputs are then a
+    risk, not the cause of a collapse); or every varying feature below ``INPUT_TINY_LIMIT``.
     """
     x = bounded_windows(ctx.prepared.x_train, STATISTICS_VALUES)
     flat = np.abs(x.reshape(-1, x.shape[2]).astype(np.float64))
@@ -108,6 +124,17 @@ def unscaled_inputs(ctx: Context) -> Finding | None:
             evidence,
         )
     top = max(magnitude)
+    learning = _learning_in_brief_training(ctx)
+    evidence["learning_in_brief_training"] = learning
+    if saturated is not None and saturated >= GATE_SATURATION_LIMIT and learning:
+        return Finding(
+            "unscaled_inputs", "warning",
+            f"Input features {', '.join(large)} reach {number(top)} in magnitude, far outside the range LSTM gates "
+            f"work in: {saturated:.0%} of the gate activations of {layer} are saturated from the start, yet the "
+            "brief training did not collapse and learned, so the model is working around them; scaling the "
+            "inputs (preprocessing.inputs: standard) is still safer.",
+            evidence,
+        )
     if saturated is not None and saturated >= GATE_SATURATION_LIMIT:
         return Finding(
             "unscaled_inputs", "error",

@@ -196,3 +196,41 @@ def test_a_collapse_is_still_moving_only_on_the_evidence(spreads, losses, metric
     verdict = judge(_probe(spreads, losses), metrics, SimpleNamespace(beats_constant=signal))
     assert verdict.still_moving is moving, verdict.reason
     assert verdict.evidence()["spread_ratio_end"] == spreads[-1]
+
+
+def _inputs_ctx(*, collapsed: bool, beats_constant: bool, loss_ratio: float, brief_training: bool = True):
+    """What ``unscaled_inputs`` reads: one feature up to ~86, 35% of the first LSTM's gates saturated."""
+    import numpy as np
+
+    x = np.linspace(0.0, 86.0, 400 * 5, dtype=np.float32).reshape(400, 5, 1)
+    return SimpleNamespace(
+        prepared=SimpleNamespace(x_train=x),
+        dataset=SimpleNamespace(feature_names=["rentals"]),
+        spec=SimpleNamespace(model=SimpleNamespace(layers=[SimpleNamespace(type="lstm")]),
+                             preprocessing=SimpleNamespace(inputs="none")),
+        probe=SimpleNamespace(saturation_init={"lstm_0": {"all": 0.35}}) if brief_training else None,
+        metrics={"collapsed": collapsed} if brief_training else None,
+        collapsed=collapsed,
+        trajectory=SimpleNamespace(beats_constant=beats_constant),
+        loss_summary={"end_over_start": loss_ratio},
+    )
+
+
+@pytest.mark.parametrize(
+    "collapsed, beats_constant, loss_ratio, brief_training, severity",
+    [
+        (True, False, 1.0, True, "error"),  # saturated and collapsed: the cause of the collapse
+        (False, False, 0.98, True, "error"),  # not collapsed, but not learning either
+        (False, True, 1.12, True, "warning"),  # already beats the constant (a noisy batch loss ended high)
+        (False, False, 0.5, True, "warning"),  # the loss fell by half
+        (False, False, 1.0, False, "warning"),  # no brief training: no saturation measured, a risk only
+    ],
+)
+def test_unscaled_inputs_is_an_error_only_where_the_brief_training_does_not_learn(
+        collapsed, beats_constant, loss_ratio, brief_training, severity):
+    from autofix_lstm.diagnosis.data_checks import unscaled_inputs
+
+    finding = unscaled_inputs(_inputs_ctx(collapsed=collapsed, beats_constant=beats_constant,
+                                          loss_ratio=loss_ratio, brief_training=brief_training))
+    assert finding is not None and finding.severity == severity, finding and finding.message
+    assert finding.evidence["feature_magnitude_p99"]["rentals"] > 80
