@@ -149,6 +149,7 @@ class FitOutcome:
     stopped_early: bool = False
     notes: list[str] = field(default_factory=list)
     train_seconds: float | None = None  # building and fitting (its callbacks included); the rest is measuring
+    val_predictions: np.ndarray | None = None  # on the validation windows, in the target's original units
 
 
 def _check_head(spec: Spec, dataset: Dataset) -> None:
@@ -260,6 +261,7 @@ def fit_prepared(
     return FitOutcome(
         core=core, history=hist, metrics=metrics, seconds=time.perf_counter() - started,
         epochs_run=epochs_run, stopped_early=epochs_run < epochs, train_seconds=train_seconds,
+        val_predictions=raw_pred,
     )
 
 

@@ -82,8 +82,7 @@ def spec_fingerprint(spec: Spec, dataset: Dataset | None = None, strategies: lis
     raw.pop("output", None)
     digest = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode())
     if dataset is not None:
-        for array in (dataset.x_train, dataset.y_train, dataset.x_val, dataset.y_val):
-            digest.update(np.ascontiguousarray(array).tobytes())
+        dataset.update_digest(digest)  # a chunk at a time: no copy of the windows
     if strategies is not None:
         contents = [strategy.model_dump(mode="json") for strategy in strategies]
         digest.update(json.dumps(contents, sort_keys=True, default=str).encode())
@@ -229,7 +228,10 @@ class _TrialRunner:
                               source=source, oracle_seconds=oracle_seconds, train_seconds=train_seconds)
         evaluating = time.perf_counter()
         objective = score(metrics, self.min_std_ratio)
-        val_predictions = _as_list(predict_original(outcome.core, prepared, self.dataset.x_val))
+        # The predictions the metrics were measured on (predicting the validation part again costs as much).
+        raw = outcome.val_predictions
+        val_predictions = _as_list(raw if raw is not None else predict_original(outcome.core, prepared,
+                                                                               self.dataset.x_val))
         eval_seconds += time.perf_counter() - evaluating
         record = TrialRecord(
             trial_id=trial_id,

@@ -52,5 +52,14 @@ def test_quickstart_notebook_runs(tmp_path):
     assert 'id="verdict"' in shown and "data:image/png;base64," in shown
     report_cell = next(cell for cell in code if "show_report(" in cell.source)
     assert "<iframe srcdoc=" in _text(report_cell.outputs)
+    # The live-model path: the user's own compiled keras.Model, diagnosed and searched on arrays.
+    live_cell = next(cell for cell in code if "diagnose(model" in cell.source)
+    assert "output_activation_range" in _text(live_cell.outputs)  # a sigmoid head on a target in the hundreds
+    live_search = next(cell for cell in code if "search(model" in cell.source)
+    assert (tmp_path / "runs" / "live" / "summary.json").is_file(), _text(live_search.outputs)
+    # The callback on the user's own fit: it warned, and named the head among the causes.
+    monitor_cell = next(cell for cell in code if "CollapseMonitor(" in cell.source)
+    shown = _text(monitor_cell.outputs)
+    assert "warned after epoch 2" in shown and "output_activation_range" in shown, shown
     assert (tmp_path / "runs" / "quickstart" / "report.html").is_file()
     assert (tmp_path / "runs" / "quickstart" / "diagnosis.json").is_file()
