@@ -1,5 +1,5 @@
 """``python -m autofix_lstm`` runs the CLI."""
 
-from autofix_lstm.cli import app
+from autofix_lstm.cli import main
 
-app(prog_name="autofix-lstm")
+main()

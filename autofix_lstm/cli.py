@@ -16,6 +16,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import sys
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -379,6 +380,11 @@ def report(
     console.print(f"report written: {path}", highlight=False, soft_wrap=True)
 
 
-def main() -> None:  # pragma: no cover - console entry point
-    """Entry point for ``python -m autofix_lstm``."""
-    app()
+def main() -> None:
+    """The console entry point (``autofix-lstm`` and ``python -m autofix_lstm``): the app, with
+    TensorFlow's native log lines kept off stderr unless ``--verbose`` (``native_log``)."""
+    if "--verbose" not in sys.argv[1:]:
+        from autofix_lstm.native_log import filter_native_log_lines
+
+        filter_native_log_lines()
+    app(prog_name="autofix-lstm")

@@ -99,3 +99,24 @@ def test_the_cli_time_benchmark_runs(tmp_path):
         assert row["before"]["answered_as_expected"] and row["after"]["answered_as_expected"], row
         assert row["after"]["median_s"] > 0
     assert "| --help |" in (tmp_path / "cli_time.md").read_text()
+
+
+def test_the_native_log_filter_drops_tensorflow_info_lines_and_passes_the_rest():
+    """``native_log``: what TensorFlow writes straight to descriptor 2 before absl is initialised goes;
+    an error line, a Python traceback and a line without its end (a prompt) stay, in order."""
+    code = textwrap.dedent(r"""
+        import os, sys
+        from autofix_lstm.native_log import filter_native_log_lines
+        filter_native_log_lines()
+        os.write(2, b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n")
+        os.write(2, b"I0000 00:00:1796208392.955810   20722 port.cc:153] oneDNN custom operations are on.\n")
+        os.write(2, b"W0000 00:00:1796208392.9   20722 cpu_feature_guard.cc:227] ")  # a line in two writes
+        os.write(2, b"This TensorFlow binary is optimized\n")
+        os.write(2, b"E0000 00:00:1796208392.955810   20722 cuda.cc:1] an error stays\n")
+        print("error (spec): a message from Python", file=sys.stderr)
+        os.write(2, b"continue? [y/N] ")
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120)
+    assert done.returncode == 0
+    assert done.stderr.decode() == ("E0000 00:00:1796208392.955810   20722 cuda.cc:1] an error stays\n"
+                                    "error (spec): a message from Python\ncontinue? [y/N] ")

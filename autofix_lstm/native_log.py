@@ -1,0 +1,76 @@
+"""Keep TensorFlow's native INFO/WARNING log lines off a command's stderr.
+
+``TF_CPP_MIN_LOG_LEVEL`` silences TensorFlow's own C++ logging, but lines logged through absl before
+``absl::InitializeLog()`` ignore every threshold (abseil-cpp#1718, still open): on CPUs where
+TensorFlow turns oneDNN on, each process prints
+
+    WARNING: All log messages before absl::InitializeLog() is called are written to STDERR
+    I0000 00:00:1796208392.955810   20722 port.cc:153] oneDNN custom operations are on. ...
+
+straight to file descriptor 2, where no Python setting reaches. ``filter_native_log_lines`` puts a
+pipe behind descriptor 2 and a thread that forwards every line except those; errors (``E...``),
+tracebacks and everything Python writes pass unchanged. Only the console command installs it (the
+library never touches a process's descriptors), and not under ``--verbose``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import re
+import sys
+import threading
+
+# absl's banner, and a C++ log line of severity INFO or WARNING: "I0000 00:00:1796208392.955810   20722 port.cc:153] ..."
+DROPPED = re.compile(
+    rb"^(WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
+    rb"|[IW]\d{4} [\d:.]+\s+\d+ \S+:\d+\] )"
+)
+# A partial line that may still become a dropped one is held until its end arrives.
+_MAYBE_DROPPED = re.compile(rb"^(W(A(R(N(I(N(G(:.*)?)?)?)?)?)?)?|[IW][\d :.]*(\S+(:\d*)?)?)$", re.DOTALL)
+
+
+def _forward(reader: int, writer: int) -> None:
+    pending = b""
+    while True:
+        try:
+            chunk = os.read(reader, 65536)
+        except OSError:
+            chunk = b""
+        if not chunk:
+            break
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        out = b"".join(line + b"\n" for line in lines if not DROPPED.match(line))
+        if pending and not _MAYBE_DROPPED.match(pending):  # a prompt or a progress line: show it now
+            out, pending = out + pending, b""
+        if out:
+            os.write(writer, out)
+    if pending and not DROPPED.match(pending):
+        os.write(writer, pending)
+    os.close(reader)
+
+
+def filter_native_log_lines() -> None:
+    """Route file descriptor 2 through a filter that drops TensorFlow's native INFO/WARNING lines (see
+    the module). Restored at exit; does nothing where descriptors cannot be duplicated."""
+    try:
+        sys.stderr.flush()
+        original = os.dup(2)
+        reader, writer = os.pipe()
+        os.dup2(writer, 2)
+        os.close(writer)
+    except (OSError, ValueError):  # no real descriptor 2 (an embedded interpreter): leave it be
+        return
+    thread = threading.Thread(target=_forward, args=(reader, original), name="native-log-filter", daemon=True)
+    thread.start()
+
+    def restore() -> None:
+        try:
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+        os.dup2(original, 2)  # the pipe's last write end closes: the thread reads the rest, then its end
+        thread.join(timeout=2.0)
+
+    atexit.register(restore)
