@@ -112,10 +112,18 @@ class PlainReporter(SearchReporter):
 
 
 def progress_reporter(stream: TextIO | None = None) -> SearchReporter:
-    """A live ``RichReporter`` where a person watches (a terminal, Jupyter), else a ``PlainReporter``."""
+    """A live ``RichReporter`` where a person watches (a terminal, Jupyter), else a ``PlainReporter``.
+
+    Decided by ``isatty`` on ``stream`` (default: stdout), not by rich's guess, which ``FORCE_COLOR``
+    sways: a log file must get plain lines whatever the environment says about colours.
+    """
     from rich.console import Console
 
-    console = Console(file=stream) if stream is not None else Console()
-    if console.is_terminal or console.is_jupyter:
+    target = stream or sys.stdout
+    try:
+        terminal = bool(target.isatty())
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        terminal = False
+    if terminal or Console(file=target).is_jupyter:
         return RichReporter()
     return PlainReporter(stream)

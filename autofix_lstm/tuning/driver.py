@@ -645,8 +645,9 @@ def run_search(
     run = RunDir(spec.output_dir)
     run.check_writable(spec.source)
     fingerprint = spec_fingerprint(spec, dataset, strategies)
+    events = EventLog(run.events, hold=True)  # written once the search has touched the folder
+    reporter = LoggedReporter(reporter, events)
     with run.lock(), StopSignals() as stops:
-        events = EventLog(run.events)
         try:
             result = _search_locked(spec, dataset, strategies, run, fingerprint, fresh, reporter, started, stops,
                                     minimize)
@@ -664,7 +665,14 @@ def run_search(
 
 
 def _log_quietly(events: EventLog, event: str, **fields) -> None:
-    """Log an event on the way out of a search, never hiding why it is leaving (a full disk, say)."""
+    """Log an event on the way out of a search, never hiding why it is leaving (a full disk, say).
+
+    Nothing is written for a search that ended before it touched the folder (refused by its checks,
+    or stopped during the diagnosis).
+    """
+    if events.held:
+        events.discard()
+        return
     with contextlib.suppress(OSError):
         events.write(event, **fields)
 
@@ -677,7 +685,8 @@ def _search_locked(spec: Spec, dataset: Dataset, strategies: list[Strategy], run
     earlier = _earlier_search(run, fingerprint, fresh)
     elapsed_before = earlier or 0.0
     where = placement(spec.search.distribution)
-    reporter = LoggedReporter(reporter, EventLog(run.events))
+    if not isinstance(reporter, LoggedReporter):
+        reporter = LoggedReporter(reporter, EventLog(run.events, hold=True))
     opening = {**where.to_dict(), "max_trials": spec.search.max_trials, "fingerprint": fingerprint}
     if earlier is None:
         reporter.log.write("search_started", discarded_earlier=discarded, **opening)
@@ -704,6 +713,7 @@ def _search_locked(spec: Spec, dataset: Dataset, strategies: list[Strategy], run
             run.clear_search()
         run.remove_leftovers()
         save_state()
+        reporter.log.release()  # the diagnosis accepted the spec and the folder is the search's now
         diagnosis.output_path = write_json(diagnosis.to_dict(), run.diagnosis)
         baseline = _cached_baseline(run, fingerprint)
         # A first fix at the floor: when the brief training already showed the spec collapsed or

@@ -34,17 +34,42 @@ from autofix_lstm.tuning.workers import worker_name
 
 
 class EventLog:
-    """Appends events to one events.jsonl (``log.write("stage_started", stage="diagnosing")``)."""
+    """Appends events to one events.jsonl (``log.write("stage_started", stage="diagnosing")``).
 
-    def __init__(self, path: Path):
+    With ``hold=True`` the events wait in memory until ``release()``: a search touches nothing in
+    its folder before its checks (the diagnosis included) have accepted the spec, so its first
+    events are written once it does; ``discard()`` drops them when it is refused.
+    """
+
+    def __init__(self, path: Path, *, hold: bool = False):
         self.path = Path(path)
+        self._held: list[dict] | None = [] if hold else None
+
+    @property
+    def held(self) -> bool:
+        """True while the events wait for ``release()``."""
+        return self._held is not None
 
     def write(self, event: str, **fields: Any) -> dict:
-        """Append one event; the event as written."""
+        """Append one event (or hold it); the event."""
         now = _dt.datetime.now().astimezone().isoformat(timespec="milliseconds")
         payload = jsonable({"time": now, "event": event, "worker": worker_name(), "pid": os.getpid(), **fields})
-        append_line(json.dumps(payload, allow_nan=False), self.path)
+        if self._held is not None:
+            self._held.append(payload)
+        else:
+            append_line(json.dumps(payload, allow_nan=False), self.path)
         return payload
+
+    def release(self) -> None:
+        """Write the events held so far, and every later one at once."""
+        held, self._held = self._held or [], None
+        for payload in held:
+            append_line(json.dumps(payload, allow_nan=False), self.path)
+
+    def discard(self) -> None:
+        """Drop the events held so far (later ones are held too, until ``release()``)."""
+        if self._held is not None:
+            self._held.clear()
 
     def trial_ended(self, record: TrialRecord) -> dict:
         """The ``trial_ended`` event of a trial's record."""
