@@ -83,8 +83,11 @@ class PlainReporter(SearchReporter):
         self._line(text)
 
     def trial_recorded(self, record: TrialRecord) -> None:
-        self.done += 1
-        count = f" [{self.done}/{self.total}]" if self.total else ""
+        if record.rerun_of:  # the safety net after the trials: not one of the budget's
+            count = f" (pruned trial {record.rerun_of} re-run in full)"
+        else:
+            self.done += 1
+            count = f" [{self.done}/{self.total}]" if self.total else ""
         metrics = record.metrics or {}
         parts = [
             f"trial {record.trial_id}{count}", f"worker {worker_name()}", record.status.value,

@@ -53,7 +53,7 @@ from autofix_lstm.scoring.objective import ModelState, is_fix, model_state, scor
 from autofix_lstm.scoring.signal import SignalProbe, probe_signal
 from autofix_lstm.spec import Spec, load_spec
 from autofix_lstm.tuning.confirmation import CONFIRM_SEEDS, TURNED_OFF, Confirmation, confirm_fixes
-from autofix_lstm.tuning.events import EventLog, LoggedReporter
+from autofix_lstm.tuning.events import EventLog, LoggedReporter, search_ended_fields
 from autofix_lstm.tuning.interrupts import StopRequested, StopSignals
 from autofix_lstm.tuning.minimal import MinimalFix, minimal_stage, skipped
 from autofix_lstm.tuning.oracles import AutofixTuner, make_oracle
@@ -96,7 +96,8 @@ def spec_fingerprint(spec: Spec, dataset: Dataset | None = None, strategies: lis
 class SearchReporter:
     """What a search tells about its progress; this base reports nothing (``progress=False``).
 
-    ``autofix_lstm.render.progress.RichReporter`` draws it; the search never prints otherwise.
+    ``autofix_lstm.render.progress`` draws it (a live display, or plain lines into a log), and every search
+    also logs it to events.jsonl (``tuning.events.LoggedReporter``); the search never prints otherwise.
     """
 
     def start(self, total: int) -> None:
@@ -660,7 +661,7 @@ def run_search(
         except Exception as err:
             _log_quietly(events, "search_failed", error=f"{type(err).__name__}: {err}")
             raise
-        events.search_ended(result.summary)
+        _log_quietly(events, "search_ended", **search_ended_fields(result.summary))
         return result
 
 

@@ -80,13 +80,11 @@ class EventLog:
             message=record.message, values=record.values, metrics=record.metrics,
         )
 
-    def search_ended(self, summary: dict) -> dict:
-        """The ``search_ended`` event, from summary.json's content."""
-        return self.write(
-            "search_ended", fixed=summary.get("fixed"), best_trial=summary.get("best_trial"),
-            objective=summary.get("objective"), best_state=summary.get("best_state"),
-            trials_total=summary.get("trials_total"), elapsed_seconds=summary.get("elapsed_seconds"),
-        )
+
+def search_ended_fields(summary: dict) -> dict:
+    """The fields of the ``search_ended`` event, from summary.json's content."""
+    keys = ("fixed", "best_trial", "objective", "best_state", "trials_total", "elapsed_seconds")
+    return {key: summary.get(key) for key in keys}
 
 
 def read_events(path: Path) -> list[dict]:
@@ -156,4 +154,4 @@ class LoggedReporter:
         self._pass("stop")
 
 
-__all__ = ["EventLog", "LoggedReporter", "read_events"]
+__all__ = ["EventLog", "LoggedReporter", "read_events", "search_ended_fields"]

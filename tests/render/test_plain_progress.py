@@ -49,3 +49,16 @@ def test_one_line_per_stage_and_trial_with_id_worker_status_objective_std_ratio_
         "search stages done: writing the outputs",
     ]
     assert lines[0].startswith("2026-03-01 02:14:07")
+
+
+def test_a_pruned_trial_re_run_in_full_is_not_counted_against_the_budget(monkeypatch):
+    monkeypatch.delenv("KERASTUNER_TUNER_ID", raising=False)
+    out = io.StringIO()
+    reporter = PlainReporter(out)
+    reporter.start(2)
+    reporter.trial_done(2, None, False)
+    reporter.trial_recorded(TrialRecord("1_full", TrialStatus.COMPLETED, metrics={"std_ratio": 0.5}, score=0.4,
+                                        seconds=3.0, rerun_of="1"))
+    line = out.getvalue().splitlines()[-1]
+    assert "trial 1_full (pruned trial 1 re-run in full)  worker chief  completed  objective 0.4" in line
+    assert reporter.done == 2
