@@ -17,6 +17,8 @@ files, the folder, an earlier search's files) before the folder is touched, and 
 time holds it (``RunDir.lock``). SIGINT (Ctrl-C) or SIGTERM stops after the current epoch, writes
 the outputs for the best candidate so far and raises ``SearchInterrupted`` (``tuning.interrupts``).
 best_model.keras and best_spec.yaml always come from the trial best_trial.json names.
+Every run appends what it does to ``<output>/events.jsonl`` (``tuning.events``), and the trainings
+run under ``search.distribution``'s strategy (``modeling.devices``); summary.json names the device.
 Every file name is ``RunDir``'s.
 """
 
@@ -45,7 +47,7 @@ from autofix_lstm.diagnosis.runner import diagnose_dataset
 from autofix_lstm.errors import AutofixError, CorruptRunError, SearchInterrupted, SpecError
 from autofix_lstm.modeling.build import compile_core
 from autofix_lstm.modeling.callbacks import CollapsePruning
-from autofix_lstm.modeling.devices import distribution_scope, placement
+from autofix_lstm.modeling.devices import Placement, distribution_scope, placement
 from autofix_lstm.modeling.evaluate import predict_original
 from autofix_lstm.modeling.train import export_model, fit_prepared, prepare
 from autofix_lstm.run_dir import RunDir, copy_file, read_json, save_model, write_json, write_text
@@ -832,7 +834,8 @@ def _confirmed_first(records: list[TrialRecord], confirmation: Confirmation | No
 
 def _finish(spec: Spec, run: RunDir, baseline: TrialRecord, diagnosis, space: SearchSpace, clock,
             interrupted: bool, start_order: list[str] | None, probe: SignalProbe, oracle,
-            minimal: MinimalFix, confirmation: Confirmation | None = None, where=None) -> SearchResult:
+            minimal: MinimalFix, confirmation: Confirmation | None = None,
+            where: Placement | None = None) -> SearchResult:
     """Pick the best candidate (the baseline included) and write the public outputs.
 
     The best is the lowest objective, unless the confirmation stage reported another fix (the best
