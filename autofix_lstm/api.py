@@ -22,7 +22,7 @@ from autofix_lstm.data.dataset import Dataset, dataset_from_arrays, load_dataset
 from autofix_lstm.errors import SearchInterrupted, SpecError
 from autofix_lstm.modeling.train import TrainResult
 from autofix_lstm.modeling.train import train as train_spec
-from autofix_lstm.render.progress import RichReporter
+from autofix_lstm.render.progress import progress_reporter
 from autofix_lstm.render.report import write_report
 from autofix_lstm.spec import Spec, load_spec
 from autofix_lstm.tuning.driver import SearchResult, run_search
@@ -170,7 +170,8 @@ def search(
         validation_data: ``(x_val, y_val)``, as ``fit`` takes it; otherwise the last ``validation_split``
             of the samples is the validation part.
         fresh: discard an earlier search in the output folder instead of resuming it.
-        progress: show a live progress display.
+        progress: show the progress: a live display in a terminal or notebook, timestamped lines where
+            stdout is a file or a pipe (a log).
         max_trials: override ``search.max_trials``.
         minimize: after a fix, retrain without each of its changes to find the ones it needed (the minimal
             fix: ``minimal_spec.yaml``, summary's ``necessary_changes``); False skips it, as does
@@ -199,7 +200,7 @@ def search(
     try:
         result = run_search(
             spec, data=data, x=x, y=None if dataset is not None else y, dataset=dataset, fresh=fresh,
-            max_trials=max_trials, minimize=minimize, confirm=confirm, reporter=RichReporter() if progress else None,
+            max_trials=max_trials, minimize=minimize, confirm=confirm, reporter=progress_reporter() if progress else None,
         )
     except SearchInterrupted as stopped:
         if stopped.result is not None:

@@ -288,9 +288,17 @@ def search(
     no_confirm: bool = typer.Option(
         False, "--no-confirm", help="do not train the best fix again with two more seeds (search.confirm: false)"
     ),
+    tensorboard: bool = typer.Option(
+        False, "--tensorboard", help="log each trial's curves and values for TensorBoard in <output>/tensorboard/ "
+        "(search.tensorboard: true)",
+    ),
     verbose: bool = typer.Option(False, "--verbose", help=VERBOSE_HELP),
 ) -> None:
-    """Search for a configuration whose output no longer collapses; exit 1 when none beats a constant."""
+    """Search for a configuration whose output no longer collapses; exit 1 when none beats a constant.
+
+    Progress is a live display in a terminal, and one timestamped line per stage and trial when the
+    output goes to a file; every run also appends to <output>/events.jsonl.
+    """
     from autofix_lstm.errors import SearchInterrupted
 
     with _exit_codes():
@@ -298,6 +306,8 @@ def search(
         from autofix_lstm.preflight import preflight
 
         checked, dataset = preflight(spec)
+        if tensorboard:
+            checked = checked.updated({"search.tensorboard": True})
         from autofix_lstm.api import search as run_search  # imports TensorFlow
 
         try:

@@ -15,6 +15,8 @@ The folder's layout (a public contract, see the README)::
       minimal_spec.yaml                                                         # search (the minimal fix)
       baseline.json  baseline_model.keras  search_state.json                    # search, for resume
       search.lock                                                               # while a search runs
+      events.jsonl               # search: one JSON event a line, appended by every run (kept by --fresh)
+      tensorboard/<trial id>/    # search with tensorboard on: TensorBoard's event files, one folder a trial
       diagnosis.json                                                            # diagnose / search
       metrics.json  model.keras                                                 # train
       tuner/autofix/trial_<id>/autofix_trial.json                               # one record per trial
@@ -60,6 +62,9 @@ PROJECT = "autofix"
 TRIAL_RECORD = "autofix_trial.json"
 BEST_TRIAL = "best_trial.json"
 LOCK = "search.lock"
+EVENTS = "events.jsonl"
+TENSORBOARD = "tensorboard"
+TENSORBOARD_FILES = "events.out.tfevents.*"  # how TensorBoard's summary writers name their files
 # Keras Tuner's own files in the project folder (written by tuning.oracles, atomically):
 TUNER_ORACLE = "oracle.json"
 TUNER_STATE = "tuner0.json"
@@ -94,6 +99,9 @@ class RunDir:
     best_trial = property(lambda self: self.root / BEST_TRIAL,
                           doc="best_trial.json: the trial best_model.keras and best_spec.yaml come from.")
     lock_file = property(lambda self: self.root / LOCK, doc="search.lock: held by the search running here.")
+    events = property(lambda self: self.root / EVENTS,
+                      doc="events.jsonl: what each run did, one JSON event a line (appended, never rewritten).")
+    tensorboard = property(lambda self: self.root / TENSORBOARD, doc="tensorboard/: the trials' TensorBoard logs.")
     tuner_oracle = property(lambda self: self.project / TUNER_ORACLE, doc="Keras Tuner's oracle state.")
     tuner_state = property(lambda self: self.project / TUNER_STATE, doc="Keras Tuner's tuner state.")
 
@@ -108,6 +116,10 @@ class RunDir:
     def tuner_trial(self, trial_id: str) -> Path:
         """Keras Tuner's own record of one trial."""
         return self.project / f"trial_{trial_id}" / TUNER_TRIAL
+
+    def tensorboard_trial(self, trial_id: str) -> Path:
+        """The TensorBoard log folder of one trial (or of the baseline)."""
+        return self.tensorboard / str(trial_id)
 
     def trial_records(self) -> Iterator[Path]:
         """Every trial record on disk (in no particular order)."""
@@ -130,6 +142,8 @@ class RunDir:
                 known += [folder / name for name in trial_files if (folder / name).is_file()]
                 known += _leftovers(folder, trial_files)
             known += _leftovers(self.project, (TUNER_ORACLE, TUNER_STATE))
+        if self.tensorboard.is_dir():
+            known += [p for p in self.tensorboard.glob(f"**/{TENSORBOARD_FILES}") if p.is_file()]
         if self.root.is_dir():
             known += _leftovers(self.root, [p.name for p in self.search_outputs()])
         return known
@@ -149,6 +163,10 @@ class RunDir:
                 _remove_if_empty(folder)
             _remove_if_empty(self.project)
         _remove_if_empty(self.tuner)
+        if self.tensorboard.is_dir():
+            for folder in sorted(self.tensorboard.glob("**/"), key=lambda p: len(p.parts), reverse=True):
+                _remove_if_empty(folder)
+            _remove_if_empty(self.tensorboard)
 
     def check_writable(self, source: str | None = None) -> None:
         """Fail, touching nothing, when the folder cannot be made or written.
@@ -348,6 +366,22 @@ def read_json(path: Path) -> Any:
         return json.loads(text)
     except ValueError as err:
         raise CorruptRunError(path, f"not valid JSON: {err}") from None
+
+
+def append_line(line: str, path: Path) -> Path:
+    """Append ``line`` and a newline to ``path`` in one write, at once on disk (for ``tail -f``).
+
+    The file is opened in append mode, so several processes (a chief and its workers) may append to
+    it: each line lands whole, after the ones before it.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    try:
+        os.write(fd, (line.rstrip("\n") + "\n").encode("utf-8"))
+    finally:
+        os.close(fd)
+    return path
 
 
 def save_model(model, path: Path) -> Path:

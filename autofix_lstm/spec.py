@@ -373,6 +373,15 @@ class SearchSpec(_Strict):
         description="how the bayesian tuner picks its next trial: batched (cheap: one vectorised predict over "
         "2000 candidates, the best few polished) or keras_tuner (Keras Tuner's own 50 L-BFGS-B restarts)",
     )
+    tensorboard: bool = Field(
+        False, description="write each trial's loss, val_loss and std_ratio per epoch and its values (HParams) "
+        "under <output>/tensorboard/<trial id>/ for TensorBoard",
+    )
+    distribution: Literal["default", "mirrored"] = Field(
+        "default",
+        description="default: each trial trains on one device (the first GPU, or the CPU); mirrored: each trial "
+        "trains under a tf.distribute.MirroredStrategy over every visible GPU (train.batch_size is split across them)",
+    )
 
     @field_validator("max_time")
     @classmethod

@@ -35,3 +35,14 @@ def test_unknown_schema_names_the_known_ones():
         schema_text("nope.schema.json")
     with pytest.raises(ValueError, match="plain file name"):
         schema_text("../pyproject.toml")
+
+
+def test_the_gpu_extra_brings_the_cuda_build_of_the_pinned_tensorflow():
+    import re
+
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    (requirement,) = extras["gpu"]
+    pinned = re.search(r"^tensorflow[-_]cpu==(\S+)$", (ROOT / "constraints.txt").read_text(), re.M | re.I)
+    assert pinned, "constraints.txt pins tensorflow-cpu"
+    assert requirement.startswith(f"tensorflow[and-cuda]=={pinned.group(1)};")

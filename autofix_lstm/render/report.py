@@ -215,6 +215,8 @@ def _stats(summary: dict) -> str:
         f"{count('trials_pruned')} pruned, {count('trials_failed')} failed",
         f"elapsed {seconds(summary.get('elapsed_seconds'))}",
     ]
+    if summary.get("device"):  # searches before the device was recorded have none
+        parts.append(f"trained on {device_text(summary)}")
     if summary.get("trials_to_first_fix") is not None:
         parts.append(f"first fix after {summary['trials_to_first_fix']} trials / "
                      f"{seconds(summary.get('seconds_to_first_fix'))}")
@@ -227,6 +229,15 @@ def _stats(summary: dict) -> str:
     if summary.get("cudnn_compatible") is False:
         parts.append("not cuDNN-compatible: " + "; ".join(summary.get("cudnn_problems") or []))
     return " · ".join(parts)
+
+
+def device_text(summary: dict) -> str:
+    """The device the trials trained on: "CPU", "NVIDIA H200", or "2 GPUs, mirrored (NVIDIA H200, ...)"."""
+    placement = summary.get("distribution") or {}
+    if placement.get("distribution") == "mirrored":
+        devices = ", ".join(str(d) for d in placement.get("devices") or [summary["device"]])
+        return f"{placement.get('replicas', 1)} replica(s), mirrored ({devices})"
+    return str(summary["device"])
 
 
 def _search_notes(summary: dict) -> list[str]:

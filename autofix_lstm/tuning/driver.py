@@ -17,6 +17,8 @@ files, the folder, an earlier search's files) before the folder is touched, and 
 time holds it (``RunDir.lock``). SIGINT (Ctrl-C) or SIGTERM stops after the current epoch, writes
 the outputs for the best candidate so far and raises ``SearchInterrupted`` (``tuning.interrupts``).
 best_model.keras and best_spec.yaml always come from the trial best_trial.json names.
+Every run appends what it does to ``<output>/events.jsonl`` (``tuning.events``), and the trainings
+run under ``search.distribution``'s strategy (``modeling.devices``); summary.json names the device.
 Every file name is ``RunDir``'s.
 """
 
@@ -45,6 +47,7 @@ from autofix_lstm.diagnosis.runner import diagnose_dataset
 from autofix_lstm.errors import AutofixError, CorruptRunError, SearchInterrupted, SpecError
 from autofix_lstm.modeling.build import compile_core
 from autofix_lstm.modeling.callbacks import CollapsePruning
+from autofix_lstm.modeling.devices import Placement, distribution_scope, placement
 from autofix_lstm.modeling.evaluate import predict_original
 from autofix_lstm.modeling.train import export_model, fit_prepared, prepare
 from autofix_lstm.run_dir import RunDir, copy_file, read_json, save_model, write_json, write_text
@@ -52,6 +55,7 @@ from autofix_lstm.scoring.objective import ModelState, is_fix, model_state, scor
 from autofix_lstm.scoring.signal import SignalProbe, probe_signal
 from autofix_lstm.spec import Spec, load_spec
 from autofix_lstm.tuning.confirmation import CONFIRM_SEEDS, TURNED_OFF, Confirmation, confirm_fixes
+from autofix_lstm.tuning.events import EventLog, LoggedReporter, search_ended_fields
 from autofix_lstm.tuning.interrupts import StopRequested, StopSignals
 from autofix_lstm.tuning.minimal import MinimalFix, minimal_stage, skipped
 from autofix_lstm.tuning.oracles import AutofixTuner, make_oracle
@@ -78,7 +82,8 @@ def spec_fingerprint(spec: Spec, dataset: Dataset | None = None, strategies: lis
     # The budget, the stages after the trials (minimize, confirm) and the oracle's proposal step do not
     # change a finished trial's result: a resumed search may change them.
     raw["search"] = {k: v for k, v in raw["search"].items()
-                     if k not in ("max_trials", "max_time", "minimize", "confirm", "oracle_proposal")}
+                     if k not in ("max_trials", "max_time", "minimize", "confirm", "oracle_proposal", "tensorboard",
+                                  "distribution")}
     raw.pop("output", None)
     digest = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode())
     if dataset is not None:
@@ -92,7 +97,8 @@ def spec_fingerprint(spec: Spec, dataset: Dataset | None = None, strategies: lis
 class SearchReporter:
     """What a search tells about its progress; this base reports nothing (``progress=False``).
 
-    ``autofix_lstm.render.progress.RichReporter`` draws it; the search never prints otherwise.
+    ``autofix_lstm.render.progress`` draws it (a live display, or plain lines into a log), and every search
+    also logs it to events.jsonl (``tuning.events.LoggedReporter``); the search never prints otherwise.
     """
 
     def start(self, total: int) -> None:
@@ -103,6 +109,12 @@ class SearchReporter:
 
     def trial_done(self, done: int, best: TrialRecord | None, fixed: bool) -> None:
         """``done`` trials have ended; ``best`` is the best record so far."""
+
+    def trial_started(self, trial_id: str) -> None:
+        """A trial begins training (a re-run in full of a pruned one too)."""
+
+    def trial_recorded(self, record: TrialRecord) -> None:
+        """A trial ended and ``record`` is written (before ``trial_done`` tallies it)."""
 
     def stop(self) -> None:
         """The search has ended."""
@@ -210,6 +222,7 @@ class _TrialRunner:
         Raises:
             StopRequested: a signal cut the training short (nothing is recorded: a resume runs it again).
         """
+        self.reporter.trial_started(trial_id)
         began = time.perf_counter()
         # Each trial builds new models and traced functions; without this, a long search grows by
         # megabytes per trial (benchmarks/long_memory.py). Nothing from an earlier trial is used again.
@@ -217,7 +230,7 @@ class _TrialRunner:
         try:
             candidate = self.space.spec_for(self.spec, values)
             outcome, prepared, pruned_at = train_candidate(self.spec, candidate, self.dataset, epochs=epochs, prune=prune,
-                                                           stops=self.stops)
+                                                           stops=self.stops, board=self._board(trial_id, decoded))
         except (AutofixError, ValueError) as err:
             return self._fail(trial_id, decoded, f"{type(err).__name__}: {err}", started, order=order, source=source,
                               oracle_seconds=oracle_seconds, train_seconds=time.perf_counter() - began)
@@ -294,6 +307,11 @@ class _TrialRunner:
     def _finish(self, record: TrialRecord) -> None:
         record.save(self.run_dir.trial_record(record.trial_id))
         self.fix_found = self.fix_found or record.fix
+        self.reporter.trial_recorded(record)
+
+    def _board(self, trial_id: str, values: dict) -> tuple[Path, dict] | None:
+        """Where a trial's TensorBoard logs go, and its values (None when ``search.tensorboard`` is off)."""
+        return (self.run_dir.tensorboard_trial(trial_id), values) if self.spec.search.tensorboard else None
 
     def trial_ended(self, trial) -> None:
         if trial.trial_id in self.replayed:  # already counted as done when the search resumed
@@ -313,21 +331,29 @@ def _pruning(spec: Spec, prepared, epochs: int) -> CollapsePruning | None:
 
 
 def train_candidate(spec: Spec, candidate: Spec, dataset: Dataset, *, epochs: int | None = None, prune: bool = True,
-                    stops: StopSignals | None = None):
+                    stops: StopSignals | None = None, board: tuple[Path, dict | None] | None = None):
     """Train one candidate the way every trial (and the baseline) is trained: ``(outcome, prepared, pruned_at)``.
 
     With ``stops``, a signal ends the training at the end of its current epoch and raises ``StopRequested``.
+    With ``board`` (a folder, and the values to show in TensorBoard's HParams tab or None), the training's
+    loss, val_loss and std_ratio per epoch are logged there for TensorBoard (``search.tensorboard``).
+    The model is built and fit under ``search.distribution``'s strategy (``modeling.devices``).
     """
     epochs = epochs or candidate.train.epochs
     prepared = prepare(candidate, dataset)
     pruning = _pruning(spec, prepared, epochs) if prune else None
     callbacks = [pruning] if pruning else []
     stopper = stops.epoch_callback(epochs) if stops is not None else None
+    if board is not None:
+        from autofix_lstm.modeling.tensorboard_logs import TrialBoard  # loads TensorBoard's HParams plugin
+
+        callbacks.insert(0, TrialBoard(board[0], prepared, hparams=board[1], trial_id=board[0].name))
     if stopper is not None:
         callbacks.append(stopper)  # after pruning: a trial pruned at this epoch end is complete
-    outcome = fit_prepared(
-        candidate, prepared, epochs=epochs, callbacks=callbacks, min_std_ratio=spec.search.min_std_ratio
-    )
+    with distribution_scope(spec.search.distribution):
+        outcome = fit_prepared(
+            candidate, prepared, epochs=epochs, callbacks=callbacks, min_std_ratio=spec.search.min_std_ratio
+        )
     if stopper is not None and stopper.cut_short:
         raise StopRequested(stops.signal_name)
     return outcome, prepared, None if pruning is None else pruning.pruned_at
@@ -473,7 +499,8 @@ def _baseline(spec: Spec, dataset: Dataset, run: RunDir, fingerprint: str, clock
     started = time.perf_counter()
     # The same pruning as every candidate: a spec still collapsed (and not moving) after its first
     # epochs would not change its verdict by training on, and its time goes to the fixes.
-    outcome, prepared, pruned_at = train_candidate(spec, spec, dataset, stops=stops)
+    board = (run.tensorboard_trial(BASELINE_ID), None) if spec.search.tensorboard else None
+    outcome, prepared, pruned_at = train_candidate(spec, spec, dataset, stops=stops, board=board)
     train_seconds, eval_seconds = _split(outcome, time.perf_counter() - started)
     writing = time.perf_counter()
     save_model(export_model(outcome.core, prepared), run.baseline_model)
@@ -623,20 +650,54 @@ def run_search(
     run = RunDir(spec.output_dir)
     run.check_writable(spec.source)
     fingerprint = spec_fingerprint(spec, dataset, strategies)
+    events = EventLog(run.events, hold=True)  # written once the search has touched the folder
+    reporter = LoggedReporter(reporter, events)
     with run.lock(), StopSignals() as stops:
         try:
-            return _search_locked(spec, dataset, strategies, run, fingerprint, fresh, reporter, started, stops,
-                                  minimize)
+            result = _search_locked(spec, dataset, strategies, run, fingerprint, fresh, reporter, started, stops,
+                                    minimize)
         except StopRequested as stop:  # outside the stages that wait for a safe point, or a second signal
+            _log_quietly(events, "interrupted", signal=stop.signal_name, outputs_written=False)
             raise SearchInterrupted(stop.signal_name, None, run.root) from None
+        except SearchInterrupted as stopped:
+            _log_quietly(events, "interrupted", signal=stopped.signal_name, outputs_written=stopped.result is not None)
+            raise
+        except Exception as err:
+            _log_quietly(events, "search_failed", error=f"{type(err).__name__}: {err}")
+            raise
+        _log_quietly(events, "search_ended", **search_ended_fields(result.summary))
+        return result
+
+
+def _log_quietly(events: EventLog, event: str, **fields) -> None:
+    """Log an event on the way out of a search, never hiding why it is leaving (a full disk, say).
+
+    Nothing is written for a search that ended before it touched the folder (refused by its checks,
+    or stopped during the diagnosis).
+    """
+    if events.held:
+        events.discard()
+        return
+    with contextlib.suppress(OSError):
+        events.write(event, **fields)
 
 
 def _search_locked(spec: Spec, dataset: Dataset, strategies: list[Strategy], run: RunDir, fingerprint: str,
                    fresh: bool, reporter: SearchReporter, started: float, stops: StopSignals,
                    minimize: bool = True) -> SearchResult:
     """``run_search`` once its inputs are checked and it holds the folder's lock and the signals."""
+    discarded = fresh and run.state.is_file()
     earlier = _earlier_search(run, fingerprint, fresh)
     elapsed_before = earlier or 0.0
+    where = placement(spec.search.distribution)
+    if not isinstance(reporter, LoggedReporter):
+        reporter = LoggedReporter(reporter, EventLog(run.events, hold=True))
+    opening = {**where.to_dict(), "max_trials": spec.search.max_trials, "fingerprint": fingerprint}
+    if earlier is None:
+        reporter.log.write("search_started", discarded_earlier=discarded, **opening)
+    else:
+        reporter.log.write("resumed", elapsed_seconds_before=earlier, trials_recorded=len(list(run.trial_records())),
+                           **opening)
 
     def clock() -> float:
         return elapsed_before + time.perf_counter() - started
@@ -657,6 +718,7 @@ def _search_locked(spec: Spec, dataset: Dataset, strategies: list[Strategy], run
             run.clear_search()
         run.remove_leftovers()
         save_state()
+        reporter.log.release()  # the diagnosis accepted the spec and the folder is the search's now
         diagnosis.output_path = write_json(diagnosis.to_dict(), run.diagnosis)
         baseline = _cached_baseline(run, fingerprint)
         # A first fix at the floor: when the brief training already showed the spec collapsed or
@@ -749,7 +811,7 @@ def _search_locked(spec: Spec, dataset: Dataset, strategies: list[Strategy], run
     probe = getattr(diagnosis, "signal_probe", None) or probe_signal(dataset, seed=spec.train.seed)
     with stops.at_epoch_ends():  # a first signal now waits for the outputs; a second one stops at once
         result = _finish(spec, run, baseline, diagnosis, space, clock, interrupted, start_order, probe,
-                         getattr(runner, "oracle", None), minimal, confirmation)
+                         getattr(runner, "oracle", None), minimal, confirmation, where)
         if interrupted:
             save_state()
     if interrupted or stops.requested:
@@ -774,7 +836,8 @@ def _confirmed_first(records: list[TrialRecord], confirmation: Confirmation | No
 
 def _finish(spec: Spec, run: RunDir, baseline: TrialRecord, diagnosis, space: SearchSpace, clock,
             interrupted: bool, start_order: list[str] | None, probe: SignalProbe, oracle,
-            minimal: MinimalFix, confirmation: Confirmation | None = None) -> SearchResult:
+            minimal: MinimalFix, confirmation: Confirmation | None = None,
+            where: Placement | None = None) -> SearchResult:
     """Pick the best candidate (the baseline included) and write the public outputs.
 
     The best is the lowest objective, unless the confirmation stage reported another fix (the best
@@ -808,6 +871,9 @@ def _finish(spec: Spec, run: RunDir, baseline: TrialRecord, diagnosis, space: Se
         minimal=minimal.to_summary(), confirmation=confirmation,
         diagnosis_seconds=getattr(diagnosis, "seconds", None),
     )
+    if where is not None:  # the device the trials trained on (modeling.devices)
+        summary["device"] = where.device
+        summary["distribution"] = where.to_dict()
     write_json(summary, run.summary)
     frame = trials_frame(records, space.fields)
     write_text(frame.to_csv(index=False), run.trials_csv)

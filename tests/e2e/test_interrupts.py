@@ -121,3 +121,13 @@ def test_sigint_and_sigterm_stop_after_the_epoch_write_the_best_so_far_and_resum
     assert {k: final[k] for k in kept if k != "0"} == {k: v for k, v in kept.items() if k != "0"}
     assert json.loads(final["0"])["trial_id"] == "0"  # re-run, whole again
     assert os.path.getsize(damaged) > 40
+
+    # events.jsonl tells the same story, a line per event: start, SIGINT, resume, SIGTERM, resume, end.
+    events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    story = [(e["event"], e.get("signal")) for e in events if e["event"] in ("search_started", "resumed", "interrupted",
+                                                                             "search_ended")]
+    assert story == [("search_started", None), ("interrupted", "SIGINT"), ("resumed", None), ("interrupted", "SIGTERM"),
+                     ("resumed", None), ("search_ended", None)]
+    assert all(e["outputs_written"] for e in events if e["event"] == "interrupted")
+    ended = [e["trial_id"] for e in events if e["event"] == "trial_ended"]
+    assert set(ended) == {str(i) for i in range(TRIALS)}

@@ -46,3 +46,14 @@ def test_where_the_time_went_is_reported_largest_stage_first(tmp_path):
     assert ("Time: 88 s in all: training the trials 60.0 s, diagnosis 10.0 s, the spec as written 8.0 s, "
             "the rest 5.0 s, evaluating 3.0 s, the oracle choosing trials 1.2 s, writing files 1.0 s. "
             "Search overhead 32% of its 67 s training (oracle 2%).") in page
+
+
+def test_the_device_the_trials_trained_on_is_reported(tmp_path):
+    gpu = _with(write_fake_outputs(tmp_path / "gpu"), device="NVIDIA H200",
+                distribution={"device": "NVIDIA H200", "distribution": "default", "replicas": 1, "devices": ["NVIDIA H200"]})
+    assert "trained on NVIDIA H200" in report_html(gpu)
+    mirrored = _with(write_fake_outputs(tmp_path / "mirrored"), device="NVIDIA H200",
+                     distribution={"device": "NVIDIA H200", "distribution": "mirrored", "replicas": 2,
+                                   "devices": ["NVIDIA H200", "NVIDIA H200"]})
+    assert "trained on 2 replica(s), mirrored (NVIDIA H200, NVIDIA H200)" in report_html(mirrored)
+    assert "trained on" not in report_html(write_fake_outputs(tmp_path / "older"))
