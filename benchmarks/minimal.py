@@ -91,6 +91,8 @@ def markdown(report: dict) -> str:
     s = report["summary"]
     lines = [
         "# The minimal fix over the suite", "", f"Command: `{report['command']}` ({report['date']})", "",
+        *([] if report.get("complete", True) else [
+            f"**Partial: {s['cases']} of the {report['cases_planned']} planned cases had run when this was written.**", ""]),
         f"- cases: {s['cases']}, minimal fix ran on {s['minimal_ran']} (the others had no fix, or the spec as "
         "written was the best)",
         f"- median changes per fix: {s['median_changes_full']} full -> {s['median_changes_minimal']} minimal "
@@ -128,19 +130,22 @@ def main(argv: list[str] | None = None) -> dict:
     except ValueError as err:
         parser.error(str(err))
     rows = []
+    command = "python -m benchmarks.minimal " + " ".join(argv if argv is not None else sys.argv[1:])
     for case in cases:
         row = run_case(case, args.trials, args.epochs, args.work)
         rows.append(row)
         print(f"  {case.name:32s} fixed={row['fixed']!s:5s} changes {row['changes_full']} -> {row['changes_minimal']} "
               f"retrained fixes={row.get('minimal_retrained_fixed', '-')} "
               f"ablation/search={_fmt(row.get('ablation_over_search'))}", flush=True)
-    report = {
-        "command": "python -m benchmarks.minimal " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "date": time.strftime("%Y-%m-%d %H:%M:%S"), "versions": versions(), "summary": aggregate(rows), "cases": rows,
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1, default=str) + "\n")
-    args.out.with_suffix(".md").write_text(markdown(report))
+        # Written after every case: a run stopped part-way keeps its cases, and says it is partial.
+        report = {
+            "command": command, "date": time.strftime("%Y-%m-%d %H:%M:%S"), "versions": versions(),
+            "cases_planned": len(cases), "complete": len(rows) == len(cases),
+            "summary": aggregate(rows), "cases": rows,
+        }
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(report, indent=1, default=str) + "\n")
+        args.out.with_suffix(".md").write_text(markdown(report))
     print(json.dumps(report["summary"], indent=1))
     return report
 

@@ -41,3 +41,18 @@ def test_quick_run_writes_results_and_the_report(tmp_path):
     text = path.read_text()
     assert "## Targets" in text and "negative_white_noise" in text
     assert (tmp_path / "time_to_fix.png").stat().st_size > 1000
+
+
+def test_the_minimal_fix_benchmark_says_when_its_page_is_partial():
+    from benchmarks import minimal
+
+    row = {"case": "a", "fixed": True, "beats_persistence": True, "changes_lines": 4, "minimal_ran": True,
+           "changes_full": 4, "changes_minimal": 2, "minimal_retrained_fixed": True,
+           "minimal_retrained_beats_persistence": False, "ablation_over_search": 0.25, "verdict": "The fix: x"}
+    summary = minimal.aggregate([row, {**row, "case": "b", "minimal_ran": False}])
+    assert summary["minimal_ran"] == 1 and summary["median_changes_minimal"] == 2
+    assert summary["minimal_still_fixes"] == "1/1" and summary["minimal_still_beats_persistence"] == "0/1"
+    report = {"command": "python -m benchmarks.minimal", "date": "now", "summary": summary, "cases": [row],
+              "cases_planned": 18, "complete": False}
+    assert "Partial: 2 of the 18 planned cases" in minimal.markdown(report)
+    assert "Partial" not in minimal.markdown({**report, "complete": True})
