@@ -46,6 +46,7 @@ import numpy as np
 
 from autofix_lstm.errors import ModelSpecError
 from autofix_lstm.modeling.evaluate import measure
+from autofix_lstm.modeling.release import releasing_custom_gradients
 from autofix_lstm.modeling.train import Prepared, build_model
 from autofix_lstm.run_dir import jsonable
 from autofix_lstm.scoring.metrics import class_probabilities
@@ -489,6 +490,7 @@ def _sample_weights(prepared: Prepared, index: np.ndarray) -> np.ndarray:
     return np.array([prepared.class_weight.get(int(c), 1.0) for c in labels], np.float32)
 
 
+@releasing_custom_gradients()  # its traced train step's custom gradients would keep the graph for good
 def run_probe(spec: Spec, prepared: Prepared, *, on_step=None) -> tuple[Probe, dict]:
     """Train the spec's model briefly, instrumented; return the measurements and the metrics after it.
 

@@ -22,6 +22,7 @@ from autofix_lstm.errors import ModelSpecError, ResourceError, RunFolderError, S
 from autofix_lstm.modeling.build import build_core, compile_core, head_units
 from autofix_lstm.modeling.callbacks import EpochProgress, StopOnInvalidLoss
 from autofix_lstm.modeling.evaluate import measure, predict_original
+from autofix_lstm.modeling.release import releasing_custom_gradients
 from autofix_lstm.preflight import check_output_folder
 from autofix_lstm.run_dir import RunDir, save_model, write_json
 from autofix_lstm.spec import Spec, check_model_fits_task, load_spec
@@ -243,9 +244,11 @@ def fit_prepared(
     if progress:
         all_callbacks.append(EpochProgress(epochs))
     try:
-        history = core.fit(
-            **_fit_data(spec, prepared), epochs=epochs, callbacks=all_callbacks, verbose=0,
-        )
+        # Without the release, TensorFlow keeps each fit's train-step graph for good (modeling.release).
+        with releasing_custom_gradients():
+            history = core.fit(
+                **_fit_data(spec, prepared), epochs=epochs, callbacks=all_callbacks, verbose=0,
+            )
     except Exception as err:
         raise _training_error(err, spec, prepared) from None
     train_seconds = time.perf_counter() - started

@@ -224,8 +224,10 @@ class _TrialRunner:
         """
         self.reporter.trial_started(trial_id)
         began = time.perf_counter()
-        # Each trial builds new models and traced functions; without this, a long search grows by
-        # megabytes per trial (benchmarks/long_memory.py). Nothing from an earlier trial is used again.
+        # Each trial builds new models and traced functions; nothing from an earlier trial is used again.
+        # Their train-step graphs are freed only because fit_prepared also releases the custom gradients
+        # TensorFlow registers for them (modeling.release): clear_session alone left ~10 MB a trial
+        # (benchmarks/long_memory.py).
         keras.backend.clear_session(free_memory=True)
         try:
             candidate = self.space.spec_for(self.spec, values)
