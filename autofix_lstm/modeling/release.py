@@ -12,7 +12,10 @@ removes the entries that training registered, so its graph goes with its model.
 
 Removing them is safe: a traced train step computes its gradients while it is traced, so the
 registry entry is never looked up again (a retrace registers a new one). Only the entries
-registered inside the block are removed; any registered before it (a user's own) stay.
+registered inside the block are removed; any registered before it (a user's own) stay. One caveat:
+an entry that another thread of the same process registers while the block runs goes too (a user
+tracing their own custom-gradient function in parallel with a search); its function would need
+retracing.
 
 The registry is private to TensorFlow (``ops._gradient_registry._registry``); this module is its one
 user, and tests/modeling/test_release.py pins the behaviour, so a TensorFlow upgrade that changes it
