@@ -126,9 +126,13 @@ def kill_plan(marks: dict[str, float], kills: int, rng: random.Random) -> list[d
     """``kills`` moments: 2 while writing, the rest spread over the diagnosis, the baseline and the trials."""
     diagnosis_end = marks["diagnosis"]
     baseline_end = marks["baseline"]
-    trials_end = max(v for k, v in marks.items() if k.startswith("record"))
-    windows = [("diagnosis", 3.0, diagnosis_end), ("baseline", diagnosis_end, baseline_end),
-               ("mid-trial", baseline_end, trials_end)]
+    records = sorted(v for k, v in marks.items() if k.startswith("record"))
+    if baseline_end <= records[0]:  # the spec as written trained first, then the trials
+        baseline_start, trials_start = diagnosis_end, baseline_end
+    else:  # the diagnosis saw the collapse: the trials first, the spec as written after them
+        baseline_start, trials_start = records[-1], diagnosis_end
+    windows = [("diagnosis", 3.0, diagnosis_end), ("baseline", baseline_start, baseline_end),
+               ("mid-trial", trials_start, records[-1])]
     plan = [{"aim": "while writing", "wait_for": "model"}, {"aim": "while writing", "wait_for": "record"}]
     timed = max(0, kills - len(plan))
     for index in range(timed):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -56,3 +57,26 @@ def test_the_minimal_fix_benchmark_says_when_its_page_is_partial():
               "cases_planned": 18, "complete": False}
     assert "Partial: 2 of the 18 planned cases" in minimal.markdown(report)
     assert "Partial" not in minimal.markdown({**report, "complete": True})
+
+
+@pytest.mark.parametrize("marks, baseline_first", [
+    ({"diagnosis": 6.1, "record 0": 7.5, "record 1": 8.9, "record 2": 11.8, "baseline": 13.1}, False),
+    ({"diagnosis": 6.1, "baseline": 9.0, "record 0": 10.5, "record 1": 12.0, "record 2": 13.8}, True),
+])
+def test_the_kill9_plan_aims_inside_each_stage_of_the_reference_timeline(marks, baseline_first):
+    """The spec as written trains before the trials, or after them when the diagnosis saw the collapse."""
+    import random
+    import sys
+
+    sys.path.insert(0, str(Path(run.__file__).parent))
+    import kill9
+
+    plan = kill9.kill_plan(marks, 10, random.Random(0))
+    assert len(plan) == 10 and sum(p["aim"] == "while writing" for p in plan) == 2
+    spans = {"diagnosis": (3.0, 6.1), "mid-trial": (9.0, 13.8) if baseline_first else (6.1, 11.8),
+             "baseline": (6.1, 9.0) if baseline_first else (11.8, 13.1)}
+    for kill in plan:
+        if "at" in kill:
+            low, high = spans[kill["aim"]]
+            assert low <= kill["at"] <= high, kill
+    assert {p["aim"] for p in plan} == {"diagnosis", "baseline", "mid-trial", "while writing"}
