@@ -9,6 +9,7 @@ the same JSON keys the record files have always had.
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -18,6 +19,16 @@ from autofix_lstm.errors import CorruptRunError
 from autofix_lstm.run_dir import RunDir, read_json, write_json
 
 BASELINE_ID = "baseline"
+CHIEF = "chief"  # the worker name of trials the search's own process runs
+
+
+def worker_name() -> str:
+    """The name of the worker this process's trials are recorded under.
+
+    Keras Tuner's ``KERASTUNER_TUNER_ID`` (set for each worker of a distributed search), or
+    ``"chief"`` for the search's own process.
+    """
+    return os.environ.get("KERASTUNER_TUNER_ID") or CHIEF
 
 
 class TrialStatus(str, Enum):
@@ -61,6 +72,7 @@ class TrialRecord:
     train_seconds: float | None = None  # preparing the data, building and fitting (pruning's checks included)
     eval_seconds: float | None = None  # predicting the validation part and scoring it
     write_seconds: float | None = None  # saving the best model and spec (when it was the best so far)
+    worker: str | None = None  # the worker that ran it (``worker_name``): "chief", or a worker's id
     # The baseline's extras:
     fingerprint: str | None = None
     val_targets: list | None = None
@@ -84,7 +96,7 @@ class TrialRecord:
         """The record as JSON-able data (keys as in the record files; unset baseline extras left out)."""
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         out["status"] = self.status.value
-        for key in ("fingerprint", "val_targets", "classes", "rerun_of"):
+        for key in ("fingerprint", "val_targets", "classes", "rerun_of", "worker"):
             if out[key] is None:
                 out.pop(key)
         return out

@@ -142,6 +142,7 @@ def trials_frame(records: list[TrialRecord], fields: list[str]) -> pd.DataFrame:
         row["message"] = record.message
         for key in TRIAL_TIME_COLUMNS:  # appended: the columns before keep their places
             row[key] = getattr(record, key)
+        row["worker"] = record.worker
         rows.append(row)
     return pd.DataFrame(rows)
 
