@@ -213,6 +213,9 @@ class _Chief:
                 del self.running[worker]
                 self.last_heard[worker] = time.monotonic()
             self._adopt(trial_id, worker)
+            # Keras Tuner saves the oracle before it forgets the trial as ongoing; save it again, as a
+            # serial search's tuner does after each trial (no other call runs now: one server thread).
+            self.tuner.save()
 
     # --- the chief's own thread ---
 
@@ -249,6 +252,7 @@ class _Chief:
             server.stop(grace=None)
             self.run.chief_file.unlink(missing_ok=True)
             self._report()
+        self.tuner.save()
         self._tidy()
         if self.stops.requested:
             raise StopRequested(self.stops.signal_name)
@@ -345,6 +349,7 @@ class _Chief:
                 self._record_failure(trial, worker, f"{worker} stopped during the trial: {why}")
             self.oracle.end_trial(trial)
             self._adopt(trial_id, worker)
+            self.tuner.save()
 
     def _record_failure(self, trial, worker: str, message: str) -> None:
         values = dict(trial.hyperparameters.values)
