@@ -379,8 +379,16 @@ def worker(
                 objective = "-" if best is None or best.score is None else f"{best.score:.4g}"
                 self.stage(f"{name}: {done} trials done here; best objective here {objective}")
 
-        done = run_worker(checked, dataset, address=chief_address, worker_id=name, reporter=Lines(),
-                          connect_timeout=connect_timeout)
+        from autofix_lstm.errors import SearchInterrupted
+
+        try:
+            done = run_worker(checked, dataset, address=chief_address, worker_id=name, reporter=Lines(),
+                              connect_timeout=connect_timeout)
+        except SearchInterrupted as err:  # the worker's own words: the search itself goes on, or resumes
+            err_console.print(f"[bold yellow]interrupted[/]: {escape(name)} stopped by {err.signal_name} after its "
+                              "epoch; its unfinished trial runs again on another worker or when the search resumes",
+                              highlight=False, soft_wrap=True)
+            raise typer.Exit(EXIT_TERMINATED if err.signal_name == "SIGTERM" else EXIT_INTERRUPTED) from None
     console.print(Text(f"{name}: the chief ended the search; this worker ran {done} trials"), highlight=False)
 
 
