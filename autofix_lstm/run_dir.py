@@ -113,6 +113,12 @@ class RunDir:
         """The output of a worker the chief started on this machine."""
         return self.workers / f"{worker_id}.log"
 
+    def open_worker_log(self, worker_id: str):
+        """``worker_log`` opened for appending, in binary: a stream a worker's process writes as it runs
+        (the one file here not replaced whole)."""
+        self.workers.mkdir(parents=True, exist_ok=True)
+        return open(self.worker_log(worker_id), "ab")  # noqa: SIM115 - the caller hands it to the process
+
     def trial_record(self, trial_id: str) -> Path:
         """The record of one trial, beside Keras Tuner's own files for it."""
         return self.project / f"trial_{trial_id}" / TRIAL_RECORD

@@ -262,13 +262,12 @@ class _Chief:
             return
         threads = threads_per_worker(self.plan.workers)
         spec_path = str(Path(self.runner.spec.source).resolve())
-        self.run.workers.mkdir(parents=True, exist_ok=True)
         for index in range(self.plan.workers):
             worker = f"worker-{index}"
             env = {**os.environ, **thread_env(threads), CHIEF_PID_ENV: str(os.getpid()),
                    "KERASTUNER_TUNER_ID": worker, "KERASTUNER_ORACLE_IP": "127.0.0.1",
                    "KERASTUNER_ORACLE_PORT": str(port)}
-            with open(self.run.worker_log(worker), "ab") as log:
+            with self.run.open_worker_log(worker) as log:
                 self.processes[worker] = subprocess.Popen(
                     [sys.executable, "-m", "autofix_lstm", "worker", spec_path, "--threads", str(threads)],
                     env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
