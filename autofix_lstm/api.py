@@ -158,6 +158,7 @@ def search(
     max_trials: int | None = None,
     minimize: bool = True,
     confirm: bool | None = None,
+    workers=None,
     **model_options,
 ) -> SearchResult:
     """Search for a configuration whose output no longer collapses, and write it out with its report.
@@ -177,6 +178,9 @@ def search(
             fix: ``minimal_spec.yaml``, summary's ``necessary_changes``); False skips it, as does
             ``search.minimize: false``.
         confirm: override ``search.confirm`` (False: do not train the best fix again with two more seeds).
+        workers: train the trials on this many worker processes (Keras Tuner's chief/worker mode on
+            loopback, each with its share of the cores), or as a ``tuning.distributed.ScaleOut`` says
+            (workers on other machines too). The spec must then be a file the workers read.
         **model_options: with a model, ``Spec.from_model``'s settings (``epochs``, ``batch_size``,
             ``search={...}``, ``output``, ...).
 
@@ -201,6 +205,7 @@ def search(
         result = run_search(
             spec, data=data, x=x, y=None if dataset is not None else y, dataset=dataset, fresh=fresh,
             max_trials=max_trials, minimize=minimize, confirm=confirm, reporter=progress_reporter() if progress else None,
+            workers=workers,
         )
     except SearchInterrupted as stopped:
         if stopped.result is not None:

@@ -126,7 +126,7 @@ def _os_error_line(err: OSError) -> str:
 @contextmanager
 def _exit_codes() -> Iterator[None]:
     """Turn what a command raises into lines on stderr and the exit code that means it."""
-    from autofix_lstm.errors import DataError, ResourceError, RunFolderError, SearchInterrupted, SpecError
+    from autofix_lstm.errors import DataError, ResourceError, RunFolderError, SearchInterrupted, SpecError, WorkerError
 
     try:
         yield
@@ -142,6 +142,9 @@ def _exit_codes() -> Iterator[None]:
         raise typer.Exit(EXIT_CANNOT_RUN) from None
     except RunFolderError as err:
         _print_error("output folder", str(err))
+        raise typer.Exit(EXIT_CANNOT_RUN) from None
+    except WorkerError as err:
+        _print_error("workers", str(err))
         raise typer.Exit(EXIT_CANNOT_RUN) from None
     except MemoryError:
         _print_error("resources", "out of memory; lower train.batch_size or data.window, or use less data")
@@ -293,6 +296,16 @@ def search(
         "(search.tensorboard: true)",
     ),
     verbose: bool = typer.Option(False, "--verbose", help=VERBOSE_HELP),
+    max_time: str = typer.Option(
+        None, "--max-time", help="override search.max_time (e.g. 8h): no trial starts after it, on any worker"
+    ),
+    workers: int = typer.Option(
+        0, "--workers", min=0, help="train the trials on N worker processes here (Keras Tuner's chief/worker mode)"
+    ),
+    chief: bool = typer.Option(
+        False, "--chief", help="also serve trials to workers on other machines (autofix-lstm worker), on --port"
+    ),
+    port: int = typer.Option(0, "--port", min=0, max=65535, help="the chief's port (default: a free one)"),
 ) -> None:
     """Search for a configuration whose output no longer collapses; exit 1 when none beats a constant.
 
@@ -308,11 +321,15 @@ def search(
         checked, dataset = preflight(spec)
         if tensorboard:
             checked = checked.updated({"search.tensorboard": True})
+        if max_time is not None:
+            checked = _with_max_time(checked, max_time)
         from autofix_lstm.api import search as run_search  # imports TensorFlow
+        from autofix_lstm.tuning.distributed import ScaleOut
 
+        scaleout = ScaleOut(workers=workers, port=port, listen_all=chief) if (workers or chief) else None
         try:
             result = run_search(checked, data=dataset, fresh=fresh, progress=not json_output, max_trials=max_trials,
-                                minimize=minimize, confirm=False if no_confirm else None)
+                                minimize=minimize, confirm=False if no_confirm else None, workers=scaleout)
         except SearchInterrupted as err:
             if err.result is not None:  # the outputs for the best so far were written: show them
                 _show_search_result(err.result, json_output)
@@ -321,6 +338,69 @@ def search(
     # 1: the best found does not beat a constant (a working spec always does: the search ran, exit 0)
     if result.summary.get("best_state") != "working":
         raise typer.Exit(EXIT_NOT_FIXED)
+
+
+def _with_max_time(spec, max_time: str):
+    """``spec`` with ``search.max_time`` set from ``--max-time`` (checked as the spec's own field is)."""
+    from autofix_lstm.errors import SpecError
+
+    try:
+        return spec.updated({"search.max_time": max_time})
+    except SpecError as err:
+        raise typer.BadParameter(str(err), param_hint="--max-time") from None
+
+
+@app.command()
+def worker(
+    spec: Path = typer.Argument(..., help="the same spec.yaml as the chief's (its output folder on shared storage)"),
+    chief_address: str = typer.Option(
+        None, "--chief-address", help="the chief's HOST:PORT (default: KERASTUNER_ORACLE_IP/PORT, else the "
+        "address the chief wrote into the output folder)"
+    ),
+    worker_id: str = typer.Option(None, "--id", help="this worker's name (default: KERASTUNER_TUNER_ID, else "
+                                  "worker-<host>-<pid>)"),
+    threads: int = typer.Option(None, "--threads", min=1, help="TensorFlow's threads for this worker (default: all)"),
+    connect_timeout: float = typer.Option(600.0, "--connect-timeout", min=1.0,
+                                          help="seconds to wait for the chief (at start, and when it goes away)"),
+    verbose: bool = typer.Option(False, "--verbose", help=VERBOSE_HELP),
+) -> None:
+    """Run trials for a search's chief (autofix-lstm search --chief / --workers) until it says the search is over."""
+    import datetime
+
+    with _exit_codes():
+        quiet_libraries(verbose)
+        if threads:  # read when TensorFlow is first imported: before the spec's Keras checks
+            from autofix_lstm.tuning.distributed import thread_env
+
+            os.environ.update(thread_env(threads))
+        from autofix_lstm.preflight import preflight
+
+        checked, dataset = preflight(spec)
+        from autofix_lstm.tuning.driver import SearchReporter  # imports TensorFlow
+        from autofix_lstm.tuning.worker import default_worker_id, run_worker
+
+        name = worker_id or default_worker_id()
+
+        class Lines(SearchReporter):
+            def stage(self, text: str) -> None:
+                console.print(Text(f"{datetime.datetime.now():%Y-%m-%d %H:%M:%S} {text}"), highlight=False,
+                              soft_wrap=True)
+
+            def trial_done(self, done, best, fixed) -> None:
+                objective = "-" if best is None or best.score is None else f"{best.score:.4g}"
+                self.stage(f"{name}: {done} trials done here; best objective here {objective}")
+
+        from autofix_lstm.errors import SearchInterrupted
+
+        try:
+            done = run_worker(checked, dataset, address=chief_address, worker_id=name, reporter=Lines(),
+                              connect_timeout=connect_timeout)
+        except SearchInterrupted as err:  # the worker's own words: the search itself goes on, or resumes
+            err_console.print(f"[bold yellow]interrupted[/]: {escape(name)} stopped by {err.signal_name} after its "
+                              "epoch; its unfinished trial runs again on another worker or when the search resumes",
+                              highlight=False, soft_wrap=True)
+            raise typer.Exit(EXIT_TERMINATED if err.signal_name == "SIGTERM" else EXIT_INTERRUPTED) from None
+    console.print(Text(f"{name}: the chief ended the search; this worker ran {done} trials"), highlight=False)
 
 
 def _show_search_result(result, json_output: bool) -> None:

@@ -86,6 +86,11 @@ class RunLockedError(RunFolderError):
         )
 
 
+class WorkerError(AutofixError):
+    """A distributed search's workers could not run its trials (none reached the chief, or every one
+    stopped before the search ended); the message names their logs. The CLI exits with code 3."""
+
+
 class SearchInterrupted(AutofixError):
     """A search stopped on SIGINT (Ctrl-C) or SIGTERM after writing the outputs for the best so far.
 

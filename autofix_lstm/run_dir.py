@@ -22,6 +22,7 @@ The folder's layout (a public contract, see the README)::
       tuner/autofix/trial_<id>/autofix_trial.json                               # one record per trial
       tuner/autofix/trial_<id>/model.keras              # the best trial's model (best_model.keras's source)
       tuner/autofix/oracle.json  tuner0.json  trial_<id>/trial.json             # Keras Tuner's own state
+      tuner/autofix/chief.json  workers/<id>.json  workers/<id>.log   # while a chief serves workers
 """
 
 from __future__ import annotations
@@ -69,6 +70,9 @@ TENSORBOARD_FILES = "events.out.tfevents.*"  # how TensorBoard's summary writers
 TUNER_ORACLE = "oracle.json"
 TUNER_STATE = "tuner0.json"
 TUNER_TRIAL = "trial.json"
+# While a chief serves workers (tuning.distributed; removed when the search ends):
+CHIEF = "chief.json"
+WORKERS = "workers"
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,24 @@ class RunDir:
     tensorboard = property(lambda self: self.root / TENSORBOARD, doc="tensorboard/: the trials' TensorBoard logs.")
     tuner_oracle = property(lambda self: self.project / TUNER_ORACLE, doc="Keras Tuner's oracle state.")
     tuner_state = property(lambda self: self.project / TUNER_STATE, doc="Keras Tuner's tuner state.")
+
+    chief_file = property(lambda self: self.project / CHIEF,
+                          doc="chief.json: where the chief serving workers listens, and its clock.")
+    workers = property(lambda self: self.project / WORKERS, doc="workers/: the workers' heartbeats and logs.")
+
+    def worker_heartbeat(self, worker_id: str) -> Path:
+        """The heartbeat file a worker rewrites every few seconds (its pid, host and current trial)."""
+        return self.workers / f"{worker_id}.json"
+
+    def worker_log(self, worker_id: str) -> Path:
+        """The output of a worker the chief started on this machine."""
+        return self.workers / f"{worker_id}.log"
+
+    def open_worker_log(self, worker_id: str):
+        """``worker_log`` opened for appending, in binary: a stream a worker's process writes as it runs
+        (the one file here not replaced whole)."""
+        self.workers.mkdir(parents=True, exist_ok=True)
+        return open(self.worker_log(worker_id), "ab")  # noqa: SIM115 - the caller hands it to the process
 
     def trial_record(self, trial_id: str) -> Path:
         """The record of one trial, beside Keras Tuner's own files for it."""
@@ -142,6 +164,8 @@ class RunDir:
                 known += [folder / name for name in trial_files if (folder / name).is_file()]
                 known += _leftovers(folder, trial_files)
             known += _leftovers(self.project, (TUNER_ORACLE, TUNER_STATE))
+            known += [p for p in [self.chief_file, *self.workers.glob("*.json"), *self.workers.glob("*.log")]
+                      if p.is_file()]
         if self.tensorboard.is_dir():
             known += [p for p in self.tensorboard.glob(f"**/{TENSORBOARD_FILES}") if p.is_file()]
         if self.root.is_dir():
@@ -161,6 +185,8 @@ class RunDir:
         if self.project.is_dir():
             for folder in self.project.glob("trial_*"):
                 _remove_if_empty(folder)
+            if self.workers.is_dir():
+                _remove_if_empty(self.workers)
             _remove_if_empty(self.project)
         _remove_if_empty(self.tuner)
         if self.tensorboard.is_dir():

@@ -90,7 +90,7 @@ class PlainReporter(SearchReporter):
             count = f" [{self.done}/{self.total}]" if self.total else ""
         metrics = record.metrics or {}
         parts = [
-            f"trial {record.trial_id}{count}", f"worker {worker_name()}", record.status.value,
+            f"trial {record.trial_id}{count}", f"worker {record.worker or worker_name()}", record.status.value,
             f"objective {number(record.score, 4)}", f"std_ratio {number(metrics.get('std_ratio'))}",
             f"{record.seconds:.1f}s" if record.seconds is not None else "-",
         ]

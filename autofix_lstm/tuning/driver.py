@@ -55,11 +55,18 @@ from autofix_lstm.scoring.objective import ModelState, is_fix, model_state, scor
 from autofix_lstm.scoring.signal import SignalProbe, probe_signal
 from autofix_lstm.spec import Spec, load_spec
 from autofix_lstm.tuning.confirmation import CONFIRM_SEEDS, TURNED_OFF, Confirmation, confirm_fixes
+from autofix_lstm.tuning.distributed import ScaleOut, serve_workers
 from autofix_lstm.tuning.events import EventLog, LoggedReporter, search_ended_fields
 from autofix_lstm.tuning.interrupts import StopRequested, StopSignals
 from autofix_lstm.tuning.minimal import MinimalFix, minimal_stage, skipped
 from autofix_lstm.tuning.oracles import AutofixTuner, make_oracle
-from autofix_lstm.tuning.records import BASELINE_ID, TrialRecord, TrialStatus, best_record, load_records
+from autofix_lstm.tuning.records import (
+    BASELINE_ID,
+    TrialRecord,
+    TrialStatus,
+    best_record,
+    load_records,
+)
 from autofix_lstm.tuning.space import SearchSpace, build_space, neighbours, seed_values
 from autofix_lstm.tuning.strategies import Strategy, resolve_strategies
 from autofix_lstm.tuning.summary import (
@@ -71,6 +78,7 @@ from autofix_lstm.tuning.summary import (
     verdict_text,
     write_best_spec,
 )
+from autofix_lstm.tuning.workers import worker_name
 
 
 def spec_fingerprint(spec: Spec, dataset: Dataset | None = None, strategies: list[Strategy] | None = None) -> str:
@@ -110,8 +118,9 @@ class SearchReporter:
     def trial_done(self, done: int, best: TrialRecord | None, fixed: bool) -> None:
         """``done`` trials have ended; ``best`` is the best record so far."""
 
-    def trial_started(self, trial_id: str) -> None:
-        """A trial begins training (a re-run in full of a pruned one too)."""
+    def trial_started(self, trial_id: str, worker: str | None = None) -> None:
+        """A trial begins training (a re-run in full of a pruned one too); ``worker``: the worker that
+        took it, when a distributed search's chief reports a worker's trial."""
 
     def trial_recorded(self, record: TrialRecord) -> None:
         """A trial ended and ``record`` is written (before ``trial_done`` tallies it)."""
@@ -181,6 +190,10 @@ class _TrialRunner:
         self.oracle = None  # set once the oracle exists: its start order numbers the records
         self.stops = stops
         self.replayed: set[str] = set()  # trials a kill left unfinished for Keras Tuner but recorded
+        self.worker = worker_name()  # recorded in each trial record
+        # A distributed search's workers train trials but leave the best's files (best_model.keras,
+        # best_spec.yaml) and the refinements to the chief (tuning.distributed).
+        self.publishes = True
 
     def _order(self, trial_id: str) -> int | None:
         order = getattr(self.oracle, "start_order", None) or []
@@ -269,6 +282,7 @@ class _TrialRunner:
             train_seconds=train_seconds,
             eval_seconds=eval_seconds,
             write_seconds=0.0,
+            worker=self.worker,
         )
         new_best = record.score < self.best.score
         if new_best:  # its model first: a record on disk always has the model its best_model.keras needs
@@ -278,12 +292,25 @@ class _TrialRunner:
         self._finish(record)
         if new_best:
             previous, self.best = self.best, record
-            publish_best(self.run_dir, record, self.spec)
+            if self.publishes:
+                publish_best(self.run_dir, record, self.spec)
             if not previous.is_baseline:
                 self.run_dir.trial_model(previous.trial_id).unlink(missing_ok=True)
-            if record.fix:
+            if record.fix and self.publishes:
                 self._refine_around(record)
         return record
+
+    def adopt(self, record: TrialRecord) -> None:
+        """A trial another process (a worker) ran and recorded: keep it as the best so far if it is one,
+        publishing its files and refining around it as ``train`` would have."""
+        self.fix_found = self.fix_found or record.fix
+        if not record.scored or record.score >= self.best.score:
+            return
+        self.best = record
+        if self.run_dir.trial_model(record.trial_id).is_file():
+            publish_best(self.run_dir, record, self.spec)
+        if record.fix:
+            self._refine_around(record)
 
     def started_count(self) -> int:
         return len(getattr(self.oracle, "start_order", None) or [])
@@ -301,7 +328,7 @@ class _TrialRunner:
         record = TrialRecord(
             trial_id=trial_id, status=TrialStatus.FAILED, values=values, message=message[:2000],
             metrics=metrics or {}, seconds=time.perf_counter() - started, elapsed_at_end=self.clock(), order=order,
-            source=source, oracle_seconds=oracle_seconds, train_seconds=train_seconds,
+            source=source, oracle_seconds=oracle_seconds, train_seconds=train_seconds, worker=self.worker,
         )
         self._finish(record)
         return record
@@ -627,8 +654,13 @@ def run_search(
     dataset: Dataset | None = None,
     minimize: bool = True,
     confirm: bool | None = None,
+    workers: ScaleOut | int | None = None,
 ) -> SearchResult:
     """The search without its HTML report: what ``autofix_lstm.search`` runs (see its arguments).
+
+    ``workers``: run the trials on worker processes over Keras Tuner's chief/worker mode
+    (``tuning.distributed``): a number starts that many on this machine; a ``ScaleOut`` says how
+    many, and whether workers on other machines may join. The rest runs here, as without it.
 
     ``reporter`` is told of each stage and trial (default: nothing is shown); ``autofix_lstm.search``
     passes a live display when asked for progress. ``dataset``: data already windowed and split,
@@ -652,12 +684,15 @@ def run_search(
     run = RunDir(spec.output_dir)
     run.check_writable(spec.source)
     fingerprint = spec_fingerprint(spec, dataset, strategies)
+    scaleout = ScaleOut.of(workers)
+    if scaleout is not None:
+        scaleout.check(spec)
     events = EventLog(run.events, hold=True)  # written once the search has touched the folder
     reporter = LoggedReporter(reporter, events)
     with run.lock(), StopSignals() as stops:
         try:
             result = _search_locked(spec, dataset, strategies, run, fingerprint, fresh, reporter, started, stops,
-                                    minimize)
+                                    minimize, scaleout)
         except StopRequested as stop:  # outside the stages that wait for a safe point, or a second signal
             _log_quietly(events, "interrupted", signal=stop.signal_name, outputs_written=False)
             raise SearchInterrupted(stop.signal_name, None, run.root) from None
@@ -686,7 +721,7 @@ def _log_quietly(events: EventLog, event: str, **fields) -> None:
 
 def _search_locked(spec: Spec, dataset: Dataset, strategies: list[Strategy], run: RunDir, fingerprint: str,
                    fresh: bool, reporter: SearchReporter, started: float, stops: StopSignals,
-                   minimize: bool = True) -> SearchResult:
+                   minimize: bool = True, scaleout: ScaleOut | None = None) -> SearchResult:
     """``run_search`` once its inputs are checked and it holds the folder's lock and the signals."""
     discarded = fresh and run.state.is_file()
     earlier = _earlier_search(run, fingerprint, fresh)
@@ -760,7 +795,10 @@ def _search_locked(spec: Spec, dataset: Dataset, strategies: list[Strategy], run
                     with warnings.catch_warnings():
                         # The Gaussian process often sits at a kernel bound on a handful of points; harmless.
                         warnings.simplefilter("ignore", ConvergenceWarning)
-                        tuner.search(verbose=0)
+                        if scaleout is None:
+                            tuner.search(verbose=0)
+                        else:  # the workers run the trials; this process serves the oracle
+                            serve_workers(tuner, runner, scaleout, stops, clock)
                     stops.check()
             except (StopRequested, KeyboardInterrupt) as stop:
                 interrupted = _stopped_by(stop, stops)

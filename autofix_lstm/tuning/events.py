@@ -74,7 +74,7 @@ class EventLog:
     def trial_ended(self, record: TrialRecord) -> dict:
         """The ``trial_ended`` event of a trial's record."""
         return self.write(
-            "trial_ended", trial_id=record.trial_id, status=record.status.value, objective=record.score,
+            "trial_ended", worker=record.worker or worker_name(), trial_id=record.trial_id, status=record.status.value, objective=record.score,
             std_ratio=record.metrics.get("std_ratio"), fix=record.fix, seconds=record.seconds,
             epochs_run=record.epochs_run, pruned_at=record.pruned_at, source=record.source, rerun_of=record.rerun_of,
             message=record.message, values=record.values, metrics=record.metrics,
@@ -134,9 +134,9 @@ class LoggedReporter:
         self._stage, self._stage_began = text, time.perf_counter()
         self.log.write("stage_started", stage=text)
 
-    def trial_started(self, trial_id: str) -> None:
-        """A trial begins training."""
-        self.log.write("trial_started", trial_id=trial_id)
+    def trial_started(self, trial_id: str, worker: str | None = None) -> None:
+        """A trial begins training (on ``worker``: a distributed search's chief names the worker that took it)."""
+        self.log.write("trial_started", trial_id=trial_id, **({"worker": worker} if worker else {}))
         self._pass("trial_started", trial_id)
 
     def trial_recorded(self, record: TrialRecord) -> None:

@@ -289,7 +289,11 @@ class AutofixTuner(base_tuner.BaseTuner):
         self.runner.trial_ended(self.oracle.get_trial(trial.trial_id))
 
     def save(self):
-        """Keras Tuner's ``save``, with its tuner file written atomically (the oracle writes its own so)."""
-        if not self._is_worker():
-            self.oracle.save()
+        """Keras Tuner's ``save``, with its tuner file written atomically (the oracle writes its own so).
+
+        A worker of a distributed search (``tuning.worker``) saves nothing: the chief keeps the state.
+        """
+        if self._is_worker():
+            return
+        self.oracle.save()
         write_text(json.dumps(self.get_state()), Path(os.fspath(self._get_tuner_fname())))

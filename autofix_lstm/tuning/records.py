@@ -61,6 +61,7 @@ class TrialRecord:
     train_seconds: float | None = None  # preparing the data, building and fitting (pruning's checks included)
     eval_seconds: float | None = None  # predicting the validation part and scoring it
     write_seconds: float | None = None  # saving the best model and spec (when it was the best so far)
+    worker: str | None = None  # the worker that ran it (``worker_name``): "chief", or a worker's id
     # The baseline's extras:
     fingerprint: str | None = None
     val_targets: list | None = None
@@ -84,7 +85,7 @@ class TrialRecord:
         """The record as JSON-able data (keys as in the record files; unset baseline extras left out)."""
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         out["status"] = self.status.value
-        for key in ("fingerprint", "val_targets", "classes", "rerun_of"):
+        for key in ("fingerprint", "val_targets", "classes", "rerun_of", "worker"):
             if out[key] is None:
                 out.pop(key)
         return out

@@ -142,6 +142,7 @@ def trials_frame(records: list[TrialRecord], fields: list[str]) -> pd.DataFrame:
         row["message"] = record.message
         for key in TRIAL_TIME_COLUMNS:  # appended: the columns before keep their places
             row[key] = getattr(record, key)
+        row["worker"] = record.worker
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -437,7 +438,7 @@ def pruning_summary(records: list[TrialRecord], epochs: int | None) -> dict[str,
 def overhead_text(summary: dict[str, Any]) -> str | None:
     """``"overhead 12% of its 60 s training (oracle 1%)"`` from summary.json; None without timings."""
     share, block = summary.get("overhead_share"), summary.get("time") or {}
-    if share is None or not block.get("trained"):
+    if share is None or not block.get("trained") or share < 0:  # < 0: workers trained side by side
         return None
     text = f"overhead {share:.0%} of its {block['trained']:.0f} s training"
     if block.get("oracle_share") is not None:
