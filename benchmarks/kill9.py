@@ -89,11 +89,13 @@ def _stage(out: Path, trials: int) -> str:
     """Which stage a search was in, read from the files it had written."""
     if not (out / "diagnosis.json").is_file():
         return "diagnosis"
+    done = len(_records(out))
+    if (out / "summary.json").is_file():
+        return "writing outputs"
+    if done < trials:  # the trials run before the spec as written when the diagnosis saw a collapse
+        return f"trial {done}"
     if not (out / "baseline.json").is_file():
         return "baseline"
-    done = len(_records(out))
-    if done < trials and not (out / "summary.json").is_file():
-        return f"trial {done}"
     return "writing outputs"
 
 
