@@ -144,14 +144,20 @@ class CollapseMonitor(keras.callbacks.Callback):
             for layer in self.model.layers if any(len(w.shape) >= 2 for w in layer.trainable_weights)
         }
 
+    # The kernels are read at the start of steps 0..SAMPLED_STEPS: each read after the first closes the
+    # previous step's update. Only a batch-*begin* hook: on the backends where Keras dispatches batch-end
+    # hooks asynchronously (JAX, torch; not TensorFlow), a callback that overrides one turns that off for
+    # the whole fit.
     def on_train_batch_begin(self, batch, logs=None):
-        if batch < SAMPLED_STEPS and self.warned_at is None:
-            self._before = self._kernels()
-
-    def on_train_batch_end(self, batch, logs=None):
-        if self._before is None:
+        if self.warned_at is not None or batch > SAMPLED_STEPS:
             return
-        for name, after in self._kernels().items():
+        kernels = self._kernels()
+        if self._before is not None:
+            self._record_update(kernels)
+        self._before = kernels if batch < SAMPLED_STEPS else None
+
+    def _record_update(self, after_step: dict[str, list[np.ndarray]]) -> None:
+        for name, after in after_step.items():
             before = self._before.get(name)
             if before is None:
                 continue
@@ -162,6 +168,8 @@ class CollapseMonitor(keras.callbacks.Callback):
         self._before = None
 
     def on_epoch_end(self, epoch, logs=None):
+        if self._before is not None:  # an epoch shorter than the sampled steps: its last step's update
+            self._record_update(self._kernels())
         if self.warned_at is not None:
             return
         loss = (logs or {}).get("loss")

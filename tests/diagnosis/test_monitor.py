@@ -103,3 +103,16 @@ def test_a_learning_rate_too_low_is_read_from_the_update_ratios():
     assert all(0 < ratio < 1e-4 for ratios in monitor.update_ratios.values() for ratio in ratios)
     ids = [f.id for f in monitor.findings]
     assert "learning_rate_too_low" in ids and "unscaled_target" in ids
+
+
+def test_the_monitor_leaves_keras_free_to_dispatch_batch_end_hooks_asynchronously():
+    """No batch-end hook: on backends with async callback dispatch (JAX, torch), a callback that
+    overrides one makes every step of the user's fit wait for its callbacks."""
+    from keras.src.callbacks.callback_list import CallbackList
+    from keras.src.utils.python_utils import is_default
+
+    monitor = CollapseMonitor((np.zeros((4, 3, 1), np.float32), np.arange(4.0)))
+    assert is_default(monitor.on_train_batch_end) and is_default(monitor.on_batch_end)
+    callbacks = CallbackList([monitor])
+    if keras.backend.backend() != "tensorflow" and hasattr(callbacks, "_async_train"):
+        assert callbacks._async_train
