@@ -1,8 +1,9 @@
 """kill -9 a real search at random moments, resume it, and check that nothing was lost or left disagreeing.
 
 A tiny search (a collapsing LSTM on 240 rows, a few trials of 2 epochs) runs once uninterrupted, to
-time its stages. Then, ``--kills`` times, a fresh copy starts and is killed with SIGKILL: at a random
-moment inside a stage of the reference timeline (diagnosis, baseline, trials), or the instant a
+time its stages. Then, ``--kills`` times, a fresh copy starts and is killed with SIGKILL: a random
+share of a stage's reference length after that stage started in the killed run (the diagnosis: the
+process's start; the spec as written and a trial: their events in events.jsonl), or the instant a
 temporary file of an atomic write appears (``--kills`` includes 2 such "while writing" kills). Each
 killed search is resumed (the same command) to completion, and checked:
 
@@ -125,7 +126,14 @@ def reference_run(folder: Path, trials: int, epochs: int) -> dict:
 
 
 def kill_plan(marks: dict[str, float], kills: int, rng: random.Random) -> list[dict]:
-    """``kills`` moments: 2 while writing, the rest spread over the diagnosis, the baseline and the trials."""
+    """``kills`` moments: 2 while writing, the rest spread over the diagnosis, the spec as written and the
+    trials, each anchored to its stage's start *in the killed run* (so a machine slower or faster than
+    during the reference run still kills inside the stage): ``after`` seconds into the stage, a random
+    share (10-70%) of the stage's length in the reference run.
+
+    Anchors: the process's start (diagnosis); events.jsonl's ``stage_started`` of the spec as written
+    (baseline); its ``trial_started`` of a random trial (mid-trial).
+    """
     diagnosis_end = marks["diagnosis"]
     baseline_end = marks["baseline"]
     records = sorted(v for k, v in marks.items() if k.startswith("record"))
@@ -133,14 +141,43 @@ def kill_plan(marks: dict[str, float], kills: int, rng: random.Random) -> list[d
         baseline_start, trials_start = diagnosis_end, baseline_end
     else:  # the diagnosis saw the collapse: the trials first, the spec as written after them
         baseline_start, trials_start = records[-1], diagnosis_end
-    windows = [("diagnosis", 3.0, diagnosis_end), ("baseline", baseline_start, baseline_end),
-               ("mid-trial", trials_start, records[-1])]
+    trial_seconds = (records[-1] - trials_start) / len(records)
+    stages = [("diagnosis", diagnosis_end), ("baseline", baseline_end - baseline_start), ("mid-trial", trial_seconds)]
     plan = [{"aim": "while writing", "wait_for": "model"}, {"aim": "while writing", "wait_for": "record"}]
     timed = max(0, kills - len(plan))
     for index in range(timed):
-        aim, low, high = windows[min(index * len(windows) // max(timed, 1), len(windows) - 1)]
-        plan.append({"aim": aim, "at": round(rng.uniform(low, max(low + 0.1, high)), 2)})
-    return sorted(plan, key=lambda p: p.get("at", float("inf")))[:kills]
+        aim, length = stages[min(index * len(stages) // max(timed, 1), len(stages) - 1)]
+        kill = {"aim": aim, "after": round(rng.uniform(0.1, 0.7) * max(length, 0.5), 2)}
+        if aim == "mid-trial":
+            kill["trial"] = str(rng.randrange(len(records)))
+        plan.append(kill)
+    return plan[:kills]
+
+
+def _events(out: Path) -> list[dict]:
+    try:
+        lines = (out / "events.jsonl").read_text().splitlines()
+    except OSError:
+        return []
+    events = []
+    for line in lines:
+        try:
+            events.append(json.loads(line))
+        except ValueError:  # a line being written
+            pass
+    return events
+
+
+def _anchored(out: Path, plan: dict) -> bool:
+    """Whether the stage ``plan`` aims at has started in this run (events.jsonl)."""
+    if plan["aim"] == "diagnosis":
+        return True
+    for event in _events(out):
+        if plan["aim"] == "mid-trial" and event.get("event") == "trial_started" and event.get("trial_id") == plan["trial"]:
+            return True
+        if plan["aim"] == "baseline" and event.get("event") == "stage_started" and "spec as written" in str(event.get("stage")):
+            return True
+    return False
 
 
 def _wait_for_write(out: Path, kind: str, process: subprocess.Popen, timeout: float) -> str | None:
@@ -163,8 +200,11 @@ def one_kill(folder: Path, plan: dict, trials: int, epochs: int) -> dict:
     process = subprocess.Popen(_command(spec), cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)
     writing = None
-    if "at" in plan:
-        while process.poll() is None and time.perf_counter() - started < plan["at"]:
+    if "after" in plan:
+        while process.poll() is None and not _anchored(out, plan):
+            time.sleep(0.01)
+        anchor = time.perf_counter()
+        while process.poll() is None and time.perf_counter() - anchor < plan["after"]:
             time.sleep(0.01)
     else:
         writing = _wait_for_write(out, plan["wait_for"], process, timeout=600)
@@ -272,11 +312,13 @@ def markdown(result: dict) -> str:
         + f" and resumed each time. **{ok}/{len(result['outcomes'])}** "
         "resumed searches finished with no finished trial lost or re-run and every output parsing and agreeing.",
         "",
-        "| # | aimed at | killed at (s) | stage at kill | records at kill | temp files at kill | resume exit | ok | problems |",
+        "| # | aimed at | killed at (s from start) | stage at kill | records at kill | temp files at kill | resume exit | ok | problems |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for index, o in enumerate(result["outcomes"], 1):
         aim = o["aim"] + (f" ({o['writing']})" if o.get("writing") else "")
+        if o.get("after") is not None:
+            aim += f", {o['after']} s into " + (f"trial {o['trial']}" if o.get("trial") else "it")
         lines.append(
             f"| {index} | {aim} | {o['killed_at_seconds']} | {o['stage_at_kill']}"
             f"{' (had finished)' if o['finished_before_kill'] else ''} | {o['records_at_kill']} | "

@@ -64,7 +64,8 @@ def test_the_minimal_fix_benchmark_says_when_its_page_is_partial():
     ({"diagnosis": 6.1, "baseline": 9.0, "record 0": 10.5, "record 1": 12.0, "record 2": 13.8}, True),
 ])
 def test_the_kill9_plan_aims_inside_each_stage_of_the_reference_timeline(marks, baseline_first):
-    """The spec as written trains before the trials, or after them when the diagnosis saw the collapse."""
+    """Each timed kill waits a share of its stage's reference length after the stage starts in the killed
+    run; the spec as written trains before the trials, or after them when the diagnosis saw the collapse."""
     import random
     import sys
 
@@ -73,10 +74,26 @@ def test_the_kill9_plan_aims_inside_each_stage_of_the_reference_timeline(marks, 
 
     plan = kill9.kill_plan(marks, 10, random.Random(0))
     assert len(plan) == 10 and sum(p["aim"] == "while writing" for p in plan) == 2
-    spans = {"diagnosis": (3.0, 6.1), "mid-trial": (9.0, 13.8) if baseline_first else (6.1, 11.8),
-             "baseline": (6.1, 9.0) if baseline_first else (11.8, 13.1)}
+    lengths = {"diagnosis": 6.1, "baseline": 9.0 - 6.1 if baseline_first else 13.1 - 11.8,
+               "mid-trial": (13.8 - 9.0) / 3 if baseline_first else (11.8 - 6.1) / 3}
     for kill in plan:
-        if "at" in kill:
-            low, high = spans[kill["aim"]]
-            assert low <= kill["at"] <= high, kill
+        if "after" in kill:
+            assert 0.1 * max(lengths[kill["aim"]], 0.5) <= kill["after"] <= 0.7 * max(lengths[kill["aim"]], 0.5), kill
+            assert (kill["aim"] == "mid-trial") == (kill.get("trial") in {"0", "1", "2"})
     assert {p["aim"] for p in plan} == {"diagnosis", "baseline", "mid-trial", "while writing"}
+
+
+def test_kill9_anchors_a_kill_to_its_stage_in_events_jsonl(tmp_path):
+    import sys
+
+    sys.path.insert(0, str(Path(run.__file__).parent))
+    import kill9
+
+    events = tmp_path / "events.jsonl"
+    events.write_text('{"event": "trial_started", "trial_id": "0"}\n{"event": "stage_started", "sta')  # mid-write
+    assert kill9._anchored(tmp_path, {"aim": "diagnosis"})
+    assert kill9._anchored(tmp_path, {"aim": "mid-trial", "trial": "0"})
+    assert not kill9._anchored(tmp_path, {"aim": "mid-trial", "trial": "1"})
+    assert not kill9._anchored(tmp_path, {"aim": "baseline"})
+    events.write_text(events.read_text() + 'ge": "training the spec as written (for the before/after)"}\n')
+    assert kill9._anchored(tmp_path, {"aim": "baseline"})
