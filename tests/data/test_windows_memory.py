@@ -119,3 +119,16 @@ def test_the_data_digest_is_unchanged_and_chunked(monkeypatch):
     chunked = hashlib.sha256()
     ds.update_digest(chunked)
     assert chunked.hexdigest() == whole.hexdigest()
+
+
+def test_the_brief_training_evaluates_in_chunks_with_the_same_numbers(monkeypatch):
+    from autofix_lstm.diagnosis import probes
+
+    spec = _spec(window=8, validation_split=0.3)
+    prepared = prepare(spec, load_dataset(spec, frame=_frame(500)))
+    whole, whole_metrics = probes.run_probe(spec, prepared)
+    monkeypatch.setattr(probes, "EVAL_CHUNK", 7)  # 150 validation windows: 22 chunks, the last one short
+    chunked, chunked_metrics = probes.run_probe(spec, prepared)
+    np.testing.assert_allclose(chunked.val_loss, whole.val_loss, rtol=1e-5)
+    assert chunked_metrics["std_ratio"] == pytest.approx(whole_metrics["std_ratio"], rel=1e-5)
+    assert chunked_metrics["mse"] == pytest.approx(whole_metrics["mse"], rel=1e-5)
