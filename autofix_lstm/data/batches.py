@@ -17,7 +17,7 @@ STREAM_ABOVE_BYTES = 64 * 2**20
 
 def logical_bytes(*arrays: np.ndarray) -> int:
     """Bytes the arrays would take if copied whole (a view's ``nbytes`` counts its elements, not its base)."""
-    return int(sum(np.asarray(a).size * 4 for a in arrays))
+    return int(sum(int(np.prod(np.shape(a))) * 4 for a in arrays))
 
 
 class WindowBatches(keras.utils.PyDataset):

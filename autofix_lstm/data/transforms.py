@@ -8,8 +8,9 @@ and returns predictions in the target's ORIGINAL units.
 
 Large training windows (over ``IN_ONE_GO_BYTES``) are never copied whole: the scalers are fit on
 the rows the windows cover, weighted by how many windows cover each (the same statistics; the
-robust scaler's quantiles count each row once), or on bounded chunks of windows, and transformed
-windows are written chunk by chunk into one float32 array.
+robust scaler's quantiles count each row once), or on bounded chunks of windows. A map per row
+scales the rows once (``apply_rows``); window-relative inputs of large windows are computed as they
+are read (``RelativeWindows``), a batch at a time, never stored whole.
 """
 
 from __future__ import annotations
@@ -163,11 +164,68 @@ class InputTransform:
             x = _relative(x)
         return ((x - self.center) / self.scale).astype(np.float32)
 
+    def lazy(self, x: np.ndarray) -> np.ndarray | RelativeWindows:
+        """Model inputs for the raw windows ``x``: ``apply(x)`` when small, ``RelativeWindows`` (computed
+        as read) when a copy would be large; only for maps that depend on the whole window."""
+        if self.per_row:
+            raise ValueError(f"input scaling {self.kind!r} acts on each row: scale the rows once (apply_rows)")
+        return self.apply(x) if x.size * 8 <= IN_ONE_GO_BYTES else RelativeWindows(x, self)
+
     def layer(self) -> keras.layers.Layer | None:
         """The same map as a Keras layer (None for ``none``)."""
         if self.kind == "none":
             return None
         return ScaleInputs(self.kind, self.center.tolist(), self.scale.tolist(), name="scale_inputs")
+
+
+class RelativeWindows:
+    """Window-relative model inputs of the raw windows ``windows``, computed when read, never stored whole.
+
+    Reads like the float32 array ``transform.apply(windows)`` for what training and the checks do
+    with model inputs: ``len``, ``shape``, ``size``, ``dtype``, ``ndim``; indexing the windows by an
+    int or an index array (then any further axes) gives a numpy array; a slice gives another
+    ``RelativeWindows`` (a view); ``numpy.asarray`` computes every window (only for small ones).
+    """
+
+    def __init__(self, windows: np.ndarray, transform: InputTransform):
+        self.windows = windows
+        self.transform = transform
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The windows' shape."""
+        return tuple(self.windows.shape)
+
+    @property
+    def ndim(self) -> int:
+        """3: (windows, timesteps, features)."""
+        return self.windows.ndim
+
+    @property
+    def size(self) -> int:
+        """Values in all the windows."""
+        return int(self.windows.size)
+
+    @property
+    def dtype(self) -> np.dtype:
+        """float32, the model inputs' type."""
+        return np.dtype(np.float32)
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def __getitem__(self, key):
+        first, rest = (key[0], key[1:]) if isinstance(key, tuple) else (key, ())
+        if isinstance(first, slice) and not rest:
+            return RelativeWindows(self.windows[first], self.transform)
+        chosen = self.windows[first]
+        if chosen.ndim == 2:  # one window
+            return self.transform._apply(chosen[None])[0][rest]
+        return self.transform._apply(chosen)[(slice(None), *rest)]
+
+    def __array__(self, dtype=None, copy=None):
+        out = self.transform.apply(self.windows)
+        return out if dtype is None else out.astype(dtype, copy=False)
 
 
 @dataclass

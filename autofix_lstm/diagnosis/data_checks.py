@@ -95,7 +95,7 @@ def unscaled_inputs(ctx: Context) -> Finding | None:
     model the brief training shows learning (a wide model can route around them: the inputs are then a
     risk, not the cause of a collapse); or every varying feature below ``INPUT_TINY_LIMIT``.
     """
-    x = bounded_windows(ctx.prepared.x_train, STATISTICS_VALUES)
+    x = np.asarray(bounded_windows(ctx.prepared.x_train, STATISTICS_VALUES))  # model inputs may be computed as read
     flat = np.abs(x.reshape(-1, x.shape[2]).astype(np.float64))
     magnitude = np.quantile(flat, 0.99, axis=0)
     spread = np.std(x.reshape(-1, x.shape[2]).astype(np.float64), axis=0)

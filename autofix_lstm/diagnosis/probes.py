@@ -13,7 +13,8 @@ records:
 
 The validation loss after each epoch and the metrics after the brief training are taken on at most
 ``VALIDATION_SAMPLE`` validation windows, evenly spaced (``validation_sample`` of
-``validation_windows`` in the record).
+``validation_windows`` in the record), ``EVAL_CHUNK`` windows at a time: the sample is never copied
+whole, so its memory does not grow with the window.
 
 Before the first step and at ``SPREAD_POINTS`` evenly spaced steps, on up to ``ACTIVATION_BATCH``
 validation windows (the part the collapse verdict is taken on): the spread of the head's outputs
@@ -73,6 +74,8 @@ SPREAD_POINTS = 6
 # validation windows, evenly spaced (``Probe.validation_sample``): enough for the collapse verdict,
 # at a bounded cost in time and memory however large the validation part.
 VALIDATION_SAMPLE = 10_000
+# Windows evaluated at a time (validation loss, predictions), as ``evaluate.predict_original`` does.
+EVAL_CHUNK = 1024
 
 
 def layer_names(spec: Spec) -> list[str]:
@@ -464,12 +467,29 @@ class _Stepper:
         self.eval_step = eval_step
 
 
+def _eval_chunks(n: int):
+    """Slices of ``EVAL_CHUNK`` windows covering ``0..n``."""
+    return (slice(start, min(n, start + EVAL_CHUNK)) for start in range(0, n, EVAL_CHUNK))
+
+
+def _val_loss(stepper: _Stepper, x: np.ndarray, y: np.ndarray) -> float:
+    """The loss on the windows ``x``, ``EVAL_CHUNK`` at a time: the mean of the chunks' losses,
+    weighted by their windows (the loss of one whole-array call, which a single chunk is)."""
+    total = 0.0
+    for part in _eval_chunks(len(y)):
+        loss = float(stepper.eval_step(np.ascontiguousarray(x[part], dtype=np.float32), y[part]))
+        total += loss * (part.stop - part.start)
+    return total / max(1, len(y))
+
+
 def _predict(core: keras.Model, prepared: Prepared) -> np.ndarray:
     """``training.predict_original`` on the validation windows, with an eager call instead of ``predict``
-    (which compiles a predict function: most of a second, for one batch)."""
+    (which compiles a predict function: most of a second, for one batch), ``EVAL_CHUNK`` windows at a time."""
     x_raw = prepared.dataset.x_val
-    x = np.ascontiguousarray(prepared.x_val, dtype=np.float32)
-    out = np.asarray(keras.ops.convert_to_numpy(core(x, training=False)), dtype=np.float64)
+    chunks = [np.asarray(keras.ops.convert_to_numpy(
+        core(np.ascontiguousarray(prepared.x_val[part], dtype=np.float32), training=False)), dtype=np.float64)
+        for part in _eval_chunks(len(x_raw))]
+    out = np.concatenate(chunks) if chunks else np.empty((0, 1))
     if prepared.dataset.task == "regression":
         return prepared.target.invert(out, x_raw).reshape(len(x_raw), -1)[:, 0]
     return out
@@ -540,7 +560,6 @@ def run_probe(spec: Spec, prepared: Prepared, *, on_step=None) -> tuple[Probe, d
     y_train = prepared.y_train
     checked = prepared.validation_sample(VALIDATION_SAMPLE)
     probe.validation_windows, probe.validation_sample = len(prepared.y_val), len(checked.y_val)
-    x_val_checked = np.ascontiguousarray(checked.x_val, dtype=np.float32)
     y_dtype = tf.int64 if np.issubdtype(y_train.dtype, np.integer) else tf.float32
     x_spec = tf.TensorSpec([None, *x_train.shape[1:]], tf.float32)
     y_spec = tf.TensorSpec([None, *y_train.shape[1:]], y_dtype)
@@ -577,7 +596,7 @@ def run_probe(spec: Spec, prepared: Prepared, *, on_step=None) -> tuple[Probe, d
                 if not math.isfinite(loss):
                     probe.nonfinite_loss_step = probe.steps - 1
                     break
-            probe.val_loss.append(_finite_or_none(float(stepper.eval_step(x_val_checked, checked.y_val))))
+            probe.val_loss.append(_finite_or_none(_val_loss(stepper, checked.x_val, checked.y_val)))
     except (tf.errors.OpError, ValueError, TypeError) as err:
         lines = [line for line in str(err).strip().splitlines() if line.strip()]
         detail = next((line for line in lines if "label" in line.lower() or "shape" in line.lower()), lines[-1] if lines else "")

@@ -51,9 +51,12 @@ class Prepared:
 
 
 def _model_inputs(inputs: InputTransform, dataset: Dataset) -> tuple[np.ndarray, np.ndarray]:
-    """Model-space windows: views over the rows scaled once, where the scaling acts on each row alone."""
+    """Model-space windows: views over the rows scaled once, where the scaling acts on each row alone;
+    window-relative ones computed as they are read when large (``RelativeWindows``)."""
     if inputs.per_row and dataset.rows is not None:
         return dataset.rewindow(inputs.apply_rows(dataset.rows))
+    if not inputs.per_row:
+        return inputs.lazy(dataset.x_train), inputs.lazy(dataset.x_val)
     return inputs.apply(dataset.x_train), inputs.apply(dataset.x_val)
 
 

@@ -8,9 +8,12 @@ earlier fold (the end of the training part, fit on what precedes it): a model co
 beats the constant on both, so two models tried on a short validation part cannot find "signal" by luck. If either beats the constant, the data holds
 signal that the LSTM search did not find; only when none does may a verdict blame the data.
 
-The probe is bounded so it stays a small fraction of one training: at most ``MAX_ROWS`` training
-windows (the most recent ones), ``MAX_ROWS`` validation windows (evenly spaced; ``validation_rows``)
-and ``MAX_COLUMNS`` flattened inputs (the most recent timesteps). Only those windows are copied.
+The probe is bounded so it stays a small fraction of one training, in time and in memory, however
+long the data and the window: at most ``MAX_COLUMNS`` flattened inputs (the most recent timesteps),
+and at most ``probe_rows`` training windows (the most recent ones) and as many validation windows
+(evenly spaced; ``validation_rows``): ``MAX_ROWS``, or fewer where a window flattens to more than
+``MAX_VALUES / MAX_ROWS`` values, so that each flattened matrix holds at most ``MAX_VALUES`` values
+(``rows`` in the record says how many were used). Only those windows are copied, once, in float32.
 """
 
 from __future__ import annotations
@@ -28,6 +31,10 @@ from autofix_lstm.scoring.objective import beats_constant
 MODEL_NAMES = {"linear": "a linear model", "gradient_boosting": "a gradient-boosted model"}  # for sentences
 MAX_ROWS = 20_000
 MAX_COLUMNS = 2_000
+# Values in each flattened matrix (20,000 windows of 300 values, e.g. 30 timesteps x 10 features): the
+# probe's memory (about 35 bytes a value at its peak, in the gradient-boosted model's float64 copies)
+# stays near 200 MB whatever the window, instead of growing with it up to MAX_COLUMNS.
+MAX_VALUES = 6_000_000
 TREE_ITERATIONS = 100
 
 
@@ -72,12 +79,24 @@ class SignalProbe:
         return f"{name} on the same windows reaches {metric} {value} (a constant: {constant})"
 
 
+def probe_rows(window: int, n_features: int) -> int:
+    """Windows the probe fits on (and judges on) at most, for windows of ``window`` x ``n_features``:
+    ``MAX_ROWS``, fewer for wide windows, so that a flattened matrix holds at most ``MAX_VALUES`` values."""
+    columns = max(1, min(window * n_features, MAX_COLUMNS))
+    return max(1, min(MAX_ROWS, MAX_VALUES // columns))
+
+
 def _flat(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
-    flat = x.reshape(len(x), -1)
+    """The windows ``x`` flattened to (windows, values), the most recent ``MAX_COLUMNS`` values of each,
+    NaN/inf as 0: one float32 copy of those values only (``x`` may be views over shared rows)."""
+    steps = -(-MAX_COLUMNS // max(1, x.shape[2]))  # the timesteps that hold the last MAX_COLUMNS values
+    flat = np.array(x[:, -steps:], dtype=np.float32, order="C").reshape(len(x), -1)
     if flat.shape[1] > MAX_COLUMNS:
-        flat = flat[:, -MAX_COLUMNS:]  # the most recent timesteps
-    return np.nan_to_num(flat, nan=0.0, posinf=0.0, neginf=0.0)
+        flat = np.ascontiguousarray(flat[:, -MAX_COLUMNS:])  # the most recent timesteps
+    bad = np.isfinite(flat)
+    np.logical_not(bad, out=bad)
+    flat[bad] = 0.0  # in place (nan_to_num's three masks would cost most of another copy)
+    return flat
 
 
 def probe_signal(dataset, *, seed: int = 0) -> SignalProbe:
@@ -93,13 +112,15 @@ def probe_signal(dataset, *, seed: int = 0) -> SignalProbe:
     from sklearn.preprocessing import StandardScaler
 
     started = time.perf_counter()
-    dataset = dataset.validation_sample(MAX_ROWS)
-    x_train, x_val = _flat(dataset.x_train[-MAX_ROWS:]), _flat(dataset.x_val)
-    y_train, y_val = np.asarray(dataset.y_train)[-MAX_ROWS:], np.asarray(dataset.y_val)
+    limit = probe_rows(dataset.window, dataset.n_features)
+    dataset = dataset.validation_sample(limit)
+    x_train, x_val = _flat(dataset.x_train[-limit:]), _flat(dataset.x_val)
+    y_train, y_val = np.asarray(dataset.y_train)[-limit:], np.asarray(dataset.y_val)
     regression = dataset.task == "regression"
     if regression:
         candidates = {
-            "linear": make_pipeline(StandardScaler(), Ridge(alpha=1.0)),
+            # copy_X=False: the scaler's output is the model's own copy, centred in place (the same numbers).
+            "linear": make_pipeline(StandardScaler(), Ridge(alpha=1.0, copy_X=False)),
             "gradient_boosting": HistGradientBoostingRegressor(max_iter=TREE_ITERATIONS, random_state=seed),
         }
         persistence = dataset.last_observed(dataset.x_val) if dataset.persistence_applies else None
@@ -117,7 +138,7 @@ def probe_signal(dataset, *, seed: int = 0) -> SignalProbe:
     k = min(len(x_val), len(x_train) // 3)
     folds = [(x_train, y_train, x_val, y_val, persistence if regression else None)]
     if k >= 10:
-        earlier = dataset.last_observed(dataset.x_train[-MAX_ROWS:])[-k:] if regression and persistence is not None else None
+        earlier = dataset.last_observed(dataset.x_train[-limit:])[-k:] if regression and persistence is not None else None
         folds.append((x_train[:-k], y_train[:-k], x_train[-k:], y_train[-k:], earlier))
     for name, model in candidates.items():
         fold_metrics = []

@@ -119,3 +119,47 @@ def test_the_data_digest_is_unchanged_and_chunked(monkeypatch):
     chunked = hashlib.sha256()
     ds.update_digest(chunked)
     assert chunked.hexdigest() == whole.hexdigest()
+
+
+def test_the_brief_training_evaluates_in_chunks_with_the_same_numbers(monkeypatch):
+    from autofix_lstm.diagnosis import probes
+
+    spec = _spec(window=8, validation_split=0.3)
+    prepared = prepare(spec, load_dataset(spec, frame=_frame(500)))
+    whole, whole_metrics = probes.run_probe(spec, prepared)
+    monkeypatch.setattr(probes, "EVAL_CHUNK", 7)  # 150 validation windows: 22 chunks, the last one short
+    chunked, chunked_metrics = probes.run_probe(spec, prepared)
+    np.testing.assert_allclose(chunked.val_loss, whole.val_loss, rtol=1e-5)
+    assert chunked_metrics["std_ratio"] == pytest.approx(whole_metrics["std_ratio"], rel=1e-5)
+    assert chunked_metrics["mse"] == pytest.approx(whole_metrics["mse"], rel=1e-5)
+
+
+def test_large_window_relative_inputs_are_computed_as_read(monkeypatch):
+    import tracemalloc
+
+    spec = _spec(window=40, inputs="window_relative")
+    ds = load_dataset(spec, frame=_frame(3000))
+    eager = prepare(spec, ds)  # small: one array, as always
+    assert isinstance(eager.x_train, np.ndarray)
+    monkeypatch.setattr(transforms, "IN_ONE_GO_BYTES", 1024)  # everything counts as large now
+    monkeypatch.setattr(transforms, "CHUNK_SAMPLES", 37)
+    tracemalloc.start()
+    lazy = prepare(spec, ds)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert isinstance(lazy.x_train, transforms.RelativeWindows) and lazy.x_train.shape == eager.x_train.shape
+    assert peak < eager.x_train.nbytes / 4  # no copy of the windows
+    # the same numbers as the whole-array transform with the same (chunk-fit) scaler
+    x_train, x_val = lazy.inputs.apply(ds.x_train), lazy.inputs.apply(ds.x_val)
+    np.testing.assert_allclose(x_train, eager.x_train, rtol=1e-6, atol=1e-6)
+    index = np.array([0, 5, 999, len(ds.y_train) - 1])
+    np.testing.assert_array_equal(lazy.x_train[index], x_train[index])
+    np.testing.assert_array_equal(lazy.x_train[7], x_train[7])
+    np.testing.assert_array_equal(lazy.x_train[index, -1, 0], x_train[index, -1, 0])
+    part = lazy.x_val[3:50:4]
+    assert isinstance(part, transforms.RelativeWindows)
+    np.testing.assert_array_equal(np.asarray(part), x_val[3:50:4])
+    np.testing.assert_array_equal(np.asarray(lazy.validation_sample(20).x_val), x_val[evenly_spaced(len(x_val), 20)])
+    monkeypatch.setattr("autofix_lstm.modeling.train.STREAM_ABOVE_BYTES", 0)  # batches read from the lazy inputs
+    outcome = fit_prepared(spec, lazy, epochs=1)
+    assert np.isfinite(outcome.history["loss"]).all() and outcome.metrics["std_ratio"] > 0
