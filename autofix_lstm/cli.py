@@ -365,7 +365,6 @@ def worker(
     verbose: bool = typer.Option(False, "--verbose", help=VERBOSE_HELP),
 ) -> None:
     """Run trials for a search's chief (autofix-lstm search --chief / --workers) until it says the search is over."""
-    import datetime
 
     with _exit_codes():
         quiet_libraries(verbose)
@@ -376,24 +375,14 @@ def worker(
         from autofix_lstm.preflight import preflight
 
         checked, dataset = preflight(spec)
-        from autofix_lstm.tuning.driver import SearchReporter  # imports TensorFlow
+        from autofix_lstm.render.progress import PlainReporter  # imports TensorFlow
         from autofix_lstm.tuning.worker import default_worker_id, run_worker
 
         name = worker_id or default_worker_id()
-
-        class Lines(SearchReporter):
-            def stage(self, text: str) -> None:
-                console.print(Text(f"{datetime.datetime.now():%Y-%m-%d %H:%M:%S} {text}"), highlight=False,
-                              soft_wrap=True)
-
-            def trial_done(self, done, best, fixed) -> None:
-                objective = "-" if best is None or best.score is None else f"{best.score:.4g}"
-                self.stage(f"{name}: {done} trials done here; best objective here {objective}")
-
         from autofix_lstm.errors import SearchInterrupted
 
         try:
-            done = run_worker(checked, dataset, address=chief_address, worker_id=name, reporter=Lines(),
+            done = run_worker(checked, dataset, address=chief_address, worker_id=name, reporter=PlainReporter(),
                               connect_timeout=connect_timeout)
         except SearchInterrupted as err:  # the worker's own words: the search itself goes on, or resumes
             err_console.print(f"[bold yellow]interrupted[/]: {escape(name)} stopped by {err.signal_name} after its "

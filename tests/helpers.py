@@ -101,6 +101,23 @@ def tiny_layers(units: int = 8, head_activation: str = "linear", head_units: int
     return [{"type": "lstm", "units": units}, {"type": "dense", "units": head_units, "activation": head_activation}]
 
 
+def one_epoch_sine_spec(tmp_path: Path, units: int = 4) -> Path:
+    """A 120-row sine and a spec training a ``units``-unit LSTM on it for one epoch (batch 32, seed 0)."""
+    make_series_csv(tmp_path, n=120, kind="sine")
+    layers = [{"type": "lstm", "units": units}, {"type": "dense", "units": 1}]
+    return write_spec(tmp_path, spec_dict("series.csv", model={"layers": layers},
+                                          train={"epochs": 1, "batch_size": 32, "seed": 0}))
+
+
+class FakeDiagnosis:
+    """What the search reads of a diagnosis, with no finding (for tests that stop a search before its trials)."""
+
+    findings, signal_probe, output_path = [], None, None
+
+    def to_dict(self) -> dict:
+        return {"findings": []}
+
+
 def spec_dict(data_path: str | Path = "series.csv", **sections: Any) -> dict:
     """A complete, tiny spec dict for a CSV/Parquet file; ``sections`` deep-merge over the defaults.
 

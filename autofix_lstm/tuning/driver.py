@@ -257,9 +257,7 @@ class _TrialRunner:
         evaluating = time.perf_counter()
         objective = score(metrics, self.min_std_ratio)
         # The predictions the metrics were measured on (predicting the validation part again costs as much).
-        raw = outcome.val_predictions
-        val_predictions = _as_list(raw if raw is not None else predict_original(outcome.core, prepared,
-                                                                               self.dataset.x_val))
+        val_predictions = _as_list(outcome.val_predictions)
         eval_seconds += time.perf_counter() - evaluating
         record = TrialRecord(
             trial_id=trial_id,

@@ -13,7 +13,7 @@ import gc
 import keras
 import numpy as np
 import pytest
-from helpers import make_series_csv, spec_dict, write_spec
+from helpers import one_epoch_sine_spec
 
 from autofix_lstm.data.dataset import load_dataset
 from autofix_lstm.diagnosis.probes import run_probe
@@ -45,10 +45,7 @@ def _forget(names: set[str]) -> None:
 
 @pytest.fixture
 def spec(tmp_path):
-    make_series_csv(tmp_path, n=120, kind="sine")
-    raw = spec_dict("series.csv", model={"layers": [{"type": "lstm", "units": 2}, {"type": "dense", "units": 1}]},
-                    train={"epochs": 1, "batch_size": 32, "seed": 0})
-    return load_spec(write_spec(tmp_path, raw))
+    return load_spec(one_epoch_sine_spec(tmp_path, units=2))
 
 
 def test_without_the_release_a_fit_keeps_its_graph_after_clear_session():

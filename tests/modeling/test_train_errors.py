@@ -6,7 +6,7 @@ from __future__ import annotations
 import keras
 import pytest
 import tensorflow as tf
-from helpers import invoke_train, make_series_csv, spec_dict, write_spec
+from helpers import invoke_train, make_series_csv, one_epoch_sine_spec, spec_dict, write_spec
 
 from autofix_lstm.data.dataset import load_dataset
 from autofix_lstm.errors import ModelSpecError, ResourceError
@@ -16,10 +16,7 @@ from autofix_lstm.spec import load_spec
 
 @pytest.fixture
 def spec(tmp_path):
-    make_series_csv(tmp_path, n=120, kind="sine")
-    raw = spec_dict("series.csv", model={"layers": [{"type": "lstm", "units": 4}, {"type": "dense", "units": 1}]},
-                    train={"epochs": 1, "batch_size": 32, "seed": 0})
-    return load_spec(write_spec(tmp_path, raw))
+    return load_spec(one_epoch_sine_spec(tmp_path, units=4))
 
 
 def _fit_raising(monkeypatch, error: Exception):

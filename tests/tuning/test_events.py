@@ -8,7 +8,7 @@ import signal
 
 import pytest
 import yaml
-from helpers import collapsing_spec
+from helpers import FakeDiagnosis, collapsing_spec
 
 from autofix_lstm.errors import SearchInterrupted
 from autofix_lstm.run_dir import RunDir
@@ -140,17 +140,11 @@ def test_a_reporter_written_before_the_new_calls_still_works(tmp_path):
 
 
 def test_an_interrupted_search_logs_the_signal(csv_spec, monkeypatch):
-    class Diagnosis:
-        findings, signal_probe, output_path = [], None, None
-
-        def to_dict(self):
-            return {"findings": []}
-
     def baseline_training(spec, candidate, dataset, *, stops=None, **kwargs):
         os.kill(os.getpid(), signal.SIGTERM)
         raise StopRequested(stops.signal_name)
 
-    monkeypatch.setattr(driver, "diagnose_dataset", lambda *args, **kwargs: Diagnosis())
+    monkeypatch.setattr(driver, "diagnose_dataset", lambda *args, **kwargs: FakeDiagnosis())
     monkeypatch.setattr(driver, "train_candidate", baseline_training)
     with pytest.raises(SearchInterrupted):
         driver.run_search(csv_spec)

@@ -18,7 +18,7 @@ import keras_tuner as kt
 import numpy as np
 import pytest
 import yaml
-from helpers import spec_dict, write_spec
+from helpers import FakeDiagnosis, spec_dict, write_spec
 from typer.testing import CliRunner
 
 from autofix_lstm.cli import app
@@ -454,18 +454,12 @@ def test_trials_keras_tuner_ended_without_a_readable_record_are_run_again(tmp_pa
 
 
 def test_a_signal_during_the_baseline_stops_cleanly_and_the_next_run_trains_it_again(csv_spec, monkeypatch):
-    class Diagnosis:
-        findings, signal_probe, output_path = [], None, None
-
-        def to_dict(self):
-            return {"findings": []}
-
     def baseline_training(spec, candidate, dataset, *, stops=None, **kwargs):
         os.kill(os.getpid(), signal.SIGTERM)
         assert stops.requested  # noted, not raised: the real training ends at this epoch's end, then raises
         raise StopRequested(stops.signal_name)
 
-    monkeypatch.setattr(driver, "diagnose_dataset", lambda *args, **kwargs: Diagnosis())
+    monkeypatch.setattr(driver, "diagnose_dataset", lambda *args, **kwargs: FakeDiagnosis())
     monkeypatch.setattr(driver, "train_candidate", baseline_training)
     with pytest.raises(SearchInterrupted) as caught:
         driver.run_search(csv_spec)
