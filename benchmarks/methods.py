@@ -29,8 +29,9 @@ from autofix_lstm.errors import AutofixError
 from autofix_lstm.modeling.evaluate import measure
 from autofix_lstm.modeling.train import export_model, fit_prepared, prepare
 from autofix_lstm.run_dir import RunDir, save_model
-from autofix_lstm.scoring.objective import beats_persistence, is_fix
-from autofix_lstm.spec import Spec
+from autofix_lstm.scoring.objective import beats_persistence, is_fix, score
+from autofix_lstm.spec import Spec, load_spec
+from autofix_lstm.tuning.confirmation import CONFIRM_SEEDS
 from autofix_lstm.tuning.records import TrialRecord
 from autofix_lstm.tuning.space import SearchSpace, build_space
 from autofix_lstm.tuning.strategies import resolve_strategies
@@ -207,3 +208,43 @@ def floor_seconds(best_spec: Spec | None, dataset_spec: Spec) -> float | None:
     started = time.perf_counter()
     fit_prepared(best_spec, prepare(best_spec, dataset))
     return time.perf_counter() - started
+
+
+def common_score(metrics: dict, spec: Spec) -> float | None:
+    """autofix-lstm's tiered objective for a trial's metrics (lower is better), whichever method ran it.
+
+    The peers optimise their own ``val_loss``; the anytime curves compare every method on this one
+    scale, computed here from the measured metrics.
+    """
+    if not metrics:
+        return None
+    value = score(metrics, spec.search.min_std_ratio)
+    return value if math.isfinite(value) else None
+
+
+def _train_and_measure(candidate: Spec, dataset: Dataset) -> tuple[dict, float]:
+    started = time.perf_counter()
+    outcome = fit_prepared(candidate, prepare(candidate, dataset), min_std_ratio=candidate.search.min_std_ratio)
+    return outcome.metrics, time.perf_counter() - started
+
+
+def seed_check(best_spec: Spec | None, spec: Spec) -> list[dict]:
+    """Train a method's best configuration with autofix's extra confirmation seeds: is it a fix on each?"""
+    if best_spec is None:
+        return []
+    dataset = load_dataset(spec)
+    runs = []
+    for offset in range(1, CONFIRM_SEEDS + 1):
+        seed = spec.train.seed + offset
+        metrics, seconds = _train_and_measure(best_spec.updated({"train.seed": seed}), dataset)
+        runs.append({"seed": seed, "fix": is_fix(metrics, spec.search.min_std_ratio), "seconds": seconds,
+                     "metrics": metrics})
+    return runs
+
+
+def train_reference(reference_fix: Path, spec: Spec) -> dict:
+    """One training of the case's hand-written reference fix, with the run's epochs and seed."""
+    reference = load_spec(reference_fix).updated({"train.epochs": spec.train.epochs, "train.seed": spec.train.seed})
+    metrics, seconds = _train_and_measure(reference, load_dataset(reference))
+    return {"metrics": metrics, "seconds": seconds, "fix": is_fix(metrics, spec.search.min_std_ratio),
+            "beats_persistence": beats_persistence(metrics)}

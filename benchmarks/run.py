@@ -30,7 +30,7 @@ from autofix_lstm.run_dir import RunDir  # noqa: E402
 from autofix_lstm.spec import load_spec  # noqa: E402
 from autofix_lstm.tuning.records import TrialRecord  # noqa: E402
 from benchmarks.cases import list_cases  # noqa: E402
-from benchmarks.methods import METHODS, floor_seconds, verify  # noqa: E402
+from benchmarks.methods import METHODS, common_score, floor_seconds, seed_check, train_reference, verify  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -82,10 +82,14 @@ def run_case(case, methods: list[str], trials: int, epochs: int | None, work: Pa
               "settings": settings or {}}
     if timing:
         result["diagnosis_timing"] = time_diagnosis(spec)
+    if case.reference_fix is not None:
+        result["reference"] = train_reference(case.reference_fix, spec)
     for method in methods:
         out = work / case.name / method
         run = METHODS[method](spec, out)
         verdict = verify(run, spec)
+        for trial in run.trials:
+            trial["score"] = common_score(trial.get("metrics") or {}, spec)
         trials_to_fix, seconds_to_fix = run.first_fix()
         result["methods"][method] = {
             "fixed": verdict["fixed"],
@@ -103,8 +107,15 @@ def run_case(case, methods: list[str], trials: int, epochs: int | None, work: Pa
         if method == "autofix":
             result["baseline"] = TrialRecord.load(RunDir(out).baseline).metrics
             summary = json.loads(RunDir(out).summary.read_text())
-            for key in ("signal_probe", "pruning", "refinement", "best_trial", "trials_pruned"):
+            for key in ("signal_probe", "pruning", "refinement", "best_trial", "trials_pruned", "baseline_state",
+                        "confirmed_seeds", "seed_runs", "confirmation"):
                 result["methods"][method][key] = summary.get(key)
+        elif verdict["fixed"]:
+            # The peers have no confirmation of their own: the runner trains their best configuration
+            # with the same two extra seeds autofix's confirmation uses, outside their timed search.
+            runs = seed_check(run.best_spec, spec)
+            result["methods"][method]["seed_runs"] = runs
+            result["methods"][method]["confirmed_seeds"] = f"{1 + sum(r['fix'] for r in runs)}/{1 + len(runs)}"
         line = result["methods"][method]
         print(
             f"  {case.name:32s} {method:12s} fixed={line['fixed']!s:5s} first_fix={trials_to_fix} "

@@ -38,12 +38,45 @@ def test_quick_run_writes_results_and_the_report(tmp_path):
             assert 1 <= method["trials_run"] <= 3  # autofix may count the spec as written as trial 0
             assert method["total_seconds"] > 0
             assert isinstance(method["fixed"], bool)
+            assert all("score" in trial for trial in method["trials"])  # one scale for the anytime curves
     noise = json.loads((tmp_path / "negative_white_noise.json").read_text())
     assert not any(m["fixed"] for m in noise["methods"].values())
+    assert "reference" not in noise  # a control has no reference fix
+    sunspots = json.loads((tmp_path / "unscaled_target_sunspots.json").read_text())
+    assert sunspots["reference"]["metrics"]["task"] == "regression" and sunspots["reference"]["seconds"] > 0
     path = report.write(results, tmp_path / "RESULTS.md", plot_path=tmp_path / "time_to_fix.png")
     text = path.read_text()
     assert "## Targets" in text and "negative_white_noise" in text
+    assert "## The kept model against the hand-written reference fix" in text and "## Anytime" in text
     assert (tmp_path / "time_to_fix.png").stat().st_size > 1000
+    assert (tmp_path / "anytime.png").stat().st_size > 1000
+
+
+def _result(case: str, scores: dict[str, list], reference_beats_persistence=None, ours=None, ref=None) -> dict:
+    methods = {m: {"trials": [{"score": v} for v in values], "best_metrics": ours if m == "autofix" else None,
+                   "beats_persistence": True} for m, values in scores.items()}
+    out = {"case": case, "trials_budget": 3, "methods": methods}
+    if ref is not None:
+        out["reference"] = {"metrics": ref, "beats_persistence": reference_beats_persistence}
+    return out
+
+
+def test_the_anytime_curve_is_the_median_best_so_far_and_ignores_the_spec_as_written():
+    first = _result("a", {"autofix": [2.5, 0.4, 0.6]})
+    first["methods"]["autofix"]["trials"].insert(0, {"score": 0.1, "baseline": True})  # not a search trial
+    second = _result("b", {"autofix": [0.8, None]})  # a failed trial, then the search stopped
+    third = _result("c", {"autofix": [0.2, 0.3, 0.1]})
+    assert report.anytime([first, second, third], "autofix", 3) == [0.8, 0.4, 0.4]
+
+
+def test_the_kept_model_is_judged_against_the_reference_fix():
+    good = {"task": "regression", "r2": 0.90, "collapsed": False}
+    ref = {"task": "regression", "r2": 0.905, "collapsed": False}
+    worse = {"task": "regression", "r2": 0.70, "collapsed": False}
+    rows = report.against_reference([_result("a", {"autofix": []}, True, good, ref),
+                                      _result("b", {"autofix": []}, False, worse, ref),
+                                      _result("control", {"autofix": []}, ours=good)])
+    assert [(r["case"], r["at_least"], r["persistence_due"]) for r in rows] == [("a", True, True), ("b", False, False)]
 
 
 def test_the_minimal_fix_benchmark_says_when_its_page_is_partial():
