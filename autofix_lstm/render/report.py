@@ -288,6 +288,7 @@ def banner_kind(summary: dict | None) -> str:
 
 _TIME_LABELS = {"training": "training the trials", "baseline": "the spec as written", "diagnosis": "diagnosis",
                 "evaluation": "evaluating", "writing": "writing files", "oracle": "the oracle choosing trials",
+                "confirmation": "confirming on more seeds", "minimal_fix": "finding the minimal fix",
                 "other": "the rest"}
 
 

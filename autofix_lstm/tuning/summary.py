@@ -379,22 +379,28 @@ def summary_dict(
         "necessary_changes": (minimal or {}).get("necessary_changes"),
         "incidental_changes": (minimal or {}).get("incidental_changes"),
         "minimal_fix": (minimal or {}).get("minimal_fix"),
-        **time_summary(records, baseline, elapsed, diagnosis_seconds),
+        **time_summary(records, baseline, elapsed, diagnosis_seconds,
+                       confirmation_seconds=0.0 if confirmation is None else confirmation.seconds,
+                       minimal_seconds=((minimal or {}).get("minimal_fix") or {}).get("seconds") or 0.0),
     }
 
 
-TIME_STAGES = ("diagnosis", "baseline", "oracle", "training", "evaluation", "writing", "other")
+TIME_STAGES = ("diagnosis", "baseline", "oracle", "training", "evaluation", "writing", "confirmation",
+               "minimal_fix", "other")
 
 
 def time_summary(records: list[TrialRecord], baseline: TrialRecord, elapsed: float,
-                 diagnosis_seconds: float | None) -> dict[str, Any]:
+                 diagnosis_seconds: float | None, confirmation_seconds: float = 0.0,
+                 minimal_seconds: float = 0.0) -> dict[str, Any]:
     """Where the search's wall time went: summary.json's ``time`` block and ``overhead_share``.
 
     ``time`` holds seconds per stage (``TIME_STAGES``; the trial stages summed over the records,
-    ``baseline`` the spec as written, ``other`` the rest of ``wall``: loading the data, Keras
-    Tuner's bookkeeping, the signal probe, earlier runs' diagnoses when the search was resumed),
-    ``wall`` (= ``elapsed_seconds``), ``trained`` (seconds spent fitting models: the baseline's and
-    every trial's) and ``oracle_share`` (the oracle's seconds over ``trained``).
+    ``baseline`` the spec as written, ``confirmation`` and ``minimal_fix`` those stages' own seconds,
+    ``other`` the rest of ``wall``: loading the data, Keras Tuner's bookkeeping, the signal probe,
+    the report, earlier runs' diagnoses when the search was resumed), ``wall`` (= ``elapsed_seconds``),
+    ``trained`` (seconds spent training models: the baseline's fit, every trial's fit, and the
+    confirmation's and the minimal fix's stages, which are nothing but trainings of candidates, each
+    with its own evaluation) and ``oracle_share`` (the oracle's seconds over ``trained``).
     ``overhead_share`` is ``(wall - trained) / trained``: 0 would be a search that only trains.
     Records without timings (written by an earlier version) count as ``other``.
     """
@@ -408,9 +414,12 @@ def time_summary(records: list[TrialRecord], baseline: TrialRecord, elapsed: flo
         "training": total("train_seconds"),
         "evaluation": total("eval_seconds"),
         "writing": total("write_seconds"),
+        "confirmation": float(confirmation_seconds or 0.0),
+        "minimal_fix": float(minimal_seconds or 0.0),
     }
     stages["other"] = max(0.0, elapsed - sum(stages.values()))
-    trained = stages["training"] + float(baseline.train_seconds or 0.0)
+    trained = (stages["training"] + float(baseline.train_seconds or 0.0) + stages["confirmation"]
+               + stages["minimal_fix"])
     return {
         "time": {
             **{key: round(value, 3) for key, value in stages.items()},

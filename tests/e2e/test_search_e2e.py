@@ -96,7 +96,8 @@ def test_the_time_block_accounts_for_the_search_and_every_record_says_where_its_
     out = result.output_dir
     summary = json.loads((out / "summary.json").read_text())
     block = summary["time"]
-    stages = ("diagnosis", "baseline", "oracle", "training", "evaluation", "writing", "other")
+    stages = ("diagnosis", "baseline", "oracle", "training", "evaluation", "writing", "confirmation", "minimal_fix",
+              "other")
     assert all(block[key] >= 0 for key in stages)
     assert sum(block[key] for key in stages) == pytest.approx(block["wall"], abs=0.01)
     assert block["wall"] == pytest.approx(summary["elapsed_seconds"], abs=0.001)
@@ -107,7 +108,10 @@ def test_the_time_block_accounts_for_the_search_and_every_record_says_where_its_
     for record in [baseline, *records]:
         assert record["train_seconds"] > 0 and record["eval_seconds"] > 0 and record["write_seconds"] >= 0
     assert all(r["oracle_seconds"] is not None and r["oracle_seconds"] >= 0 for r in records)
-    assert block["trained"] == pytest.approx(sum(r["train_seconds"] for r in [baseline, *records]), abs=0.01)
+    retrained = (summary["confirmation"] or {}).get("seconds", 0.0) + (summary["minimal_fix"] or {}).get("seconds", 0.0)
+    assert block["confirmation"] + block["minimal_fix"] == pytest.approx(retrained, abs=0.01)
+    assert block["trained"] == pytest.approx(sum(r["train_seconds"] for r in [baseline, *records]) + retrained,
+                                             abs=0.01)
     assert summary["overhead_share"] == pytest.approx((block["wall"] - block["trained"]) / block["trained"], abs=1e-3)
     assert block["oracle_share"] == pytest.approx(block["oracle"] / block["trained"], abs=1e-3)
 
