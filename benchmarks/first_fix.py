@@ -22,7 +22,9 @@ import statistics
 import sys
 from pathlib import Path
 
-from benchmarks.run import RESULTS, WORK
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"  # benchmarks.run's folders (not imported: it loads TensorFlow)
+WORK = HERE / "runs"
 
 
 def _stage_seconds(events: Path, stage: str) -> float | None:

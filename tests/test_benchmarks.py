@@ -132,3 +132,31 @@ def test_kill9_anchors_a_kill_to_its_stage_in_events_jsonl(tmp_path):
     assert not kill9._anchored(tmp_path, {"aim": "baseline"})
     events.write_text(events.read_text() + 'ge": "training the spec as written (for the before/after)"}\n')
     assert kill9._anchored(tmp_path, {"aim": "baseline"})
+
+
+def test_suite_time_counts_an_old_summarys_confirmation_and_minimal_fix_as_training():
+    from benchmarks.suite_time import case_time
+
+    old = {"time": {"diagnosis": 3.0, "baseline": 2.0, "oracle": 0.2, "training": 100.0, "evaluation": 2.0,
+                    "writing": 0.1, "other": 60.0, "wall": 167.3, "trained": 101.5},
+           "confirmation": {"seconds": 20.0}, "minimal_fix": {"seconds": 39.5}}
+    row = case_time(old)
+    assert row["trained"] == 161.0 and row["stages"]["other"] == 0.5
+    assert row["ratio"] == 167.3 / 161.0 and row["oracle_share"] == 0.2 / 161.0
+
+
+def test_first_fix_splits_the_time_to_the_first_fix(tmp_path):
+    from benchmarks.first_fix import case_row
+
+    folder = tmp_path / "case" / "autofix"
+    folder.mkdir(parents=True)
+    (folder / "events.jsonl").write_text(json.dumps({"event": "stage_ended", "stage": "diagnosing", "seconds": 3.0}) + "\n")
+    header = "trial_id,architecture.depth,architecture.units,fix,seconds,train_seconds,pruned_at_epoch,epochs_run\n"
+    (folder / "trials.csv").write_text(header + "00,1,32,False,5.0,4.5,,10\n01,1,32,True,19.5,19.0,,10\n"
+                                       "02,1,32,True,10.0,9.5,,10\n03,1,32,False,2.0,1.5,2,2\n04,1,32,True,10.5,10.5,,10\n")
+    result = {"case": "case", "methods": {"autofix": {"trials_to_first_fix": 2, "seconds_to_first_fix": 28.0,
+                                                      "floor_seconds": 8.0}}}
+    row = case_row(result, tmp_path)
+    assert row["first_fix_trial"] == "01" and row["diagnosis"] == 3.0 and row["trials_before"] == 5.0
+    assert row["first_fix_over_floor"] == 3.5
+    assert row["same_architecture_later_median"] == 10.0 and row["first_training_over_later"] == 1.9  # pruned 03 left out
