@@ -21,8 +21,9 @@ demo: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 
+# Two workers on CI's 2 cores (one per core: pytest-xdist); a file's tests stay on one worker.
 test: lint
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto --dist loadfile
 
 bench: setup
 	$(PY) -m benchmarks.run
