@@ -290,12 +290,15 @@ def write(results: list[dict], path: Path = HERE / "RESULTS.md", plot_path: Path
         raise SystemExit("no results in benchmarks/results/: run python -m benchmarks.run first")
     s = summarise(results)
     run = results[0].get("run", {})
+    commands = sorted({r.get("run", {}).get("command", "python -m benchmarks.run") for r in results})
+    starts = sorted({r.get("run", {}).get("started", "?") for r in results})
     v = run.get("versions", {})
     methods = list(s["methods"])
     lines = ["# Benchmark results", ""]
     lines += [
-        f"Produced by `{run.get('command', 'python -m benchmarks.run')}` then `python -m benchmarks.report`, "
-        f"started {run.get('started', '?')}.",
+        "Produced by " + ", ".join(f"`{c}`" for c in commands) + " then `python -m benchmarks.report`"
+        + (f" ({len(commands)} parts of one run, started {', '.join(starts)})" if len(commands) > 1
+           else f", started {run.get('started', '?')}") + ".",
         f"Machine: {v.get('machine', '?')}, GPU: {_fmt(v.get('gpu'))}. Python {v.get('python')}, TensorFlow "
         f"{v.get('tensorflow')}, Keras {v.get('keras')}, Keras Tuner {v.get('keras_tuner')}, Optuna {v.get('optuna')}, "
         f"scikit-learn {v.get('scikit_learn')}.",

@@ -108,7 +108,7 @@ def run_case(case, methods: list[str], trials: int, epochs: int | None, work: Pa
             result["baseline"] = TrialRecord.load(RunDir(out).baseline).metrics
             summary = json.loads(RunDir(out).summary.read_text())
             for key in ("signal_probe", "pruning", "refinement", "best_trial", "trials_pruned", "baseline_state",
-                        "confirmed_seeds", "seed_runs", "confirmation"):
+                        "confirmed_seeds", "seed_runs", "confirmation", "minimal_fix", "time", "overhead_share"):
                 result["methods"][method][key] = summary.get(key)
         elif verdict["fixed"]:
             # The peers have no confirmation of their own: the runner trains their best configuration

@@ -26,6 +26,36 @@ def test_oracle_quality_compares_the_best_objective_of_both_steps():
     assert "| median best objective | 0.3000 | 0.4000 |" in page
 
 
+def test_the_batched_arm_can_come_from_a_finished_benchmark_pass(tmp_path):
+    import json
+
+    time_block = {"diagnosis": 2.0, "baseline": 1.0, "oracle": 0.2, "training": 90.0, "evaluation": 1.0,
+                  "writing": 0.1, "other": 20.7, "wall": 115.0, "trained": 91.0}
+    method = {**_method([0.5, 0.2], True, 115.0), "confirmation": {"seconds": 15.0},
+              "minimal_fix": {"seconds": 5.0}}
+    (tmp_path / "a.json").write_text(json.dumps({"trials_budget": 12, "methods": {"autofix": method}}))
+    (tmp_path / "runs" / "a" / "autofix").mkdir(parents=True)
+    (tmp_path / "runs" / "a" / "autofix" / "summary.json").write_text(json.dumps({"time": time_block}))
+    batched = oracle_quality.batched_from(tmp_path, tmp_path / "runs", "a", 12)
+    assert batched["time"] == time_block and batched["source"] == str(tmp_path / "a.json")
+    kt_block = {**time_block, "oracle": 20.2, "wall": 135.0}
+    rows = {"a": {"keras_tuner": {**_method([0.25], True, 135.0), "time": kt_block,
+                                  "confirmation": {"seconds": 15.0}, "minimal_fix": {"seconds": 5.0}},
+                  "batched": batched}}
+    comparison = oracle_quality.compare(rows)
+    line = comparison["cases"][0]
+    assert line["batched"]["wall_over_trained"] == 115.0 / 111.0  # the confirmation and minimal fix are training
+    assert line["keras_tuner"]["oracle_share"] == 20.2 / 111.0 and line["batched_no_worse"] is True
+    page = oracle_quality.markdown(comparison, "python -m benchmarks.oracle_quality", "now")
+    assert f"benchmark pass in {tmp_path}" in page and "| median oracle share of training | 18.20% | 0.18% |" in page
+    try:
+        oracle_quality.batched_from(tmp_path, tmp_path / "runs", "a", 4)
+    except SystemExit as err:
+        assert "12 trials, not 4" in str(err)
+    else:
+        raise AssertionError("a pass with another budget was accepted")
+
+
 def test_the_overhead_page_lists_every_search_and_the_medians():
     block = {"diagnosis": 5.0, "other": 2.0}
     row = {"case": "demo", "proposal": "batched", "trials": 4, "wall": 44.0, "trained": 40.0, "ratio": 1.1,
