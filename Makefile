@@ -21,9 +21,8 @@ demo: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 
-# Two workers on CI's 2 cores (one per core: pytest-xdist); a file's tests stay on one worker.
 test: lint
-	$(PY) -m pytest -n auto --dist loadfile
+	$(PY) -m pytest
 
 bench: setup
 	$(PY) -m benchmarks.run
