@@ -22,6 +22,8 @@ import statistics
 import sys
 from pathlib import Path
 
+from benchmarks.pages import command_line, write_page
+
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"  # benchmarks.run's folders (not imported: it loads TensorFlow)
 WORK = HERE / "runs"
@@ -104,10 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     results = [json.loads(p.read_text()) for p in sorted(args.results.glob("*.json"))]
     rows = [row for r in results if isinstance(r, dict) and "methods" in r and r["meta"].get("expect_fixable")
             for row in [case_row(r, args.work)] if row is not None]
-    command = "python -m benchmarks.first_fix " + " ".join(argv if argv is not None else sys.argv[1:])
-    (args.results / "first_fix.json").write_text(json.dumps({"command": command.strip(), "cases": rows}, indent=1) + "\n")
-    (args.results / "first_fix.md").write_text(markdown(rows, command.strip()))
-    print(markdown(rows, command.strip()))
+    command = command_line("benchmarks.first_fix", argv)
+    print(write_page(args.results, "first_fix", command, rows, markdown(rows, command)))
     return 0
 
 

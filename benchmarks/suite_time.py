@@ -20,6 +20,8 @@ import statistics
 import sys
 from pathlib import Path
 
+from benchmarks.pages import command_line, write_page
+
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"  # benchmarks.run's folders (not imported: it loads TensorFlow)
 WORK = HERE / "runs"
@@ -81,11 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         rows.append({"case": path.parent.parent.name, **case_time(json.loads(path.read_text()))})
     if not rows:
         raise SystemExit(f"no autofix summaries under {args.work}: run python -m benchmarks.run first")
-    command = ("python -m benchmarks.suite_time " + " ".join(argv if argv is not None else sys.argv[1:])).strip()
-    (args.results / "suite_time.json").write_text(json.dumps({"command": command, "cases": rows}, indent=1) + "\n")
-    text = markdown(rows, command)
-    (args.results / "suite_time.md").write_text(text)
-    print(text)
+    command = command_line("benchmarks.suite_time", argv)
+    print(write_page(args.results, "suite_time", command, rows, markdown(rows, command)))
     return 0
 
 
