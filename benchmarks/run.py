@@ -70,8 +70,8 @@ def time_diagnosis(spec) -> dict:
 
 
 def run_case(case, methods: list[str], trials: int, epochs: int | None, work: Path = WORK,
-             settings: dict | None = None, timing: bool = True) -> dict:
-    """Search one case with every method and measure the outcome."""
+             settings: dict | None = None, timing: bool = True, reference: bool = True) -> dict:
+    """Search one case with every method and measure the outcome (``reference``: train its reference fix too)."""
     spec = load_spec(case.spec)
     changes = {"search.max_trials": trials, **(settings or {})}
     if epochs is not None:
@@ -82,7 +82,7 @@ def run_case(case, methods: list[str], trials: int, epochs: int | None, work: Pa
               "settings": settings or {}}
     if timing:
         result["diagnosis_timing"] = time_diagnosis(spec)
-    if case.reference_fix is not None:
+    if reference and case.reference_fix is not None:
         result["reference"] = train_reference(case.reference_fix, spec)
     for method in methods:
         out = work / case.name / method

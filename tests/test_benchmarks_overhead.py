@@ -24,6 +24,24 @@ def test_oracle_quality_compares_the_best_objective_of_both_steps():
     assert overall["batched"]["fixed"] == 2 and overall["batched_no_worse_cases"] == "1/3"
     page = oracle_quality.markdown(comparison, "python -m benchmarks.oracle_quality", "now")
     assert "| median best objective | 0.3000 | 0.4000 |" in page
+    assert "Both steps searched each case here" in page
+
+
+def test_both_arms_search_without_the_stages_that_never_ask_the_oracle(monkeypatch, tmp_path):
+    calls = []
+
+    def fake_run_case(case, methods, trials, epochs, work, settings=None, timing=True, reference=True):
+        calls.append({"settings": settings, "timing": timing, "reference": reference, "work": work})
+        return {"methods": {"autofix": _method([0.1], True, 1.0)}}
+
+    monkeypatch.setattr(oracle_quality, "run_case", fake_run_case)
+    out = oracle_quality.search_case(object(), 12, None, tmp_path)
+    assert sorted(out) == sorted(oracle_quality.PROPOSALS)
+    assert [c["settings"]["search.oracle_proposal"] for c in calls] == list(oracle_quality.PROPOSALS)
+    for call in calls:
+        assert call["settings"]["search.confirm"] is False and call["settings"]["search.minimize"] is False
+        assert call["reference"] is False and call["timing"] is False
+    assert calls[0]["work"] != calls[1]["work"]  # each arm searches fresh, in its own folder
 
 
 def test_the_batched_arm_can_come_from_a_finished_benchmark_pass(tmp_path):
