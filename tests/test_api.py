@@ -93,7 +93,7 @@ def test_search_on_a_dataframe(tmp_path, capsys):
         tmp_path,
         model={"layers": tiny_layers(units=4, head_activation="sigmoid")},
         train={"epochs": 2},
-        search={"max_trials": 1, "tuner": "random"},
+        search={"max_trials": 1, "tuner": "random", "confirm": False, "minimize": False},
     )
     result = search(spec, data=frame, progress=False)
     assert capsys.readouterr().out == ""
@@ -113,7 +113,8 @@ def test_search_on_a_dataframe(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_search_on_arrays(tmp_path):
-    raw = _memory_spec(tmp_path, train={"epochs": 1}, search={"max_trials": 1, "tuner": "random"})
+    raw = _memory_spec(tmp_path, train={"epochs": 1},
+                       search={"max_trials": 1, "tuner": "random", "confirm": False, "minimize": False})
     raw["data"] = {}
     x, y = _windows()
     result = search(load_spec(raw), x=x, y=y, progress=False)

@@ -137,7 +137,8 @@ def test_a_sequential_from_a_notebook_goes_through_diagnose_train_and_search(tmp
     assert trained.spec.train.epochs == 2 and trained.spec.train.batch_size == 16
 
     result = search(model, x=x, y=y, validation_split=0.2, epochs=4, batch_size=16, output=str(tmp_path / "search"),
-                    search={"max_trials": 3, "tuner": "random", "refine": False, "rerun_pruned": 0})
+                    search={"max_trials": 3, "tuner": "random", "refine": False, "rerun_pruned": 0,
+                            "confirm": False, "minimize": False})  # those two stages have their own tests
     assert isinstance(result, SearchResult)
     assert result.baseline["collapsed"] and result.fixed, result.verdict
     assert result.best_spec.model.layers[0].type == "bidirectional"  # the fix keeps the user's architecture
@@ -159,7 +160,8 @@ def test_a_functional_model_on_a_dataframe_goes_through_diagnose_train_and_searc
     assert diagnosis.probe["steps"] > 0 and "lstm_1" in diagnosis.probe["saturation_init"]
     trained = train(model, x=frame, **options)  # fit(frame) style
     assert trained.metrics["task"] == "regression" and (tmp_path / "out" / "model.keras").is_file()
-    result = search(model, data=frame, max_trials=1, search={"tuner": "random"}, **options)
+    result = search(model, data=frame, max_trials=1, search={"tuner": "random", "confirm": False, "minimize": False},
+                    **options)
     assert result.summary["trials_total"] == 1
     assert [layer.type for layer in result.best_spec.model.layers][-2:] == ["global_average_pooling1d", "dense"]
     assert result.best_model.predict(np.zeros((2, 8, 3), np.float32), verbose=0).shape == (2, 1)  # t, x, y

@@ -81,7 +81,8 @@ def _agree(out: Path) -> dict:
 def test_sigint_and_sigterm_stop_after_the_epoch_write_the_best_so_far_and_resume(tmp_path):
     spec = collapsing_spec(tmp_path, epochs=3)
     raw = yaml.safe_load(spec.read_text())
-    raw["search"] = {"max_trials": TRIALS, "tuner": "random", "rerun_pruned": 0}
+    # No confirmation or minimal fix after the last trial: the stops here come during the trials.
+    raw["search"] = {"max_trials": TRIALS, "tuner": "random", "rerun_pruned": 0, "confirm": False, "minimize": False}
     write_spec(tmp_path, raw, spec.name)
     out = tmp_path / "runs/collapsing"
 

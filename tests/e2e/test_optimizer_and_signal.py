@@ -46,7 +46,8 @@ def _adagrad_spec(folder, **search):
 
 def test_the_optimizer_remedy_fixes_an_adagrad_classifier(tmp_path):
     _next_step_rule(tmp_path)
-    result = search(write_spec(tmp_path, _adagrad_spec(tmp_path, max_trials=6)))
+    # The confirmation and the minimal fix retrain the kept fix; they have their own tests (tests/tuning/test_minimal.py).
+    result = search(write_spec(tmp_path, _adagrad_spec(tmp_path, max_trials=6, confirm=False, minimize=False)))
     assert result.summary["baseline"]["collapsed"] is True
     assert result.fixed, result.verdict
     assert result.best["balanced_accuracy"] > 0.75

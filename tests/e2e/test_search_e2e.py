@@ -154,7 +154,7 @@ def test_no_signal_ends_not_fixed_with_exit_code_1(tmp_path):
 def test_a_killed_search_resumes_without_rerunning_finished_trials(tmp_path):
     path = collapsing_spec(tmp_path, epochs=2)
     exe = Path(sys.executable).parent / "autofix-lstm"
-    command = [str(exe), "search", str(path), "--max-trials", "3", "--json"]
+    command = [str(exe), "search", str(path), "--max-trials", "3", "--json", "--no-confirm", "--no-minimize"]
     first_record = tmp_path / "runs/collapsing/tuner/autofix/trial_0/autofix_trial.json"
     first_trial = first_record.with_name("trial.json")  # Keras Tuner's own record of the trial
 
