@@ -137,10 +137,13 @@ def test_a_sequential_from_a_notebook_goes_through_diagnose_train_and_search(tmp
     assert trained.spec.train.epochs == 2 and trained.spec.train.batch_size == 16
 
     result = search(model, x=x, y=y, validation_split=0.2, epochs=4, batch_size=16, output=str(tmp_path / "search"),
-                    search={"max_trials": 3, "tuner": "random", "refine": False, "rerun_pruned": 0,
-                            "confirm": False, "minimize": False})  # those two stages have their own tests
+                    search={"max_trials": 3, "tuner": "random", "refine": False, "rerun_pruned": 0})
     assert isinstance(result, SearchResult)
     assert result.baseline["collapsed"] and result.fixed, result.verdict
+    # The stages after the trials retrain from the user's arrays too (the other searches here turn them off).
+    assert result.summary["confirmed_seeds"] in ("0/3", "1/3", "2/3", "3/3")
+    minimal = result.summary["minimal_fix"]
+    assert minimal["ran"] and minimal["trainings"] >= 1 and minimal["changes_minimal"] <= minimal["changes_full"]
     assert result.best_spec.model.layers[0].type == "bidirectional"  # the fix keeps the user's architecture
     best = result.best_model
     assert best is not model and best.optimizer is not None
