@@ -16,6 +16,10 @@ import pandas as pd
 import yaml
 
 SERIES_KINDS = ("sine", "noise", "trend")
+# search settings for a test that checks the trials only: the stages after them (the confirmation's seed runs,
+# the minimal fix) retrain the kept fix and have their own tests (tests/e2e/test_search_e2e.py, tests/tuning/
+# test_minimal.py, the live Sequential in tests/test_live_models.py)
+TRIALS_ONLY = {"confirm": False, "minimize": False}
 
 
 def series_frame(

@@ -11,7 +11,7 @@ import html
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import series_frame, spec_dict, tiny_layers, write_spec
+from helpers import TRIALS_ONLY, series_frame, spec_dict, tiny_layers, write_spec
 
 import autofix_lstm
 from autofix_lstm import SearchResult, Spec, TrainResult, load_spec, search, train
@@ -93,7 +93,7 @@ def test_search_on_a_dataframe(tmp_path, capsys):
         tmp_path,
         model={"layers": tiny_layers(units=4, head_activation="sigmoid")},
         train={"epochs": 2},
-        search={"max_trials": 1, "tuner": "random", "confirm": False, "minimize": False},
+        search={"max_trials": 1, "tuner": "random", **TRIALS_ONLY},
     )
     result = search(spec, data=frame, progress=False)
     assert capsys.readouterr().out == ""
@@ -113,8 +113,7 @@ def test_search_on_a_dataframe(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_search_on_arrays(tmp_path):
-    raw = _memory_spec(tmp_path, train={"epochs": 1},
-                       search={"max_trials": 1, "tuner": "random", "confirm": False, "minimize": False})
+    raw = _memory_spec(tmp_path, train={"epochs": 1}, search={"max_trials": 1, "tuner": "random", **TRIALS_ONLY})
     raw["data"] = {}
     x, y = _windows()
     result = search(load_spec(raw), x=x, y=y, progress=False)

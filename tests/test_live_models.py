@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import pytest
 import yaml
-from helpers import series_frame
+from helpers import TRIALS_ONLY, series_frame
 
 from autofix_lstm import ModelSpecError, SearchResult, Spec, diagnose, load_spec, search, train
 from autofix_lstm.data.dataset import dataset_from_arrays
@@ -163,8 +163,7 @@ def test_a_functional_model_on_a_dataframe_goes_through_diagnose_train_and_searc
     assert diagnosis.probe["steps"] > 0 and "lstm_1" in diagnosis.probe["saturation_init"]
     trained = train(model, x=frame, **options)  # fit(frame) style
     assert trained.metrics["task"] == "regression" and (tmp_path / "out" / "model.keras").is_file()
-    result = search(model, data=frame, max_trials=1, search={"tuner": "random", "confirm": False, "minimize": False},
-                    **options)
+    result = search(model, data=frame, max_trials=1, search={"tuner": "random", **TRIALS_ONLY}, **options)
     assert result.summary["trials_total"] == 1
     assert [layer.type for layer in result.best_spec.model.layers][-2:] == ["global_average_pooling1d", "dense"]
     assert result.best_model.predict(np.zeros((2, 8, 3), np.float32), verbose=0).shape == (2, 1)  # t, x, y

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import collapsing_spec, write_spec
+from helpers import TRIALS_ONLY, collapsing_spec, write_spec
 from typer.testing import CliRunner
 
 from autofix_lstm.cli import app
@@ -81,8 +81,7 @@ def _agree(out: Path) -> dict:
 def test_sigint_and_sigterm_stop_after_the_epoch_write_the_best_so_far_and_resume(tmp_path):
     spec = collapsing_spec(tmp_path, epochs=3)
     raw = yaml.safe_load(spec.read_text())
-    # No confirmation or minimal fix after the last trial: the stops here come during the trials.
-    raw["search"] = {"max_trials": TRIALS, "tuner": "random", "rerun_pruned": 0, "confirm": False, "minimize": False}
+    raw["search"] = {"max_trials": TRIALS, "tuner": "random", "rerun_pruned": 0, **TRIALS_ONLY}  # the stops come in trials
     write_spec(tmp_path, raw, spec.name)
     out = tmp_path / "runs/collapsing"
 

@@ -14,7 +14,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import write_spec
+from helpers import TRIALS_ONLY, write_spec
 
 from autofix_lstm.api import search
 from autofix_lstm.data.dataset import load_dataset
@@ -46,8 +46,7 @@ def _adagrad_spec(folder, **search):
 
 def test_the_optimizer_remedy_fixes_an_adagrad_classifier(tmp_path):
     _next_step_rule(tmp_path)
-    # The confirmation and the minimal fix retrain the kept fix; they have their own tests (tests/tuning/test_minimal.py).
-    result = search(write_spec(tmp_path, _adagrad_spec(tmp_path, max_trials=6, confirm=False, minimize=False)))
+    result = search(write_spec(tmp_path, _adagrad_spec(tmp_path, max_trials=6, **TRIALS_ONLY)))
     assert result.summary["baseline"]["collapsed"] is True
     assert result.fixed, result.verdict
     assert result.best["balanced_accuracy"] > 0.75

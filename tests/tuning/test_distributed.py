@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import collapsing_spec, write_spec
+from helpers import TRIALS_ONLY, collapsing_spec, write_spec
 from typer.testing import CliRunner
 
 from autofix_lstm.cli import EXIT_CANNOT_RUN, app
@@ -36,7 +36,7 @@ def _spec(folder: Path, *, epochs: int = 1, output: str = "runs/dist") -> Path:
     path = collapsing_spec(folder, epochs=epochs)
     raw = yaml.safe_load(path.read_text())
     raw["output"] = output
-    raw["search"] = {"max_trials": TRIALS, "tuner": "random", "confirm": False, "minimize": False, "rerun_pruned": 0}
+    raw["search"] = {"max_trials": TRIALS, "tuner": "random", "rerun_pruned": 0, **TRIALS_ONLY}
     return write_spec(folder, raw, path.name)
 
 

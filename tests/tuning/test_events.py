@@ -8,7 +8,7 @@ import signal
 
 import pytest
 import yaml
-from helpers import FakeDiagnosis, collapsing_spec
+from helpers import TRIALS_ONLY, FakeDiagnosis, collapsing_spec
 
 from autofix_lstm.errors import SearchInterrupted
 from autofix_lstm.run_dir import RunDir
@@ -19,7 +19,7 @@ from autofix_lstm.tuning.interrupts import StopRequested
 from autofix_lstm.tuning.records import TrialRecord, TrialStatus, load_records
 from autofix_lstm.tuning.workers import worker_name
 
-QUICK = {"max_trials": 2, "minimize": False, "confirm": False, "rerun_pruned": 0}
+QUICK = {"max_trials": 2, "rerun_pruned": 0, **TRIALS_ONLY}
 
 
 def _spec(tmp_path, **search):
