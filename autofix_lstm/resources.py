@@ -1,9 +1,10 @@
 """Data files shipped inside the package: the built-in remedy strategies and the JSON schemas.
 
-Both are read through ``importlib.resources``, so they are found the same way in an editable
-install, an installed wheel and a source checkout on ``sys.path``. The strategy files live in the
-top-level ``strategies/`` folder; ``autofix_lstm/strategies`` is a symlink to it, which the build
-turns into real copies. This module imports nothing heavy.
+Both are read through ``importlib.resources``. The strategy files' one source is the repository's
+top-level ``strategies/`` folder: a wheel carries copies of them in ``autofix_lstm/remedies/builtin``
+(``BUILTIN_STRATEGIES``; setup.py's build step copies them), and an editable install or a source
+checkout on ``sys.path``, which run the package from the repository, read that folder itself. This
+module imports nothing heavy.
 """
 
 from __future__ import annotations
@@ -16,14 +17,15 @@ if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
 
 PACKAGE = "autofix_lstm"
+# Where a built package carries the built-in strategy files (setup.py copies strategies/*.yaml there).
+BUILTIN_STRATEGIES = "remedies/builtin"
 
 
 def _strategies_folder() -> Traversable:
-    shipped = resources.files(PACKAGE) / "strategies"
+    shipped = resources.files(PACKAGE) / BUILTIN_STRATEGIES
     if shipped.is_dir():
         return shipped
-    # A checkout where git wrote the symlink as a plain file (core.symlinks=false, e.g. on
-    # Windows): read the top-level folder it points to.
+    # Run from the repository (an editable install or a source checkout): the files' own folder.
     checkout = Path(__file__).resolve().parent.parent / "strategies"
     if checkout.is_dir():
         return checkout

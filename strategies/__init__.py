@@ -1,6 +1,7 @@
-"""The built-in remedy strategies, one YAML file each.
+"""The built-in remedy strategies, one YAML file each: their one source.
 
-This folder stays at the top of the repository; ``autofix_lstm/strategies`` is a symlink to it,
-so the package ships these files as ``autofix_lstm.strategies`` (real copies in wheels and
-sdists). Read them with ``autofix_lstm.resources.builtin_strategy_texts()``.
+This folder stays at the top of the repository. Wheels carry copies of these files as
+``autofix_lstm/remedies/builtin/`` (setup.py's build step; MANIFEST.in puts them in sdists); an
+editable install or a source checkout reads this folder. Read them with
+``autofix_lstm.resources.builtin_strategy_texts()``.
 """

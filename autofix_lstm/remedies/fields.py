@@ -2,9 +2,10 @@
 
 A field reads the spec's own value (what the user did) and writes a new one into a raw spec dict.
 It also says which candidate values can apply to the data (``allowed``), whether it needs a
-recurrent layer to act on, and which values are applied even when they read as the spec's own
-(``activations.head: task`` also fixes the head's units and loss). Adding a searchable field means
-adding one ``Field`` here; a strategy file may then name it.
+recurrent layer to act on, which values are applied even when they read as the spec's own
+(``activations.head: task`` also fixes the head's units and loss), and how a change of it reads in
+the verdict (``describe``: ``scale the target (standard)``). Adding a searchable field means adding
+one ``Field`` here; a strategy file may then name it.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from typing import Any
 
 import numpy as np
 
+from autofix_lstm.format import number, setting
 from autofix_lstm.modeling.build import PASS_THROUGH_TYPES, recurrent_config
 from autofix_lstm.spec import MOMENTUM_OPTIMIZERS
 
 TASK_HEAD = {"regression": "linear", "binary": "sigmoid", "multiclass": "softmax"}
 REGRESSION_LOSSES = ("mse", "mae", "huber", "mean_squared_error", "mean_absolute_error", "log_cosh", "logcosh")
+
 
 def _layers(raw: dict) -> list[dict]:
     return raw["model"]["layers"]
@@ -241,6 +244,63 @@ def _always(value: Any, dataset) -> bool:
     return True
 
 
+# How a change reads in the verdict: ``(old, new, task) -> text``, one per field below.
+
+
+def _describe_target(old: Any, new: Any, task: str) -> str:
+    return {"difference": "predict the target's change (difference)", "log": "log-scale the target",
+            "none": "leave the target unscaled"}.get(new, f"scale the target ({new})")
+
+
+def _describe_inputs(old: Any, new: Any, task: str) -> str:
+    return {"window_relative": "make the inputs window-relative", "none": "leave the inputs unscaled"}.get(
+        new, f"scale the inputs ({new})")
+
+
+def _describe_class_weight(old: Any, new: Any, task: str) -> str:
+    return "drop the class weights" if new is None else f"weight the classes ({setting(new)})"
+
+
+def _describe_clipnorm(old: Any, new: Any, task: str) -> str:
+    return "stop clipping the gradients" if new is None else f"clip the gradients (clipnorm {setting(new)})"
+
+
+def _describe_optimizer(old: Any, new: Any, task: str) -> str:
+    return f"switch the optimizer to {'SGD with momentum' if new == 'sgd_momentum' else new}"
+
+
+def _describe_learning_rate(old: Any, new: Any, task: str) -> str:
+    way = "raise" if float(new) > float(old) else "lower"
+    return f"{way} the learning rate to {number(new, 2)}"
+
+
+def _describe_depth(old: Any, new: Any, task: str) -> str:
+    return f"use {int(new)} recurrent layer{'s' if int(new) != 1 else ''}"
+
+
+def _describe_units(old: Any, new: Any, task: str) -> str:
+    way = "widen" if int(new) > int(old) else "narrow"
+    return f"{way} the recurrent layers to {int(new)} units"
+
+
+def _describe_dropout(old: Any, new: Any, task: str) -> str:
+    return "remove dropout" if float(new) == 0 else f"set dropout to {setting(new)}"
+
+
+def _describe_recurrent_dropout(old: Any, new: Any, task: str) -> str:
+    return "remove recurrent dropout" if float(new) == 0 else f"set recurrent dropout to {setting(new)}"
+
+
+def _describe_cell(old: Any, new: Any, task: str) -> str:
+    return f"use {new} cells"
+
+
+def _describe_head(old: Any, new: Any, task: str) -> str:
+    # The minimal fix drops " with a matching loss" when the change leaves the loss as it was.
+    head = TASK_HEAD[task] if new == "task" else new
+    return f"make the head {head}" + (" with a matching loss" if new == "task" else "")
+
+
 @dataclass(frozen=True)
 class Field:
     """One searchable spec field.
@@ -252,6 +312,8 @@ class Field:
         allowed: ``(value, dataset) -> bool``: whether a candidate can apply to this data.
         needs_recurrent: the field acts on the recurrent layers; skipped for a model without one.
         forced: values applied even when they read as the spec's own value.
+        describe: ``(old, new, task) -> text``: the change in words, for the verdict
+            (``scale the target (standard)``); None reads ``set <name> to <new>``.
     """
 
     name: str
@@ -260,6 +322,7 @@ class Field:
     allowed: Callable[[Any, Any], bool] = _always
     needs_recurrent: bool = False
     forced: frozenset = field(default_factory=frozenset)
+    describe: Callable[[Any, Any, str], str] | None = None
 
     def own(self, raw: dict, ctx: dict) -> Any:
         """The spec's own value."""
@@ -269,6 +332,12 @@ class Field:
         """Set ``value`` in ``raw`` (in place), unless it is already the spec's own."""
         if (isinstance(value, str) and value in self.forced) or value != self.read(raw, ctx):
             self.write(raw, value, ctx)
+
+    def description(self, old: Any, new: Any, task: str) -> str:
+        """The change from ``old`` to ``new`` in words, for a spec of ``task``: ``scale the target (standard)``."""
+        if self.describe is None:
+            return f"set {self.name} to {setting(new)}"
+        return self.describe(old, new, task)
 
 
 def _plain(dotted: str, **options) -> Field:
@@ -280,18 +349,21 @@ def _plain(dotted: str, **options) -> Field:
 FIELDS: dict[str, Field] = {
     f.name: f
     for f in (
-        _plain("preprocessing.inputs"),
-        _plain("preprocessing.target", allowed=_target_allowed),
-        _plain("preprocessing.class_weight"),
-        Field("model.optimizer.clipnorm", _plain_field("model.optimizer.clipnorm")[0], _write_clipnorm),
-        Field("model.optimizer.name", _read_optimizer, _write_optimizer),
-        _plain("model.optimizer.learning_rate"),
-        Field("architecture.depth", _read_depth, _write_depth, allowed=lambda v, ds: int(v) >= 1, needs_recurrent=True),
-        Field("architecture.units", _read_units, _write_units, needs_recurrent=True),
-        Field("dropout.rate", _read_dropout, _write_dropout),
-        Field("dropout.recurrent", _read_recurrent_dropout, _write_recurrent_dropout),
-        Field("activations.cell", _read_cell, _write_cell, needs_recurrent=True),
-        Field("activations.head", _read_head, _write_head, forced=frozenset({"task"})),
+        _plain("preprocessing.inputs", describe=_describe_inputs),
+        _plain("preprocessing.target", allowed=_target_allowed, describe=_describe_target),
+        _plain("preprocessing.class_weight", describe=_describe_class_weight),
+        Field("model.optimizer.clipnorm", _plain_field("model.optimizer.clipnorm")[0], _write_clipnorm,
+              describe=_describe_clipnorm),
+        Field("model.optimizer.name", _read_optimizer, _write_optimizer, describe=_describe_optimizer),
+        _plain("model.optimizer.learning_rate", describe=_describe_learning_rate),
+        Field("architecture.depth", _read_depth, _write_depth, allowed=lambda v, ds: int(v) >= 1, needs_recurrent=True,
+              describe=_describe_depth),
+        Field("architecture.units", _read_units, _write_units, needs_recurrent=True, describe=_describe_units),
+        Field("dropout.rate", _read_dropout, _write_dropout, describe=_describe_dropout),
+        Field("dropout.recurrent", _read_recurrent_dropout, _write_recurrent_dropout,
+              describe=_describe_recurrent_dropout),
+        Field("activations.cell", _read_cell, _write_cell, needs_recurrent=True, describe=_describe_cell),
+        Field("activations.head", _read_head, _write_head, forced=frozenset({"task"}), describe=_describe_head),
     )
 }
 

@@ -3,7 +3,9 @@
 A strategy file (YAML) names the spec fields it changes, their candidate values or range, the
 tasks it applies to, the diagnosis findings that make it a priority (``findings:``: the one place
 that link is declared, for built-in and user files alike), and the seed values the first trials
-try. A strategy file may only name fields registered in ``autofix_lstm.tuning.fields``.
+try. A strategy file may only name fields registered in ``autofix_lstm.remedies.fields`` and
+finding ids in ``autofix_lstm.finding_ids``. The built-in files are package data, read through
+``autofix_lstm.resources.builtin_strategy_texts``.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from autofix_lstm.errors import SpecError
 from autofix_lstm.finding_ids import FINDING_IDS
+from autofix_lstm.remedies.fields import FIELDS
 from autofix_lstm.resources import builtin_strategy_texts
 from autofix_lstm.spec import safe_load_unique
-from autofix_lstm.tuning.fields import FIELDS
 
 TASKS = ("regression", "binary", "multiclass")
 

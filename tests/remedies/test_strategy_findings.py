@@ -10,9 +10,9 @@ from helpers import make_series_csv, spec_dict, write_spec
 
 from autofix_lstm.data.dataset import load_dataset
 from autofix_lstm.errors import SpecError
+from autofix_lstm.remedies.strategies import builtin_strategies, resolve_strategies, strategies_for
 from autofix_lstm.spec import load_spec
 from autofix_lstm.tuning.space import build_space, seed_values
-from autofix_lstm.tuning.strategies import builtin_strategies, resolve_strategies, strategies_for
 
 
 @dataclass
@@ -69,7 +69,9 @@ def test_a_strategy_file_naming_an_unknown_finding_is_refused(tmp_path):
 
 def test_the_diagnosis_names_the_users_strategy_for_its_finding(spec_with_user_strategy):
     from autofix_lstm.diagnosis import diagnose
+    from autofix_lstm.inputs import resolve_inputs
 
-    result = diagnose(spec_with_user_strategy, save=False)
+    spec, dataset, _ = resolve_inputs(spec_with_user_strategy, save=False)
+    result = diagnose(spec, dataset, save=False)
     finding = result.finding("unscaled_target")
     assert finding is not None and finding.strategies == ["wide_and_slow"]

@@ -1,14 +1,14 @@
-"""A searchable field is one ``Field`` in ``tuning.fields``: registering one is all a strategy file needs."""
+"""A searchable field is one ``Field`` in ``remedies.fields``: registering one is all a strategy file needs."""
 
 from __future__ import annotations
 
 from helpers import make_series_csv, spec_dict, write_spec
 
 from autofix_lstm.data.dataset import load_dataset
+from autofix_lstm.remedies import fields
+from autofix_lstm.remedies.strategies import resolve_strategies
 from autofix_lstm.spec import load_spec
-from autofix_lstm.tuning import fields
 from autofix_lstm.tuning.space import build_space
-from autofix_lstm.tuning.strategies import resolve_strategies
 
 
 def test_a_new_field_registered_in_one_place_is_searchable(tmp_path, monkeypatch):
@@ -24,6 +24,16 @@ def test_a_new_field_registered_in_one_place_is_searchable(tmp_path, monkeypatch
     assert sorted(space.choices["train.batch_size"].values()) == sorted({spec.train.batch_size, 8, 16})  # 100000 not allowed
     candidate = space.spec_for(spec, {"train.batch_size": "8"})
     assert candidate.train.batch_size == 8 and candidate.model == spec.model
+    assert batch.description(32, 8, "regression") == "set train.batch_size to 8"  # no words given: the plain ones
+
+
+def test_a_fields_change_reads_in_its_own_words():
+    target = fields.FIELDS["preprocessing.target"]
+    assert target.description("none", "standard", "regression") == "scale the target (standard)"
+    assert fields.FIELDS["activations.head"].description("sigmoid", "task", "multiclass") == (
+        "make the head softmax with a matching loss")
+    assert fields.FIELDS["model.optimizer.learning_rate"].description(0.01, 0.001, "binary") == (
+        "lower the learning rate to 0.001")
 
 
 def test_fields_that_need_a_recurrent_layer_say_so():
