@@ -2,8 +2,8 @@
 
 ``AutofixError`` is the root. ``SpecError`` and ``DataError`` (and ``ModelSpecError``) mean the
 user's input is wrong: the CLI exits with code 2. ``TrialFailed`` marks one search candidate as
-failed and the search goes on; ``FatalSearchError`` stops the search. ``RunFolderError`` (and its
-``CorruptRunError``, ``RunLockedError``) means the output folder cannot be used here: exit code 3.
+failed and the search goes on; ``FatalSearchError`` stops the search (exit code 3). ``RunFolderError``
+(and its ``CorruptRunError``, ``RunLockedError``) means the output folder cannot be used here: exit code 3.
 ``SearchInterrupted`` says a signal stopped a search after it wrote the best so far: 130 / 143.
 """
 
@@ -38,11 +38,20 @@ class ModelSpecError(SpecError):
 
 
 class TrialFailed(AutofixError):
-    """One search candidate failed (NaN loss, build error): record it and go on with the search."""
+    """One search candidate failed (NaN loss, build error): record it and go on with the search.
+
+    Raised by trial execution (``tuning.trials.TrialRunner.run``) once the failed trial's record is
+    written; ``tuning.oracles.AutofixTuner`` hands it to Keras Tuner as its ``FailedTrialError``.
+    """
 
 
 class FatalSearchError(AutofixError):
-    """Something that makes every further trial pointless: stop the search."""
+    """Something that makes every further trial pointless: stop the search.
+
+    Raised by trial execution when a trial's record or model cannot be written to the output folder
+    (a full disk, say); it leaves Keras Tuner's trial loop (``tuning.oracles.AutofixTuner``) and the
+    search, and the CLI exits with code 3 ("this machine could not run it").
+    """
 
 
 class ResourceError(AutofixError):

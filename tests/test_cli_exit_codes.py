@@ -19,7 +19,14 @@ from typer.testing import CliRunner
 import autofix_lstm.api
 import autofix_lstm.modeling.train
 from autofix_lstm import cli
-from autofix_lstm.errors import CorruptRunError, ResourceError, RunLockedError, SearchInterrupted, SpecError
+from autofix_lstm.errors import (
+    CorruptRunError,
+    FatalSearchError,
+    ResourceError,
+    RunLockedError,
+    SearchInterrupted,
+    SpecError,
+)
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -131,7 +138,7 @@ def _search_raising(monkeypatch, error: BaseException):
     def search(*args, **kwargs):
         raise error
 
-    monkeypatch.setattr(autofix_lstm.api, "search", search)
+    monkeypatch.setattr(autofix_lstm.api, "search_resolved", search)  # what the CLI runs once its inputs resolved
 
 
 def test_a_damaged_run_folder_names_the_file_and_says_fresh(tmp_path, monkeypatch):
@@ -163,6 +170,16 @@ def test_what_the_machine_lacks_is_exit_3(tmp_path, monkeypatch, error, fragment
     spec = healthy_spec(tmp_path)
     _search_raising(monkeypatch, error)
     _one_line(_invoke("search", str(spec)), cli.EXIT_CANNOT_RUN, *fragments)
+
+
+def test_a_fatal_search_error_stops_the_search_with_exit_3(tmp_path, monkeypatch):
+    """A trial's error every further trial would meet (tests/tuning/test_trial_errors.py) is not a bug."""
+    spec = healthy_spec(tmp_path)
+    _search_raising(monkeypatch, FatalSearchError(
+        "trial 3 could not be saved in runs/healthy, so the search stopped (every further trial would fail the "
+        "same way): OSError: [Errno 28] No space left on device"))
+    line = _one_line(_invoke("search", str(spec)), cli.EXIT_CANNOT_RUN, "the search stopped", "No space left on device")
+    assert line.startswith("error (search):")
 
 
 @pytest.mark.parametrize(("signal_name", "code"), [("SIGINT", 130), ("SIGTERM", 143)])

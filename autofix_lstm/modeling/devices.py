@@ -7,7 +7,7 @@ the name of the GPU TensorFlow places a model on by default (the first visible o
 ``tf.distribute.MirroredStrategy`` over every visible GPU (on a machine without one, over the CPU
 alone: the same code path, one replica). Keras Tuner's own ``Tuner`` takes such a strategy as
 ``distribution_strategy`` and enters its scope around its model building and fitting; our trials
-are trained by our runner (``tuning.driver.train_candidate``), which enters the same scope.
+are trained by our runner (``tuning.trials.train_candidate``), which enters the same scope.
 """
 
 from __future__ import annotations

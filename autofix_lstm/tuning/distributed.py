@@ -4,7 +4,7 @@ In Keras Tuner's distributed tuning a chief serves the oracle over gRPC (Keras T
 ``OracleServicer``) and each worker, a process whose ``KERASTUNER_TUNER_ID``,
 ``KERASTUNER_ORACLE_IP`` and ``KERASTUNER_ORACLE_PORT`` are set, asks it for trials through Keras
 Tuner's ``OracleClient``, trains them, writes their records into the shared output folder and
-reports back (``tuning.worker`` is that worker). The oracle, seeded from the diagnosis, refined
+reports back (``tuning.distributed_worker`` is that worker). The oracle, seeded from the diagnosis, refined
 around fixes and holding the ``max_time`` deadline, lives in the chief only.
 
 ``serve_workers`` is the chief: the search's own process, between its baseline and its
@@ -22,7 +22,7 @@ servicer and adds:
   (``max_retries_per_trial`` is 1 here), or, with no other worker left to ask, as FAILED with a
   record saying so; a trial it had recorded before it died keeps its result;
 * each ended trial: its record gets the oracle's bookkeeping (start order, source, proposal
-  seconds), and the search keeps the best so far (``_TrialRunner.adopt``: best_model.keras,
+  seconds), and the search keeps the best so far (``TrialRunner.adopt``: best_model.keras,
   refinement around a fix), as the serial search does after each trial;
 * progress: the reporter hears which worker started and finished which trial.
 
@@ -141,7 +141,7 @@ def visible_gpu_ids() -> list[str]:
 def serve_workers(tuner, runner, plan: ScaleOut, stops, clock) -> None:
     """Serve ``tuner``'s oracle to workers until every trial is ended; the chief's side of the search.
 
-    ``runner`` is the search's ``_TrialRunner`` (its best so far, its reporter, the run folder),
+    ``runner`` is the search's ``TrialRunner`` (its best so far, its reporter, the run folder),
     ``stops`` its signals and ``clock`` its elapsed-seconds clock (the workers' records use the same
     one, through chief.json).
 

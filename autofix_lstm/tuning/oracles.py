@@ -4,7 +4,10 @@
 oracles hand out the seed values first (skipping any already tried, so a resumed search does not
 repeat them), stop creating trials once ``max_time`` has passed, and otherwise defer to the
 oracle they extend: the tuner's own optimiser stays in charge. ``AutofixTuner`` is a
-``BaseTuner`` whose ``run_trial`` hands each trial to a runner and returns its metrics.
+``BaseTuner`` whose ``run_trial`` hands each trial to a runner and returns its metrics; it is
+the one place our errors become Keras Tuner's: a ``TrialFailed`` its ``FailedTrialError`` (the trial
+is marked failed, the search goes on), a ``FatalSearchError`` is carried through its trial loop and
+raised from ``search`` (the search stops).
 
 The Bayesian oracle keeps Keras Tuner's model (a Gaussian process, Matern 2.5, fit the same way)
 and its acquisition (the lower confidence bound ``mu - beta * sigma``), but by default finds the
@@ -47,6 +50,7 @@ import scipy.optimize
 from keras_tuner.engine import base_tuner
 from threadpoolctl import threadpool_limits
 
+from autofix_lstm.errors import FatalSearchError, TrialFailed
 from autofix_lstm.run_dir import TUNER_TRIAL, write_text
 
 OBJECTIVE = kt.Objective("score", direction="min")
@@ -262,6 +266,15 @@ def make_oracle(
     return oracle
 
 
+class _FatalTrial(kt.errors.FatalError):
+    """Carries a trial's ``FatalSearchError`` through Keras Tuner's trial loop, which records any other
+    exception as a failed trial and goes on; ``AutofixTuner.search`` raises the error itself again."""
+
+    def __init__(self, error: FatalSearchError):
+        super().__init__(str(error))
+        self.error = error
+
+
 class AutofixTuner(base_tuner.BaseTuner):
     """A Keras Tuner whose trials are run by ``runner.run(trial) -> metrics dict``."""
 
@@ -270,9 +283,26 @@ class AutofixTuner(base_tuner.BaseTuner):
         super().__init__(oracle=oracle, hypermodel=None, directory=directory, project_name=project_name, overwrite=overwrite)
 
     def run_trial(self, trial, *args, **kwargs):
-        return self.runner.run(trial)
+        # Our errors steer the search (autofix_lstm.errors); Keras Tuner steers by its own types.
+        try:
+            return self.runner.run(trial)
+        except TrialFailed as failed:  # Keras Tuner marks the trial failed and goes on
+            raise kt.errors.FailedTrialError(str(failed)) from failed
+        except FatalSearchError as fatal:  # its FatalError is the one type its trial loop lets out
+            raise _FatalTrial(fatal) from fatal
 
     def search(self, *args, **kwargs):
+        """Keras Tuner's search; a trial's ``FatalSearchError`` stops it and is raised as it was.
+
+        Raises:
+            FatalSearchError: a trial's error made every further trial pointless (``TrialRunner.run``).
+        """
+        try:
+            return self._search_quietly(*args, **kwargs)
+        except _FatalTrial as fatal:
+            raise fatal.error  # noqa: B904 - its own cause (the trial's error) is kept, not Keras Tuner's wrapper
+
+    def _search_quietly(self, *args, **kwargs):
         """Keras Tuner's search, without its traceback print for every failed trial (we record failures)."""
         try:
             from keras_tuner.src import config as kt_config
@@ -291,7 +321,7 @@ class AutofixTuner(base_tuner.BaseTuner):
     def save(self):
         """Keras Tuner's ``save``, with its tuner file written atomically (the oracle writes its own so).
 
-        A worker of a distributed search (``tuning.worker``) saves nothing: the chief keeps the state.
+        A worker of a distributed search (``tuning.distributed_worker``) saves nothing: the chief keeps the state.
         """
         if self._is_worker():
             return

@@ -22,14 +22,22 @@ from helpers import FakeDiagnosis, spec_dict, write_spec
 from typer.testing import CliRunner
 
 from autofix_lstm.cli import app
-from autofix_lstm.errors import CorruptRunError, ModelSpecError, RunLockedError, SearchInterrupted, SpecError
+from autofix_lstm.errors import (
+    CorruptRunError,
+    ModelSpecError,
+    RunLockedError,
+    SearchInterrupted,
+    SpecError,
+    TrialFailed,
+)
+from autofix_lstm.inputs import resolve_inputs
+from autofix_lstm.remedies.strategies import resolve_strategies
 from autofix_lstm.run_dir import RunDir, write_json
 from autofix_lstm.spec import load_spec
-from autofix_lstm.tuning import driver
+from autofix_lstm.tuning import driver, result, resume, trials
 from autofix_lstm.tuning.interrupts import StopRequested, StopSignals
 from autofix_lstm.tuning.oracles import AutofixTuner, make_oracle
 from autofix_lstm.tuning.records import TrialRecord
-from autofix_lstm.tuning.strategies import resolve_strategies
 
 
 def _no_diagnosis(*args, **kwargs):
@@ -86,7 +94,7 @@ def test_a_search_refused_by_its_diagnosis_touches_nothing(tmp_path, csv_spec, m
 
     monkeypatch.setattr(driver, "diagnose_dataset", refuse)
     with pytest.raises(ModelSpecError):
-        driver.run_search(csv_spec, fresh=fresh)
+        driver.run_search(*resolve_inputs(csv_spec, fresh=fresh))
     after = {p: p.read_bytes() for p in run.root.rglob("*") if p.is_file()}
     assert after == before and all(p.is_file() for p in mine)
 
@@ -96,7 +104,7 @@ def test_an_output_that_is_a_file_is_refused_before_anything_is_written(tmp_path
     path = write_spec(tmp_path, spec_dict(series_csv.name, output="taken/run"))
     monkeypatch.setattr(driver, "diagnose_dataset", _no_diagnosis)
     with pytest.raises(SpecError, match="taken is a file, not a folder"):
-        driver.run_search(path)
+        driver.run_search(*resolve_inputs(path))
     assert (tmp_path / "taken").read_text() == "a file"
 
 
@@ -120,7 +128,7 @@ def _resumable(csv_spec) -> RunDir:
     spec = load_spec(csv_spec)
     from autofix_lstm.data.dataset import load_dataset
 
-    fingerprint = driver.spec_fingerprint(spec, load_dataset(spec), resolve_strategies(spec.search.strategies,
+    fingerprint = resume.spec_fingerprint(spec, load_dataset(spec), resolve_strategies(spec.search.strategies,
                                                                                       spec.base_dir))
     run = RunDir(spec.output_dir)
     write_json({"fingerprint": fingerprint, "elapsed_seconds": 3.0}, run.state)
@@ -135,7 +143,7 @@ def test_a_damaged_state_or_baseline_file_is_named_with_fresh_and_exits_3(csv_sp
     path.write_text(path.read_text()[:25])  # cut short, as by a full disk or an editor
     monkeypatch.setattr(driver, "diagnose_dataset", _no_diagnosis)
     with pytest.raises(CorruptRunError) as caught:
-        driver.run_search(csv_spec)
+        driver.run_search(*resolve_inputs(csv_spec))
     assert caught.value.path == path and "--fresh" in str(caught.value)
     result = CliRunner().invoke(app, ["search", str(csv_spec), "--json"])
     assert result.exit_code == 3, result.output
@@ -222,21 +230,21 @@ def _best_pair_folder(csv_spec) -> tuple[RunDir, TrialRecord, TrialRecord]:
 def test_a_kill_between_the_best_pairs_writes_is_detected_and_rewritten(csv_spec, monkeypatch):
     run, first, second = _best_pair_folder(csv_spec)
     spec = load_spec(csv_spec)
-    driver.publish_best(run, first, spec)
-    assert driver.best_published(run, first)
+    resume.publish_best(run, first, spec)
+    assert resume.best_published(run, first)
 
     def killed(*args, **kwargs):
         raise KeyboardInterrupt  # after best_model.keras was replaced, before best_spec.yaml
 
-    monkeypatch.setattr(driver, "write_best_spec", killed)
+    monkeypatch.setattr(resume, "write_best_spec", killed)
     with pytest.raises(KeyboardInterrupt):
-        driver.publish_best(run, second, spec)
+        resume.publish_best(run, second, spec)
     monkeypatch.undo()
     assert run.best_model.read_text() == "model of 1"
     assert yaml.safe_load(run.best_spec.read_text())["train"]["epochs"] == 2  # still trial 0's: they disagree
-    assert not driver.best_published(run, second)  # ... and best_trial.json says so
-    driver.publish_best(run, second, spec)
-    assert driver.best_published(run, second)
+    assert not resume.best_published(run, second)  # ... and best_trial.json says so
+    resume.publish_best(run, second, spec)
+    assert resume.best_published(run, second)
     assert run.best_model.read_text() == "model of 1"
     assert yaml.safe_load(run.best_spec.read_text())["train"]["epochs"] == 3
     assert json.loads(run.best_trial.read_text()) == {"trial_id": "1"}
@@ -249,7 +257,7 @@ def test_a_missing_strategy_file_is_refused_before_the_diagnosis_and_writes_noth
     path = write_spec(tmp_path, spec_dict(series_csv.name, search={"strategies": ["scaling", "mine.yaml"]}))
     monkeypatch.setattr(driver, "diagnose_dataset", _no_diagnosis)
     with pytest.raises(SpecError, match="mine.yaml"):
-        driver.run_search(path)
+        driver.run_search(*resolve_inputs(path))
     assert not load_spec(path).output_dir.exists()
 
 
@@ -262,7 +270,7 @@ def test_a_second_search_into_a_held_folder_is_refused_naming_the_holder(csv_spe
     with run.lock():
         holder = json.loads(run.lock_file.read_text())
         with pytest.raises(RunLockedError) as caught:
-            driver.run_search(csv_spec)
+            driver.run_search(*resolve_inputs(csv_spec))
         err = caught.value
         assert (err.pid, err.host, err.started) == (os.getpid(), socket.gethostname(), holder["started"])
         assert f"pid {os.getpid()}" in str(err) and str(run.lock_file) in str(err)
@@ -288,13 +296,13 @@ def test_editing_a_strategy_file_changes_the_resume_fingerprint(tmp_path, csv_sp
     mine = tmp_path / "mine.yaml"
     mine.write_text("name: mine\nfields:\n  model.optimizer.clipnorm:\n    values: [2.0, 3.0]\n")
     spec = load_spec(csv_spec)
-    before = driver.spec_fingerprint(spec, None, resolve_strategies(["mine.yaml"], tmp_path))
+    before = resume.spec_fingerprint(spec, None, resolve_strategies(["mine.yaml"], tmp_path))
     mine.write_text("name: mine\nfields:\n  model.optimizer.clipnorm:\n    values: [0.5, 1.0]\n")
-    after = driver.spec_fingerprint(spec, None, resolve_strategies(["mine.yaml"], tmp_path))
+    after = resume.spec_fingerprint(spec, None, resolve_strategies(["mine.yaml"], tmp_path))
     assert before != after
     mine.write_text("# a comment changes nothing\nname: mine\nfields:\n  model.optimizer.clipnorm:\n"
                     "    values: [0.5, 1.0]\n")
-    assert driver.spec_fingerprint(spec, None, resolve_strategies(["mine.yaml"], tmp_path)) == after
+    assert resume.spec_fingerprint(spec, None, resolve_strategies(["mine.yaml"], tmp_path)) == after
 
 
 # --- point 12: signals -----------------------------------------------------------------------------------------------
@@ -353,7 +361,7 @@ def test_a_signal_during_the_diagnosis_stops_cleanly_with_nothing_to_write(csv_s
 
     monkeypatch.setattr(driver, "diagnose_dataset", interrupted)
     with pytest.raises(SearchInterrupted) as caught:
-        driver.run_search(csv_spec)
+        driver.run_search(*resolve_inputs(csv_spec))
     err = caught.value
     assert (err.signal_name, err.exit_code, err.result) == ("SIGINT", 130, None)
     run = RunDir(load_spec(csv_spec).output_dir)
@@ -413,11 +421,11 @@ def test_a_trial_recorded_before_a_kill_is_not_trained_again_when_keras_tuner_re
     run = RunDir(tmp_path)
     TrialRecord("3", "completed", score=0.25).save(run.trial_record("3"))
     TrialRecord("4", "failed", message="NaN loss").save(run.trial_record("4"))
-    runner = driver._TrialRunner.__new__(driver._TrialRunner)
+    runner = trials.TrialRunner.__new__(trials.TrialRunner)
     runner.run_dir, runner.stops, runner.replayed = run, None, set()
     runner.train = lambda *args, **kwargs: pytest.fail("a recorded trial was trained again")
     assert runner.run(_Trial("3")) == {"score": 0.25}
-    with pytest.raises(kt.errors.FailedTrialError, match="NaN loss"):
+    with pytest.raises(TrialFailed, match="NaN loss"):  # AutofixTuner hands it to Keras Tuner as failed
         runner.run(_Trial("4"))
     assert runner.replayed == {"3", "4"}
 
@@ -440,8 +448,8 @@ def test_trials_keras_tuner_ended_without_a_readable_record_are_run_again(tmp_pa
         def decode(self, values):
             return values
 
-    runner = driver._TrialRunner.__new__(driver._TrialRunner)
-    runner.stops, runner.space, runner.reporter = None, Space(), driver.SearchReporter()
+    runner = trials.TrialRunner.__new__(trials.TrialRunner)
+    runner.stops, runner.space, runner.reporter = None, Space(), result.SearchReporter()
     runner.spec = load_spec({"data": {"path": "x.npz"}, "model": {"layers": [{"type": "lstm", "units": 2},
                                                                             {"type": "dense", "units": 1}]},
                              "train": {"epochs": 2}})
@@ -449,7 +457,7 @@ def test_trials_keras_tuner_ended_without_a_readable_record_are_run_again(tmp_pa
                                                                                     kw["epochs"], kw["source"]))
     from autofix_lstm.tuning.records import load_records
 
-    assert driver._rerun_unrecorded(runner, Oracle(), load_records(run)) == 2
+    assert runner.rerun_unrecorded(Oracle(), load_records(run)) == 2
     assert trained == [("1", {"a": 1}, 1, 2, "seed"), ("2", {"a": 2}, 2, 2, None)]  # "3" is Keras Tuner's to retry
 
 
@@ -460,9 +468,9 @@ def test_a_signal_during_the_baseline_stops_cleanly_and_the_next_run_trains_it_a
         raise StopRequested(stops.signal_name)
 
     monkeypatch.setattr(driver, "diagnose_dataset", lambda *args, **kwargs: FakeDiagnosis())
-    monkeypatch.setattr(driver, "train_candidate", baseline_training)
+    monkeypatch.setattr(trials, "train_candidate", baseline_training)
     with pytest.raises(SearchInterrupted) as caught:
-        driver.run_search(csv_spec)
+        driver.run_search(*resolve_inputs(csv_spec))
     assert (caught.value.signal_name, caught.value.exit_code, caught.value.result) == ("SIGTERM", 143, None)
     run = RunDir(load_spec(csv_spec).output_dir)
     assert run.state.is_file() and not run.baseline.exists() and not run.lock_file.exists()

@@ -6,6 +6,7 @@ histories through a mock model.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import keras_tuner as kt
@@ -14,23 +15,24 @@ import pytest
 from helpers import make_series_csv, spec_dict, write_spec
 
 from autofix_lstm.data.dataset import load_dataset
-from autofix_lstm.errors import SpecError
+from autofix_lstm.errors import FatalSearchError, SpecError, TrialFailed
 from autofix_lstm.modeling.callbacks import CollapsePruning
 from autofix_lstm.modeling.train import prepare
+from autofix_lstm.remedies.fields import FIELDS, apply_values
+from autofix_lstm.remedies.strategies import builtin_strategies, resolve_strategies
+from autofix_lstm.scoring.metrics import Metrics
 from autofix_lstm.scoring.objective import BEAT_MARGIN, beats_constant, is_fix, score, tier
 from autofix_lstm.spec import load_spec
-from autofix_lstm.tuning.fields import FIELDS, apply_values
 from autofix_lstm.tuning.oracles import AutofixTuner, make_oracle
 from autofix_lstm.tuning.space import build_space, seed_values
-from autofix_lstm.tuning.strategies import builtin_strategies, resolve_strategies
 from autofix_lstm.tuning.summary import cudnn_problems, spec_changes
 
 # --- objective -----------------------------------------------------------------------------------
 
 
 def _reg(std_ratio, r2, mse=1.0, constant_mse=2.0, nan=False):
-    return {"task": "regression", "std_ratio": std_ratio, "r2": r2, "mse": mse, "constant_mse": constant_mse,
-            "nan": nan, "persistence_mse": None}
+    return Metrics(task="regression", std_ratio=std_ratio, r2=r2, mse=mse, constant_mse=constant_mse, nan=nan,
+                   persistence_mse=None)
 
 
 def test_collapsed_never_outranks_live_whatever_the_loss():
@@ -59,9 +61,9 @@ def test_beats_constant_needs_the_margin_against_both_constants():
     assert not beats_constant(_reg(0.5, r2=BEAT_MARGIN / 2, mse=0.5, constant_mse=2.0))  # hindsight constant wins
     assert not beats_constant(_reg(0.5, r2=0.5, mse=1.0, constant_mse=1.02))  # training-mean constant is as good
     assert beats_constant(_reg(0.5, r2=0.5, mse=1.0, constant_mse=2.0))
-    binary = {"task": "binary", "nan": False, "balanced_accuracy": 0.53, "majority_balanced_accuracy": 0.5}
+    binary = Metrics(task="binary", nan=False, balanced_accuracy=0.53, majority_balanced_accuracy=0.5)
     assert not beats_constant(binary)
-    assert beats_constant({**binary, "balanced_accuracy": 0.7})
+    assert beats_constant(dataclasses.replace(binary, balanced_accuracy=0.7))
 
 
 def test_a_min_std_ratio_floor_is_respected():
@@ -249,7 +251,7 @@ class _FakeRunner:
         values = dict(trial.hyperparameters.values)
         self.ran.append(values)
         if len(self.ran) <= self.fail_first:
-            raise kt.errors.FailedTrialError("NaN loss")
+            raise TrialFailed("NaN loss")
         return {"score": self.score_of(values)}
 
     def trial_ended(self, trial):
@@ -275,6 +277,21 @@ def test_seeds_run_first_then_the_oracle_and_failures_never_end_the_search(tmp_p
     assert len(runner.ran) == 8  # five failures in a row did not stop it
     statuses = [t.status for t in oracle.trials.values()]
     assert statuses.count("FAILED") == 5 and statuses.count("COMPLETED") == 3
+
+
+def test_a_fatal_search_error_stops_the_search_at_once(tmp_path):
+    class Fatal(_FakeRunner):
+        def run(self, trial):
+            if self.ran:
+                self.ran.append(dict(trial.hyperparameters.values))
+                raise FatalSearchError("the output folder is full")
+            return super().run(trial)
+
+    oracle = make_oracle("random", _hp(), max_trials=8, epochs=2, seeds=[], deadline=None, seed=0)
+    runner = Fatal(lambda v: 1.0)
+    with pytest.raises(FatalSearchError, match="the output folder is full"):
+        AutofixTuner(oracle, runner, directory=str(tmp_path), project_name="p").search(verbose=0)
+    assert len(runner.ran) == 2  # no trial after the fatal one
 
 
 def test_a_resumed_search_keeps_finished_trials_and_skips_tried_seeds(tmp_path):

@@ -2,7 +2,7 @@
 
 ``run_worker`` is ``autofix-lstm worker``: a Keras Tuner worker (``KERASTUNER_TUNER_ID``,
 ``KERASTUNER_ORACLE_IP``, ``KERASTUNER_ORACLE_PORT``; Keras Tuner's ``OracleClient`` talks to the
-chief, ``tuning.distributed``) whose trials are trained by the search's own ``_TrialRunner``, so
+chief, ``tuning.distributed``) whose trials are trained by the search's own ``TrialRunner``, so
 each one is trained, pruned, scored and recorded exactly as in a serial search, in the output
 folder the chief and every worker share. It reads the spec and its data itself and refuses to
 start when they are not the ones the chief's search is for (the fingerprint in
@@ -24,14 +24,16 @@ import warnings
 
 from autofix_lstm.data.dataset import Dataset
 from autofix_lstm.errors import CorruptRunError, SearchInterrupted, SpecError, WorkerError
+from autofix_lstm.remedies.strategies import resolve_strategies
 from autofix_lstm.run_dir import RunDir, read_json, write_json
 from autofix_lstm.spec import Spec
 from autofix_lstm.tuning.distributed import CHIEF_PID_ENV, HEARTBEAT_SECONDS
-from autofix_lstm.tuning.driver import SearchReporter, _cached_baseline, _TrialRunner, spec_fingerprint
 from autofix_lstm.tuning.interrupts import StopRequested, StopSignals
 from autofix_lstm.tuning.records import BASELINE_ID, TrialRecord, TrialStatus, best_record, load_records
+from autofix_lstm.tuning.result import SearchReporter
+from autofix_lstm.tuning.resume import cached_baseline, spec_fingerprint
 from autofix_lstm.tuning.space import build_space
-from autofix_lstm.tuning.strategies import resolve_strategies
+from autofix_lstm.tuning.trials import TrialRunner
 
 CONNECT_TIMEOUT = 600.0  # how long a worker waits for its chief, at start and when it goes away
 _WORKER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
@@ -150,7 +152,7 @@ class _Heartbeat:
         channel.close()
 
 
-class _WorkerRunner(_TrialRunner):
+class _WorkerRunner(TrialRunner):
     """The search's trial runner, telling the heartbeat which trial it trains."""
 
     heartbeat: _Heartbeat | None = None
@@ -209,7 +211,7 @@ def run_worker(spec: Spec, dataset: Dataset, *, address: str | None = None, work
     space = build_space(spec, dataset, strategies)
     records = load_records(run)
     floor = TrialRecord(trial_id=BASELINE_ID, status=TrialStatus.PRUNED, score=math.inf)  # before the baseline
-    best = best_record([_cached_baseline(run, fingerprint) or floor, *records]) or floor
+    best = best_record([cached_baseline(run, fingerprint) or floor, *records]) or floor
     with StopSignals() as stops, _Heartbeat(run, worker, address, connect_timeout) as heartbeat:
         runner = _WorkerRunner(spec, dataset, space, run, clock, reporter, best, stops)
         runner.publishes = False

@@ -1,0 +1,99 @@
+"""What a search returns and what it tells while it runs: ``SearchResult`` and ``SearchReporter``.
+
+``tuning.driver.run_search`` returns a ``SearchResult`` and tells a ``SearchReporter`` of each stage
+and trial. ``SearchResult.plot`` and ``_repr_html_`` hand the result to ``autofix_lstm.render``
+(imported when called): the one way into the report from below it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import keras
+import pandas as pd
+
+from autofix_lstm.modeling.build import compile_core
+from autofix_lstm.run_dir import RunDir
+from autofix_lstm.scoring.metrics import Metrics
+from autofix_lstm.spec import Spec
+from autofix_lstm.tuning.records import TrialRecord
+
+
+class SearchReporter:
+    """What a search tells about its progress; this base reports nothing (``progress=False``).
+
+    ``autofix_lstm.render.progress`` draws it (a live display, or plain lines into a log), and every search
+    also logs it to events.jsonl (``tuning.events.LoggedReporter``); the search never prints otherwise.
+    """
+
+    def start(self, total: int) -> None:
+        """The search begins with a budget of ``total`` trials."""
+
+    def stage(self, text: str) -> None:
+        """A named stage (diagnosis, baseline) begins."""
+
+    def trial_done(self, done: int, best: TrialRecord | None, fixed: bool) -> None:
+        """``done`` trials have ended; ``best`` is the best record so far."""
+
+    def trial_started(self, trial_id: str, worker: str | None = None) -> None:
+        """A trial begins training (a re-run in full of a pruned one too); ``worker``: the worker that
+        took it, when a distributed search's chief reports a worker's trial."""
+
+    def trial_recorded(self, record: TrialRecord) -> None:
+        """A trial ended and ``record`` is written (before ``trial_done`` tallies it)."""
+
+    def stop(self) -> None:
+        """The search has ended."""
+
+
+@dataclass
+class SearchResult:
+    """What a search found: the verdict, the best spec and model, metrics and every trial."""
+
+    fixed: bool
+    verdict: str
+    best_spec: Spec
+    baseline: Metrics | None  # the spec as written's validation metrics
+    best: Metrics | None  # the best found's
+    changes: list[str]
+    summary: dict
+    trials: pd.DataFrame
+    output_dir: Path
+    diagnosis: Any = None
+    interrupted: bool = False
+    baseline_state: str | None = None  # what the spec as written did: collapsed, diverged, live or working
+    confirmed_seeds: str | None = None  # on how many seeds the best fix held, e.g. "3/3"
+    records: list[TrialRecord] = field(default_factory=list, repr=False)
+    _best_model: keras.Model | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.baseline = Metrics.from_dict(self.baseline) if self.baseline else None
+        self.best = Metrics.from_dict(self.best) if self.best else None
+
+    @property
+    def best_model(self) -> keras.Model:
+        """The best model, self-contained: raw windows in, original units out (loaded on first use).
+
+        A fresh model, compiled with the best spec's optimizer and loss, so it can keep training.
+        """
+        if self._best_model is None:
+            model = keras.saving.load_model(RunDir(self.output_dir).best_model, compile=False)
+            self._best_model = compile_core(model, self.best_spec.model)
+        return self._best_model
+
+    def plot(self):
+        """A matplotlib figure: every trial's objective against its std_ratio, and the best marked."""
+        from autofix_lstm.render.plots import trials_figure
+        from autofix_lstm.tuning.search_summary import Summary
+
+        return trials_figure(self.trials, Summary.from_dict(self.summary))
+
+    def _repr_html_(self) -> str:
+        from autofix_lstm.render.report import search_result_html
+
+        return search_result_html(self)
+
+
+__all__ = ["SearchReporter", "SearchResult"]

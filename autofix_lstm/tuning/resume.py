@@ -1,0 +1,112 @@
+"""What carries a search from one run to the next: its fingerprint, the cached baseline, the best's files.
+
+Running the same search again resumes it: ``spec_fingerprint`` says whether the folder's search is
+this one, ``earlier_search`` reads what the earlier run left (search_state.json), and
+``cached_baseline`` gives back the spec as written, trained once (baseline.json). The best so far is
+published as best_model.keras and best_spec.yaml, then best_trial.json naming it (``publish_best``),
+so a kill between those writes is seen (``best_published``) and repaired by the next run.
+Every file name is ``RunDir``'s.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from autofix_lstm.data.dataset import Dataset
+from autofix_lstm.errors import CorruptRunError, SpecError
+from autofix_lstm.remedies.strategies import Strategy
+from autofix_lstm.run_dir import RunDir, copy_file, read_json, write_json
+from autofix_lstm.spec import Spec
+from autofix_lstm.tuning.records import TrialRecord
+from autofix_lstm.tuning.summary import record_spec, write_best_spec
+
+
+def spec_fingerprint(spec: Spec, dataset: Dataset | None = None, strategies: list[Strategy] | None = None) -> str:
+    """A hash of what decides trial results: the spec (search budget excluded, so a search can be
+    extended), when given the windowed data itself (a changed file or DataFrame is a new search) and
+    the contents of the strategies (an edited strategy file is a new search space).
+    """
+    raw = spec.to_dict()
+    # The budget, the stages after the trials (minimize, confirm) and the oracle's proposal step do not
+    # change a finished trial's result: a resumed search may change them.
+    raw["search"] = {k: v for k, v in raw["search"].items()
+                     if k not in ("max_trials", "max_time", "minimize", "confirm", "oracle_proposal", "tensorboard",
+                                  "distribution")}
+    raw.pop("output", None)
+    digest = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode())
+    if dataset is not None:
+        dataset.update_digest(digest)  # a chunk at a time: no copy of the windows
+    if strategies is not None:
+        contents = [strategy.model_dump(mode="json") for strategy in strategies]
+        digest.update(json.dumps(contents, sort_keys=True, default=str).encode())
+    return digest.hexdigest()[:16]
+
+
+def earlier_search(run: RunDir, fingerprint: str, fresh: bool) -> float | None:
+    """Seconds already spent by an earlier run of this search, or None when there is none to resume.
+
+    Reads only (nothing is touched before the diagnosis has accepted the spec). An earlier search
+    for another spec is refused; one whose state or baseline file is damaged is refused naming the
+    file, unless ``fresh`` discards it.
+
+    Raises:
+        SpecError: the folder holds a search for a different spec.
+        CorruptRunError: search_state.json or baseline.json cannot be read.
+    """
+    if fresh or not run.state.is_file():
+        return None
+    state = read_json(run.state)
+    if not isinstance(state, dict) or not isinstance(state.get("elapsed_seconds", 0.0), (int, float)):
+        raise CorruptRunError(run.state, "not a search state")
+    if state.get("fingerprint") != fingerprint:
+        raise SpecError(
+            f"{run.root} holds a search for a different spec (data, model, preprocessing, training, search settings "
+            "or strategy files changed); run with --fresh to start over, or set a new output folder"
+        )
+    if run.baseline.is_file():
+        TrialRecord.load(run.baseline)  # damaged: refused now, not after the diagnosis
+    return float(state.get("elapsed_seconds", 0.0))
+
+
+def cached_baseline(run: RunDir, fingerprint: str) -> TrialRecord | None:
+    """The spec as written, from baseline.json, when an earlier run of this same search trained it."""
+    if run.baseline.is_file() and run.baseline_model.is_file():
+        cached = TrialRecord.load(run.baseline)
+        if cached.fingerprint == fingerprint:
+            return cached
+    return None
+
+
+def best_model_source(run: RunDir, record: TrialRecord) -> Path:
+    return run.baseline_model if record.is_baseline else run.trial_model(record.trial_id)
+
+
+def publish_best(run: RunDir, record: TrialRecord, spec: Spec) -> None:
+    """Write best_model.keras and best_spec.yaml from ``record``, then best_trial.json naming it.
+
+    Each file is replaced atomically and best_trial.json last, so a kill between two of the writes
+    leaves best_trial.json naming an older trial: ``best_published`` then says False and the next
+    run writes the pair again.
+    """
+    source = best_model_source(run, record)
+    if not source.is_file():
+        raise CorruptRunError(source, f"the model of the best trial, {record.trial_id}, is missing")
+    copy_file(source, run.best_model)
+    write_best_spec(record_spec(record, spec), run.root)
+    write_json({"trial_id": record.trial_id}, run.best_trial)
+
+
+def best_published(run: RunDir, record: TrialRecord) -> bool:
+    """True when best_trial.json names ``record`` and best_model.keras and best_spec.yaml are there."""
+    if not (run.best_model.is_file() and run.best_spec.is_file() and run.best_trial.is_file()):
+        return False
+    try:
+        marker = read_json(run.best_trial)
+    except CorruptRunError:
+        return False
+    return isinstance(marker, dict) and marker.get("trial_id") == record.trial_id
+
+
+__all__ = ["best_model_source", "best_published", "cached_baseline", "earlier_search", "publish_best", "spec_fingerprint"]
