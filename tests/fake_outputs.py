@@ -14,28 +14,32 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from autofix_lstm.scoring.metrics import Metrics
+
 N_VAL = 40
 FILES = ("summary.json", "trials.csv", "baseline.json", "best_trial", "best_spec.yaml", "diagnosis.json")
 
 
 def _regression_metrics(pred: np.ndarray, truth: np.ndarray) -> dict:
+    """A regression's metrics as the JSON files hold them (``Metrics.to_dict``: the real keys, in order)."""
     mse = float(np.mean((pred - truth) ** 2))
-    return {
-        "task": "regression", "n_val": len(truth), "nan": False, "constant_mse": float(np.var(truth)) * 1.02,
-        "persistence_mse": float(np.var(truth)) * 0.4, "std_ratio": float(np.std(pred) / np.std(truth)),
-        "mse": mse, "mae": float(np.mean(np.abs(pred - truth))), "r2": 1 - mse / float(np.var(truth)),
-        "collapsed": bool(np.std(pred) / np.std(truth) < 0.1),
-    }
+    return Metrics(
+        task="regression", n_val=len(truth), nan=False, constant_mse=float(np.var(truth)) * 1.02,
+        persistence_mse=float(np.var(truth)) * 0.4, std_ratio=float(np.std(pred) / np.std(truth)),
+        mse=mse, mae=float(np.mean(np.abs(pred - truth))), r2=1 - mse / float(np.var(truth)),
+        collapsed=bool(np.std(pred) / np.std(truth) < 0.1),
+    ).to_dict()
 
 
 def _classification_metrics(task: str, collapsed: bool) -> dict:
-    return {
-        "task": task, "n_val": N_VAL, "nan": False, "majority_accuracy": 0.55, "majority_balanced_accuracy": 0.5,
-        "majority_macro_f1": 0.35, "prior_log_loss": 0.69, "std_ratio": 0.0 if collapsed else 0.8,
-        "accuracy": 0.55 if collapsed else 0.85, "balanced_accuracy": 0.5 if collapsed else 0.84,
-        "macro_f1": 0.35 if collapsed else 0.84, "distinct_predictions": 1 if collapsed else 2,
-        "log_loss": 0.7 if collapsed else 0.4, "collapsed": collapsed,
-    }
+    """A classifier's metrics as the JSON files hold them (``Metrics.to_dict``)."""
+    return Metrics(
+        task=task, n_val=N_VAL, nan=False, majority_accuracy=0.55, majority_balanced_accuracy=0.5,
+        majority_macro_f1=0.35, prior_log_loss=0.69, std_ratio=0.0 if collapsed else 0.8,
+        accuracy=0.55 if collapsed else 0.85, balanced_accuracy=0.5 if collapsed else 0.84,
+        macro_f1=0.35 if collapsed else 0.84, distinct_predictions=1 if collapsed else 2,
+        log_loss=0.7 if collapsed else 0.4, collapsed=collapsed,
+    ).to_dict()
 
 
 def _data(task: str, rng: np.random.Generator):
@@ -138,7 +142,8 @@ def fake_result(folder: Path, output_dir: Path | None = None):
 
     summary = json.loads((folder / "summary.json").read_text())
     return SimpleNamespace(
-        fixed=summary["fixed"], verdict=summary["verdict"], baseline=summary["baseline"], best=summary["best"],
+        fixed=summary["fixed"], verdict=summary["verdict"], baseline=Metrics.from_dict(summary["baseline"]),
+        best=Metrics.from_dict(summary["best"]),
         changes=summary["changes"], trials=pd.read_csv(folder / "trials.csv"), output_dir=output_dir or folder,
         summary=summary,
     )

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from autofix_lstm.diagnosis.context import Context
-from autofix_lstm.diagnosis.findings import SEVERITIES, Finding
+from autofix_lstm.diagnosis.findings import SEVERITIES, Finding, Severity
 from autofix_lstm.diagnosis.training_checks import slow_optimizer_kind
 
 
@@ -39,7 +39,7 @@ class Explains:
     cause: str
     consequence: str
     why: str
-    cause_severities: tuple[str, ...] = ("error",)
+    cause_severities: tuple[Severity, ...] = (Severity.ERROR,)
     when: Callable[[Context], bool] | None = None
 
 
@@ -72,10 +72,10 @@ EXPLAINS: tuple[Explains, ...] = (
     Explains("learning_rate_too_high", "dead_units", "oversized steps throw units into the flat ends of their activation"),
     Explains("slow_optimizer", "learning_rate_too_low",
              "with Adagrad or plain SGD the optimizer, not only its learning rate, keeps the steps small",
-             cause_severities=("error", "warning"), when=_slow_kind),
+             cause_severities=(Severity.ERROR, Severity.WARNING), when=_slow_kind),
     Explains("learning_rate_too_low", "slow_optimizer",
              "with an adaptive optimizer the step size is the learning rate's doing",
-             cause_severities=("error", "warning"), when=lambda ctx: not _slow_kind(ctx)),
+             cause_severities=(Severity.ERROR, Severity.WARNING), when=lambda ctx: not _slow_kind(ctx)),
 )
 
 CONTRADICTS: tuple[Contradicts, ...] = (
@@ -131,14 +131,14 @@ def _lower(finding: Finding, to: str) -> None:
 def _settle(findings: dict[str, Finding], ctx: Context) -> None:
     for rule in CONTRADICTS:
         slow, violent = findings.get(rule.slow), findings.get(rule.violent)
-        if slow is None or violent is None or "error" not in (slow.severity, violent.severity):
+        if slow is None or violent is None or Severity.ERROR not in (slow.severity, violent.severity):
             continue
         reason = _violent_evidence(ctx)
         winner, loser = (violent, slow) if reason else (slow, violent)
         reason = reason or "the loss did not rise and no gradient became NaN/infinite"
-        if loser.severity == "error":
+        if loser.severity == Severity.ERROR:
             loser.message += f" Contradicted by {winner.id}, which the evidence backs ({reason})."
-        _lower(loser, "warning")
+        _lower(loser, Severity.WARNING)
         loser.evidence["contradicted_by"] = winner.id
 
 
@@ -149,14 +149,14 @@ def _explain(findings: dict[str, Finding], ctx: Context) -> None:
     for rule in EXPLAINS:
         if rule.cause not in findings or rule.consequence not in findings:
             continue
-        if severity[rule.cause] not in rule.cause_severities or severity[rule.consequence] == "info":
+        if severity[rule.cause] not in rule.cause_severities or severity[rule.consequence] == Severity.INFO:
             continue
         if rule.when is not None and not rule.when(ctx):
             continue
         explained.setdefault(rule.consequence, []).append(rule)
     for identifier, rules in explained.items():
         finding = findings[identifier]
-        finding.severity = "info"
+        finding.severity = Severity.INFO
         finding.strategies = []
         finding.evidence = {"explained_by": [rule.cause for rule in rules], **finding.evidence}
         reasons = "; ".join(f"{rule.cause}: {rule.why}" for rule in rules)

@@ -13,6 +13,7 @@ from autofix_lstm.diagnosis.probes import Probe
 from autofix_lstm.diagnosis.trajectory import Trajectory, judge, loss_summary
 from autofix_lstm.modeling.build import head_activation, head_units
 from autofix_lstm.modeling.train import Prepared
+from autofix_lstm.scoring.metrics import Metrics
 from autofix_lstm.scoring.signal import SignalProbe
 from autofix_lstm.spec import Spec
 
@@ -25,7 +26,7 @@ class Context:
     spec: Spec
     prepared: Prepared
     probe: Probe | None = None
-    metrics: dict | None = None
+    metrics: Metrics | None = None
     training_error: str | None = None
     signal: SignalProbe | None = None
 
@@ -52,7 +53,7 @@ class Context:
     @property
     def collapsed(self) -> bool:
         """The brief training's collapse verdict (False when it did not run)."""
-        return bool(self.metrics and self.metrics.get("collapsed"))
+        return bool(self.metrics is not None and self.metrics.collapsed)
 
     @cached_property
     def trajectory(self) -> Trajectory:

@@ -10,7 +10,7 @@ import numpy as np
 
 from autofix_lstm.data.dataset import bounded_windows
 from autofix_lstm.diagnosis.context import Context
-from autofix_lstm.diagnosis.findings import Finding
+from autofix_lstm.diagnosis.findings import Finding, Severity
 from autofix_lstm.diagnosis.training_checks import LOSS_NOT_FALLING
 from autofix_lstm.format import number
 
@@ -118,7 +118,7 @@ def unscaled_inputs(ctx: Context) -> Finding | None:
     }
     if tiny and not large:
         return Finding(
-            "unscaled_inputs", "warning",
+            "unscaled_inputs", Severity.WARNING,
             f"Every input feature is tiny (at most {number(max(varying))} in magnitude), so it barely moves "
             "the LSTM gates; scale the inputs (preprocessing.inputs: standard).",
             evidence,
@@ -128,7 +128,7 @@ def unscaled_inputs(ctx: Context) -> Finding | None:
     evidence["learning_in_brief_training"] = learning
     if saturated is not None and saturated >= GATE_SATURATION_LIMIT and learning:
         return Finding(
-            "unscaled_inputs", "warning",
+            "unscaled_inputs", Severity.WARNING,
             f"Input features {', '.join(large)} reach {number(top)} in magnitude, far outside the range LSTM gates "
             f"work in: {saturated:.0%} of the gate activations of {layer} are saturated from the start, yet the "
             "brief training did not collapse and learned, so the model is working around them; scaling the "
@@ -137,14 +137,14 @@ def unscaled_inputs(ctx: Context) -> Finding | None:
         )
     if saturated is not None and saturated >= GATE_SATURATION_LIMIT:
         return Finding(
-            "unscaled_inputs", "error",
+            "unscaled_inputs", Severity.ERROR,
             f"Input features {', '.join(large)} reach {number(top)} in magnitude, far outside the range LSTM gates "
             f"work in: {saturated:.0%} of the gate activations of {layer} are saturated from the start, so almost "
             "no gradient flows; scale the inputs (preprocessing.inputs: standard).",
             evidence,
         )
     return Finding(
-        "unscaled_inputs", "warning",
+        "unscaled_inputs", Severity.WARNING,
         f"Input features {', '.join(large)} reach {number(top)} in magnitude, outside the range LSTM gates work in; "
         "scaling the inputs (preprocessing.inputs: standard) is safer.",
         evidence,
@@ -176,14 +176,14 @@ def unscaled_target(ctx: Context) -> Finding | None:
         start = (ctx.probe.output_init or {}).get("mean") if ctx.probe else None
         where = f" while the head starts near {number(start)}" if start is not None else ""
         return Finding(
-            "unscaled_target", "error",
+            "unscaled_target", Severity.ERROR,
             f"The target the model must output is around {number(mean)} (spread {number(std)}){where}: the optimizer "
             "cannot move the output that far in a training; scale the target (preprocessing.target: standard).",
             evidence,
         )
     if std < TARGET_TINY_LIMIT:
         return Finding(
-            "unscaled_target", "warning",
+            "unscaled_target", Severity.WARNING,
             f"The target varies by only {number(std)}, so its errors and gradients are tiny; scale the target "
             "(preprocessing.target: standard).",
             evidence,
@@ -209,7 +209,7 @@ def nonstationary_target(ctx: Context) -> Finding | None:
     outside = below + above
     if outside < NONSTATIONARY_WARNING:
         return None
-    severity = "error" if outside >= NONSTATIONARY_ERROR else "warning"
+    severity = Severity.ERROR if outside >= NONSTATIONARY_ERROR else Severity.WARNING
     return Finding(
         "nonstationary_target", severity,
         f"{outside:.0%} of the validation targets lie outside the range seen in training (a trend), where a "
@@ -256,7 +256,7 @@ def target_leakage(ctx: Context) -> Finding | None:
             f"Feature(s) {', '.join(map(repr, copies))} equal the target in every window's last row: the answer "
             "leaks into the inputs; remove them from data.features."
         )
-    return Finding("target_leakage", "error", message, evidence)
+    return Finding("target_leakage", Severity.ERROR, message, evidence)
 
 
 def constant_feature(ctx: Context) -> Finding | None:
@@ -280,7 +280,7 @@ def constant_feature(ctx: Context) -> Finding | None:
         f"Feature(s) {names} never change in training: they carry no information; remove them from data.features."
     )
     return Finding(
-        "constant_feature", "error" if every else "warning", message,
+        "constant_feature", Severity.ERROR if every else Severity.WARNING, message,
         {"constant_features": dict(constant), "n_features": ds.n_features},
     )
 
@@ -294,7 +294,7 @@ def short_window(ctx: Context) -> Finding | None:
     if ds.window >= MIN_WINDOW:
         return None
     return Finding(
-        "short_window", "warning",
+        "short_window", Severity.WARNING,
         "Each sample holds a single timestep, so the LSTM sees no history; use a longer data.window.",
         {"window": ds.window, "horizon": ds.horizon},
     )
@@ -324,7 +324,7 @@ def too_little_data(ctx: Context) -> Finding | None:
     severe = n < MIN_SAMPLES_ERROR or ratio > PARAMS_PER_SAMPLE_ERROR
     if not severe and n >= MIN_SAMPLES_WARNING and ratio <= PARAMS_PER_SAMPLE_WARNING:
         return None
-    severity = "error" if severe and ctx.collapse_seen else "warning"
+    severity = Severity.ERROR if severe and ctx.collapse_seen else Severity.WARNING
     probe = ctx.probe
     if severe and ctx.collapse_seen:
         consequence = "too few to learn a rule from, so the model settles on a constant"
@@ -370,8 +370,8 @@ def class_imbalance(ctx: Context) -> Finding | None:
         shares[majority] >= IMBALANCE_COLLAPSE_SHARE and not weighted and ctx.collapse_seen and onto_majority
     ):
         return None
-    severity = "info" if weighted else ("error" if ctx.collapse_seen else "warning")
-    metrics = ctx.metrics or {}
+    severity = Severity.INFO if weighted else (Severity.ERROR if ctx.collapse_seen else Severity.WARNING)
+    metrics = ctx.metrics
     label = ds.classes[majority] if ds.classes else majority
     return Finding(
         "class_imbalance", severity,
@@ -381,9 +381,9 @@ def class_imbalance(ctx: Context) -> Finding | None:
             "class_shares": {str(c): float(s) for c, s in zip(ds.classes or range(len(shares)), shares)},
             "majority_class": label,
             "majority_share": float(shares[majority]),
-            "majority_accuracy": metrics.get("majority_accuracy"),
-            "balanced_accuracy": metrics.get("balanced_accuracy"),
-            "distinct_predictions": metrics.get("distinct_predictions"),
+            "majority_accuracy": metrics.majority_accuracy if metrics else None,
+            "balanced_accuracy": metrics.balanced_accuracy if metrics else None,
+            "distinct_predictions": metrics.distinct_predictions if metrics else None,
             "predicted_majority_share": predicted[majority] if predicted else None,
             "class_weight": ctx.spec.preprocessing.class_weight,
         },

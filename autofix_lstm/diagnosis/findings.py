@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from autofix_lstm.finding_ids import FINDING_IDS, SEVERITIES
 from autofix_lstm.run_dir import jsonable
+
+
+class Severity(str, Enum):
+    """How much a finding weighs: the order findings are listed and acted on in (``SEVERITIES``)."""
+
+    ERROR = "error"  # explains a collapse actually seen
+    WARNING = "warning"  # may contribute
+    INFO = "info"  # for information, such as a consequence another finding explains
+
+    def __str__(self) -> str:
+        return self.value
 
 
 @dataclass
@@ -26,7 +38,7 @@ class Finding:
     """
 
     id: str
-    severity: str
+    severity: Severity
     message: str
     evidence: dict[str, Any] = field(default_factory=dict)
     strategies: list[str] = field(default_factory=list)
@@ -36,6 +48,7 @@ class Finding:
             raise ValueError(f"unknown finding id {self.id!r}; expected one of {', '.join(FINDING_IDS)}")
         if self.severity not in SEVERITIES:
             raise ValueError(f"unknown severity {self.severity!r}; expected one of {', '.join(SEVERITIES)}")
+        self.severity = Severity(self.severity)
         self.evidence = jsonable(self.evidence)
         self.strategies = list(self.strategies)
 
@@ -48,11 +61,11 @@ class Finding:
         """The finding as plain JSON-able data (the shape of ``diagnosis.schema.json``'s findings)."""
         return {
             "id": self.id,
-            "severity": self.severity,
+            "severity": self.severity.value,
             "message": self.message,
             "evidence": dict(self.evidence),
             "strategies": list(self.strategies),
         }
 
 
-__all__ = ["FINDING_IDS", "SEVERITIES", "Finding", "jsonable"]
+__all__ = ["FINDING_IDS", "SEVERITIES", "Finding", "Severity", "jsonable"]

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 
 from autofix_lstm.diagnosis.context import Context
-from autofix_lstm.diagnosis.findings import Finding
+from autofix_lstm.diagnosis.findings import Finding, Severity
 
 INF = math.inf
 # activation -> (lowest, highest) value it can output (bounds count as reachable: a minmax-scaled
@@ -75,7 +75,7 @@ def output_activation_range(ctx: Context) -> Finding | None:
     evidence = {"head_activation": activation, "head_units": units, "task": ctx.task}
     if activation == "softmax" and units == 1:
         return Finding(
-            "output_activation_range", "error",
+            "output_activation_range", Severity.ERROR,
             "The head is a softmax over a single unit, which always outputs 1 whatever the input; use sigmoid "
             "(binary), softmax over one unit per class (multiclass) or linear (regression).",
             evidence,
@@ -95,7 +95,7 @@ def output_activation_range(ctx: Context) -> Finding | None:
         target_range=[float(np.min(targets)), float(np.max(targets))],
         fraction_outside=outside, fraction_below=below, fraction_above=above,
     )
-    severity = "error" if outside >= OUT_OF_RANGE_ERROR else "warning"
+    severity = Severity.ERROR if outside >= OUT_OF_RANGE_ERROR else Severity.WARNING
     upper = "" if not math.isfinite(high) else f" to {high:g}"
     what = "class labels" if ctx.task != "regression" else "targets"
     return Finding(
@@ -152,7 +152,7 @@ def loss_activation_mismatch(ctx: Context) -> Finding | None:
         "task": ds.task, "labels": [v.item() if hasattr(v, "item") else v for v in labels[:10]],
         "training_error": ctx.training_error,
     }
-    severity = "error" if problems else "warning"
+    severity = Severity.ERROR if problems else Severity.WARNING
     detail = "; ".join(problems or warnings)
     return Finding(
         "loss_activation_mismatch", severity,

@@ -26,7 +26,7 @@ from autofix_lstm.data.dataset import Dataset, infer_task
 from autofix_lstm.data.transforms import InputTransform, TargetTransform
 from autofix_lstm.diagnosis.agreement import reconcile
 from autofix_lstm.diagnosis.context import Context
-from autofix_lstm.diagnosis.findings import Finding
+from autofix_lstm.diagnosis.findings import Finding, Severity
 from autofix_lstm.diagnosis.head_checks import BINARY_LOSSES, canonical_loss
 from autofix_lstm.diagnosis.probes import Probe
 from autofix_lstm.diagnosis.registry import get
@@ -34,7 +34,7 @@ from autofix_lstm.errors import SpecError
 from autofix_lstm.modeling.build import OPTIMIZERS
 from autofix_lstm.modeling.evaluate import measure
 from autofix_lstm.modeling.train import Prepared
-from autofix_lstm.scoring.metrics import COLLAPSE_STD_RATIO, is_collapsed
+from autofix_lstm.scoring.metrics import COLLAPSE_STD_RATIO, Metrics, is_collapsed
 from autofix_lstm.spec import MOMENTUM_OPTIMIZERS, Spec, load_spec
 
 # Validation windows predicted after each epoch: enough for a stable spread, cheap next to an epoch.
@@ -128,7 +128,7 @@ class CollapseMonitor(keras.callbacks.Callback):
             )
         return self._prepared
 
-    def _measure(self) -> dict:
+    def _measure(self) -> Metrics:
         prepared = self._prepared_data()
         with np.errstate(all="ignore"):
             # The model's own compiled predict step (traced once, at the first epoch): an eager call runs
@@ -175,7 +175,7 @@ class CollapseMonitor(keras.callbacks.Callback):
         loss = (logs or {}).get("loss")
         self._losses.append(float(loss) if loss is not None and math.isfinite(float(loss)) else None)
         metrics = self._measure()
-        self.std_ratios.append(metrics.get("std_ratio"))
+        self.std_ratios.append(metrics.std_ratio)
         if not is_collapsed(metrics, self.min_std_ratio):
             self._streak = 0
             return
@@ -185,7 +185,7 @@ class CollapseMonitor(keras.callbacks.Callback):
             self._warn(epoch + 1, metrics)
 
     # -- warning ---------------------------------------------------------------------------------
-    def _warn(self, epoch: int, metrics: dict) -> None:
+    def _warn(self, epoch: int, metrics: Metrics) -> None:
         self.warned_at = epoch
         self.findings = self.causes(metrics)
         self.message = collapse_message(epoch, self.patience, metrics, self.findings, self.stop_on_collapse)
@@ -194,7 +194,7 @@ class CollapseMonitor(keras.callbacks.Callback):
         if self.stop_on_collapse:
             self.model.stop_training = True
 
-    def causes(self, metrics: dict) -> list[Finding]:
+    def causes(self, metrics: Metrics) -> list[Finding]:
         """The likely causes: the cheap detectors on the validation sample, the model and the update ratios."""
         prepared = self._prepared_data()
         spec, skipped = _model_spec(self.model)
@@ -205,15 +205,15 @@ class CollapseMonitor(keras.callbacks.Callback):
                       full_training_steps=steps * epochs, loss=list(self._losses), update_ratios=dict(self.update_ratios))
         ctx = Context(spec, prepared, probe, metrics)
         found = [f for f in (get(i)(ctx) for i in CHEAP_CHECKS if i not in skipped) if f is not None]
-        return [f for f in reconcile(found, ctx) if f.severity != "info"]
+        return [f for f in reconcile(found, ctx) if f.severity != Severity.INFO]
 
 
-def collapse_message(epoch: int, patience: int, metrics: dict, findings: list[Finding], stopped: bool) -> str:
+def collapse_message(epoch: int, patience: int, metrics: Metrics, findings: list[Finding], stopped: bool) -> str:
     """The warning's text: the collapse, its likely causes and the call that fixes it."""
-    ratio = metrics.get("std_ratio")
-    if metrics.get("nan"):
+    ratio = metrics.std_ratio
+    if metrics.nan:
         how = "the predictions are NaN"
-    elif metrics.get("task") != "regression" and metrics.get("distinct_predictions", 2) < 2:
+    elif not metrics.is_regression and metrics.distinct_predictions is not None and metrics.distinct_predictions < 2:
         how = "it predicts a single class for every validation window"
     else:
         how = f"the spread of its predictions is {ratio:.1%} of the targets' (std_ratio {ratio:.3g})"

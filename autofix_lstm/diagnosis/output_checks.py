@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from autofix_lstm.diagnosis.context import Context
-from autofix_lstm.diagnosis.findings import Finding
-from autofix_lstm.scoring.metrics import COLLAPSE_STD_RATIO
+from autofix_lstm.diagnosis.findings import Finding, Severity
+from autofix_lstm.scoring.metrics import COLLAPSE_STD_RATIO, Metrics
 
 # Metrics that put the model next to its trivial baselines, per task.
 REGRESSION_BASELINES = ("mse", "constant_mse", "persistence_mse", "r2")
@@ -12,10 +12,9 @@ CLASSIFICATION_BASELINES = ("accuracy", "majority_accuracy", "balanced_accuracy"
                             "macro_f1", "majority_macro_f1")
 
 
-def baselines(metrics: dict) -> dict:
+def baselines(metrics: Metrics) -> dict:
     """The metrics that compare the model with always predicting the mean / majority / last value."""
-    keys = REGRESSION_BASELINES if metrics.get("task") == "regression" else CLASSIFICATION_BASELINES
-    return {k: metrics.get(k) for k in keys if k in metrics}
+    return metrics.subset(REGRESSION_BASELINES if metrics.is_regression else CLASSIFICATION_BASELINES)
 
 
 def _signal_evidence(signal) -> dict:
@@ -38,59 +37,64 @@ def collapsed_output(ctx: Context) -> Finding | None:
     score are added: the data holds signal this model did not find.
     """
     metrics = ctx.metrics
-    if not metrics or not metrics.get("collapsed"):
+    if metrics is None or not metrics.collapsed:
         return None
     trajectory = ctx.trajectory
     steps = ctx.probe.steps if ctx.probe else 0
     signal = ctx.signal
     holds_signal = bool(signal is not None and signal.beats_constant)
     evidence = {
-        "std_ratio": metrics.get("std_ratio"),
+        "std_ratio": metrics.std_ratio,
         "collapse_std_ratio": COLLAPSE_STD_RATIO,
-        "nan": metrics.get("nan"),
-        **({"distinct_predictions": metrics["distinct_predictions"]} if "distinct_predictions" in metrics else {}),
+        "nan": metrics.nan,
+        **({} if metrics.is_regression else {"distinct_predictions": metrics.distinct_predictions}),
         **(_signal_evidence(signal) if holds_signal else {}),
         **trajectory.evidence(),
         "brief_training_steps": steps,
         "full_training_steps": ctx.probe.full_training_steps if ctx.probe else None,
         "baselines": baselines(metrics),
     }
-    ratio = metrics.get("std_ratio")
+    ratio = metrics.std_ratio
     how = (
         f"the spread of its predictions is {ratio:.1%} of the targets'" if ratio is not None else "its predictions are NaN"
     )
-    if metrics.get("distinct_predictions") == 1:
+    if metrics.distinct_predictions == 1:
         how = "it predicts the same class for every sample"
     data = f" The data holds signal: {signal.sentence()}." if holds_signal else ""
     if trajectory.still_moving:
         return Finding(
-            "collapsed_output", "warning",
+            "collapsed_output", Severity.WARNING,
             f"The output collapsed during the first {steps} steps ({how}), but it is still moving: "
             f"{trajectory.reason}, so a full training may get past it.{data}",
             evidence,
         )
-    if metrics.get("nan") or ctx.probe is None or ctx.probe.nonfinite_loss_step is not None:
-        return Finding("collapsed_output", "error", f"The output collapsed: {how} after the brief training.{data}", evidence)
+    if metrics.nan or ctx.probe is None or ctx.probe.nonfinite_loss_step is not None:
+        return Finding("collapsed_output", Severity.ERROR, f"The output collapsed: {how} after the brief training.{data}", evidence)
     return Finding(
-        "collapsed_output", "error",
+        "collapsed_output", Severity.ERROR,
         f"The output collapsed to a constant: {how} after the brief training, and it is not moving off it "
         f"({trajectory.reason}).{data}",
         evidence,
     )
 
 
-def _baseline_sentence(metrics: dict) -> str:
-    if metrics.get("task") == "regression":
-        text = f"its validation mse is {metrics.get('mse', float('nan')):.4g} against {metrics['constant_mse']:.4g} for always predicting the training mean"
-        if metrics.get("persistence_mse") is not None:
-            text += f" and {metrics['persistence_mse']:.4g} for repeating the last value"
+def _baseline_sentence(metrics: Metrics) -> str:
+    if metrics.is_regression:
+        text = (f"its validation mse is {_or_nan(metrics.mse):.4g} against {_or_nan(metrics.constant_mse):.4g} "
+                "for always predicting the training mean")
+        if metrics.persistence_mse is not None:
+            text += f" and {metrics.persistence_mse:.4g} for repeating the last value"
         return text
-    score = metrics.get("balanced_accuracy")
+    score = metrics.balanced_accuracy
     score_text = f"{score:.3g}" if score is not None else "undefined"
     return (
-        f"its balanced accuracy is {score_text} against {metrics.get('majority_balanced_accuracy', float('nan')):.3g} "
+        f"its balanced accuracy is {score_text} against {_or_nan(metrics.majority_balanced_accuracy):.3g} "
         "for always predicting the majority class"
     )
+
+
+def _or_nan(value: float | None) -> float:
+    return float("nan") if value is None else value
 
 
 def explain_collapse(findings: list[Finding], ctx: Context) -> list[Finding]:
@@ -105,7 +109,7 @@ def explain_collapse(findings: list[Finding], ctx: Context) -> list[Finding]:
     collapse = next((f for f in findings if f.id == "collapsed_output"), None)
     if collapse is None:
         return findings
-    causes = [f.id for f in findings if f.id != "collapsed_output" and f.severity in ("error", "warning")]
+    causes = [f.id for f in findings if f.id != "collapsed_output" and f.severity in (Severity.ERROR, Severity.WARNING)]
     collapse.evidence = {"explained_by": causes, **collapse.evidence}  # first: what a reader looks for
     if causes:
         return findings
@@ -119,7 +123,7 @@ def explain_collapse(findings: list[Finding], ctx: Context) -> list[Finding]:
     probe_text = f" ({signal.sentence()})" if signal is not None else ""
     collapse.message = (
         "The output collapsed to a constant and no check found a cause: the data may hold no signal this model "
-        f"can use ({_baseline_sentence(ctx.metrics or {})}){', and the signal probe finds none' if signal is not None else ''}"
+        f"can use ({_baseline_sentence(ctx.metrics)}){', and the signal probe finds none' if signal is not None else ''}"
         f"{probe_text}. Check that the features can predict the target at this horizon before tuning the model."
     )
     collapse.evidence["no_usable_signal"] = True

@@ -8,9 +8,10 @@ from typing import Any
 
 from markupsafe import Markup
 
-from autofix_lstm.diagnosis.findings import SEVERITIES, Finding
+from autofix_lstm.diagnosis.findings import SEVERITIES, Finding, Severity
 from autofix_lstm.format import evidence_lines
 from autofix_lstm.run_dir import jsonable
+from autofix_lstm.scoring.metrics import Metrics
 from autofix_lstm.scoring.signal import SignalProbe
 from autofix_lstm.spec import Spec
 
@@ -49,7 +50,7 @@ class DiagnosisResult:
     """
 
     findings: list[Finding]
-    metrics: dict | None
+    metrics: Metrics | None
     probe: dict | None
     spec: Spec = field(repr=False)
     seconds: float = 0.0
@@ -60,12 +61,12 @@ class DiagnosisResult:
     @property
     def errors(self) -> list[Finding]:
         """The error-level findings: the causes that explain a collapse."""
-        return [f for f in self.findings if f.severity == "error"]
+        return [f for f in self.findings if f.severity is Severity.ERROR]
 
     @property
     def warnings(self) -> list[Finding]:
         """The warning-level findings: things that may contribute."""
-        return [f for f in self.findings if f.severity == "warning"]
+        return [f for f in self.findings if f.severity is Severity.WARNING]
 
     @property
     def ids(self) -> list[str]:
@@ -75,7 +76,7 @@ class DiagnosisResult:
     @property
     def collapsed(self) -> bool:
         """The brief training's collapse verdict (True when it could not train at all)."""
-        return True if self.metrics is None else bool(self.metrics.get("collapsed"))
+        return True if self.metrics is None else bool(self.metrics.collapsed)
 
     def finding(self, identifier: str) -> Finding | None:
         """The finding with that id, or None when it did not fire."""
@@ -89,7 +90,7 @@ class DiagnosisResult:
             "collapsed": self.collapsed,
             "summary": counts,
             "findings": [f.to_dict() for f in self.findings],
-            "metrics": jsonable(self.metrics),
+            "metrics": None if self.metrics is None else self.metrics.to_dict(),
             "probe": jsonable(self.probe),
             "training_error": self.training_error,
             "seconds": round(self.seconds, 3),

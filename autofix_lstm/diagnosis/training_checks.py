@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from autofix_lstm.diagnosis.context import Context
-from autofix_lstm.diagnosis.findings import Finding
+from autofix_lstm.diagnosis.findings import Finding, Severity
 from autofix_lstm.diagnosis.probes import EARLY_STEPS
 
 # Input-side layers whose early gradient norm is a thousandth of the head's learn a thousand times
@@ -77,7 +77,7 @@ def nan_output(ctx: Context) -> Finding | None:
     probe = ctx.probe
     if probe is None:
         return None
-    nan_predictions = bool(ctx.metrics and ctx.metrics.get("nan"))
+    nan_predictions = bool(ctx.metrics is not None and ctx.metrics.nan)
     if probe.nonfinite_loss_step is None and not nan_predictions:
         return None
     where = (
@@ -85,7 +85,7 @@ def nan_output(ctx: Context) -> Finding | None:
         if probe.nonfinite_loss_step is not None else "the predictions are NaN/infinite"
     )
     return Finding(
-        "nan_output", "error",
+        "nan_output", Severity.ERROR,
         f"The model produces no numbers at all: {where}; clip the gradients, lower the learning rate or scale the data.",
         {
             "nonfinite_loss_step": probe.nonfinite_loss_step,
@@ -130,20 +130,20 @@ def vanishing_gradients(ctx: Context) -> Finding | None:
     older = _older_half_share(probe)
     through_time = older is not None and older < VANISHING_RATIO_ERROR and ctx.collapsed
     if all_tiny:
-        severity = "error"
+        severity = Severity.ERROR
         message = (
             f"The gradients vanish everywhere (largest layer norm {max(finite):.2g}) while the loss is "
             f"{start:.3g}: no weight moves."
         )
     elif lowest is not None and lowest[1] < VANISHING_RATIO_WARNING:
-        severity = "error" if lowest[1] < VANISHING_RATIO_ERROR else "warning"
+        severity = Severity.ERROR if lowest[1] < VANISHING_RATIO_ERROR else Severity.WARNING
         share = "no gradient at all" if lowest[1] == 0 else f"{lowest[1]:.2g} times the head's gradient"
         message = (
             f"The gradients vanish on the way to the input side: {lowest[0]} gets {share} in the first steps, "
             "so it barely learns."
         )
     elif through_time:
-        severity = "error" if ctx.collapse_seen else "warning"
+        severity = Severity.ERROR if ctx.collapse_seen else Severity.WARNING
         window = len(probe.temporal_grad)
         message = (
             f"The gradients vanish through time: the older half of the {window}-step window gets at most "
@@ -206,7 +206,7 @@ def exploding_gradients(ctx: Context) -> Finding | None:
         reason = f"{high_ratio[0]} gets {high_ratio[1]:.3g} times the head's gradient"
     elif largest and largest[1] > EXPLODING_NORM:
         return Finding(
-            "exploding_gradients", "warning",
+            "exploding_gradients", Severity.WARNING,
             f"The gradients are huge from the first steps ({largest[0]}: norm {largest[1]:.3g}); clipping them "
             "(model.optimizer.clipnorm: 1.0) or scaling the data keeps one step from throwing the weights.",
             evidence,
@@ -214,7 +214,7 @@ def exploding_gradients(ctx: Context) -> Finding | None:
     else:
         return None
     return Finding(
-        "exploding_gradients", "error",
+        "exploding_gradients", Severity.ERROR,
         f"The gradients explode: {reason}; clip them (model.optimizer.clipnorm: 1.0) or lower the learning rate.",
         evidence,
     )
@@ -243,7 +243,7 @@ def learning_rate_too_high(ctx: Context) -> Finding | None:
         return None
     not_falling = (summary["end_over_start"] or 0) > LOSS_NOT_FALLING
     nonfinite = probe.nonfinite_loss_step is not None
-    severity = "error" if diverged or nonfinite or ctx.collapse_seen or not_falling else "warning"
+    severity = Severity.ERROR if diverged or nonfinite or ctx.collapse_seen or not_falling else Severity.WARNING
     reasons = []
     if diverged:
         reasons.append(f"the loss ended {summary['end_over_start']:.3g} times higher than it started")
@@ -284,7 +284,7 @@ def learning_rate_too_low(ctx: Context) -> Finding | None:
         return None
     summary = _loss_summary(ctx)
     not_falling = (summary["end_over_start"] or 0) > LOSS_NOT_FALLING
-    severity = "error" if ctx.collapse_seen or not_falling else "warning"
+    severity = Severity.ERROR if ctx.collapse_seen or not_falling else Severity.WARNING
     return Finding(
         "learning_rate_too_low", severity,
         f"The learning rate {ctx.spec.model.optimizer.learning_rate:g} is too low: each step changes the weights "
@@ -330,7 +330,7 @@ def slow_optimizer(ctx: Context) -> Finding | None:
         return None
     summary = _loss_summary(ctx)
     not_falling = (summary["end_over_start"] or 0) > LOSS_NOT_FALLING
-    severity = "error" if kind and (ctx.collapse_seen or not_falling) else "warning"
+    severity = Severity.ERROR if kind and (ctx.collapse_seen or not_falling) else Severity.WARNING
     optimizer = ctx.spec.model.optimizer
     why = {"Adagrad": "its steps only shrink as it goes", "plain SGD": "without momentum it never speeds up"}
     fix = ("use Adam, RMSprop or SGD with momentum 0.9" if kind

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from autofix_lstm.diagnosis.probes import Probe
-from autofix_lstm.scoring.metrics import COLLAPSE_STD_RATIO
+from autofix_lstm.scoring.metrics import COLLAPSE_STD_RATIO, Metrics
 from autofix_lstm.scoring.objective import beats_constant
 
 # The starting loss is the median of the first 3 steps (one batch is noisy); the end is the mean
@@ -78,14 +78,14 @@ class Trajectory:
         }
 
 
-def _beating(metrics: dict) -> str:
-    if metrics.get("task") == "regression":
-        return f"r2 {metrics['r2']:.3g} against 0 for the training mean"
-    return (f"balanced accuracy {metrics['balanced_accuracy']:.3g} against "
-            f"{metrics['majority_balanced_accuracy']:.3g} for the majority class")
+def _beating(metrics: Metrics) -> str:
+    if metrics.is_regression:
+        return f"r2 {metrics.r2:.3g} against 0 for the training mean"
+    return (f"balanced accuracy {metrics.balanced_accuracy:.3g} against "
+            f"{metrics.majority_balanced_accuracy:.3g} for the majority class")
 
 
-def judge(probe: Probe | None, metrics: dict | None = None, signal=None) -> Trajectory:
+def judge(probe: Probe | None, metrics: Metrics | None = None, signal=None) -> Trajectory:
     """Whether the output is still moving off its constant when the brief training ends (see the module).
 
     Args:
@@ -93,7 +93,7 @@ def judge(probe: Probe | None, metrics: dict | None = None, signal=None) -> Traj
         metrics: the brief-trained model's validation metrics (None when it did not run).
         signal: a ``scoring.signal.SignalProbe`` or None when the signal probe did not run.
     """
-    if probe is None or metrics is None or probe.nonfinite_loss_step is not None or metrics.get("nan"):
+    if probe is None or metrics is None or probe.nonfinite_loss_step is not None or metrics.nan:
         return Trajectory(False, "the brief training did not finish")
     beats_now = beats_constant(metrics)
     points = [(s, r) for s, r in zip(probe.spread_steps, probe.spread_ratios()) if r is not None]

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from autofix_lstm.diagnosis.context import Context
-from autofix_lstm.diagnosis.findings import Finding
-from autofix_lstm.diagnosis.probes import DEAD_UNIT_STD
+from autofix_lstm.diagnosis.findings import Finding, Severity
+from autofix_lstm.diagnosis.layer_measures import DEAD_UNIT_STD
 from autofix_lstm.modeling.build import recurrent_config
 
 # Half of a layer's units giving the same value for every sample halves what the layer can carry and
@@ -36,7 +36,7 @@ def dead_units(ctx: Context) -> Finding | None:
     worst_name, worst = max(units.items(), key=lambda kv: kv[1]["fraction"])
     if worst["fraction"] < DEAD_FRACTION_WARNING:
         return None
-    severity = "error" if worst["fraction"] >= DEAD_FRACTION_ERROR else "warning"
+    severity = Severity.ERROR if worst["fraction"] >= DEAD_FRACTION_ERROR else Severity.WARNING
     fix = (
         "use tanh units, scale the inputs or lower the learning rate" if "relu" in str(worst["activation"])
         else "scale the inputs or lower the learning rate, which drive the units into their flat ends"
@@ -100,9 +100,9 @@ def excess_dropout(ctx: Context) -> Finding | None:
     wide_enough = [e for e in entries if e["width"] >= DROPOUT_MIN_SURVIVING]
     starving = any(e["surviving_units"] < DROPOUT_MIN_SURVIVING for e in wide_enough)
     if top["rate"] >= DROPOUT_RATE_ERROR or keep < DROPOUT_KEEP_ERROR or starving:
-        severity = "error"
+        severity = Severity.ERROR
     elif top["rate"] >= DROPOUT_RATE_WARNING:
-        severity = "warning"
+        severity = Severity.WARNING
     else:
         return None
     probe = ctx.probe

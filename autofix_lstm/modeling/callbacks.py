@@ -114,10 +114,10 @@ class CollapsePruning(keras.callbacks.Callback):
         if done < self.earliest_epoch or (self.epochs is not None and done >= self.epochs):
             return
         metrics = measure(self.checked, predict_original(self.model, self.checked, self.checked.dataset.x_val))
-        ratio = metrics.get("std_ratio")
+        ratio = metrics.std_ratio
         previous = self.std_ratios[-1] if self.std_ratios else None
         self.std_ratios.append(ratio)
-        if metrics.get("nan"):
+        if metrics.nan:
             self._prune(done)
             return
         if not is_collapsed(metrics, self.min_std_ratio):
@@ -127,7 +127,7 @@ class CollapsePruning(keras.callbacks.Callback):
         classifier = self.prepared.dataset.task != "regression"
         # A classifier whose probabilities are still bunched (a low std_ratio) but that already ranks
         # the classes better than the majority answer, on two or more predicted classes, is separating.
-        separating = classifier and metrics.get("distinct_predictions", 0) >= 2 and beats_constant(metrics)
+        separating = classifier and (metrics.distinct_predictions or 0) >= 2 and beats_constant(metrics)
         learning = classifier and self._loss_still_falling()
         if not (spread_growing or first_look or learning or separating):
             self._prune(done)

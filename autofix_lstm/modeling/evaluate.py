@@ -9,7 +9,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from autofix_lstm.scoring.metrics import class_probabilities, classification_metrics, clean_for_json, regression_metrics
+from autofix_lstm.scoring.metrics import Metrics, class_probabilities, classification_metrics, regression_metrics
 
 
 def predict_original(core: keras.Model, prepared, x_raw: np.ndarray, batch_size: int = 1024) -> np.ndarray:
@@ -28,12 +28,12 @@ def predict_original(core: keras.Model, prepared, x_raw: np.ndarray, batch_size:
 
 def measure(
     prepared, raw_pred: np.ndarray, *, min_std_ratio: float | None = None
-) -> dict:
-    """The foundation metrics dict for ``raw_pred`` on the validation part."""
+) -> Metrics:
+    """The metrics of ``raw_pred`` on the validation part (NaN/inf values as None)."""
     ds = prepared.dataset
     kwargs = {} if min_std_ratio is None else {"min_std_ratio": min_std_ratio}
     if ds.task == "regression":
         persistence = ds.last_observed(ds.x_val) if ds.persistence_applies else None
-        return clean_for_json(regression_metrics(ds.y_val, raw_pred, ds.y_train, persistence, **kwargs))
+        return regression_metrics(ds.y_val, raw_pred, ds.y_train, persistence, **kwargs)
     proba = class_probabilities(raw_pred, ds.n_classes)
-    return clean_for_json(classification_metrics(ds.y_val, proba, ds.y_train, ds.n_classes, **kwargs))
+    return classification_metrics(ds.y_val, proba, ds.y_train, ds.n_classes, **kwargs)

@@ -60,7 +60,7 @@ class TrialBoard(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         logs = dict(logs or {})
         metrics = measure(self.checked, predict_original(self.model, self.checked, self.checked.dataset.x_val))
-        logs["std_ratio"] = metrics.get("std_ratio")
+        logs["std_ratio"] = metrics.std_ratio
         with self._writer.as_default():
             for tag in SCALARS:
                 value = logs.get(tag)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import io
+from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -23,6 +24,9 @@ from matplotlib.ticker import MaxNLocator
 from autofix_lstm.format import as_number
 from autofix_lstm.scoring.metrics import class_probabilities
 from autofix_lstm.tuning.records import TrialStatus
+
+if TYPE_CHECKING:
+    from autofix_lstm.tuning.search_summary import Summary
 
 # status -> (colour, marker, legend label)
 STATUS_STYLE = {
@@ -76,26 +80,25 @@ def _note(ax, text: str) -> None:
 # ---------------------------------------------------------------- trials
 
 
-def trials_figure(trials, summary: dict | None = None) -> Figure:
+def trials_figure(trials, summary: Summary | None = None) -> Figure:
     """Every trial as a point: objective against std_ratio, coloured by status, the best marked.
 
     Args:
         trials: the trials table (``trials.csv`` / ``SearchResult.trials``): columns ``trial_id``,
             ``status``, ``objective``, ``std_ratio``.
-        summary: ``summary.json`` (``min_std_ratio``, ``best_trial``, ``baseline``,
+        summary: the search's ``Summary`` (``min_std_ratio``, ``best_trial``, ``baseline``,
             ``baseline_objective``); without it the floor is drawn at the default 0.1.
 
     Returns:
         A figure whose x axis is symmetric-log (collapsed trials sit near 0), with the collapse floor
         (``min_std_ratio``) as a vertical line and the objective's tiers shaded.
     """
-    summary = summary or {}
-    floor = as_number(summary.get("min_std_ratio")) or 0.1
+    floor = (None if summary is None else as_number(summary.min_std_ratio)) or 0.1
     fig, axes = _figure(7.5, 4.2)
     ax = axes[0, 0]
     rows = [] if trials is None else trials.to_dict("records")
     ratios = [r for r in (as_number(row.get("std_ratio")) for row in rows) if r is not None]
-    baseline_ratio = as_number((summary.get("baseline") or {}).get("std_ratio"))
+    baseline_ratio = None if summary is None or summary.baseline is None else as_number(summary.baseline.std_ratio)
     top = max([1.0, floor * 2, *ratios, *([baseline_ratio] if baseline_ratio is not None else [])]) * 1.3
 
     for level, label in enumerate(TIER_LABELS[:3]):
@@ -113,12 +116,12 @@ def trials_figure(trials, summary: dict | None = None) -> Figure:
         ax.scatter(xs, ys, c=colour, marker=marker, s=46, edgecolors="white", linewidths=0.6,
                    label=f"{label}: {len(points)}", zorder=3)
 
-    baseline_objective = as_number(summary.get("baseline_objective"))
+    baseline_objective = None if summary is None else as_number(summary.baseline_objective)
     if baseline_objective is not None:
         ax.scatter([baseline_ratio or 0.0], [baseline_objective], marker="D", s=60, facecolors="none",
                    edgecolors=BASELINE_COLOUR, linewidths=1.8, label="your spec as written", zorder=4)
 
-    best_id = summary.get("best_trial")
+    best_id = None if summary is None else summary.best_trial
     best_point = None
     if best_id is not None and str(best_id) != "baseline":
         match = [row for row in rows if str(row.get("trial_id")) == str(best_id)]
@@ -376,22 +379,22 @@ NECESSARY_COLOUR = "#2e7d32"
 INCIDENTAL_COLOUR = "#9e9e9e"
 
 
-def change_contribution_figure(summary: dict) -> Figure:
+def change_contribution_figure(summary: Summary) -> Figure:
     """What each of the best trial's changes contributes: the objective without it minus with all of them.
 
-    Reads summary.json's ``necessary_changes`` and ``incidental_changes`` (each with ``objective_with`` and
+    Reads the summary's ``necessary_changes`` and ``incidental_changes`` (each with ``objective_with`` and
     ``objective_without``) and ``minimal_fix.tolerance``. Bars past the dashed line (the tolerance, as an
     objective difference) mark changes the fix cannot lose; the x axis is symmetric-log, since a change
     whose removal collapses the output costs whole tiers (2 or more) and the rest a few hundredths.
     """
-    rows = [(c, True) for c in summary.get("necessary_changes") or []]
-    rows += [(c, False) for c in summary.get("incidental_changes") or []]
+    rows = [(c, True) for c in summary.necessary_changes or []]
+    rows += [(c, False) for c in summary.incidental_changes or []]
     fig, axes = _figure(8.5, max(2.2, 0.55 * len(rows) + 1.3))
     ax = axes[0, 0]
     if not rows:
         _note(ax, "no changes were ablated")
         return fig
-    tolerance = as_number((summary.get("minimal_fix") or {}).get("tolerance")) or 0.0
+    tolerance = as_number((summary.minimal_fix or {}).get("tolerance")) or 0.0
     labels, values, colours, texts = [], [], [], []
     for change, necessary in rows:
         with_all, without = as_number(change.get("objective_with")), as_number(change.get("objective_without"))

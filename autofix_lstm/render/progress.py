@@ -14,9 +14,9 @@ import sys
 from typing import TextIO
 
 from autofix_lstm.format import number
-from autofix_lstm.tuning.driver import SearchReporter
+from autofix_lstm.tuning.process_role import worker_name
 from autofix_lstm.tuning.records import TrialRecord
-from autofix_lstm.tuning.workers import worker_name
+from autofix_lstm.tuning.result import SearchReporter
 
 
 class RichReporter(SearchReporter):
@@ -48,7 +48,7 @@ class RichReporter(SearchReporter):
         text = ""
         if best is not None:
             flag = "[green]fix found[/]" if fixed else "[yellow]no fix yet[/]"
-            text = f"best objective {number(best.score, 4)}  std_ratio {number(best.metrics.get('std_ratio'))}  {flag}"
+            text = f"best objective {number(best.score, 4)}  std_ratio {number(_std_ratio(best))}  {flag}"
         self._progress.update(self._task, completed=done, best=text, description="search")
 
     def stop(self) -> None:
@@ -88,10 +88,9 @@ class PlainReporter(SearchReporter):
         else:
             self.done += 1
             count = f" [{self.done}/{self.total}]" if self.total else ""
-        metrics = record.metrics or {}
         parts = [
             f"trial {record.trial_id}{count}", f"worker {record.worker or worker_name()}", record.status.value,
-            f"objective {number(record.score, 4)}", f"std_ratio {number(metrics.get('std_ratio'))}",
+            f"objective {number(record.score, 4)}", f"std_ratio {number(_std_ratio(record))}",
             f"{record.seconds:.1f}s" if record.seconds is not None else "-",
         ]
         if record.fix:
@@ -107,7 +106,7 @@ class PlainReporter(SearchReporter):
         if self._best_id is not None or not best.is_baseline:
             flag = "fix found" if fixed else "no fix yet"
             self._line(f"best so far: trial {best.trial_id}  objective {number(best.score, 4)}  "
-                       f"std_ratio {number(best.metrics.get('std_ratio'))}  {flag}")
+                       f"std_ratio {number(_std_ratio(best))}  {flag}")
         self._best_id = best.trial_id
 
     def stop(self) -> None:
@@ -130,3 +129,7 @@ def progress_reporter(stream: TextIO | None = None) -> SearchReporter:
     if terminal or Console(file=target).is_jupyter:
         return RichReporter()
     return PlainReporter(stream)
+
+
+def _std_ratio(record: TrialRecord) -> float | None:
+    return None if record.metrics is None else record.metrics.std_ratio

@@ -26,32 +26,15 @@ from typing import Any
 import jinja2
 import pandas as pd
 
-from autofix_lstm.format import MISSING, as_number, cell, evidence_lines, number
+from autofix_lstm.errors import CorruptRunError
+from autofix_lstm.format import cell, evidence_lines, number
 from autofix_lstm.render import plots
+from autofix_lstm.render.verdict import banner_kind, before_after_table, search_notes, stats_line
 from autofix_lstm.run_dir import RunDir, read_json, write_text
-from autofix_lstm.scoring.metrics import COLLAPSE_STD_RATIO
-from autofix_lstm.scoring.objective import model_state
-from autofix_lstm.scoring.signal import MODEL_NAMES
+from autofix_lstm.scoring.metrics import Metrics
 from autofix_lstm.tuning.records import BASELINE_ID, TrialRecord, TrialStatus
-from autofix_lstm.tuning.summary import overhead_text
+from autofix_lstm.tuning.search_summary import Summary
 
-# metric -> (label, column in the baseline metrics for the constant predictor, for persistence)
-_REGRESSION_ROWS = (
-    ("std_ratio", "std_ratio (prediction spread / target spread)", None, None),
-    ("mse", "mse", "constant_mse", "persistence_mse"),
-    ("mae", "mae", None, None),
-    ("r2", "r2", None, None),
-    ("state", "state (working, live, collapsed or diverged)", None, None),
-)
-_CLASSIFICATION_ROWS = (
-    ("std_ratio", "std_ratio (prediction spread / target spread)", None, None),
-    ("accuracy", "accuracy", "majority_accuracy", None),
-    ("balanced_accuracy", "balanced accuracy", "majority_balanced_accuracy", None),
-    ("macro_f1", "macro F1", "majority_macro_f1", None),
-    ("log_loss", "log loss", "prior_log_loss", None),
-    ("distinct_predictions", "distinct predicted classes", None, None),
-    ("state", "state (working, live, collapsed or diverged)", None, None),
-)
 # How much of a finding's evidence the report shows: every key, each value up to this many characters.
 _EVIDENCE_WIDTH = 400
 
@@ -81,51 +64,6 @@ def _image(fig, alt: str) -> dict[str, str]:
     return {"alt": alt, "src": plots.figure_data_uri(fig)}
 
 
-def before_after_table(baseline: dict | None, best: dict | None, min_std_ratio: float | None = None) -> dict | None:
-    """Baseline against best, with the constant (and, where it applies, persistence) predictors.
-
-    The ``state`` row says what each model did (``scoring.objective.ModelState``), so a spec whose
-    loss diverged never reads as "collapsed: no". Returns the table as text (``head``; ``rows`` of
-    ``label``, ``cells`` and ``bad``), or None when no metrics were recorded.
-    """
-    if not baseline and not best:
-        return None
-    baseline, best = baseline or {}, best or {}
-    task = best.get("task") or baseline.get("task") or "regression"
-    regression = task == "regression"
-    reference = best or baseline
-    persistence = regression and reference.get("persistence_mse") is not None
-    head = ["metric (validation, original units)", "your spec as written", "best found",
-            "constant predictor" if regression else "majority class / prior"]
-    if persistence:
-        head.append("persistence (last value)")
-    rows = []
-    floor = min_std_ratio or COLLAPSE_STD_RATIO
-    for key, label, constant_key, persistence_key in _REGRESSION_ROWS if regression else _CLASSIFICATION_ROWS:
-        values = [baseline.get(key), best.get(key)]
-        if key == "state":
-            values = [model_state(m, floor).value if m else None for m in (baseline, best)]
-            values += [None, None] if persistence else [None]
-            rows.append({
-                "label": label,
-                "cells": [{"text": cell(value), "missing": value is None} for value in values],
-                "bad": any(value in ("collapsed", "diverged") for value in values),
-            })
-            continue
-        if key == "std_ratio":
-            values.append(0.0)  # a constant has no spread
-        else:
-            values.append(reference.get(constant_key) if constant_key else None)
-        if persistence:
-            values.append(reference.get(persistence_key) if persistence_key else None)
-        rows.append({
-            "label": label,
-            "cells": [{"text": cell(value), "missing": value is None} for value in values],
-            "bad": False,
-        })
-    return {"head": head, "rows": rows}
-
-
 # ---------------------------------------------------------------- reading the output folder
 
 
@@ -134,7 +72,7 @@ class Outputs:
     """What a search left in its output folder; None for what is missing, with the reason in ``gaps``."""
 
     folder: Path
-    summary: dict | None = None
+    summary: Summary | None = None
     trials: pd.DataFrame | None = None
     baseline: dict | None = None  # baseline.json, as TrialRecord.to_dict() writes it
     best: dict | None = None  # the best trial's record; None when the baseline is the best or it is missing
@@ -150,7 +88,7 @@ class Outputs:
     @property
     def best_id(self) -> str | None:
         """The best trial's id from summary.json ("baseline" for the spec as written), or None."""
-        best_id = (self.summary or {}).get("best_trial")
+        best_id = None if self.summary is None else self.summary.best_trial
         return None if best_id is None else str(best_id)
 
 
@@ -165,7 +103,7 @@ def _read(path: Path, gaps: list[str], hint: str, read: Callable[[Path], Any]) -
         return None
     try:
         return read(path)
-    except (OSError, ValueError, TypeError) as err:  # TypeError: a record without its required keys
+    except (OSError, ValueError, TypeError, CorruptRunError) as err:  # TypeError: a record without its required keys
         gaps.append(_unreadable(path, err))
         return None
 
@@ -179,7 +117,7 @@ def load_outputs(output_dir: str | Path) -> Outputs:
     run = RunDir(Path(output_dir))
     out = Outputs(folder=run.root)
     gaps = out.gaps
-    out.summary = _read(run.summary, gaps, "the search has not finished here", read_json)
+    out.summary = _read(run.summary, gaps, "the search has not finished here", Summary.load)
     out.trials = _read(run.trials_csv, gaps, "no trial has been recorded", pd.read_csv)
     out.baseline = _read(run.baseline, gaps, "the spec as written was not trained here", _read_record)
     if out.best_id is not None and out.best_id != BASELINE_ID:
@@ -202,106 +140,6 @@ class _Part:
     note: str | None = None
 
 
-def _stats(summary: dict) -> str:
-    def seconds(value):
-        value = as_number(value)
-        return MISSING if value is None else f"{value:.0f} s"
-
-    def count(key):
-        return cell(summary.get(key))
-
-    parts = [
-        f"{count('trials_total')} trials: {count('trials_completed')} completed, "
-        f"{count('trials_pruned')} pruned, {count('trials_failed')} failed",
-        f"elapsed {seconds(summary.get('elapsed_seconds'))}",
-    ]
-    if summary.get("device"):  # searches before the device was recorded have none
-        parts.append(f"trained on {device_text(summary)}")
-    if summary.get("trials_to_first_fix") is not None:
-        parts.append(f"first fix after {summary['trials_to_first_fix']} trials / "
-                     f"{seconds(summary.get('seconds_to_first_fix'))}")
-    if summary.get("beats_constant") is not None:
-        parts.append(f"beats a constant: {cell(summary['beats_constant'])}")
-    if summary.get("beats_persistence") is not None:
-        parts.append(f"beats persistence: {cell(summary['beats_persistence'])}")
-    if summary.get("confirmed_seeds") is not None:
-        parts.append(f"held on {summary['confirmed_seeds']} seeds")
-    if summary.get("cudnn_compatible") is False:
-        parts.append("not cuDNN-compatible: " + "; ".join(summary.get("cudnn_problems") or []))
-    return " · ".join(parts)
-
-
-def device_text(summary: dict) -> str:
-    """The device the trials trained on: "CPU", "NVIDIA H200", or "2 GPUs, mirrored (NVIDIA H200, ...)"."""
-    placement = summary.get("distribution") or {}
-    if placement.get("distribution") == "mirrored":
-        devices = ", ".join(str(d) for d in placement.get("devices") or [summary["device"]])
-        return f"{placement.get('replicas', 1)} replica(s), mirrored ({devices})"
-    return str(summary["device"])
-
-
-def _search_notes(summary: dict) -> list[str]:
-    """The signal probe, pruning's savings and the refinement's share, one sentence each."""
-    notes = []
-    probe = summary.get("signal_probe")
-    if probe:
-        model = MODEL_NAMES.get(probe.get("model"), "a simple model").capitalize()
-        verb = "beats" if probe.get("beats_constant") else "does not beat"
-        notes.append(
-            f"Signal probe: {model} on the same windows reaches {str(probe.get('metric', '')).replace('_', ' ')} "
-            f"{number(probe.get('value'), 2)} and {verb} a constant ({number(probe.get('constant'), 2)}); "
-            f"{number(probe.get('seconds'), 2)} s."
-        )
-    pruning = summary.get("pruning") or {}
-    if pruning.get("trials_pruned"):
-        text = (f"Pruning stopped {pruning['trials_pruned']} trials early, saving {cell(pruning.get('epochs_saved'))} epochs")
-        reruns = pruning.get("reruns") or []
-        if reruns:
-            text += (f"; {len(reruns)} of them were re-run in full because no fix was found, "
-                     f"and {cell(pruning.get('fixes_lost_to_pruning'))} turned out to be fixes")
-        notes.append(text + ".")
-    refinement = summary.get("refinement") or {}
-    if refinement.get("trials"):
-        notes.append(
-            f"Refinement: {refinement['trials']} trials varied one field of the best fix at a time; "
-            f"{cell(refinement.get('fixes'))} were fixes"
-            + ("; the best configuration came from one of them." if refinement.get("best_from_refinement") else ".")
-        )
-    timing = _time_note(summary)
-    if timing:
-        notes.append(timing)
-    return notes
-
-
-def banner_kind(summary: dict | None) -> str:
-    """The verdict banner's colour: ``fixed`` (green), ``working`` (blue: the spec as written already
-    worked, or the search made a live one beat the constant; nothing was repaired), ``not-fixed``
-    (red) or ``unknown`` (grey: no summary)."""
-    if not summary:
-        return "unknown"
-    if summary.get("fixed"):
-        return "fixed"
-    if summary.get("best_state") == "working" or (summary.get("best_state") is None and summary.get("beats_constant")):
-        return "working"
-    return "not-fixed"
-
-
-_TIME_LABELS = {"training": "training the trials", "baseline": "the spec as written", "diagnosis": "diagnosis",
-                "evaluation": "evaluating", "writing": "writing files", "oracle": "the oracle choosing trials",
-                "confirmation": "confirming on more seeds", "minimal_fix": "finding the minimal fix",
-                "other": "the rest"}
-
-
-def _time_note(summary: dict) -> str | None:
-    """Where the search's time went, largest stage first, and its overhead over training."""
-    block, overhead = summary.get("time") or {}, overhead_text(summary)
-    if not overhead or not block.get("wall"):
-        return None
-    stages = sorted(((block.get(key) or 0.0, label) for key, label in _TIME_LABELS.items()), reverse=True)
-    parts = ", ".join(f"{label} {seconds:.1f} s" for seconds, label in stages if seconds >= 0.05)
-    return f"Time: {block['wall']:.0f} s in all: {parts}. Search {overhead}."
-
-
 def _verdict(out: Outputs) -> dict:
     summary = out.summary
     if summary is None:
@@ -309,10 +147,12 @@ def _verdict(out: Outputs) -> dict:
                 "this page shows what is there.")
         return {"text": text, "fixed": None, "kind": "unknown", "stats": None, "notes": [], "has_summary": False,
                 "table": None}
-    baseline = summary.get("baseline") or (out.baseline or {}).get("metrics")
-    return {"text": summary.get("verdict"), "fixed": summary.get("fixed"), "kind": banner_kind(summary),
-            "stats": _stats(summary), "notes": _search_notes(summary), "has_summary": True,
-            "table": before_after_table(baseline, summary.get("best"), summary.get("min_std_ratio"))}
+    baseline = summary.baseline
+    if baseline is None and out.baseline and out.baseline.get("metrics"):
+        baseline = Metrics.from_dict(out.baseline["metrics"])
+    return {"text": summary.verdict, "fixed": summary.fixed, "kind": banner_kind(summary),
+            "stats": stats_line(summary), "notes": search_notes(summary), "has_summary": True,
+            "table": before_after_table(baseline, summary.best, summary.min_std_ratio)}
 
 
 def _best_label(out: Outputs) -> str:
@@ -371,8 +211,8 @@ def _diagnosis(out: Outputs) -> _Part:
     note = None
     if out.diagnosis is not None:
         findings = out.diagnosis.get("findings")
-    elif out.summary is not None and out.summary.get("diagnosis") is not None:
-        findings = out.summary["diagnosis"]
+    elif out.summary is not None and out.summary.diagnosis is not None:
+        findings = out.summary.diagnosis
         note = (f"{run.diagnosis.name} is missing; the findings below come from {run.summary.name}, without the "
                 "measurements (no gradient-norm chart).")
     else:
@@ -409,9 +249,9 @@ def _curves(out: Outputs) -> _Part:
     return _Part({"image": _image(fig, "Learning curves")})
 
 
-def _minimal(summary: dict | None, run: RunDir) -> dict | None:
+def _minimal(summary: Summary | None, run: RunDir) -> dict | None:
     """The minimal fix's verdict, its bar chart and file, or why it did not run; None without a summary."""
-    minimal = (summary or {}).get("minimal_fix")
+    minimal = None if summary is None else summary.minimal_fix
     if not minimal:
         return None
     if not minimal.get("ran"):
@@ -425,7 +265,7 @@ def _fix(out: Outputs) -> _Part:
     run = out.run
     return _Part({
         "minimal": _minimal(out.summary, run),
-        "changes": (out.summary or {}).get("changes"),
+        "changes": None if out.summary is None else out.summary.changes,
         "changes_note": None if out.summary is not None else f"No list of changes: {run.summary.name} is missing.",
         "spec": out.best_spec,
         "spec_name": run.best_spec.name,
@@ -477,14 +317,15 @@ def write_report(output_dir: str | Path) -> Path:
 
 def search_result_html(result) -> str:
     """The HTML a notebook shows for a ``SearchResult``: verdict, before/after table, changes, trials plot."""
-    figure = plots.trials_figure(result.trials, result.summary)
+    summary = Summary.from_dict(result.summary)
+    figure = plots.trials_figure(result.trials, summary)
     return _render(
         "search_result.html.j2",
         verdict=result.verdict,
-        kind=banner_kind(result.summary),
-        table=before_after_table(result.baseline, result.best, (result.summary or {}).get("min_std_ratio")),
+        kind=banner_kind(summary),
+        table=before_after_table(result.baseline, result.best, summary.min_std_ratio),
         changes=result.changes,
-        minimal=((result.summary or {}).get("minimal_fix") or {}).get("verdict"),
+        minimal=summary.minimal_verdict,
         figure=_image(figure, "Every trial: objective against std_ratio"),
         output_dir=str(result.output_dir),
     )

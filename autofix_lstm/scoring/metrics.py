@@ -12,23 +12,135 @@ instead, so that a varying model is not called collapsed for want of a reference
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
-from sklearn.dummy import DummyClassifier, DummyRegressor
-from sklearn.metrics import (
-    accuracy_score,
-    balanced_accuracy_score,
-    f1_score,
-    log_loss,
-    mean_absolute_error,
-    mean_squared_error,
-)
 
 from autofix_lstm.run_dir import jsonable
 
 COLLAPSE_STD_RATIO = 0.1
 _PROB_EPS = 1e-7
+
+# The keys a task's metrics always carry, in the order the JSON files have always had them.
+REGRESSION_KEYS = ("task", "n_val", "nan", "constant_mse", "persistence_mse", "std_ratio", "mse", "mae", "r2",
+                   "collapsed")
+CLASSIFICATION_KEYS = ("task", "n_val", "nan", "majority_accuracy", "majority_balanced_accuracy", "majority_macro_f1",
+                       "prior_log_loss", "std_ratio", "accuracy", "balanced_accuracy", "macro_f1",
+                       "distinct_predictions", "log_loss", "collapsed")
+# Keys written only when set: how the training went, rather than what its predictions scored.
+OPTIONAL_KEYS = ("loss_diverged", "collapse_checks_on", "message")
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """What one trained model scored on the validation part, in the target's ORIGINAL units.
+
+    The one shape every reader takes (the objective, the verdicts, the diagnosis, trials.csv, the
+    report), like Optuna's ``FrozenTrial`` values: read its attributes, never string keys. A
+    regression fills ``mse``/``mae``/``r2`` and the constant and persistence errors; a classifier
+    the accuracies, ``log_loss`` and the majority/prior baselines. ``to_dict``/``from_dict`` keep the
+    JSON keys the record files have always had (``REGRESSION_KEYS``/``CLASSIFICATION_KEYS``);
+    keys this version does not know are kept in ``extra`` and written back.
+    """
+
+    task: str
+    n_val: int = 0
+    nan: bool = False  # NaN/inf predictions
+    std_ratio: float | None = None
+    collapsed: bool = True
+    # regression
+    mse: float | None = None
+    mae: float | None = None
+    r2: float | None = None
+    constant_mse: float | None = None  # always predicting the training mean
+    persistence_mse: float | None = None  # repeating the last observed value (None: it does not apply)
+    # classification
+    accuracy: float | None = None
+    balanced_accuracy: float | None = None
+    macro_f1: float | None = None
+    distinct_predictions: int | None = None
+    log_loss: float | None = None
+    majority_accuracy: float | None = None
+    majority_balanced_accuracy: float | None = None
+    majority_macro_f1: float | None = None
+    prior_log_loss: float | None = None
+    # how the training went
+    loss_diverged: bool | None = None  # the training loss went NaN/inf (None: not a training's metrics)
+    collapse_checks_on: str | None = None  # the validation sample the per-epoch collapse checks used
+    message: str | None = None  # why a training failed, where it did
+    extra: dict[str, Any] = field(default_factory=dict)  # keys this version does not know
+
+    @property
+    def is_regression(self) -> bool:
+        """True for a regression model's metrics."""
+        return self.task == "regression"
+
+    @property
+    def quality(self) -> float | None:
+        """The number users judge the model on: r2 for a regression, balanced accuracy for a classifier."""
+        return self.r2 if self.is_regression else self.balanced_accuracy
+
+    @property
+    def quality_label(self) -> str:
+        """The name of ``quality``: "r2" or "balanced accuracy"."""
+        return "r2" if self.is_regression else "balanced accuracy"
+
+    def keys(self) -> tuple[str, ...]:
+        """The keys ``to_dict`` writes, in order."""
+        base = REGRESSION_KEYS if self.is_regression else CLASSIFICATION_KEYS
+        return base + tuple(k for k in OPTIONAL_KEYS if getattr(self, k) is not None)
+
+    def subset(self, names: tuple[str, ...]) -> dict[str, Any]:
+        """The named values this task's metrics carry (a table's row, a finding's evidence), in ``names``' order."""
+        carried = set(self.keys())
+        return {name: getattr(self, name) for name in names if name in carried}
+
+    # Read-only mapping access, for the users' code that indexed the dict these metrics used to be
+    # (``result.best["r2"]``, ``train(...).metrics["collapsed"]``); the package itself reads attributes
+    # (tests/test_architecture.py checks it).
+    def __getitem__(self, key: str) -> Any:
+        return self.to_dict()[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.to_dict()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The value under its JSON key, or ``default`` (as a dict's ``get``)."""
+        return self.to_dict().get(key, default)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The metrics as JSON-able data, with the keys the record files have always had."""
+        out = {key: getattr(self, key) for key in self.keys()}
+        out.update(self.extra)
+        return jsonable(out)
+
+    def with_training(self, **changes: Any) -> Metrics:
+        """A copy with ``loss_diverged``/``collapse_checks_on`` (what the training adds) set."""
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any] | Metrics) -> Metrics:
+        """Metrics from their JSON data (a ``Metrics`` is returned as it is).
+
+        Raises:
+            TypeError: ``raw`` is not a dict, or has no ``task``.
+        """
+        if isinstance(raw, Metrics):
+            return raw
+        if not isinstance(raw, dict) or "task" not in raw:
+            raise TypeError(f"metrics must be a dict with a 'task'; got {type(raw).__name__}")
+        known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+        values = {k: v for k, v in raw.items() if k in known}
+        extra = {k: v for k, v in raw.items() if k not in known}
+        return cls(**values, extra=extra)
+
+    @classmethod
+    def failed(cls, task: str, message: str) -> Metrics:
+        """The metrics of a training that could not run: NaN, collapsed, with its reason."""
+        return cls(task=task, nan=True, collapsed=True, message=message)
 
 
 def _std_ratio(pred: np.ndarray, truth: np.ndarray, reference: np.ndarray | None = None) -> float:
@@ -49,8 +161,12 @@ def regression_metrics(
     persistence: np.ndarray | None = None,
     *,
     min_std_ratio: float = COLLAPSE_STD_RATIO,
-) -> dict:
+) -> Metrics:
     """Metrics of a regression model; ``persistence`` is the last observed value per sample, if it applies."""
+    # Imported here: the Metrics type itself is read by the CLI before anything trains.
+    from sklearn.dummy import DummyRegressor
+    from sklearn.metrics import mean_absolute_error, mean_squared_error
+
     y_val = np.asarray(y_val, dtype=np.float64)
     pred = np.asarray(pred, dtype=np.float64).reshape(-1)
     constant = DummyRegressor(strategy="mean").fit(np.zeros((len(y_train), 1)), y_train)
@@ -65,7 +181,7 @@ def regression_metrics(
     }
     if out["nan"]:
         out.update(std_ratio=None, mse=None, mae=None, r2=None, collapsed=True)
-        return out
+        return _finished(out)
     mse = float(mean_squared_error(y_val, pred))
     out.update(
         std_ratio=_std_ratio(pred, y_val, y_train),
@@ -74,7 +190,12 @@ def regression_metrics(
         r2=1.0 - mse / variance if variance > 0 else 0.0,
     )
     out["collapsed"] = out["std_ratio"] < min_std_ratio
-    return out
+    return _finished(out)
+
+
+def _finished(values: dict[str, Any]) -> Metrics:
+    """The computed values as ``Metrics``, NaN/inf floats as None (as the JSON files hold them)."""
+    return Metrics(**jsonable(values))
 
 
 def class_probabilities(raw: np.ndarray, n_classes: int) -> np.ndarray:
@@ -103,7 +224,7 @@ def classification_metrics(
     n_classes: int,
     *,
     min_std_ratio: float = COLLAPSE_STD_RATIO,
-) -> dict:
+) -> Metrics:
     """Metrics of a classifier from its (samples, n_classes) probabilities and integer labels."""
     with warnings.catch_warnings():
         # scikit-learn warns when a class is absent from this validation part; the numbers are still right
@@ -111,7 +232,10 @@ def classification_metrics(
         return _classification_metrics(y_val, proba, y_train, n_classes, min_std_ratio)
 
 
-def _classification_metrics(y_val, proba, y_train, n_classes: int, min_std_ratio: float) -> dict:
+def _classification_metrics(y_val, proba, y_train, n_classes: int, min_std_ratio: float) -> Metrics:
+    from sklearn.dummy import DummyClassifier
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, log_loss
+
     y_val = np.asarray(y_val, dtype=np.int64)
     labels = list(range(n_classes))
     zeros_train, zeros_val = np.zeros((len(y_train), 1)), np.zeros((len(y_val), 1))
@@ -131,7 +255,7 @@ def _classification_metrics(y_val, proba, y_train, n_classes: int, min_std_ratio
     if out["nan"]:
         out.update(std_ratio=None, accuracy=None, balanced_accuracy=None, macro_f1=None,
                    distinct_predictions=0, log_loss=None, collapsed=True)
-        return out
+        return _finished(out)
     predicted = np.argmax(proba, axis=1)
     score = proba[:, 1] if n_classes == 2 else predicted
     truth = y_val if n_classes == 2 else y_val.astype(np.float64)
@@ -146,18 +270,13 @@ def _classification_metrics(y_val, proba, y_train, n_classes: int, min_std_ratio
         log_loss=float(log_loss(y_val, clipped, labels=labels)),
     )
     out["collapsed"] = out["distinct_predictions"] < 2 or out["std_ratio"] < min_std_ratio
-    return out
+    return _finished(out)
 
 
-def is_collapsed(metrics: dict, min_std_ratio: float = COLLAPSE_STD_RATIO) -> bool:
+def is_collapsed(metrics: Metrics, min_std_ratio: float = COLLAPSE_STD_RATIO) -> bool:
     """Collapse verdict with a custom floor (the search's ``min_std_ratio``)."""
-    if metrics.get("nan") or metrics.get("std_ratio") is None:
+    if metrics.nan or metrics.std_ratio is None:
         return True
-    if metrics["task"] != "regression" and metrics.get("distinct_predictions", 2) < 2:
+    if not metrics.is_regression and metrics.distinct_predictions is not None and metrics.distinct_predictions < 2:
         return True
-    return metrics["std_ratio"] < min_std_ratio
-
-
-def clean_for_json(metrics: dict) -> dict:
-    """NaN/inf floats replaced by None so the dict is valid JSON (``run_dir.jsonable``)."""
-    return jsonable(metrics)
+    return metrics.std_ratio < min_std_ratio

@@ -33,9 +33,10 @@ series with no signal from being reported as a fix.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import Enum
 
-from autofix_lstm.scoring.metrics import COLLAPSE_STD_RATIO, is_collapsed
+from autofix_lstm.scoring.metrics import COLLAPSE_STD_RATIO, Metrics, is_collapsed
 
 BEAT_MARGIN = 0.05
 TIE_WEIGHT = 1e-3  # among classifier fixes, the loss's weight: it decides only between equal balanced accuracies
@@ -65,49 +66,49 @@ _STATE_OF_TIER = {TIER_FIX: ModelState.WORKING, TIER_LIVE: ModelState.LIVE, TIER
                   TIER_NAN: ModelState.DIVERGED}
 
 
-def beats_constant(metrics: dict) -> bool:
+def beats_constant(metrics: Metrics) -> bool:
     """True when the model beats the best constant predictor by ``BEAT_MARGIN``."""
-    if metrics.get("nan"):
+    if metrics.nan:
         return False
-    if metrics["task"] == "regression":
-        if metrics.get("mse") is None or metrics.get("r2") is None:
+    if metrics.is_regression:
+        if metrics.mse is None or metrics.r2 is None or metrics.constant_mse is None:
             return False
-        return metrics["mse"] <= (1 - BEAT_MARGIN) * metrics["constant_mse"] and metrics["r2"] >= BEAT_MARGIN
-    balanced = metrics.get("balanced_accuracy")
-    return balanced is not None and balanced >= metrics["majority_balanced_accuracy"] + BEAT_MARGIN
+        return metrics.mse <= (1 - BEAT_MARGIN) * metrics.constant_mse and metrics.r2 >= BEAT_MARGIN
+    balanced, majority = metrics.balanced_accuracy, metrics.majority_balanced_accuracy
+    return balanced is not None and majority is not None and balanced >= majority + BEAT_MARGIN
 
 
-def beats_persistence(metrics: dict) -> bool | None:
+def beats_persistence(metrics: Metrics) -> bool | None:
     """True/False against 'predict the last observed value'; None where persistence does not apply."""
-    if metrics.get("persistence_mse") is None:
+    if metrics.persistence_mse is None:
         return None
-    return metrics.get("mse") is not None and metrics["mse"] < metrics["persistence_mse"]
+    return metrics.mse is not None and metrics.mse < metrics.persistence_mse
 
 
-def relative_loss(metrics: dict) -> float | None:
+def relative_loss(metrics: Metrics) -> float | None:
     """Validation loss over the best constant's (regression: 1 - r2; classification: log-loss ratio)."""
-    if metrics["task"] == "regression":
-        return None if metrics.get("r2") is None else max(0.0, 1.0 - metrics["r2"])
-    if metrics.get("log_loss") is None or not metrics.get("prior_log_loss"):
+    if metrics.is_regression:
+        return None if metrics.r2 is None else max(0.0, 1.0 - metrics.r2)
+    if metrics.log_loss is None or not metrics.prior_log_loss:
         return None
-    return metrics["log_loss"] / metrics["prior_log_loss"]
+    return metrics.log_loss / metrics.prior_log_loss
 
 
-def tier(metrics: dict, min_std_ratio: float) -> int:
+def tier(metrics: Metrics, min_std_ratio: float) -> int:
     """0 fix, 1 live but no better than a constant, 2 collapsed, 3 NaN (or a loss that diverged)."""
-    if metrics.get("nan") or metrics.get("loss_diverged"):
+    if metrics.nan or metrics.loss_diverged:
         return TIER_NAN
     if is_collapsed(metrics, min_std_ratio):
         return TIER_COLLAPSED
     return TIER_FIX if beats_constant(metrics) else TIER_LIVE
 
 
-def model_state(metrics: dict, min_std_ratio: float = COLLAPSE_STD_RATIO) -> ModelState:
+def model_state(metrics: Metrics, min_std_ratio: float = COLLAPSE_STD_RATIO) -> ModelState:
     """The model's state: diverged (NaN/inf loss or predictions), collapsed, live or working."""
     return _STATE_OF_TIER[tier(metrics, min_std_ratio)]
 
 
-def score(metrics: dict, min_std_ratio: float) -> float:
+def score(metrics: Metrics, min_std_ratio: float) -> float:
     """The objective to minimise (see the module docstring)."""
     level = tier(metrics, min_std_ratio)
     r = relative_loss(metrics)
@@ -116,13 +117,36 @@ def score(metrics: dict, min_std_ratio: float) -> float:
     squashed = r / (1.0 + r)
     if level == TIER_FIX and beats_persistence(metrics) is False:
         return PERSISTENCE_TIER + squashed / 2.0
-    if level == TIER_FIX and metrics["task"] != "regression" and metrics.get("balanced_accuracy") is not None:
+    if level == TIER_FIX and not metrics.is_regression and metrics.balanced_accuracy is not None:
         # Among fixes, a classifier is judged on what its users judge it on: balanced accuracy,
         # the loss only breaking ties (with class weights the loss does not order them the same way).
-        return (1.0 - TIE_WEIGHT) * (1.0 - float(metrics["balanced_accuracy"])) + TIE_WEIGHT * squashed
+        return (1.0 - TIE_WEIGHT) * (1.0 - float(metrics.balanced_accuracy)) + TIE_WEIGHT * squashed
     return level + squashed
 
 
-def is_fix(metrics: dict, min_std_ratio: float) -> bool:
+def is_fix(metrics: Metrics, min_std_ratio: float) -> bool:
     """Not collapsed and beats the constant baseline: what ``fixed: true`` means."""
     return tier(metrics, min_std_ratio) == TIER_FIX
+
+
+@dataclass(frozen=True)
+class Judgment:
+    """Every verdict on one trained model, computed once here and carried on its record.
+
+    ``score`` is the objective; ``state`` the model's state in one word; ``fix`` whether it is a
+    fix (``state`` is working); ``beats_constant``/``beats_persistence`` the two comparisons the
+    verdicts quote (``beats_persistence`` is None where persistence does not apply).
+    """
+
+    score: float
+    state: ModelState
+    fix: bool
+    beats_constant: bool
+    beats_persistence: bool | None
+
+
+def judge(metrics: Metrics, min_std_ratio: float = COLLAPSE_STD_RATIO) -> Judgment:
+    """The objective and every verdict on ``metrics``, at the search's collapse floor."""
+    state = model_state(metrics, min_std_ratio)
+    return Judgment(score=score(metrics, min_std_ratio), state=state, fix=state is ModelState.WORKING,
+                    beats_constant=beats_constant(metrics), beats_persistence=beats_persistence(metrics))

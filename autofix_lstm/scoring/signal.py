@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from autofix_lstm.scoring.metrics import classification_metrics, regression_metrics
+from autofix_lstm.scoring.metrics import Metrics, classification_metrics, regression_metrics
 from autofix_lstm.scoring.objective import beats_constant
 
 MODEL_NAMES = {"linear": "a linear model", "gradient_boosting": "a gradient-boosted model"}  # for sentences
@@ -132,7 +132,7 @@ def probe_signal(dataset, *, seed: int = 0) -> SignalProbe:
             # by the class priors instead, which gives the same balanced decision.
             "gradient_boosting": HistGradientBoostingClassifier(max_iter=TREE_ITERATIONS, random_state=seed),
         }
-    results: list[tuple[ProbeModel, dict]] = []
+    results: list[tuple[ProbeModel, Metrics]] = []
     # A second, earlier fold (the end of the training part) must agree: two models tried on a short
     # validation part can beat a constant by luck, and a false "the data holds signal" misleads.
     k = min(len(x_val), len(x_train) // 3)
@@ -160,13 +160,13 @@ def probe_signal(dataset, *, seed: int = 0) -> SignalProbe:
             continue
         metric = "r2" if regression else "balanced_accuracy"
         beats = len(fold_metrics) == len(folds) and all(beats_constant(m) for m in fold_metrics)
-        results.append((ProbeModel(name, metric, fold_metrics[0].get(metric), bool(beats)), fold_metrics[0]))
+        results.append((ProbeModel(name, metric, fold_metrics[0].quality, bool(beats)), fold_metrics[0]))
     metric = "r2" if regression else "balanced_accuracy"
     if not results:
         return SignalProbe("linear", metric, None, 0.0, False, time.perf_counter() - started, len(x_train),
                            validation_rows=len(x_val))
     best, best_metrics = max(results, key=lambda item: -np.inf if item[0].value is None else item[0].value)
-    constant = 0.0 if regression else float(best_metrics["majority_balanced_accuracy"])
+    constant = 0.0 if regression else float(best_metrics.majority_balanced_accuracy or 0.0)
     return SignalProbe(
         model=best.model, metric=metric, value=best.value, constant=constant,
         beats_constant=any(m.beats_constant for m, _ in results), seconds=time.perf_counter() - started,

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from autofix_lstm.scoring.metrics import Metrics
 from autofix_lstm.scoring.objective import is_fix
 from autofix_lstm.tuning.records import TrialRecord
 
@@ -32,12 +33,12 @@ class SeedRun:
 
     seed: int
     fix: bool
-    metrics: dict[str, Any]
+    metrics: Metrics
     seconds: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The run as summary.json's ``seed_runs`` lists it."""
-        return {"seed": self.seed, "fix": self.fix, "seconds": self.seconds, "metrics": self.metrics}
+        return {"seed": self.seed, "fix": self.fix, "seconds": self.seconds, "metrics": self.metrics.to_dict()}
 
 
 @dataclass

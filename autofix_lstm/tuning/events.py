@@ -26,11 +26,14 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autofix_lstm.run_dir import append_line, jsonable
+from autofix_lstm.tuning.process_role import worker_name
 from autofix_lstm.tuning.records import TrialRecord
-from autofix_lstm.tuning.workers import worker_name
+
+if TYPE_CHECKING:
+    from autofix_lstm.tuning.search_summary import Summary
 
 
 class EventLog:
@@ -75,16 +78,18 @@ class EventLog:
         """The ``trial_ended`` event of a trial's record."""
         return self.write(
             "trial_ended", worker=record.worker or worker_name(), trial_id=record.trial_id, status=record.status.value, objective=record.score,
-            std_ratio=record.metrics.get("std_ratio"), fix=record.fix, seconds=record.seconds,
+            std_ratio=None if record.metrics is None else record.metrics.std_ratio, fix=record.fix, seconds=record.seconds,
             epochs_run=record.epochs_run, pruned_at=record.pruned_at, source=record.source, rerun_of=record.rerun_of,
-            message=record.message, values=record.values, metrics=record.metrics,
+            message=record.message, values=record.values,
+            metrics={} if record.metrics is None else record.metrics.to_dict(),
         )
 
 
-def search_ended_fields(summary: dict) -> dict:
-    """The fields of the ``search_ended`` event, from summary.json's content."""
-    keys = ("fixed", "best_trial", "objective", "best_state", "trials_total", "elapsed_seconds")
-    return {key: summary.get(key) for key in keys}
+def search_ended_fields(summary: Summary) -> dict:
+    """The fields of the ``search_ended`` event, from the search's summary."""
+    return {"fixed": summary.fixed, "best_trial": summary.best_trial, "objective": summary.objective,
+            "best_state": None if summary.best_state is None else summary.best_state.value,
+            "trials_total": summary.trials_total, "elapsed_seconds": summary.elapsed_seconds}
 
 
 def read_events(path: Path) -> list[dict]:

@@ -16,7 +16,7 @@ smallest set that still fixes:
 
 "Still fixes" (``still_fixes``): not collapsed and beats the constant (``scoring.objective.is_fix``),
 with an objective within ``TOLERANCE`` (10%) of the best trial's. A change is a search field
-(``tuning.fields``) whose value in the best trial is not the spec's own; its text is the lines it
+(``remedies.fields``) whose value in the best trial is not the spec's own; its text is the lines it
 changes in the spec (``summary.spec_changes``). The trainings count against ``search.max_time``;
 changes left untested when time runs out are kept (reported as necessary, ``complete: false``).
 """
@@ -30,11 +30,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from autofix_lstm.errors import AutofixError
-from autofix_lstm.format import number, setting
+from autofix_lstm.format import setting
+from autofix_lstm.remedies.fields import FIELDS, apply_values
 from autofix_lstm.run_dir import RunDir, write_text
+from autofix_lstm.scoring.metrics import Metrics
 from autofix_lstm.scoring.objective import beats_persistence, is_fix, score
 from autofix_lstm.spec import Spec
-from autofix_lstm.tuning.fields import FIELDS, apply_values
 from autofix_lstm.tuning.interrupts import StopRequested
 from autofix_lstm.tuning.records import TrialRecord, TrialStatus, best_record
 from autofix_lstm.tuning.space import SEARCHABLE_SECTIONS, SearchSpace, label
@@ -83,7 +84,7 @@ class MinimalFix:
     changes: list[Change] = field(default_factory=list)
     best_objective: float | None = None
     objective: float | None = None  # of the minimal set (the best trial's own when nothing could go)
-    metrics: dict | None = None  # of the minimal set
+    metrics: Metrics | None = None  # of the minimal set
     fixed: bool | None = None  # the minimal set is a fix (not collapsed, beats the constant)
     spec: Spec | None = None
     trainings: int = 0
@@ -150,41 +151,13 @@ def _join(parts: list[str]) -> str:
 
 
 def describe(name: str, old: Any, new: Any, task: str) -> str:
-    """A change in words, for the verdict: ``scale the target (standard)``."""
-    if name == "preprocessing.target":
-        return {"difference": "predict the target's change (difference)", "log": "log-scale the target",
-                "none": "leave the target unscaled"}.get(new, f"scale the target ({new})")
-    if name == "preprocessing.inputs":
-        return {"window_relative": "make the inputs window-relative", "none": "leave the inputs unscaled"}.get(
-            new, f"scale the inputs ({new})")
-    if name == "preprocessing.class_weight":
-        return "drop the class weights" if new is None else f"weight the classes ({setting(new)})"
-    if name == "model.optimizer.clipnorm":
-        return "stop clipping the gradients" if new is None else f"clip the gradients (clipnorm {setting(new)})"
-    if name == "model.optimizer.name":
-        return f"switch the optimizer to {'SGD with momentum' if new == 'sgd_momentum' else new}"
-    if name == "model.optimizer.learning_rate":
-        way = "raise" if float(new) > float(old) else "lower"
-        return f"{way} the learning rate to {number(new, 2)}"
-    if name == "architecture.depth":
-        return f"use {int(new)} recurrent layer{'s' if int(new) != 1 else ''}"
-    if name == "architecture.units":
-        way = "widen" if int(new) > int(old) else "narrow"
-        return f"{way} the recurrent layers to {int(new)} units"
-    if name == "dropout.rate":
-        return "remove dropout" if float(new) == 0 else f"set dropout to {setting(new)}"
-    if name == "dropout.recurrent":
-        return "remove recurrent dropout" if float(new) == 0 else f"set recurrent dropout to {setting(new)}"
-    if name == "activations.cell":
-        return f"use {new} cells"
-    if name == "activations.head":
-        head = {"regression": "linear", "binary": "sigmoid", "multiclass": "softmax"}[task] if new == "task" else new
-        return f"make the head {head}" + (" with a matching loss" if new == "task" else "")
-    return f"set {name} to {setting(new)}"
+    """A change in words, for the verdict: ``scale the target (standard)`` (the field's own ``description``)."""
+    registered = FIELDS.get(name)
+    return registered.description(old, new, task) if registered else f"set {name} to {setting(new)}"
 
 
 def candidate_spec(spec: Spec, space: SearchSpace, values: dict[str, Any]) -> Spec:
-    """The user's spec with field ``values`` (decoded) applied (``tuning.fields.apply_values``), validated."""
+    """The user's spec with field ``values`` (decoded) applied (``remedies.fields.apply_values``), validated."""
     raw = apply_values(spec.to_dict(), values, space.context)
     return spec.updated({section: raw[section] for section in SEARCHABLE_SECTIONS})
 
@@ -212,7 +185,7 @@ def _same(old: Any, new: Any) -> bool:
     return math.isclose(float(old), float(new), rel_tol=1e-9) if numbers else label(old) == label(new)
 
 
-def still_fixes(metrics: dict, best_objective: float, min_std_ratio: float) -> bool:
+def still_fixes(metrics: Metrics, best_objective: float, min_std_ratio: float) -> bool:
     """A fix (not collapsed, beats the constant) within ``TOLERANCE`` of the best trial's objective."""
     return is_fix(metrics, min_std_ratio) and score(metrics, min_std_ratio) <= best_objective * (1 + TOLERANCE)
 
@@ -245,7 +218,7 @@ def find_minimal_fix(
     changes = best_changes(spec, space, best)
     result = MinimalFix(ran=True, changes=changes, best_objective=best.score)
     # frozenset of kept fields -> the validation metrics of that subset, trained (the full set: the best trial)
-    tried: dict[frozenset, dict] = {frozenset(c.field for c in changes): best.metrics}
+    tried: dict[frozenset, Metrics] = {frozenset(c.field for c in changes): best.metrics}
 
     def attempt(kept: list[Change], what: str) -> dict | None:
         key = frozenset(c.field for c in kept)
@@ -262,7 +235,7 @@ def find_minimal_fix(
             metrics = train(candidate, epochs)
         except (AutofixError, ValueError) as err:
             # scored as a NaN candidate (the worst tier), like a failed trial
-            metrics = {"nan": True, "task": space.context["task"], "message": f"{type(err).__name__}: {err}"}
+            metrics = Metrics.failed(space.context["task"], f"{type(err).__name__}: {err}")
         result.trainings += 1
         tried[key] = metrics
         return metrics

@@ -16,6 +16,8 @@ from typing import Any
 
 from autofix_lstm.errors import CorruptRunError
 from autofix_lstm.run_dir import RunDir, read_json, write_json
+from autofix_lstm.scoring.metrics import Metrics
+from autofix_lstm.scoring.objective import Judgment, ModelState, judge
 
 BASELINE_ID = "baseline"
 
@@ -26,6 +28,18 @@ class TrialStatus(str, Enum):
     COMPLETED = "completed"  # trained its full epochs
     PRUNED = "pruned"  # stopped early: its output stayed collapsed
     FAILED = "failed"  # could not train (NaN loss, a build error): no score
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class TrialSource(str, Enum):
+    """Where a trial's values came from."""
+
+    SEED = "seed"  # a strategy's seed for a finding the diagnosis made
+    REFINE = "refine"  # a step around a fix found earlier
+    ORACLE = "oracle"  # the Bayesian oracle's proposal
+    RERUN = "rerun"  # a pruned trial trained again in full (the safety net)
 
     def __str__(self) -> str:
         return self.value
@@ -42,9 +56,12 @@ class TrialRecord:
     trial_id: str
     status: TrialStatus
     values: dict[str, Any] = field(default_factory=dict)  # searched field -> value
-    metrics: dict[str, Any] = field(default_factory=dict)
+    metrics: Metrics | None = None  # None when it failed before it was measured
     score: float | None = None  # the objective (None when failed)
     fix: bool = False
+    state: ModelState | None = None  # its state in one word (None when failed)
+    beats_constant: bool | None = None  # by the objective's margin (None when failed)
+    beats_persistence: bool | None = None  # against repeating the last value (None: does not apply, or failed)
     epochs_run: int | None = None
     pruned_at: int | None = None  # the epoch pruning stopped it at
     history: dict[str, list] = field(default_factory=dict)
@@ -54,7 +71,7 @@ class TrialRecord:
     val_predictions: list | None = None
     message: str | None = None  # why it failed
     order: int | None = None  # its place in the tuner's start order (0 first)
-    source: str | None = None  # where its values came from: seed, refine, oracle or rerun
+    source: TrialSource | None = None  # where its values came from
     rerun_of: str | None = None  # a pruned trial this one re-ran in full (the safety net)
     # Where its time went (``seconds`` covers training and evaluation; the oracle's came before it):
     oracle_seconds: float | None = None  # the oracle choosing its values (None: not the oracle's)
@@ -70,7 +87,22 @@ class TrialRecord:
     def __post_init__(self) -> None:
         self.status = TrialStatus(self.status)
         self.trial_id = str(self.trial_id)
+        self.metrics = Metrics.from_dict(self.metrics) if self.metrics else None
+        self.state = None if self.state is None else ModelState(self.state)
+        self.source = None if self.source is None else TrialSource(self.source)
 
+    @classmethod
+    def judged(cls, trial_id: str, status: TrialStatus, metrics: Metrics, judgment: Judgment, **fields: Any
+               ) -> TrialRecord:
+        """A record of a measured training, carrying the objective's judgment of it (``objective.judge``)."""
+        return cls(trial_id=trial_id, status=status, metrics=metrics, **_judgment_fields(judgment), **fields)
+
+    def judged_at(self, min_std_ratio: float) -> TrialRecord:
+        """This record with the objective's judgment on it: itself when it has one (or no metrics to
+        judge); a judged copy of a record an earlier version wrote without one."""
+        if self.state is not None or self.metrics is None:
+            return self
+        return dataclasses.replace(self, **_judgment_fields(judge(self.metrics, min_std_ratio)))
     @property
     def is_baseline(self) -> bool:
         """True for the spec as written."""
@@ -85,6 +117,9 @@ class TrialRecord:
         """The record as JSON-able data (keys as in the record files; unset baseline extras left out)."""
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         out["status"] = self.status.value
+        out["metrics"] = self.metrics.to_dict() if self.metrics is not None else {}
+        out["state"] = None if self.state is None else self.state.value
+        out["source"] = None if self.source is None else self.source.value
         for key in ("fingerprint", "val_targets", "classes", "rerun_of", "worker"):
             if out[key] is None:
                 out.pop(key)
@@ -111,8 +146,13 @@ class TrialRecord:
         raw = read_json(path)
         try:
             return cls.from_dict(raw)
-        except (TypeError, ValueError, AttributeError) as err:  # not a dict, a required key missing, a bad status
+        except (TypeError, ValueError, AttributeError) as err:  # not a dict, a required key missing, a bad status/state
             raise CorruptRunError(path, f"not a trial record: {err}") from None
+
+
+def _judgment_fields(judgment: Judgment) -> dict[str, Any]:
+    return {"score": judgment.score, "fix": judgment.fix, "state": judgment.state,
+            "beats_constant": judgment.beats_constant, "beats_persistence": judgment.beats_persistence}
 
 
 def load_records(run: RunDir, start_order: list[str] | None = None) -> list[TrialRecord]:

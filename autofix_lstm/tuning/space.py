@@ -18,9 +18,10 @@ import keras_tuner as kt
 import numpy as np
 
 from autofix_lstm.data.dataset import Dataset
+from autofix_lstm.diagnosis.findings import Severity
+from autofix_lstm.remedies.fields import FIELDS, apply_values
+from autofix_lstm.remedies.strategies import Strategy, strategies_for
 from autofix_lstm.spec import Spec
-from autofix_lstm.tuning.fields import FIELDS, apply_values
-from autofix_lstm.tuning.strategies import Strategy, strategies_for
 
 SEARCHABLE_SECTIONS = ("model", "preprocessing", "train")
 
@@ -132,7 +133,7 @@ def seed_values(space: SearchSpace, strategies: list[Strategy], findings: list, 
     window-relative inputs and a differenced target). The tuner's own oracle takes over after these.
     """
     by_name = {s.name: s for s in strategies}
-    active = [f for f in findings if f.severity in ("error", "warning")]
+    active = [f for f in findings if f.severity in (Severity.ERROR, Severity.WARNING)]
     wanted: list[str] = []
     for finding in active:
         for name in strategies_for(finding.id, strategies):

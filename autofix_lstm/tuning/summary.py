@@ -16,12 +16,12 @@ import pandas as pd
 from autofix_lstm.format import number, setting
 from autofix_lstm.modeling.build import recurrent_config
 from autofix_lstm.run_dir import RunDir, write_text
-from autofix_lstm.scoring.metrics import COLLAPSE_STD_RATIO
-from autofix_lstm.scoring.objective import ModelState, beats_constant, beats_persistence, model_state
+from autofix_lstm.scoring.metrics import COLLAPSE_STD_RATIO, Metrics
+from autofix_lstm.scoring.objective import ModelState, beats_persistence, model_state
 from autofix_lstm.scoring.signal import SignalProbe
 from autofix_lstm.spec import Spec, load_spec
 from autofix_lstm.tuning.confirmation import NO_FIX, TURNED_OFF, Confirmation
-from autofix_lstm.tuning.records import TrialRecord, TrialStatus
+from autofix_lstm.tuning.records import TrialRecord
 
 
 def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
@@ -123,21 +123,20 @@ def trials_frame(records: list[TrialRecord], fields: list[str]) -> pd.DataFrame:
     (then where the seconds went: ``TRIAL_TIME_COLUMNS``)."""
     rows = []
     for record in records:
-        metrics = record.metrics or {}
+        metrics = record.metrics
         row: dict[str, Any] = {"trial_id": record.trial_id, "status": record.status.value}
         for name in fields:
             row[name] = record.values.get(name)
         row["objective"] = record.score
-        for key in TRIAL_METRIC_COLUMNS:
-            if key in metrics:
-                row[key] = metrics[key]
-        row["collapsed"] = metrics.get("collapsed")
+        if metrics is not None:
+            row.update(metrics.subset(TRIAL_METRIC_COLUMNS))
+        row["collapsed"] = None if metrics is None else metrics.collapsed
         row["fix"] = record.fix
         row["epochs_run"] = record.epochs_run
         row["pruned_at_epoch"] = record.pruned_at
         row["seconds"] = record.seconds
         row["elapsed_seconds"] = record.elapsed_at_end
-        row["source"] = record.source
+        row["source"] = None if record.source is None else record.source.value
         row["rerun_of"] = record.rerun_of
         row["message"] = record.message
         for key in TRIAL_TIME_COLUMNS:  # appended: the columns before keep their places
@@ -156,38 +155,26 @@ def record_spec(record: TrialRecord, user_spec: Spec) -> Spec:
     return spec
 
 
-def first_fix(records: list[TrialRecord], baseline: TrialRecord) -> tuple[int | None, float | None]:
-    """How many trials (in start order) and seconds it took to the first fix; (0, ...) when the spec already was one."""
-    if baseline.fix:
-        return 0, baseline.elapsed_at_end
-    for position, record in enumerate(records, start=1):
-        if record.fix:
-            return position, record.elapsed_at_end
-    return None, None
-
-
-def _quality(metrics: dict) -> tuple[str, Any]:
+def _quality(metrics: Metrics) -> tuple[str, Any]:
     """The number users judge the task on: r2 for regression, balanced accuracy for a classifier."""
-    if metrics.get("task") == "regression":
-        return "r2", metrics.get("r2")
-    return "balanced accuracy", metrics.get("balanced_accuracy")
+    return metrics.quality_label, metrics.quality
 
 
-def state_phrase(metrics: dict, min_std_ratio: float) -> str:
+def state_phrase(metrics: Metrics, min_std_ratio: float) -> str:
     """What the spec as written did, as a verb phrase: "collapsed (std_ratio 0.002)", "diverged (...)", ..."""
     state = model_state(metrics, min_std_ratio)
     label, value = _quality(metrics)
     if state is ModelState.DIVERGED:
-        what = "its training loss" if metrics.get("loss_diverged") and not metrics.get("nan") else "its predictions"
+        what = "its training loss" if metrics.loss_diverged and not metrics.nan else "its predictions"
         return f"diverged ({what} went NaN or infinite)"
     if state is ModelState.COLLAPSED:
-        return f"collapsed (std_ratio {number(metrics.get('std_ratio'))})"
+        return f"collapsed (std_ratio {number(metrics.std_ratio)})"
     if state is ModelState.LIVE:
         return f"was not collapsed, but no better than a constant predictor ({label} {number(value)})"
     return f"was not collapsed, and beat a constant predictor ({label} {number(value)})"
 
 
-def state_line(metrics: dict, min_std_ratio: float = COLLAPSE_STD_RATIO) -> tuple[ModelState, str]:
+def state_line(metrics: Metrics, min_std_ratio: float = COLLAPSE_STD_RATIO) -> tuple[ModelState, str]:
     """A trained model's state and what it means, for ``autofix-lstm train``'s last line.
 
     ``(ModelState.DIVERGED, "the training loss went NaN or infinite: ...")``; a working regression
@@ -196,10 +183,10 @@ def state_line(metrics: dict, min_std_ratio: float = COLLAPSE_STD_RATIO) -> tupl
     state = model_state(metrics, min_std_ratio)
     label, value = _quality(metrics)
     if state is ModelState.DIVERGED:
-        what = "the training loss" if metrics.get("loss_diverged") and not metrics.get("nan") else "the predictions"
+        what = "the training loss" if metrics.loss_diverged and not metrics.nan else "the predictions"
         return state, f"{what} went NaN or infinite: the weights are garbage, whatever the other numbers say"
     if state is ModelState.COLLAPSED:
-        return state, f"the output barely varies (std_ratio {number(metrics.get('std_ratio'))})"
+        return state, f"the output barely varies (std_ratio {number(metrics.std_ratio)})"
     if state is ModelState.LIVE:
         return state, f"not collapsed, but no better than a constant predictor ({label} {number(value)})"
     text = f"not collapsed, and beats a constant predictor ({label} {number(value)})"
@@ -207,18 +194,18 @@ def state_line(metrics: dict, min_std_ratio: float = COLLAPSE_STD_RATIO) -> tupl
     return state, text if clause is None else f"{text}; {clause}"
 
 
-def persistence_clause(metrics: dict) -> str | None:
+def persistence_clause(metrics: Metrics) -> str | None:
     """Whether the model beats repeating the last value, with both errors; None where persistence does not apply."""
     beats = beats_persistence(metrics)
     if beats is None:
         return None
-    errors = f"mse {number(metrics.get('mse'))} vs {number(metrics.get('persistence_mse'))}"
+    errors = f"mse {number(metrics.mse)} vs {number(metrics.persistence_mse)}"
     if beats:
         return f"it beats repeating the last value: {errors}"
     return f"it does not beat repeating the last value ({errors}): not yet useful for forecasting"
 
 
-def _seeds_sentence(confirmation: Confirmation | None, metrics: dict) -> str:
+def _seeds_sentence(confirmation: Confirmation | None, metrics: Metrics) -> str:
     """How the reported fix did on the other seeds (empty when confirmation did not run)."""
     if confirmation is None or confirmation.confirmed_seeds is None:
         if confirmation is not None and confirmation.skipped not in (None, NO_FIX, TURNED_OFF):
@@ -245,7 +232,7 @@ def _headline(word: str, best: TrialRecord, confirmation: Confirmation | None) -
     clause = persistence_clause(best.metrics)
     if clause is None:
         return head + ":"
-    if beats_persistence(best.metrics):
+    if best.beats_persistence:
         return f"{head}, and {clause}."
     return f"{head}, but {clause}."
 
@@ -260,10 +247,11 @@ def verdict_text(fixed: bool, best: TrialRecord, baseline: TrialRecord, cudnn: l
     spec made better), or not fixed; where persistence applies, whether the best beats it; and
     whether the best held on the other seeds (``confirmation``).
     """
+    best, baseline = best.judged_at(min_std_ratio), baseline.judged_at(min_std_ratio)
     metrics = best.metrics
-    as_written = model_state(baseline.metrics, min_std_ratio)
+    as_written = baseline.state
     was = state_phrase(baseline.metrics, min_std_ratio)
-    best_works = model_state(metrics, min_std_ratio) is ModelState.WORKING
+    best_works = best.state is ModelState.WORKING
     label, value = _quality(metrics)
     _, before = _quality(baseline.metrics)
     seeds = _seeds_sentence(confirmation, metrics) if not best.is_baseline else ""
@@ -280,7 +268,7 @@ def verdict_text(fixed: bool, best: TrialRecord, baseline: TrialRecord, cudnn: l
         head = _headline("Fixed", best, confirmation)
         text = (
             f"{head} {'the' if head.endswith(':') else 'The'} spec as written {was}; trial {best.trial_id} {repaired} "
-            f"(std_ratio {number(metrics.get('std_ratio'))}, {label} {number(value)}) and beats the constant baseline."
+            f"(std_ratio {number(metrics.std_ratio)}, {label} {number(value)}) and beats the constant baseline."
         ) + seeds
     elif best_works:
         # The spec as written was live or working: nothing collapsed or diverged, so nothing was "fixed".
@@ -311,145 +299,10 @@ def verdict_text(fixed: bool, best: TrialRecord, baseline: TrialRecord, cudnn: l
         if alternative is not None:
             text += (
                 f"; the nearest cuDNN-compatible candidate is trial {alternative.trial_id} "
-                f"(objective {alternative.score:.4g}, std_ratio {number(alternative.metrics.get('std_ratio'))})."
+                f"(objective {alternative.score:.4g}, std_ratio {number(alternative.metrics.std_ratio)})."
             )
         else:
             text += "; no cuDNN-compatible candidate was a fix."
     if interrupted:
         text += " (Search interrupted: this is the best found so far.)"
-    return text
-
-
-def summary_dict(
-    *, fixed: bool, verdict: str, best: TrialRecord, baseline: TrialRecord, records: list[TrialRecord],
-    changes: list[str], findings: list, elapsed: float, min_std_ratio: float, tuner: str, fields: list[str],
-    cudnn: list[str], alternative: TrialRecord | None, interrupted: bool, probe: SignalProbe | None = None,
-    epochs: int | None = None, refine_budget: int | None = None, minimal: dict | None = None,
-    confirmation: Confirmation | None = None,
-    diagnosis_seconds: float | None = None,
-) -> dict[str, Any]:
-    """The content of summary.json (its keys are a public contract: extend, never change)."""
-    statuses = [r.status for r in records]
-    trials_to_fix, seconds_to_fix = first_fix(records, baseline)
-    return {
-        "fixed": fixed,
-        "verdict": verdict,
-        "baseline": baseline.metrics,
-        "best": best.metrics,
-        "beats_constant": beats_constant(best.metrics),
-        "beats_persistence": beats_persistence(best.metrics),
-        "changes": changes,
-        "trials_total": len(records),
-        "trials_completed": statuses.count(TrialStatus.COMPLETED),
-        "trials_failed": statuses.count(TrialStatus.FAILED),
-        "trials_pruned": statuses.count(TrialStatus.PRUNED),
-        "trials_to_first_fix": trials_to_fix,
-        "seconds_to_first_fix": seconds_to_fix,
-        "elapsed_seconds": elapsed,
-        "diagnosis": [f.to_dict() for f in findings],
-        # Extensions beyond the contract:
-        "baseline_state": model_state(baseline.metrics, min_std_ratio).value,
-        "best_state": model_state(best.metrics, min_std_ratio).value,
-        "confirmed_seeds": None if confirmation is None else confirmation.confirmed_seeds,
-        "seed_runs": [] if confirmation is None else [run.to_dict() for run in confirmation.runs],
-        "confirmation": None if confirmation is None else confirmation.to_dict(),
-        "best_trial": best.trial_id,
-        "objective": best.score,
-        "baseline_objective": baseline.score,
-        "baseline_pruned_at_epoch": baseline.pruned_at,
-        "min_std_ratio": min_std_ratio,
-        "tuner": tuner,
-        "searched_fields": fields,
-        "cudnn_compatible": not cudnn,
-        "cudnn_problems": cudnn,
-        "cudnn_alternative": None if alternative is None else {
-            "trial_id": alternative.trial_id, "objective": alternative.score, "metrics": alternative.metrics,
-        },
-        "interrupted": interrupted,
-        "signal_probe": None if probe is None else probe.to_dict(),
-        "pruning": pruning_summary(records, epochs),
-        "refinement": {
-            "budget": refine_budget,
-            "trials": sum(1 for r in records if r.source == "refine"),
-            "fixes": sum(1 for r in records if r.source == "refine" and r.fix),
-            "best_from_refinement": best.source == "refine",
-        },
-        # The minimal fix (``tuning.minimal.MinimalFix.to_summary``): the changes the fix needed, each with
-        # the objective with and without it, the ones that did not matter, and the ablation's figures.
-        "necessary_changes": (minimal or {}).get("necessary_changes"),
-        "incidental_changes": (minimal or {}).get("incidental_changes"),
-        "minimal_fix": (minimal or {}).get("minimal_fix"),
-        **time_summary(records, baseline, elapsed, diagnosis_seconds,
-                       confirmation_seconds=0.0 if confirmation is None else confirmation.seconds,
-                       minimal_seconds=((minimal or {}).get("minimal_fix") or {}).get("seconds") or 0.0),
-    }
-
-
-TIME_STAGES = ("diagnosis", "baseline", "oracle", "training", "evaluation", "writing", "confirmation",
-               "minimal_fix", "other")
-
-
-def time_summary(records: list[TrialRecord], baseline: TrialRecord, elapsed: float,
-                 diagnosis_seconds: float | None, confirmation_seconds: float = 0.0,
-                 minimal_seconds: float = 0.0) -> dict[str, Any]:
-    """Where the search's wall time went: summary.json's ``time`` block and ``overhead_share``.
-
-    ``time`` holds seconds per stage (``TIME_STAGES``; the trial stages summed over the records,
-    ``baseline`` the spec as written, ``confirmation`` and ``minimal_fix`` those stages' own seconds,
-    ``other`` the rest of ``wall``: loading the data, Keras Tuner's bookkeeping, the signal probe,
-    the report, earlier runs' diagnoses when the search was resumed), ``wall`` (= ``elapsed_seconds``),
-    ``trained`` (seconds spent training models: the baseline's fit, every trial's fit, and the
-    confirmation's and the minimal fix's stages, which are nothing but trainings of candidates, each
-    with its own evaluation) and ``oracle_share`` (the oracle's seconds over ``trained``).
-    ``overhead_share`` is ``(wall - trained) / trained``: 0 would be a search that only trains.
-    Records without timings (written by an earlier version) count as ``other``.
-    """
-    def total(key: str) -> float:
-        return float(sum(getattr(r, key) or 0.0 for r in records))
-
-    stages = {
-        "diagnosis": float(diagnosis_seconds or 0.0),
-        "baseline": float(baseline.seconds or 0.0),
-        "oracle": total("oracle_seconds"),
-        "training": total("train_seconds"),
-        "evaluation": total("eval_seconds"),
-        "writing": total("write_seconds"),
-        "confirmation": float(confirmation_seconds or 0.0),
-        "minimal_fix": float(minimal_seconds or 0.0),
-    }
-    stages["other"] = max(0.0, elapsed - sum(stages.values()))
-    trained = (stages["training"] + float(baseline.train_seconds or 0.0) + stages["confirmation"]
-               + stages["minimal_fix"])
-    return {
-        "time": {
-            **{key: round(value, 3) for key, value in stages.items()},
-            "wall": round(elapsed, 3),
-            "trained": round(trained, 3),
-            "oracle_share": round(stages["oracle"] / trained, 4) if trained > 0 else None,
-        },
-        "overhead_share": round((elapsed - trained) / trained, 4) if trained > 0 else None,
-    }
-
-
-def pruning_summary(records: list[TrialRecord], epochs: int | None) -> dict[str, Any]:
-    """What pruning saved (trials and epochs) and what the safety net's full re-runs found."""
-    pruned = [r for r in records if r.status is TrialStatus.PRUNED]
-    saved = sum(max(0, epochs - (r.epochs_run or 0)) for r in pruned) if epochs else None
-    reruns = [r for r in records if r.rerun_of]
-    return {
-        "trials_pruned": len(pruned),
-        "epochs_saved": saved,
-        "reruns": [{"trial_id": r.trial_id, "rerun_of": r.rerun_of, "fix": r.fix, "objective": r.score} for r in reruns],
-        "fixes_lost_to_pruning": sum(1 for r in reruns if r.fix),
-    }
-
-
-def overhead_text(summary: dict[str, Any]) -> str | None:
-    """``"overhead 12% of its 60 s training (oracle 1%)"`` from summary.json; None without timings."""
-    share, block = summary.get("overhead_share"), summary.get("time") or {}
-    if share is None or not block.get("trained") or share < 0:  # < 0: workers trained side by side
-        return None
-    text = f"overhead {share:.0%} of its {block['trained']:.0f} s training"
-    if block.get("oracle_share") is not None:
-        text += f" (oracle {block['oracle_share']:.0%})"
     return text

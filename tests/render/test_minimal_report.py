@@ -9,6 +9,7 @@ from matplotlib.colors import to_hex
 
 from autofix_lstm.render import plots
 from autofix_lstm.render.report import report_html
+from autofix_lstm.tuning.search_summary import Summary
 
 NECESSARY = [
     {"change": "preprocessing.target: none -> standard", "field": "preprocessing.target", "from": "none",
@@ -40,7 +41,7 @@ def _with_minimal(folder, ran: bool = True):
 
 
 def test_the_bar_chart_has_one_bar_per_change_needed_ones_in_green(tmp_path):
-    fig = plots.change_contribution_figure(_with_minimal(tmp_path))
+    fig = plots.change_contribution_figure(Summary.from_dict(_with_minimal(tmp_path)))
     ax = fig.axes[0]
     bars = ax.patches
     assert len(bars) == 3

@@ -7,6 +7,7 @@ import io
 import re
 
 from autofix_lstm.render.progress import PlainReporter, RichReporter, progress_reporter
+from autofix_lstm.scoring.metrics import Metrics
 from autofix_lstm.tuning.records import TrialRecord, TrialStatus
 
 LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d  \S")
@@ -27,8 +28,9 @@ def test_one_line_per_stage_and_trial_with_id_worker_status_objective_std_ratio_
     monkeypatch.setenv("KERASTUNER_TUNER_ID", "tuner0")
     out = io.StringIO()
     reporter = PlainReporter(out, clock=lambda: dt.datetime(2026, 3, 1, 2, 14, 7))
-    baseline = TrialRecord("baseline", TrialStatus.COMPLETED, metrics={"std_ratio": 0.001}, score=2.9)
-    fixed = TrialRecord("07", TrialStatus.COMPLETED, metrics={"std_ratio": 0.91}, score=0.1234, fix=True, seconds=12.34)
+    baseline = TrialRecord("baseline", TrialStatus.COMPLETED, metrics=Metrics("regression", std_ratio=0.001), score=2.9)
+    fixed = TrialRecord("07", TrialStatus.COMPLETED, metrics=Metrics("regression", std_ratio=0.91), score=0.1234,
+                        fix=True, seconds=12.34)
     failed = TrialRecord("08", TrialStatus.FAILED, message="NaN or infinite loss/predictions\nmore", seconds=0.5)
     reporter.stage("diagnosing")
     reporter.start(30)
@@ -57,8 +59,8 @@ def test_a_pruned_trial_re_run_in_full_is_not_counted_against_the_budget(monkeyp
     reporter = PlainReporter(out)
     reporter.start(2)
     reporter.trial_done(2, None, False)
-    reporter.trial_recorded(TrialRecord("1_full", TrialStatus.COMPLETED, metrics={"std_ratio": 0.5}, score=0.4,
-                                        seconds=3.0, rerun_of="1"))
+    reporter.trial_recorded(TrialRecord("1_full", TrialStatus.COMPLETED, metrics=Metrics("regression", std_ratio=0.5),
+                                        score=0.4, seconds=3.0, rerun_of="1"))
     line = out.getvalue().splitlines()[-1]
     assert "trial 1_full (pruned trial 1 re-run in full)  worker chief  completed  objective 0.4" in line
     assert reporter.done == 2

@@ -63,7 +63,7 @@ def test_trials_figure_without_summary_picks_the_lowest_objective():
 
 
 def test_trials_figure_with_no_trials():
-    fig = plots.trials_figure(pd.DataFrame(columns=["trial_id", "status", "objective", "std_ratio"]), {})
+    fig = plots.trials_figure(pd.DataFrame(columns=["trial_id", "status", "objective", "std_ratio"]), None)
     assert fig._repr_png_()[:8] == PNG_MAGIC
 
 

@@ -19,6 +19,7 @@ from fake_outputs import fake_result, write_fake_outputs
 from autofix_lstm.diagnosis.findings import Finding
 from autofix_lstm.diagnosis.result import DiagnosisResult
 from autofix_lstm.render.report import report_html, search_result_html, show_report, write_report
+from autofix_lstm.scoring.metrics import Metrics
 
 SCRIPT = "<script>alert(1)</script>"
 SCRIPT_ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
@@ -137,7 +138,7 @@ def test_inline_report_puts_the_page_in_one_attribute(poisoned):
 def test_diagnosis_table_escapes_message_and_evidence():
     finding = Finding("unscaled_target", "error", f"column {SCRIPT}", {"column": SCRIPT, SCRIPT: 0.5},
                       strategies=["scaling"])
-    result = DiagnosisResult(findings=[finding], metrics={"collapsed": True}, probe=None, spec=None)
+    result = DiagnosisResult(findings=[finding], metrics=Metrics("regression", collapsed=True), probe=None, spec=None)
     text = result._repr_html_()
     _assert_inert(text)
     assert f"column {SCRIPT_ESCAPED}" in text

@@ -93,7 +93,7 @@ def test_report_shows_verdict_table_findings_and_spec(fake_folder):
     assert page.verdict.startswith("Fixed: trial 3")
     assert 'class="verdict fixed"' in text
     assert "your spec as written" in text and "best found" in text
-    assert ("constant predictor" in text) == ("regression" in str(load_outputs(fake_folder).summary["best"]["task"]))
+    assert ("constant predictor" in text) == (load_outputs(fake_folder).summary.best.is_regression)
     assert "preprocessing.target: none -&gt; standard" in text
     assert "unscaled_target" in text and "vanishing_gradients" in text
     # evidence is shown, and user/diagnosis text is escaped

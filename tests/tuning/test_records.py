@@ -8,20 +8,25 @@ import keras_tuner as kt
 import pytest
 
 from autofix_lstm.run_dir import RunDir
+from autofix_lstm.scoring.metrics import Metrics
 from autofix_lstm.tuning.oracles import AutofixTuner, make_oracle
 from autofix_lstm.tuning.records import TrialRecord, TrialStatus, best_record, load_records
-from autofix_lstm.tuning.summary import first_fix, trials_frame
+from autofix_lstm.tuning.search_summary import first_fix
+from autofix_lstm.tuning.summary import trials_frame
 
 
 def test_a_record_round_trips_with_the_record_files_keys(tmp_path):
-    record = TrialRecord("3", "pruned", values={"preprocessing.target": "standard"}, metrics={"r2": float("nan")},
-                         score=2.5, pruned_at=2, history={"loss": [1.0, float("inf")]})
+    record = TrialRecord("3", "pruned", values={"preprocessing.target": "standard"},
+                         metrics=Metrics("regression", r2=float("nan")), score=2.5, pruned_at=2,
+                         history={"loss": [1.0, float("inf")]})
     path = record.save(tmp_path / "r.json")
     raw = json.loads(path.read_text())
     assert raw["status"] == "pruned" and raw["metrics"]["r2"] is None and raw["history"]["loss"] == [1.0, None]
     assert "fingerprint" not in raw  # baseline extras are left out of trial records
     back = TrialRecord.load(path)
     assert back.status is TrialStatus.PRUNED and back.pruned_at == 2 and back.values == record.values
+    assert isinstance(back.metrics, Metrics) and back.metrics.task == "regression" and back.metrics.r2 is None
+    assert back.metrics.to_dict() == raw["metrics"]
 
 
 def test_a_record_file_cut_short_is_skipped_not_fatal(tmp_path):

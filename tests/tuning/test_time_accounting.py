@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from autofix_lstm.tuning.records import TrialRecord, TrialStatus
-from autofix_lstm.tuning.summary import TIME_STAGES, overhead_text, time_summary
+from autofix_lstm.tuning.search_summary import TIME_STAGES, Summary, overhead_text, time_summary
 
 
 def _record(trial_id, oracle, train, evaluate, write, status=TrialStatus.COMPLETED):
@@ -31,7 +31,7 @@ def test_the_stages_add_up_to_the_wall_time_and_the_overhead_is_over_all_trainin
     assert block["wall"] == 60.0 and block["trained"] == 40.0  # the trials' 32 s and the baseline's 8 s
     assert block["oracle_share"] == pytest.approx(0.5 / 40)
     assert out["overhead_share"] == pytest.approx((60.0 - 40.0) / 40.0)
-    assert overhead_text(out) == "overhead 50% of its 40 s training (oracle 1%)"
+    assert overhead_text(_summary(out)) == "overhead 50% of its 40 s training (oracle 1%)"
 
 
 def test_the_confirmation_and_the_minimal_fix_are_training_not_overhead():
@@ -55,4 +55,9 @@ def test_without_timings_there_is_no_share_and_no_text():
     out = time_summary([], baseline, elapsed=12.0, diagnosis_seconds=None)
     assert out["overhead_share"] is None and out["time"]["oracle_share"] is None
     assert out["time"]["other"] == 3.0
-    assert overhead_text(out) is None and overhead_text({}) is None
+    assert overhead_text(_summary(out)) is None and overhead_text(_summary({})) is None
+
+
+def _summary(time_block: dict) -> Summary:
+    """A summary holding ``time_summary``'s keys, as summary.json does."""
+    return Summary.from_dict({"fixed": False, "verdict": "", **time_block})

@@ -10,25 +10,28 @@ import time
 
 import pytest
 
+from autofix_lstm.scoring.metrics import Metrics
 from autofix_lstm.scoring.objective import ModelState, model_state, score, tier
 from autofix_lstm.tuning.confirmation import NO_FIX, NO_TIME, TURNED_OFF, Confirmation, SeedRun, confirm_fixes
 from autofix_lstm.tuning.records import BASELINE_ID, TrialRecord, TrialStatus, best_record
-from autofix_lstm.tuning.summary import state_line, summary_dict, verdict_text
+from autofix_lstm.tuning.search_summary import build_summary
+from autofix_lstm.tuning.summary import state_line, verdict_text
 
 FLOOR = 0.1
 
 
 def _reg(std_ratio=0.9, r2=0.8, mse=0.2, persistence_mse=None, **extra):
     variance = mse / (1 - r2) if r2 is not None and r2 < 1 else 1.0
-    return {"task": "regression", "nan": False, "std_ratio": std_ratio, "r2": r2, "mse": mse,
-            "constant_mse": variance * 1.02, "persistence_mse": persistence_mse, "collapsed": std_ratio < FLOOR,
-            "loss_diverged": False, **extra}
+    return Metrics.from_dict({
+        "task": "regression", "nan": False, "std_ratio": std_ratio, "r2": r2, "mse": mse,
+        "constant_mse": variance * 1.02, "persistence_mse": persistence_mse, "collapsed": std_ratio < FLOOR,
+        "loss_diverged": False, **extra})
 
 
 def _binary(balanced, std_ratio=0.8, distinct=2):
-    return {"task": "binary", "nan": False, "std_ratio": std_ratio, "balanced_accuracy": balanced,
-            "majority_balanced_accuracy": 0.5, "log_loss": 0.4, "prior_log_loss": 0.69,
-            "distinct_predictions": distinct, "collapsed": distinct < 2, "loss_diverged": False}
+    return Metrics(task="binary", nan=False, std_ratio=std_ratio, balanced_accuracy=balanced,
+                   majority_balanced_accuracy=0.5, log_loss=0.4, prior_log_loss=0.69,
+                   distinct_predictions=distinct, collapsed=distinct < 2, loss_diverged=False)
 
 
 def _record(trial_id, metrics, seconds=1.0):
@@ -40,11 +43,12 @@ def _summary(best, baseline, confirmation=None, fixed=None):
     fixed = fixed if fixed is not None else False
     verdict = verdict_text(fixed, best, baseline, [], None, False, None, min_std_ratio=FLOOR,
                            confirmation=confirmation)
-    return summary_dict(
+    # summary.json's content, as the search writes it
+    return build_summary(
         fixed=fixed, verdict=verdict, best=best, baseline=baseline, records=[best], changes=[], findings=[],
         elapsed=1.0, min_std_ratio=FLOOR, tuner="random", fields=[], cudnn=[], alternative=None, interrupted=False,
         confirmation=confirmation,
-    )
+    ).to_dict()
 
 
 # --- the spec's own state ---------------------------------------------------------------------------
