@@ -36,7 +36,7 @@ if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and
     from autofix_lstm.modeling.train import TrainResult
     from autofix_lstm.render.report import show_report, write_report
     from autofix_lstm.spec import Spec, load_spec
-    from autofix_lstm.tuning.driver import SearchResult
+    from autofix_lstm.tuning.result import SearchResult
 
 # public name -> the module that defines it; imported on first use (most import TensorFlow)
 _LAZY = {
@@ -52,7 +52,7 @@ _LAZY = {
     "write_report": "autofix_lstm.render.report",
     "Spec": "autofix_lstm.spec",
     "load_spec": "autofix_lstm.spec",
-    "SearchResult": "autofix_lstm.tuning.driver",
+    "SearchResult": "autofix_lstm.tuning.result",
 }
 
 

@@ -7,7 +7,8 @@ files it left, so the search itself never depends on presentation.
 or a functional model that is a linear stack of supported layers) with its data as Keras' ``fit``
 takes it: ``x``, ``y`` and ``validation_data=(x_val, y_val)`` or ``validation_split=``, or a
 DataFrame with ``target=`` and ``window=``. The model becomes a spec (``Spec.from_model``); its own
-weights are never touched.
+weights are never touched. What they are given becomes a ``(Spec, Dataset, Options)`` once
+(``inputs.resolve_inputs``); the CLI resolves its inputs the same way and runs ``search_resolved``.
 """
 
 from __future__ import annotations
@@ -16,65 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
-from autofix_lstm.data.dataset import Dataset, dataset_from_arrays, load_dataset, split_index
-from autofix_lstm.errors import SearchInterrupted, SpecError
+from autofix_lstm.data.dataset import Dataset
+from autofix_lstm.errors import SearchInterrupted
+from autofix_lstm.inputs import Options, resolve_inputs
 from autofix_lstm.modeling.train import TrainResult
 from autofix_lstm.modeling.train import train as train_spec
 from autofix_lstm.render.progress import progress_reporter
 from autofix_lstm.render.report import write_report
-from autofix_lstm.spec import Spec, load_spec
-from autofix_lstm.tuning.driver import SearchResult, run_search
-
-DEFAULT_VALIDATION_SPLIT = 0.2  # the spec's default, and what a live model's arrays are split by
-
-
-def _is_model(value: Any) -> bool:
-    import keras
-
-    return isinstance(value, keras.Model)
-
-
-def _resolve(spec_or_model, data, x, y, validation_data, validation_split,
-             model_options: dict) -> tuple[Spec, Dataset | None, Any, Any]:
-    """(spec, dataset or None, DataFrame or None, x): the spec to run and the data to run it on.
-
-    The dataset is None when the pipeline reads the data itself (the spec's file, or ``data``/``x``,
-    ``y`` given with a spec, as before live models).
-    """
-    if isinstance(x, pd.DataFrame) and y is None and data is None:
-        data, x = x, None  # fit(frame) style: the table is the data
-    if _is_model(spec_or_model):
-        if validation_split is not None:
-            model_options = {**model_options, "validation_split": validation_split}
-        spec = Spec.from_model(spec_or_model, **model_options)
-    else:
-        if model_options:
-            raise SpecError(
-                f"{', '.join(sorted(model_options))} apply to a keras.Model; with a spec, set them in the spec instead"
-            )
-        spec = load_spec(spec_or_model)
-        if validation_split is not None:
-            spec = spec.updated({"data.validation_split": validation_split})
-    if validation_data is not None:
-        if data is not None or x is None or y is None:
-            raise SpecError("validation_data=(x_val, y_val) goes with windowed arrays x and y; for a DataFrame use validation_split")
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-            raise SpecError(f"validation_data must be a tuple (x_val, y_val); got {type(validation_data).__name__}")
-        return spec, dataset_from_arrays(x, y, *validation_data, task=spec.data.task), None, None
-    if _is_model(spec_or_model):
-        if x is not None or y is not None:
-            if x is None or y is None:
-                raise SpecError("give both x and y (already windowed arrays), or a DataFrame with target= and window=")
-            split = split_index(len(x), spec.data.validation_split)
-            return spec, dataset_from_arrays(x[:split], y[:split], x[split:], y[split:], task=spec.data.task), None, None
-        if data is None:
-            raise SpecError("a keras.Model needs its data: x= and y= (windowed arrays), or a DataFrame with target= and window=")
-        if spec.data.target is None or spec.data.window is None:
-            raise SpecError("a DataFrame needs target= (the column to predict) and window= (rows in each input sequence)")
-        return spec, load_dataset(spec, frame=data), None, None
-    return spec, None, data, x
+from autofix_lstm.spec import Spec
+from autofix_lstm.tuning.driver import run_search
+from autofix_lstm.tuning.result import SearchResult
 
 
 def diagnose(
@@ -110,14 +62,12 @@ def diagnose(
         SpecError, DataError: bad input, with the field and the fix.
     """
     from autofix_lstm.diagnosis.runner import diagnose as diagnose_spec
-    from autofix_lstm.diagnosis.runner import diagnose_dataset
-    from autofix_lstm.tuning.strategies import resolve_strategies
 
-    spec, dataset, data, x = _resolve(spec, data, x, y, validation_data, validation_split, model_options)
-    if dataset is None:
-        return diagnose_spec(spec, data=data, x=x, y=y, save=save, progress=progress)
-    selected = resolve_strategies(spec.search.strategies, spec.base_dir)
-    return diagnose_dataset(spec, dataset, selected, save=save, progress=progress)
+    spec, dataset, options = resolve_inputs(
+        spec, data=data, x=x, y=y, validation_data=validation_data, validation_split=validation_split,
+        model_options=model_options, save=save, progress=progress,
+    )
+    return diagnose_spec(spec, dataset, save=options.save, progress=options.progress)
 
 
 def train(
@@ -139,10 +89,11 @@ def train(
     Returns:
         A ``TrainResult``; ``model`` is a new model (raw windows in, original units out), compiled.
     """
-    spec, dataset, data, x = _resolve(spec, data, x, y, validation_data, validation_split, model_options)
-    if dataset is None:
-        return train_spec(spec, data=data, x=x, y=y, save=save, progress=progress)
-    return train_spec(spec, dataset=dataset, save=save, progress=progress)
+    spec, dataset, options = resolve_inputs(
+        spec, data=data, x=x, y=y, validation_data=validation_data, validation_split=validation_split,
+        model_options=model_options, save=save, progress=progress,
+    )
+    return train_spec(spec, dataset, save=options.save, progress=options.progress)
 
 
 def search(
@@ -166,7 +117,7 @@ def search(
     Args:
         spec: a spec file path, a dict or a ``Spec``; or a compiled ``keras.Model`` (left unchanged).
         data: a pandas DataFrame to use instead of ``data.path`` (with a model: give ``target=`` and ``window=``),
-            or the ``Dataset`` already read from it (``preflight``).
+            or the ``Dataset`` already read from it (``resolve_inputs``).
         x, y: already windowed arrays to use instead of ``data.path``.
         validation_data: ``(x_val, y_val)``, as ``fit`` takes it; otherwise the last ``validation_split``
             of the samples is the validation part.
@@ -200,13 +151,21 @@ def search(
         RunFolderError: the output folder is not writable, is in use by another search, or holds a
             damaged earlier search (``fresh=True`` starts over).
     """
-    spec, dataset, data, x = _resolve(spec, data, x, y, validation_data, validation_split, model_options)
+    spec, dataset, options = resolve_inputs(
+        spec, data=data, x=x, y=y, validation_data=validation_data, validation_split=validation_split,
+        model_options=model_options, fresh=fresh, progress=progress, max_trials=max_trials, minimize=minimize,
+        confirm=confirm, workers=workers,
+    )
+    return search_resolved(spec, dataset, options)
+
+
+def search_resolved(spec: Spec, dataset: Dataset, options: Options) -> SearchResult:
+    """``search`` on inputs already resolved (``resolve_inputs``): the search, then its report. The CLI runs this.
+
+    Raises: as ``search``.
+    """
     try:
-        result = run_search(
-            spec, data=data, x=x, y=None if dataset is not None else y, dataset=dataset, fresh=fresh,
-            max_trials=max_trials, minimize=minimize, confirm=confirm, reporter=progress_reporter() if progress else None,
-            workers=workers,
-        )
+        result = run_search(spec, dataset, options, reporter=progress_reporter() if options.progress else None)
     except SearchInterrupted as stopped:
         if stopped.result is not None:
             write_report(stopped.result.output_dir)
@@ -246,13 +205,20 @@ def check(spec: str | Path | dict | Spec, *, data=None, x=None, y=None) -> Check
     Raises:
         SpecError, DataError: the input those commands would refuse, with the same message.
     """
-    from autofix_lstm.modeling.train import check_trainable
-    from autofix_lstm.spec import load_spec
-    from autofix_lstm.tuning.strategies import resolve_strategies
+    spec, dataset, _ = resolve_inputs(spec, data=data, x=x, y=y, save=False)
+    return check_resolved(spec, dataset)
 
-    spec = load_spec(spec)
+
+def check_resolved(spec: Spec, dataset: Dataset) -> CheckResult:
+    """``check`` on inputs already resolved (``resolve_inputs``). The CLI runs this.
+
+    Raises: as ``check``.
+    """
+    from autofix_lstm.modeling.train import check_trainable
+    from autofix_lstm.remedies.strategies import resolve_strategies
+
     strategies = resolve_strategies(spec.search.strategies, spec.base_dir)
-    prepared, model = check_trainable(spec, data=data, x=x, y=y)
+    prepared, model = check_trainable(spec, dataset)
     ds = prepared.dataset
     return CheckResult(
         spec=spec, task=ds.task, train_samples=len(ds.x_train), val_samples=len(ds.x_val), timesteps=ds.window,
@@ -260,4 +226,4 @@ def check(spec: str | Path | dict | Spec, *, data=None, x=None, y=None) -> Check
     )
 
 
-__all__ = ["CheckResult", "check", "diagnose", "search", "train"]
+__all__ = ["CheckResult", "check", "check_resolved", "diagnose", "resolve_inputs", "search", "search_resolved", "train"]

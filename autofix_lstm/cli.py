@@ -6,9 +6,10 @@ found no fix, 2 bad input, 3 this machine could not run it, 4 a bug, 130 / 143 i
 SIGINT / SIGTERM.
 
 It answers at once: nothing here imports TensorFlow, Keras, Keras Tuner, matplotlib or scikit-learn
-at module level. A command reads and checks its spec, output folder and data first (``preflight``)
-and imports the training code only for inputs that passed, after quieting TensorFlow's log lines
-(unless ``--verbose``), which must happen before TensorFlow is first imported.
+at module level. A command reads and checks its spec, output folder and data first
+(``inputs.resolve_inputs``, which also applies the command's options to the spec) and imports the
+training code only for inputs that passed, after quieting TensorFlow's log lines (unless
+``--verbose``), which must happen before TensorFlow is first imported.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ import sys
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -30,6 +33,9 @@ from rich.text import Text
 
 from autofix_lstm.format import cell
 from autofix_lstm.run_dir import RunDir
+
+if TYPE_CHECKING:
+    from autofix_lstm.scoring.metrics import Metrics
 
 app = typer.Typer(
     add_completion=False,
@@ -126,7 +132,15 @@ def _os_error_line(err: OSError) -> str:
 @contextmanager
 def _exit_codes() -> Iterator[None]:
     """Turn what a command raises into lines on stderr and the exit code that means it."""
-    from autofix_lstm.errors import DataError, ResourceError, RunFolderError, SearchInterrupted, SpecError, WorkerError
+    from autofix_lstm.errors import (
+        DataError,
+        FatalSearchError,
+        ResourceError,
+        RunFolderError,
+        SearchInterrupted,
+        SpecError,
+        WorkerError,
+    )
 
     try:
         yield
@@ -145,6 +159,9 @@ def _exit_codes() -> Iterator[None]:
         raise typer.Exit(EXIT_CANNOT_RUN) from None
     except WorkerError as err:
         _print_error("workers", str(err))
+        raise typer.Exit(EXIT_CANNOT_RUN) from None
+    except FatalSearchError as err:  # a trial's error every further trial would meet (a full disk, say)
+        _print_error("search", str(err))
         raise typer.Exit(EXIT_CANNOT_RUN) from None
     except MemoryError:
         _print_error("resources", "out of memory; lower train.batch_size or data.window, or use less data")
@@ -166,12 +183,12 @@ def _exit_codes() -> Iterator[None]:
         raise typer.Exit(EXIT_BUG) from None
 
 
-def metrics_table(metrics: dict, title: str = "validation metrics (original units)") -> Table:
-    """A two-column rich table of a metrics dict."""
+def metrics_table(metrics: Metrics, title: str = "validation metrics (original units)") -> Table:
+    """A two-column rich table of a model's metrics."""
     table = Table(title=title)
     table.add_column("metric")
     table.add_column("value", justify="right")
-    for key, value in metrics.items():
+    for key, value in metrics.to_dict().items():
         style = "bold red" if key == "collapsed" and value else ("bold green" if key == "collapsed" else None)
         table.add_row(key, cell(value), style=style)
     return table
@@ -186,15 +203,15 @@ def train(
     """Train the spec as written; report whether its output collapsed (writes metrics.json, model.keras)."""
     with _exit_codes():
         quiet_libraries(verbose)
-        from autofix_lstm.preflight import preflight
+        from autofix_lstm.inputs import resolve_inputs
 
-        checked, dataset = preflight(spec)
+        checked, dataset, options = resolve_inputs(spec, progress=not json_output)
         from autofix_lstm.modeling.train import train as train_spec  # imports TensorFlow
         from autofix_lstm.tuning.summary import state_line
 
-        result = train_spec(checked, data=dataset, progress=not json_output)
+        result = train_spec(checked, dataset, save=options.save, progress=options.progress)
     if json_output:
-        typer.echo(json.dumps(result.metrics, indent=2))
+        typer.echo(json.dumps(result.metrics.to_dict(), indent=2))
         return
     console.print(metrics_table(result.metrics))
     state, meaning = state_line(result.metrics)
@@ -216,12 +233,12 @@ def diagnose(
 
     with _exit_codes():
         quiet_libraries(verbose)
-        from autofix_lstm.preflight import preflight
+        from autofix_lstm.inputs import resolve_inputs
 
-        checked, dataset = preflight(spec)
+        checked, dataset, options = resolve_inputs(spec, progress=not json_output)
         from autofix_lstm.diagnosis import diagnose as diagnose_spec  # imports TensorFlow
 
-        result = diagnose_spec(checked, data=dataset, progress=not json_output)
+        result = diagnose_spec(checked, dataset, save=options.save, progress=options.progress)
     if json_output:
         typer.echo(json.dumps(result.to_dict(), indent=2))
         return
@@ -259,7 +276,7 @@ _BEFORE_AFTER = {
 }
 
 
-def before_after_table(baseline: dict, best: dict, min_std_ratio: float = 0.1) -> Table:
+def before_after_table(baseline: Metrics, best: Metrics, min_std_ratio: float = 0.1) -> Table:
     """Baseline (the spec as written) against the best candidate, metric by metric, and each one's state.
 
     The ``state`` row (working, live, collapsed or diverged) replaces a bare ``collapsed`` yes/no, which
@@ -271,9 +288,10 @@ def before_after_table(baseline: dict, best: dict, min_std_ratio: float = 0.1) -
     table.add_column("metric")
     table.add_column("as written", justify="right")
     table.add_column("best found", justify="right")
-    keys = _BEFORE_AFTER["regression" if best.get("task") == "regression" else "classification"]
+    keys = _BEFORE_AFTER["regression" if best.is_regression else "classification"]
+    before, after = baseline.subset(keys), best.subset(keys)
     for key in keys:
-        table.add_row(key, cell(baseline.get(key)), cell(best.get(key)))
+        table.add_row(key, cell(before.get(key)), cell(after.get(key)))
     states = [model_state(metrics, min_std_ratio).value for metrics in (baseline, best)]
     table.add_row("state", *(f"[{_STATE_STYLES[state]}]{state}[/]" for state in states))
     return table
@@ -316,38 +334,30 @@ def search(
 
     with _exit_codes():
         quiet_libraries(verbose)
-        from autofix_lstm.preflight import preflight
+        from autofix_lstm.inputs import resolve_inputs
 
-        checked, dataset = preflight(spec)
-        if tensorboard:
-            checked = checked.updated({"search.tensorboard": True})
-        if max_time is not None:
-            checked = _with_max_time(checked, max_time)
-        from autofix_lstm.api import search as run_search  # imports TensorFlow
+        # a bad --max-time is refused as the spec's own search.max_time is (exit 2, the field named)
+        checked, dataset, options = resolve_inputs(
+            spec, fresh=fresh, progress=not json_output, max_trials=max_trials, minimize=minimize,
+            confirm=False if no_confirm else None, tensorboard=True if tensorboard else None, max_time=max_time,
+        )
+        from autofix_lstm.api import search_resolved  # imports TensorFlow
         from autofix_lstm.tuning.distributed import ScaleOut
 
-        scaleout = ScaleOut(workers=workers, port=port, listen_all=chief) if (workers or chief) else None
+        if workers or chief:  # built once TensorFlow may load: the scale-out module imports it
+            options = replace(options, workers=ScaleOut(workers=workers, port=port, listen_all=chief))
         try:
-            result = run_search(checked, data=dataset, fresh=fresh, progress=not json_output, max_trials=max_trials,
-                                minimize=minimize, confirm=False if no_confirm else None, workers=scaleout)
+            result = search_resolved(checked, dataset, options)
         except SearchInterrupted as err:
             if err.result is not None:  # the outputs for the best so far were written: show them
                 _show_search_result(err.result, json_output)
             raise
     _show_search_result(result, json_output)
     # 1: the best found does not beat a constant (a working spec always does: the search ran, exit 0)
-    if result.summary.get("best_state") != "working":
+    from autofix_lstm.tuning.search_summary import Summary
+
+    if not Summary.from_dict(result.summary).best_works:
         raise typer.Exit(EXIT_NOT_FIXED)
-
-
-def _with_max_time(spec, max_time: str):
-    """``spec`` with ``search.max_time`` set from ``--max-time`` (checked as the spec's own field is)."""
-    from autofix_lstm.errors import SpecError
-
-    try:
-        return spec.updated({"search.max_time": max_time})
-    except SpecError as err:
-        raise typer.BadParameter(str(err), param_hint="--max-time") from None
 
 
 @app.command()
@@ -372,11 +382,11 @@ def worker(
             from autofix_lstm.tuning.distributed import thread_env
 
             os.environ.update(thread_env(threads))
-        from autofix_lstm.preflight import preflight
+        from autofix_lstm.inputs import resolve_inputs
 
-        checked, dataset = preflight(spec)
+        checked, dataset, _ = resolve_inputs(spec)
         from autofix_lstm.render.progress import PlainReporter  # imports TensorFlow
-        from autofix_lstm.tuning.worker import default_worker_id, run_worker
+        from autofix_lstm.tuning.distributed_worker import default_worker_id, run_worker
 
         name = worker_id or default_worker_id()
         from autofix_lstm.errors import SearchInterrupted
@@ -396,28 +406,28 @@ def _show_search_result(result, json_output: bool) -> None:
     if json_output:
         typer.echo(json.dumps(result.summary, indent=2))
         return
-    from autofix_lstm.tuning.summary import overhead_text
+    from autofix_lstm.tuning.search_summary import Summary, overhead_text
 
-    s = result.summary
-    console.print(before_after_table(result.baseline, result.best, s.get("min_std_ratio") or 0.1))
+    s = Summary.from_dict(result.summary)
+    console.print(before_after_table(result.baseline, result.best, s.min_std_ratio or 0.1))
     if result.changes:
         console.print("[bold]changes[/] (best spec vs yours):")
         for line in result.changes:
             # Text, not markup: a layer list such as "[lstm(units=8)] -> [...]" is printed as it is.
             console.print(Text(f"  {line}"), highlight=False, soft_wrap=True)
     console.print(
-        f"trials: {s['trials_total']} ({s['trials_completed']} completed, {s['trials_pruned']} pruned, "
-        f"{s['trials_failed']} failed) in {s['elapsed_seconds']:.0f}s; first fix after "
-        f"{cell(s['trials_to_first_fix'])} trials / {cell(s['seconds_to_first_fix'])}s"
+        f"trials: {s.trials_total} ({s.trials_completed} completed, {s.trials_pruned} pruned, "
+        f"{s.trials_failed} failed) in {s.elapsed_seconds:.0f}s; first fix after "
+        f"{cell(s.trials_to_first_fix)} trials / {cell(s.seconds_to_first_fix)}s"
     )
-    if (s.get("minimal_fix") or {}).get("verdict"):
-        console.print(Text(s["minimal_fix"]["verdict"]), highlight=False, soft_wrap=True)
+    if s.minimal_verdict:
+        console.print(Text(s.minimal_verdict), highlight=False, soft_wrap=True)
     report = RunDir(result.output_dir).report
     overhead = overhead_text(s)
     console.print(escape(f"outputs in {result.output_dir}" + (f"; open {report}" if report.is_file() else "")
                          + (f"; search {overhead}" if overhead else "")),
                   highlight=False, soft_wrap=True)
-    style = "bold green" if s.get("best_state") == "working" else "bold red"
+    style = "bold green" if s.best_works else "bold red"
     console.print(Text(result.verdict, style=style), highlight=False, soft_wrap=True)  # the last line
 
 
@@ -429,12 +439,12 @@ def check(
     """Check the spec, its data, strategy files and model as the other commands would, without training (writes nothing)."""
     with _exit_codes():
         quiet_libraries(verbose)
-        from autofix_lstm.preflight import preflight
+        from autofix_lstm.inputs import resolve_inputs
 
-        checked, dataset = preflight(spec, save=False)
-        from autofix_lstm.api import check as check_spec  # imports TensorFlow (builds the model)
+        checked, dataset, _ = resolve_inputs(spec, save=False)
+        from autofix_lstm.api import check_resolved  # imports TensorFlow (builds the model)
 
-        result = check_spec(checked, data=dataset)
+        result = check_resolved(checked, dataset)
     console.print(f"[bold green]ok[/] {escape(result.sentence())}", highlight=False, soft_wrap=True)
 
 

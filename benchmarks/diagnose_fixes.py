@@ -18,6 +18,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from autofix_lstm.diagnosis import diagnose  # noqa: E402
+from autofix_lstm.inputs import resolve_inputs  # noqa: E402
 from autofix_lstm.run_dir import RunDir  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -32,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     for work in args.work:
         for folder in sorted(p for p in work.glob("*/autofix") if RunDir(p).best_spec.is_file()):
             summary = json.loads(RunDir(folder).summary.read_text())
-            result = diagnose(RunDir(folder).best_spec, save=False)
+            result = diagnose(*resolve_inputs(RunDir(folder).best_spec, save=False)[:2], save=False)
             errors = [f.id for f in result.findings if f.severity == "error"]
             rows.append({"case": folder.parent.name, "fixed": summary["fixed"], "errors": errors,
                          "warnings": [f.id for f in result.findings if f.severity == "warning"]})

@@ -35,19 +35,20 @@ def measure(spec_path: Path, repeats: int) -> dict:
     import tensorflow as tf
 
     from autofix_lstm.diagnosis import diagnose
+    from autofix_lstm.inputs import resolve_inputs
     from autofix_lstm.modeling.train import train
     from autofix_lstm.spec import load_spec
 
     spec = load_spec(spec_path)
-    diagnose(spec, save=False)  # warm-up: TensorFlow's first graphs, thread pools, imports
-    train(spec, save=False)
+    diagnose(*resolve_inputs(spec, save=False)[:2], save=False)  # warm-up: TensorFlow's first graphs, thread pools
+    train(*resolve_inputs(spec, save=False)[:2], save=False)
     diagnose_seconds, train_seconds = [], []
     result = None
-    for _ in range(repeats):
-        seconds, result = _timed(lambda: diagnose(spec, save=False))
+    for _ in range(repeats):  # each timing reads the data too (resolve_inputs), as each command does
+        seconds, result = _timed(lambda: diagnose(*resolve_inputs(spec, save=False)[:2], save=False))
         diagnose_seconds.append(seconds)
         keras.backend.clear_session()
-        seconds, _ = _timed(lambda: train(spec, save=False))
+        seconds, _ = _timed(lambda: train(*resolve_inputs(spec, save=False)[:2], save=False))
         train_seconds.append(seconds)
         keras.backend.clear_session()
     d, t = statistics.median(diagnose_seconds), statistics.median(train_seconds)

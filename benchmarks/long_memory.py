@@ -61,7 +61,9 @@ def make_case(folder: Path, trials: int) -> Path:
 
 def measure(trials: int) -> dict:
     """Run the search; the RSS after the diagnosis and baseline, and after each trial."""
-    from autofix_lstm.tuning.driver import SearchReporter, run_search
+    from autofix_lstm.inputs import resolve_inputs
+    from autofix_lstm.tuning.driver import run_search
+    from autofix_lstm.tuning.result import SearchReporter
 
     curve: list[dict] = []
     started = time.perf_counter()
@@ -79,7 +81,7 @@ def measure(trials: int) -> dict:
 
     with tempfile.TemporaryDirectory(prefix="long-memory-") as folder:
         spec = make_case(Path(folder), trials)
-        result = run_search(spec, reporter=MemoryReporter())
+        result = run_search(*resolve_inputs(spec), reporter=MemoryReporter())
         total = result.summary["trials_total"]
     per_trial = [point for point in curve if point["trial"] is not None]
     at = {point["trial"]: point["rss_mb"] for point in per_trial}

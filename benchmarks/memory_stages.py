@@ -28,30 +28,30 @@ from benchmarks.memory import make_table, write_spec
 # (module, name) of the functions measured, in the modules that call them.
 STAGES = {
     "diagnose": [
-        ("autofix_lstm.diagnosis.runner", "load_dataset"),
+        ("autofix_lstm.data.dataset", "load_dataset"),  # called by inputs.resolve_inputs, imported when it runs
         ("autofix_lstm.diagnosis.runner", "prepare"),
         ("autofix_lstm.diagnosis.runner", "probe_signal"),
         ("autofix_lstm.diagnosis.runner", "run_probe"),
         ("autofix_lstm.diagnosis.probes", "measure_saturation"),
         ("autofix_lstm.diagnosis.probes", "temporal_gradient"),
-        ("autofix_lstm.diagnosis.probes", "_predict"),
+        ("autofix_lstm.diagnosis.probes", "predict_validation"),
         ("autofix_lstm.diagnosis.probes", "measure"),
         ("autofix_lstm.diagnosis.runner", "run_detectors"),
         ("autofix_lstm.diagnosis.runner", "reconcile"),
         ("autofix_lstm.diagnosis.runner", "write_json"),
     ],
     "search": [
-        ("autofix_lstm.tuning.driver", "load_dataset"),
+        ("autofix_lstm.data.dataset", "load_dataset"),
         ("autofix_lstm.tuning.driver", "spec_fingerprint"),
         ("autofix_lstm.tuning.driver", "diagnose_dataset"),
         ("autofix_lstm.diagnosis.runner", "probe_signal"),
         ("autofix_lstm.diagnosis.runner", "run_probe"),
-        ("autofix_lstm.tuning.driver", "train_candidate"),
-        ("autofix_lstm.tuning.driver", "prepare"),
-        ("autofix_lstm.tuning.driver", "fit_prepared"),
-        ("autofix_lstm.tuning.driver", "predict_original"),
+        ("autofix_lstm.tuning.trials", "train_candidate"),
+        ("autofix_lstm.tuning.trials", "prepare"),
+        ("autofix_lstm.tuning.trials", "fit_prepared"),
+        ("autofix_lstm.tuning.trials", "predict_original"),
         ("autofix_lstm.modeling.train", "predict_original"),
-        ("autofix_lstm.tuning.driver", "save_model"),
+        ("autofix_lstm.tuning.trials", "save_model"),
         ("autofix_lstm.api", "write_report"),
     ],
 }
@@ -116,7 +116,7 @@ class StageMeter:
     def install(self, command: str) -> None:
         for module_name, name in STAGES[command]:
             module = importlib.import_module(module_name)
-            label = name if module_name.endswith((".runner", ".driver", ".api")) else f"{name} ({module_name.split('.')[-1]})"
+            label = name if module_name.endswith((".runner", ".driver", ".trials", ".api")) else f"{name} ({module_name.split('.')[-1]})"
             setattr(module, name, self.wrap(label, getattr(module, name)))
 
 

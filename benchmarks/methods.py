@@ -9,7 +9,8 @@
 
 The runner does not trust any method's own verdict: every trial's validation predictions are
 measured here, in original units, with one definition of a fix (``autofix_lstm.scoring.objective.is_fix``),
-and the final verdict is computed from the method's saved best model.
+and the final verdict is computed from the method's saved best model. Metrics are judged as ``Metrics``
+and written into the results as ``Metrics.to_dict()`` (the keys the record files have).
 """
 
 from __future__ import annotations
@@ -28,13 +29,14 @@ from autofix_lstm.data.dataset import Dataset, load_dataset
 from autofix_lstm.errors import AutofixError
 from autofix_lstm.modeling.evaluate import measure
 from autofix_lstm.modeling.train import export_model, fit_prepared, prepare
+from autofix_lstm.remedies.strategies import resolve_strategies
 from autofix_lstm.run_dir import RunDir, save_model
+from autofix_lstm.scoring.metrics import Metrics
 from autofix_lstm.scoring.objective import beats_persistence, is_fix, score
 from autofix_lstm.spec import Spec, load_spec
 from autofix_lstm.tuning.confirmation import CONFIRM_SEEDS
 from autofix_lstm.tuning.records import TrialRecord
 from autofix_lstm.tuning.space import SearchSpace, build_space
-from autofix_lstm.tuning.strategies import resolve_strategies
 
 
 @dataclass
@@ -42,7 +44,7 @@ class MethodRun:
     """What one method did on one case: per-trial measurements and its chosen best."""
 
     method: str
-    trials: list[dict] = field(default_factory=list)  # each: values, own objective, metrics, fix, elapsed
+    trials: list[dict] = field(default_factory=list)  # each: values, own objective, metrics (JSON), fix, elapsed
     best_model_path: Path | None = None
     best_spec: Spec | None = None
     total_seconds: float = 0.0
@@ -80,7 +82,7 @@ class _PlainRunner:
             return float("nan")
         loss = _val_loss(outcome.history)
         self.run_record.trials.append({
-            "values": self.space.decode(values), "objective": loss, "metrics": outcome.metrics,
+            "values": self.space.decode(values), "objective": loss, "metrics": outcome.metrics.to_dict(),
             "fix": is_fix(outcome.metrics, min_ratio), "elapsed": self.clock(),
         })
         if math.isfinite(loss) and loss < self.best_loss:
@@ -116,14 +118,14 @@ def run_autofix(spec: Spec, out: Path) -> MethodRun:
     baseline = TrialRecord.load(folder.baseline)
     min_ratio = spec.search.min_std_ratio
     # The spec as written is a candidate of autofix's search too: it counts as trial 0 when it is a fix.
-    if is_fix(baseline.metrics, min_ratio):
-        run.trials.append({"values": {}, "objective": baseline.score, "metrics": baseline.metrics,
+    if baseline.metrics is not None and is_fix(baseline.metrics, min_ratio):
+        run.trials.append({"values": {}, "objective": baseline.score, "metrics": baseline.metrics.to_dict(),
                            "fix": True, "elapsed": baseline.elapsed_at_end, "baseline": True})
     for record in result.records:  # in the tuner's start order
-        metrics = record.metrics or {}
+        metrics = record.metrics
         run.trials.append({
-            "values": record.values, "objective": record.score, "metrics": metrics,
-            "fix": bool(metrics) and not metrics.get("nan") and is_fix(metrics, min_ratio),
+            "values": record.values, "objective": record.score, "metrics": {} if metrics is None else metrics.to_dict(),
+            "fix": metrics is not None and not metrics.nan and is_fix(metrics, min_ratio),
             "elapsed": record.elapsed_at_end, "status": record.status.value,
         })
     run.best_model_path = folder.best_model
@@ -195,7 +197,7 @@ def verify(run: MethodRun, spec: Spec) -> dict:
     metrics = measure(SimpleNamespace(dataset=dataset), raw, min_std_ratio=spec.search.min_std_ratio)
     return {
         "fixed": is_fix(metrics, spec.search.min_std_ratio),
-        "metrics": metrics,
+        "metrics": metrics.to_dict(),
         "beats_persistence": beats_persistence(metrics),
     }
 
@@ -210,19 +212,20 @@ def floor_seconds(best_spec: Spec | None, dataset_spec: Spec) -> float | None:
     return time.perf_counter() - started
 
 
-def common_score(metrics: dict, spec: Spec) -> float | None:
+def common_score(metrics: Metrics | dict | None, spec: Spec) -> float | None:
     """autofix-lstm's tiered objective for a trial's metrics (lower is better), whichever method ran it.
 
+    ``metrics`` as a trial here holds them (``Metrics.to_dict()``; empty when it failed) or a ``Metrics``.
     The peers optimise their own ``val_loss``; the anytime curves compare every method on this one
     scale, computed here from the measured metrics.
     """
     if not metrics:
         return None
-    value = score(metrics, spec.search.min_std_ratio)
+    value = score(Metrics.from_dict(metrics), spec.search.min_std_ratio)
     return value if math.isfinite(value) else None
 
 
-def _train_and_measure(candidate: Spec, dataset: Dataset) -> tuple[dict, float]:
+def _train_and_measure(candidate: Spec, dataset: Dataset) -> tuple[Metrics, float]:
     started = time.perf_counter()
     outcome = fit_prepared(candidate, prepare(candidate, dataset), min_std_ratio=candidate.search.min_std_ratio)
     return outcome.metrics, time.perf_counter() - started
@@ -238,7 +241,7 @@ def seed_check(best_spec: Spec | None, spec: Spec) -> list[dict]:
         seed = spec.train.seed + offset
         metrics, seconds = _train_and_measure(best_spec.updated({"train.seed": seed}), dataset)
         runs.append({"seed": seed, "fix": is_fix(metrics, spec.search.min_std_ratio), "seconds": seconds,
-                     "metrics": metrics})
+                     "metrics": metrics.to_dict()})
     return runs
 
 
@@ -246,5 +249,5 @@ def train_reference(reference_fix: Path, spec: Spec) -> dict:
     """One training of the case's hand-written reference fix, with the run's epochs and seed."""
     reference = load_spec(reference_fix).updated({"train.epochs": spec.train.epochs, "train.seed": spec.train.seed})
     metrics, seconds = _train_and_measure(reference, load_dataset(reference))
-    return {"metrics": metrics, "seconds": seconds, "fix": is_fix(metrics, spec.search.min_std_ratio),
+    return {"metrics": metrics.to_dict(), "seconds": seconds, "fix": is_fix(metrics, spec.search.min_std_ratio),
             "beats_persistence": beats_persistence(metrics)}

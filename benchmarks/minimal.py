@@ -24,6 +24,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from autofix_lstm.inputs import resolve_inputs  # noqa: E402
 from autofix_lstm.modeling.train import train  # noqa: E402
 from autofix_lstm.run_dir import RunDir  # noqa: E402
 from autofix_lstm.scoring.objective import beats_persistence, is_fix  # noqa: E402
@@ -39,7 +40,7 @@ def run_case(case, trials: int, epochs: int | None, work: Path) -> dict:
     if epochs is not None:
         changes["train.epochs"] = epochs
     spec = load_spec(case.spec).updated(changes)
-    result = run_search(spec, fresh=True)
+    result = run_search(*resolve_inputs(spec, fresh=True))
     summary = result.summary
     minimal = summary.get("minimal_fix") or {}
     row = {
@@ -56,10 +57,10 @@ def run_case(case, trials: int, epochs: int | None, work: Path) -> dict:
     if row["minimal_ran"]:
         row["search_seconds"] = summary["elapsed_seconds"] - (minimal.get("seconds") or 0.0)
         row["ablation_over_search"] = (minimal.get("seconds") or 0.0) / row["search_seconds"]
-        retrained = train(load_spec(RunDir(spec.output_dir).minimal_spec), save=False).metrics
+        retrained = train(*resolve_inputs(RunDir(spec.output_dir).minimal_spec, save=False)[:2], save=False).metrics
         row["minimal_retrained_fixed"] = is_fix(retrained, spec.search.min_std_ratio)
         row["minimal_retrained_beats_persistence"] = beats_persistence(retrained)
-        row["minimal_retrained_metrics"] = retrained
+        row["minimal_retrained_metrics"] = retrained.to_dict()
     return row
 
 

@@ -92,10 +92,10 @@ def time_proposal_step(calls: int, history: int = 12) -> dict:
     import numpy as np
 
     from autofix_lstm.data.dataset import load_dataset
+    from autofix_lstm.remedies.strategies import resolve_strategies
     from autofix_lstm.spec import load_spec
     from autofix_lstm.tuning.oracles import AutofixTuner, make_oracle
     from autofix_lstm.tuning.space import build_space
-    from autofix_lstm.tuning.strategies import resolve_strategies
 
     spec = load_spec(_spec_path("demo"))
     space = build_space(spec, load_dataset(spec), resolve_strategies(spec.search.strategies, spec.base_dir))

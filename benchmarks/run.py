@@ -57,13 +57,15 @@ def versions() -> dict:
 def time_diagnosis(spec) -> dict:
     """Seconds of ``diagnose`` against one full training of the spec as written."""
     from autofix_lstm.diagnosis import diagnose
+    from autofix_lstm.inputs import resolve_inputs
     from autofix_lstm.modeling.train import train
 
+    # Each timing reads the data too (resolve_inputs), as each command does.
     started = time.perf_counter()
-    diagnose(spec, save=False)
+    diagnose(*resolve_inputs(spec, save=False)[:2], save=False)
     diagnose_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    train(spec, save=False)
+    train(*resolve_inputs(spec, save=False)[:2], save=False)
     train_seconds = time.perf_counter() - started
     return {"diagnose_seconds": diagnose_seconds, "train_seconds": train_seconds,
             "ratio": diagnose_seconds / train_seconds}
@@ -105,7 +107,8 @@ def run_case(case, methods: list[str], trials: int, epochs: int | None, work: Pa
             "trials": run.trials,
         }
         if method == "autofix":
-            result["baseline"] = TrialRecord.load(RunDir(out).baseline).metrics
+            baseline = TrialRecord.load(RunDir(out).baseline).metrics
+            result["baseline"] = None if baseline is None else baseline.to_dict()
             summary = json.loads(RunDir(out).summary.read_text())
             for key in ("signal_probe", "pruning", "refinement", "best_trial", "trials_pruned", "baseline_state",
                         "confirmed_seeds", "seed_runs", "confirmation", "minimal_fix", "time", "overhead_share"):

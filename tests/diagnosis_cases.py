@@ -277,6 +277,8 @@ ALL_CASES = {**HEALTHY, **TRIGGER_CASES}
 def run_case(name: str):
     """The diagnosis of case ``name`` (computed once per test session; nothing written to disk)."""
     from autofix_lstm.diagnosis import diagnose
+    from autofix_lstm.inputs import resolve_inputs
 
     case = ALL_CASES[name]
-    return diagnose(case.spec, save=False, **case.data())
+    spec, dataset, _ = resolve_inputs(case.spec, save=False, **case.data())
+    return diagnose(spec, dataset, save=False)

@@ -41,7 +41,7 @@ def test_train_on_a_dataframe_from_a_dict(tmp_path, capsys):
     spec = _memory_spec(tmp_path)
     result = train(spec, data=series_frame(200), progress=False)
     assert isinstance(result, TrainResult)
-    assert result.metrics["task"] == "regression" and result.metrics["n_val"] > 0
+    assert result.metrics.task == "regression" and result.metrics.n_val > 0
     assert set(result.history) >= {"loss", "val_loss"}
     assert result.model.predict(np.zeros((2, 8, 2), np.float32), verbose=0).shape[0] == 2
     assert (tmp_path / "out" / "metrics.json").is_file()
@@ -55,14 +55,14 @@ def test_train_on_arrays_from_a_spec_object(tmp_path):
     assert isinstance(spec, Spec)
     x, y = _windows()
     result = train(spec, x=x, y=y, save=False, progress=False)
-    assert result.metrics["n_val"] == 32
+    assert result.metrics.n_val == 32
     assert result.output_dir is None
 
 
 def test_train_from_a_path_with_in_memory_data(tmp_path):
     path = write_spec(tmp_path, _memory_spec(tmp_path))
     result = train(path, data=series_frame(200), save=False, progress=False)
-    assert result.metrics["task"] == "regression"
+    assert result.metrics.task == "regression"
 
 
 def test_diagnose_on_a_dataframe_and_on_arrays(tmp_path):

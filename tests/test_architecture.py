@@ -83,8 +83,8 @@ def test_the_cycle_check_finds_a_cycle():
 
 
 def test_nothing_below_render_imports_it():
-    # SearchResult.plot/_repr_html_ (tuning.driver) hand the result to render: the one way in from below.
-    allowed = {f"{NAME}.api", f"{NAME}.cli", NAME, f"{NAME}.tuning.driver"}
+    # SearchResult.plot/_repr_html_ (tuning.result) hand the result to render: the one way in from below.
+    allowed = {f"{NAME}.api", f"{NAME}.cli", NAME, f"{NAME}.tuning.result"}
     offenders = {
         module: sorted(i for i in imports if i.startswith(f"{NAME}.render"))
         for module, imports in _graph().items()
@@ -121,3 +121,67 @@ def test_trial_statuses_are_not_bare_strings_outside_the_record():
         for sub in ("tuning", "render") for path in (PACKAGE / sub).rglob("*.py") if path.name != "records.py"
     }
     assert {k: v for k, v in spelled.items() if v} == {}
+
+
+MAX_MODULE_LINES = 500
+
+
+def test_no_module_is_over_500_lines():
+    # One concept per module: a module past this size holds several, and a reader no longer finds one by its name.
+    long = {
+        str(path.relative_to(PACKAGE)): n
+        for path in PACKAGE.rglob("*.py")
+        if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
+    }
+    assert long == {}, f"split these by concept (at most {MAX_MODULE_LINES} lines each): {long}"
+
+
+# ``metrics["r2"]``, ``record.metrics.get("std_ratio")``, ``(metrics or {}).get(...)``: a string-key read of a model's metrics
+_METRICS_KEY_READ = re.compile(r"""metrics(?:\s+or\s+\{\}\))?\s*(?:\[\s*["']|\.get\(\s*["'])""")
+
+
+def test_metrics_are_read_as_attributes_outside_their_type():
+    # One typed record (scoring.metrics.Metrics), like Optuna's FrozenTrial: readers never re-derive a value
+    # from a dict by its key; the JSON keys live in the type's own module alone.
+    spelled = {
+        str(path.relative_to(PACKAGE)): _METRICS_KEY_READ.findall(path.read_text(encoding="utf-8"))
+        for path in PACKAGE.rglob("*.py") if path != PACKAGE / "scoring" / "metrics.py"
+    }
+    assert {k: v for k, v in spelled.items() if v} == {}
+
+
+def test_the_metrics_check_finds_a_string_key_read():
+    for line in ('x = metrics["r2"]', "x = record.metrics.get('std_ratio')", 'x = (metrics or {}).get("nan")'):
+        assert _METRICS_KEY_READ.search(line), line
+    assert not _METRICS_KEY_READ.search("x = metrics.r2")
+
+
+# Where a spec is still rebuilt from a dict the package made itself (not user input), and why.
+# Each is its owner's to replace; none may be added.
+SPEC_REBUILT_INSIDE = {
+    f"{NAME}.diagnosis.monitor": "CollapseMonitor is given a live model in the user's own fit: its head becomes a spec",
+    f"{NAME}.tuning.summary": "a trial record's spec dict, and best_spec re-anchored in another folder",
+}
+
+
+def _calls_load_spec(path: Path) -> bool:
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call):
+            func = node.func
+            if (isinstance(func, ast.Name) and func.id == "load_spec") or (
+                isinstance(func, ast.Attribute) and func.attr == "load_spec"
+            ):
+                return True
+    return False
+
+
+def test_specs_are_read_only_at_the_boundary():
+    # What a user passes (a path, a dict, a Spec, a model) becomes a Spec once, in inputs.resolve_inputs
+    # (called by api and the CLI); training, diagnosis and the search take that Spec and never re-read one.
+    boundary = {f"{NAME}.api", f"{NAME}.cli", f"{NAME}.inputs"}
+    readers = {
+        module for module, path in _modules().items()
+        if _calls_load_spec(path) and module not in boundary and module.split(".")[:2] != [NAME, "spec"]
+    }
+    assert readers - set(SPEC_REBUILT_INSIDE) == set(), "take a Spec from inputs.resolve_inputs instead"
+    assert readers >= set(SPEC_REBUILT_INSIDE), "no longer rebuilds a spec: drop it from SPEC_REBUILT_INSIDE"

@@ -39,11 +39,14 @@ def test_quick_run_writes_results_and_the_report(tmp_path):
             assert method["total_seconds"] > 0
             assert isinstance(method["fixed"], bool)
             assert all("score" in trial for trial in method["trials"])  # one scale for the anytime curves
+            assert all(isinstance(trial["metrics"], dict) for trial in method["trials"])  # Metrics.to_dict()
     noise = json.loads((tmp_path / "negative_white_noise.json").read_text())
     assert not any(m["fixed"] for m in noise["methods"].values())
     assert "reference" not in noise  # a control has no reference fix
     sunspots = json.loads((tmp_path / "unscaled_target_sunspots.json").read_text())
     assert sunspots["reference"]["metrics"]["task"] == "regression" and sunspots["reference"]["seconds"] > 0
+    assert sunspots["baseline"]["task"] == "regression"  # the spec as written's metrics, as JSON data
+    assert sunspots["methods"]["autofix"]["best_metrics"]["task"] == "regression"
     path = report.write(results, tmp_path / "RESULTS.md", plot_path=tmp_path / "time_to_fix.png")
     text = path.read_text()
     assert "## Targets" in text and "negative_white_noise" in text
@@ -77,6 +80,23 @@ def test_the_kept_model_is_judged_against_the_reference_fix():
                                       _result("b", {"autofix": []}, False, worse, ref),
                                       _result("control", {"autofix": []}, ours=good)])
     assert [(r["case"], r["at_least"], r["persistence_due"]) for r in rows] == [("a", True, True), ("b", False, False)]
+
+
+def test_the_common_score_is_the_objective_on_a_trials_metrics_as_stored():
+    from helpers import spec_dict
+
+    from autofix_lstm.scoring.metrics import Metrics
+    from autofix_lstm.scoring.objective import score
+    from autofix_lstm.spec import load_spec
+    from benchmarks import methods
+
+    spec = load_spec(spec_dict("s.csv"))
+    fix = Metrics(task="regression", nan=False, std_ratio=0.9, r2=0.8, mse=0.2, constant_mse=1.0, collapsed=False)
+    expected = score(fix, spec.search.min_std_ratio)
+    assert methods.common_score(fix.to_dict(), spec) == expected  # a trial's metrics as the results hold them
+    assert methods.common_score(fix, spec) == expected
+    assert methods.common_score({}, spec) is None  # a failed trial
+    assert methods.common_score(Metrics.failed("regression", "NaN loss").to_dict(), spec) == 3.0  # the worst tier
 
 
 def test_the_minimal_fix_benchmark_says_when_its_page_is_partial():

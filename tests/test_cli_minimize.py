@@ -9,10 +9,10 @@ from helpers import spec_dict, write_spec
 from typer.testing import CliRunner
 
 import autofix_lstm.api
-from autofix_lstm import preflight as preflight_module
+from autofix_lstm import inputs
 from autofix_lstm.cli import app
 from autofix_lstm.spec import load_spec
-from autofix_lstm.tuning.driver import spec_fingerprint
+from autofix_lstm.tuning.resume import spec_fingerprint
 
 
 def _fake_search(tmp_path, monkeypatch, verdict: str | None):
@@ -22,13 +22,13 @@ def _fake_search(tmp_path, monkeypatch, verdict: str | None):
     (folder / "summary.json").write_text(json.dumps(summary))
     calls = []
 
-    def search(spec, **kwargs):
-        calls.append(kwargs)
+    def search(spec, dataset, options):
+        calls.append(options)
         return fake_result(folder)
 
-    monkeypatch.setattr(autofix_lstm.api, "search", search)
-    # the CLI checks the spec and reads its data first (preflight); these tests give it neither
-    monkeypatch.setattr(preflight_module, "preflight", lambda spec, save=True: (spec, None))
+    monkeypatch.setattr(autofix_lstm.api, "search_resolved", search)
+    # the CLI checks the spec and reads its data first (resolve_inputs); these tests give it neither
+    monkeypatch.setattr(inputs, "resolve_inputs", lambda spec, **overrides: (spec, None, inputs.Options(**overrides)))
     return calls
 
 
@@ -37,9 +37,9 @@ def test_no_minimize_reaches_the_search(tmp_path, monkeypatch):
     spec = write_spec(tmp_path, spec_dict())
     result = CliRunner().invoke(app, ["search", str(spec), "--no-minimize"])
     assert result.exit_code == 0, result.output
-    assert calls[0]["minimize"] is False
+    assert calls[0].minimize is False
     CliRunner().invoke(app, ["search", str(spec)])
-    assert calls[1]["minimize"] is True
+    assert calls[1].minimize is True
 
 
 def test_the_cli_prints_the_minimal_verdict(tmp_path, monkeypatch):

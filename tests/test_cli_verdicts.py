@@ -1,6 +1,6 @@
 """What ``autofix-lstm search`` prints and returns for each outcome, without training.
 
-``autofix_lstm.api.search`` is replaced by a stand-in returning a finished ``SearchResult``, so the
+``autofix_lstm.api.search_resolved`` is replaced by a stand-in returning a finished ``SearchResult``, so the
 change list, the state row, the last line and the exit code are checked on known summaries.
 """
 
@@ -11,11 +11,11 @@ import pytest
 from helpers import spec_dict
 from typer.testing import CliRunner
 
-from autofix_lstm import api
-from autofix_lstm import preflight as preflight_module
+from autofix_lstm import api, inputs
 from autofix_lstm.cli import app
 from autofix_lstm.spec import load_spec
-from autofix_lstm.tuning.driver import SearchResult, spec_fingerprint
+from autofix_lstm.tuning.result import SearchResult
+from autofix_lstm.tuning.resume import spec_fingerprint
 
 LAYERS_CHANGE = ("model.layers: [lstm(units=8), dense(units=1, activation=sigmoid)] -> "
                  "[lstm(units=8, return_sequences=True), lstm(units=8), dense(units=1, activation=linear)]")
@@ -39,17 +39,18 @@ def _result(tmp_path, *, fixed, baseline_state, best_state, verdict, baseline, b
 
 @pytest.fixture
 def run_cli(tmp_path, monkeypatch):
-    """Invoke ``search`` on a dummy path with ``api.search`` returning ``result``; keeps the call's kwargs."""
+    """Invoke ``search`` on a dummy path with ``api.search_resolved`` returning ``result``; keeps the call's options."""
     calls = []
 
     def invoke(result, *args):
-        def fake_search(spec, **kwargs):
-            calls.append(kwargs)
+        def fake_search(spec, dataset, options):
+            calls.append(options)
             return result
 
-        monkeypatch.setattr(api, "search", fake_search)
-        # the CLI checks the spec and reads its data first (preflight); these tests give it neither
-        monkeypatch.setattr(preflight_module, "preflight", lambda spec, save=True: (spec, None))
+        monkeypatch.setattr(api, "search_resolved", fake_search)
+        # the CLI checks the spec and reads its data first (resolve_inputs); these tests give it neither
+        monkeypatch.setattr(inputs, "resolve_inputs",
+                            lambda spec, **overrides: (spec, None, inputs.Options(**overrides)))
         return CliRunner().invoke(app, ["search", str(tmp_path / "spec.yaml"), *args], terminal_width=400)
 
     invoke.calls = calls
@@ -86,7 +87,7 @@ def test_no_confirm_reaches_the_search_as_confirm_false(tmp_path, run_cli):
                      baseline=_metrics(0.0, 0.5, distinct=1), best=_metrics(0.9, 0.9))
     assert run_cli(result, "--no-confirm").exit_code == 0
     assert run_cli(result).exit_code == 0
-    assert [call["confirm"] for call in run_cli.calls] == [False, None]
+    assert [call.confirm for call in run_cli.calls] == [False, None]
 
 
 def test_search_confirm_is_in_the_spec_and_does_not_change_the_fingerprint():

@@ -33,10 +33,10 @@ def test_the_harness_flags_a_traceback_and_a_silent_acceptance(tmp_path, monkeyp
     # A harness that cannot fail proves nothing: a crash inside check is a traceback violation...
     import autofix_lstm.api
 
-    def crash(spec, **kwargs):
+    def crash(spec, dataset):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(autofix_lstm.api, "check", crash)
+    monkeypatch.setattr(autofix_lstm.api, "check_resolved", crash)  # what the CLI's check runs
     outcome = run_case(FuzzCase("regression_csv", "none", "nothing"), tmp_path / "a")
     assert outcome.runs[0].violation == "traceback: RuntimeError: a bug" and "RuntimeError" in outcome.runs[0].traceback
     monkeypatch.undo()

@@ -133,7 +133,7 @@ def test_a_sequential_from_a_notebook_goes_through_diagnose_train_and_search(tmp
 
     trained = train(model, x=x[:200], y=y[:200], validation_data=(x_val, y_val), epochs=2, batch_size=16,
                     output=str(tmp_path / "trained"))
-    assert trained.collapsed and trained.metrics["n_val"] == 40
+    assert trained.collapsed and trained.metrics.n_val == 40
     assert trained.spec.train.epochs == 2 and trained.spec.train.batch_size == 16
 
     result = search(model, x=x, y=y, validation_split=0.2, epochs=4, batch_size=16, output=str(tmp_path / "search"),
@@ -162,7 +162,7 @@ def test_a_functional_model_on_a_dataframe_goes_through_diagnose_train_and_searc
     diagnosis = diagnose(model, data=frame, save=False, **options)
     assert diagnosis.probe["steps"] > 0 and "lstm_1" in diagnosis.probe["saturation_init"]
     trained = train(model, x=frame, **options)  # fit(frame) style
-    assert trained.metrics["task"] == "regression" and (tmp_path / "out" / "model.keras").is_file()
+    assert trained.metrics.task == "regression" and (tmp_path / "out" / "model.keras").is_file()
     result = search(model, data=frame, max_trials=1, search={"tuner": "random", **TRIALS_ONLY}, **options)
     assert result.summary["trials_total"] == 1
     assert [layer.type for layer in result.best_spec.model.layers][-2:] == ["global_average_pooling1d", "dense"]

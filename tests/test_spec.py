@@ -160,7 +160,7 @@ def test_a_merge_key_may_be_overridden(tmp_path):
 
 
 def test_a_strategy_file_with_a_key_given_twice_is_refused(tmp_path):
-    from autofix_lstm.tuning.strategies import resolve_strategies
+    from autofix_lstm.remedies.strategies import resolve_strategies
 
     (tmp_path / "mine.yaml").write_text(
         "name: mine\ndescription: d\ntasks: [regression]\nfields:\n"

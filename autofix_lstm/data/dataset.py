@@ -391,7 +391,7 @@ def load_dataset(spec: Spec, *, frame: pd.DataFrame | Dataset | None = None, x=N
         DataError: the data cannot be used as described (named file/column, and how to fix it).
         SpecError: no data was given at all, or the spec's fields do not fit the in-memory data.
     """
-    if isinstance(frame, Dataset):  # already read and windowed from this spec (``preflight``)
+    if isinstance(frame, Dataset):  # already read and windowed from this spec (``inputs.resolve_inputs``)
         return frame
     if frame is not None:
         if spec.data.target is None or spec.data.window is None:

@@ -2,7 +2,8 @@
 
 A detector is a function ``Context -> Finding | None`` whose finding carries the detector's id. To add
 one: write it in the module of its group, with a docstring naming its measurement and threshold,
-add its id to ``findings.FINDING_IDS`` and register it here; the contract test picks it up.
+add its id to ``autofix_lstm.finding_ids.FINDING_IDS`` and register it here; the contract test picks
+it up.
 """
 
 from __future__ import annotations

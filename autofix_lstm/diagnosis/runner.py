@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import time
-from pathlib import Path
 
-from autofix_lstm.data.dataset import load_dataset
+from autofix_lstm.data.dataset import Dataset
 from autofix_lstm.diagnosis.agreement import reconcile
 from autofix_lstm.diagnosis.context import Context
+from autofix_lstm.diagnosis.findings import Severity
 from autofix_lstm.diagnosis.output_checks import explain_collapse
 from autofix_lstm.diagnosis.probes import run_probe
 from autofix_lstm.diagnosis.registry import run_detectors
@@ -17,10 +17,10 @@ from autofix_lstm.diagnosis.result import DiagnosisResult
 from autofix_lstm.errors import ModelSpecError
 from autofix_lstm.modeling.train import prepare
 from autofix_lstm.preflight import check_output_folder
+from autofix_lstm.remedies.strategies import resolve_strategies, strategies_for
 from autofix_lstm.run_dir import RunDir, write_json
 from autofix_lstm.scoring.signal import probe_signal
-from autofix_lstm.spec import Spec, load_spec
-from autofix_lstm.tuning.strategies import resolve_strategies, strategies_for
+from autofix_lstm.spec import Spec
 
 
 @contextlib.contextmanager
@@ -41,15 +41,7 @@ def _step_progress(enabled: bool):
         yield on_step
 
 
-def diagnose(
-    spec: str | Path | dict | Spec,
-    *,
-    data=None,
-    x=None,
-    y=None,
-    save: bool = True,
-    progress: bool = False,
-) -> DiagnosisResult:
+def diagnose(spec: Spec, dataset: Dataset, *, save: bool = True, progress: bool = False) -> DiagnosisResult:
     """Find out why the spec's LSTM output collapses, from a brief instrumented training.
 
     The brief training is far shorter than a full one (see ``probes``: at most 3 epochs and 60 steps).
@@ -60,10 +52,8 @@ def diagnose(
     and orders the findings.
 
     Args:
-        spec: a spec file path, a dict or a ``Spec``.
-        data: a pandas DataFrame to use instead of ``data.path``, or the ``Dataset`` already read
-            from it (``preflight``).
-        x, y: already windowed arrays to use instead of ``data.path``.
+        spec: the validated spec, overrides applied (``inputs.resolve_inputs`` makes it, with the data).
+        dataset: its data, windowed and split.
         save: write ``diagnosis.json`` to the spec's output folder.
         progress: show a progress bar over the brief training's steps.
 
@@ -77,15 +67,13 @@ def diagnose(
         ModelSpecError: the model cannot train on this data and no finding explains why.
     """
     started = time.perf_counter()
-    spec = load_spec(spec)
     if save:  # refused before the brief training, not after it
         check_output_folder(spec)
     selected = resolve_strategies(spec.search.strategies, spec.base_dir)  # a bad strategy file fails here, early
-    dataset = load_dataset(spec, frame=data, x=x, y=y)
     return diagnose_dataset(spec, dataset, selected, save=save, progress=progress, started=started)
 
 
-def diagnose_dataset(spec: Spec, dataset, selected: list, *, save: bool = True, progress: bool = False,
+def diagnose_dataset(spec: Spec, dataset: Dataset, selected: list, *, save: bool = True, progress: bool = False,
                      started: float | None = None) -> DiagnosisResult:
     """``diagnose`` on data already windowed and strategies already read (the search has both)."""
     started = time.perf_counter() if started is None else started
@@ -103,7 +91,7 @@ def diagnose_dataset(spec: Spec, dataset, selected: list, *, save: bool = True, 
     for finding in findings:
         # The strategy files' ``findings:`` keys are the one place a finding is linked to its remedies.
         finding.strategies = strategies_for(finding.id, selected)
-    if crash is not None and not any(f.severity == "error" for f in findings):
+    if crash is not None and not any(f.severity == Severity.ERROR for f in findings):
         raise crash
     findings = explain_collapse(reconcile(findings, ctx), ctx)
     result = DiagnosisResult(

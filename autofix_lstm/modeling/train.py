@@ -16,7 +16,7 @@ import numpy as np
 from sklearn.utils.class_weight import compute_class_weight
 
 from autofix_lstm.data.batches import STREAM_ABOVE_BYTES, WindowBatches, logical_bytes
-from autofix_lstm.data.dataset import Dataset, evenly_spaced, load_dataset
+from autofix_lstm.data.dataset import Dataset, evenly_spaced
 from autofix_lstm.data.transforms import InputTransform, TargetTransform
 from autofix_lstm.errors import ModelSpecError, ResourceError, RunFolderError, SpecError
 from autofix_lstm.modeling.build import build_core, compile_core, head_units
@@ -25,7 +25,8 @@ from autofix_lstm.modeling.evaluate import measure, predict_original
 from autofix_lstm.modeling.release import releasing_custom_gradients
 from autofix_lstm.preflight import check_output_folder
 from autofix_lstm.run_dir import RunDir, save_model, write_json
-from autofix_lstm.spec import Spec, check_model_fits_task, load_spec
+from autofix_lstm.scoring.metrics import Metrics
+from autofix_lstm.spec import Spec, check_model_fits_task
 
 
 @dataclass
@@ -147,7 +148,7 @@ class FitOutcome:
 
     core: keras.Model
     history: dict
-    metrics: dict
+    metrics: Metrics
     seconds: float
     epochs_run: int
     stopped_early: bool = False
@@ -258,10 +259,11 @@ def fit_prepared(
     raw_pred = predict_original(core, prepared, prepared.dataset.x_val)
     metrics = measure(prepared, raw_pred, min_std_ratio=min_std_ratio)
     # Extension: a loss that went NaN/inf makes the weights garbage even when the outputs stay finite.
-    metrics["loss_diverged"] = stop_on_nan.batch is not None
     sampled = [cb.checked_windows for cb in callbacks or [] if getattr(cb, "checked_windows", None) is not None]
+    checks_on = None
     if sampled and sampled[0] < len(prepared.y_val):  # say so when the per-epoch checks saw a sample only
-        metrics["collapse_checks_on"] = f"{sampled[0]} of {len(prepared.y_val)} validation windows, evenly spaced"
+        checks_on = f"{sampled[0]} of {len(prepared.y_val)} validation windows, evenly spaced"
+    metrics = metrics.with_training(loss_diverged=stop_on_nan.batch is not None, collapse_checks_on=checks_on)
     hist = {k: [float(v) for v in values] for k, values in history.history.items()}
     epochs_run = len(hist.get("loss", []))
     return FitOutcome(
@@ -275,7 +277,7 @@ def fit_prepared(
 class TrainResult:
     """The result of ``train``: metrics in original units, the self-contained model and its history."""
 
-    metrics: dict
+    metrics: Metrics
     model: keras.Model
     history: dict
     spec: Spec
@@ -285,44 +287,32 @@ class TrainResult:
     @property
     def collapsed(self) -> bool:
         """The collapse verdict."""
-        return bool(self.metrics["collapsed"])
+        return bool(self.metrics.collapsed)
 
 
-def check_trainable(spec: Spec, *, data=None, x=None, y=None) -> tuple[Prepared, keras.Model]:
+def check_trainable(spec: Spec, dataset: Dataset) -> tuple[Prepared, keras.Model]:
     """Everything ``train`` checks before its first epoch, and nothing more: nothing trains, nothing is written.
 
-    Checks the output folder can be made, reads and windows the data, fits the preprocessing,
-    checks the head and the loss against the task and builds the compiled model.
+    Checks the output folder can be made, fits the preprocessing on the data, checks the head and
+    the loss against the task and builds the compiled model.
 
     Raises:
         SpecError, DataError: what ``train`` would refuse, with the same message.
     """
     check_output_folder(spec)
-    prepared = prepare(spec, load_dataset(spec, frame=data, x=x, y=y))
+    prepared = prepare(spec, dataset)
     _check_head(spec, prepared.dataset)
     return prepared, build_model(spec, prepared)
 
 
-def train(
-    spec: str | Path | dict | Spec,
-    *,
-    data=None,
-    x=None,
-    y=None,
-    save: bool = True,
-    progress: bool = False,
-    dataset: Dataset | None = None,
-) -> TrainResult:
+def train(spec: Spec, dataset: Dataset, *, save: bool = True, progress: bool = False) -> TrainResult:
     """Train the spec as written and measure whether its output collapsed.
 
     Args:
-        spec: a spec file path, a dict or a ``Spec``.
-        data: a pandas DataFrame to use instead of ``data.path``, or the ``Dataset`` already read
-            from it (``preflight``).
-        x, y: already windowed arrays to use instead of ``data.path``.
+        spec: the validated spec, overrides applied (``inputs.resolve_inputs`` makes it, with the data).
+        dataset: its data, windowed and split.
         save: write ``metrics.json`` and ``model.keras`` to the spec's output folder.
         progress: show a progress bar over epochs.
-        dataset: data already windowed and split (``data.dataset.dataset_from_arrays``), used as it is.
 
     Returns:
         A ``TrainResult``; its ``model`` takes raw windows, predicts in original units and is compiled
@@ -332,10 +322,8 @@ def train(
         SpecError, DataError: bad input, with the field and the fix.
         RunFolderError: the output folder cannot be written (permissions, a full disk).
     """
-    spec = load_spec(spec)
-    if save:
+    if save:  # refused before the training, not after it
         check_output_folder(spec)
-    dataset = dataset if dataset is not None else load_dataset(spec, frame=data, x=x, y=y)
     prepared = prepare(spec, dataset)
     outcome = fit_prepared(spec, prepared, progress=progress)
     model = export_model(outcome.core, prepared)
@@ -343,7 +331,7 @@ def train(
     if save:
         out = spec.output_dir
         try:
-            write_json(outcome.metrics, RunDir(out).metrics)
+            write_json(outcome.metrics.to_dict(), RunDir(out).metrics)
             save_model(model, RunDir(out).model)
         except OSError as err:  # the folder passed check_output_folder: the disk or permissions failed
             raise RunFolderError(

@@ -31,13 +31,14 @@ _KEEP = ("collapsed", "nan", "std_ratio", "r2", "mse", "constant_mse", "persiste
 
 
 def _train(path: Path, seed: int) -> dict:
+    from autofix_lstm.inputs import resolve_inputs
     from autofix_lstm.modeling.train import train
     from autofix_lstm.spec import load_spec
 
     spec = load_spec(path)
     if seed != spec.train.seed:
         spec = spec.updated({"train.seed": seed})
-    result = train(spec, save=False)
+    result = train(*resolve_inputs(spec, save=False)[:2], save=False)
     out = {k: result.metrics.get(k) for k in _KEEP if k in result.metrics}
     out["seconds"] = round(result.seconds, 2)
     if out.get("persistence_mse") is not None and out.get("mse") is not None:

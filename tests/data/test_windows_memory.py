@@ -81,8 +81,8 @@ def test_streamed_training_matches_the_task_and_records_the_check_sample(monkeyp
     assert np.isfinite(outcome.history["loss"]).all()
     n_val = len(prepared.y_val)
     assert pruning.checked_windows == len(range(0, n_val, -(-n_val // 40))) <= 40
-    assert outcome.metrics["collapse_checks_on"] == f"{pruning.checked_windows} of {n_val} validation windows, evenly spaced"
-    assert outcome.metrics["std_ratio"] > 0  # the final metrics still use every validation window
+    assert outcome.metrics.collapse_checks_on == f"{pruning.checked_windows} of {n_val} validation windows, evenly spaced"
+    assert outcome.metrics.std_ratio > 0  # the final metrics still use every validation window
 
 
 def test_window_batches_cover_every_sample_once_an_epoch_with_class_weights():
@@ -122,16 +122,16 @@ def test_the_data_digest_is_unchanged_and_chunked(monkeypatch):
 
 
 def test_the_brief_training_evaluates_in_chunks_with_the_same_numbers(monkeypatch):
-    from autofix_lstm.diagnosis import probes
+    from autofix_lstm.diagnosis import probes, stepper
 
     spec = _spec(window=8, validation_split=0.3)
     prepared = prepare(spec, load_dataset(spec, frame=_frame(500)))
     whole, whole_metrics = probes.run_probe(spec, prepared)
-    monkeypatch.setattr(probes, "EVAL_CHUNK", 7)  # 150 validation windows: 22 chunks, the last one short
+    monkeypatch.setattr(stepper, "EVAL_CHUNK", 7)  # 150 validation windows: 22 chunks, the last one short
     chunked, chunked_metrics = probes.run_probe(spec, prepared)
     np.testing.assert_allclose(chunked.val_loss, whole.val_loss, rtol=1e-5)
-    assert chunked_metrics["std_ratio"] == pytest.approx(whole_metrics["std_ratio"], rel=1e-5)
-    assert chunked_metrics["mse"] == pytest.approx(whole_metrics["mse"], rel=1e-5)
+    assert chunked_metrics.std_ratio == pytest.approx(whole_metrics.std_ratio, rel=1e-5)
+    assert chunked_metrics.mse == pytest.approx(whole_metrics.mse, rel=1e-5)
 
 
 def test_large_window_relative_inputs_are_computed_as_read(monkeypatch):
@@ -162,4 +162,4 @@ def test_large_window_relative_inputs_are_computed_as_read(monkeypatch):
     np.testing.assert_array_equal(np.asarray(lazy.validation_sample(20).x_val), x_val[evenly_spaced(len(x_val), 20)])
     monkeypatch.setattr("autofix_lstm.modeling.train.STREAM_ABOVE_BYTES", 0)  # batches read from the lazy inputs
     outcome = fit_prepared(spec, lazy, epochs=1)
-    assert np.isfinite(outcome.history["loss"]).all() and outcome.metrics["std_ratio"] > 0
+    assert np.isfinite(outcome.history["loss"]).all() and outcome.metrics.std_ratio > 0

@@ -3,6 +3,7 @@ contradictions settled by the evidence, errors kept for collapses actually seen,
 
 from __future__ import annotations
 
+import dataclasses
 from types import SimpleNamespace
 
 import pytest
@@ -10,6 +11,7 @@ from diagnosis_cases import run_case
 
 from autofix_lstm.diagnosis import DETECTORS, FINDING_IDS, Finding
 from autofix_lstm.diagnosis.agreement import CONTRADICTS, EXPLAINS, PRIORITY, reconcile
+from autofix_lstm.scoring.metrics import Metrics
 
 
 def test_priority_orders_every_finding_id_once():
@@ -172,8 +174,7 @@ def _probe(spreads: list[float], losses: list[float], full_steps: int = 640):
     return probe
 
 
-COLLAPSED = {"task": "regression", "nan": False, "collapsed": True, "std_ratio": 0.05, "mse": 1.0,
-             "constant_mse": 1.0, "r2": 0.0}
+COLLAPSED = Metrics(task="regression", nan=False, collapsed=True, std_ratio=0.05, mse=1.0, constant_mse=1.0, r2=0.0)
 FALLING = [1.0 - 0.004 * i for i in range(48)]
 
 
@@ -187,7 +188,7 @@ FALLING = [1.0 - 0.004 * i for i in range(48)]
         ([0.02, 0.03, 0.04, 0.05, 0.05, 0.06, 0.05], FALLING, COLLAPSED, True, False),  # not a steady rise
         ([0.010, 0.011, 0.012, 0.013, 0.014, 0.015, 0.016], FALLING, COLLAPSED, True, False),  # too slow to matter
         ([0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05], FALLING,
-         {**COLLAPSED, "mse": 0.9, "r2": 0.1}, True, True),  # narrow, but already beats the constant
+         dataclasses.replace(COLLAPSED, mse=0.9, r2=0.1), True, True),  # narrow, but already beats the constant
     ],
 )
 def test_a_collapse_is_still_moving_only_on_the_evidence(spreads, losses, metrics, signal, moving):
@@ -209,7 +210,7 @@ def _inputs_ctx(*, collapsed: bool, beats_constant: bool, loss_ratio: float, bri
         spec=SimpleNamespace(model=SimpleNamespace(layers=[SimpleNamespace(type="lstm")]),
                              preprocessing=SimpleNamespace(inputs="none")),
         probe=SimpleNamespace(saturation_init={"lstm_0": {"all": 0.35}}) if brief_training else None,
-        metrics={"collapsed": collapsed} if brief_training else None,
+        metrics=Metrics("regression", collapsed=collapsed) if brief_training else None,
         collapsed=collapsed,
         trajectory=SimpleNamespace(beats_constant=beats_constant),
         loss_summary={"end_over_start": loss_ratio},

@@ -15,6 +15,7 @@ import pytest
 
 from autofix_lstm.diagnosis import DETECTORS, diagnose
 from autofix_lstm.diagnosis import runner as runner_module
+from autofix_lstm.inputs import resolve_inputs
 from benchmarks.cases import CATEGORIES, CONTROL_CATEGORIES, list_cases
 
 pytestmark = pytest.mark.slow
@@ -98,7 +99,8 @@ def _one_signal_probe_per_data_file():
 
 @functools.cache
 def _diagnosis(path: Path):
-    return diagnose(path, save=False)
+    spec, dataset, _ = resolve_inputs(path, save=False)
+    return diagnose(spec, dataset, save=False)
 
 
 def test_every_category_is_mapped_to_finding_ids():

@@ -10,7 +10,7 @@ import pytest
 from diagnosis_cases import HEALTHY, TRIGGER_CASES, TRIGGERS, run_case
 
 from autofix_lstm.diagnosis import DETECTORS, FINDING_IDS, Finding, get
-from autofix_lstm.tuning.strategies import builtin_strategies
+from autofix_lstm.remedies.strategies import builtin_strategies
 
 
 def test_every_finding_id_has_exactly_one_detector():

@@ -17,6 +17,7 @@ from autofix_lstm.diagnosis import FINDING_IDS, SEVERITIES, DiagnosisResult, dia
 from autofix_lstm.diagnosis import runner as runner_module
 from autofix_lstm.diagnosis.probes import BRIEF_EPOCHS, BRIEF_MAX_STEPS
 from autofix_lstm.errors import ModelSpecError
+from autofix_lstm.inputs import resolve_inputs
 
 
 @pytest.fixture(scope="module")
@@ -106,6 +107,12 @@ def test_the_brief_training_is_far_shorter_than_a_full_one(case):
     assert probe["steps"] <= probe["full_training_steps"] / 5
 
 
+def _resolved(spec: dict, frame) -> tuple:
+    """``diagnose``'s inputs: the spec dict and its in-memory table, resolved as the entry points resolve them."""
+    spec, dataset, _ = resolve_inputs(spec, data=frame, save=False)
+    return spec, dataset
+
+
 def test_a_tiny_diagnosis_takes_a_few_seconds():
     assert run_case("regression_sine").seconds < 10
 
@@ -113,7 +120,8 @@ def test_a_tiny_diagnosis_takes_a_few_seconds():
 def test_diagnose_writes_diagnosis_json_to_the_output_folder(tmp_path, schema):
     spec = spec_dict("in-memory.csv", model={"layers": [lstm(4), {"type": "dense", "units": 1}]},
                      train={"epochs": 2}, output=str(tmp_path / "out"))
-    result = diagnose(spec, data=sine(120), progress=True)
+    spec, dataset, _ = resolve_inputs(spec, data=sine(120))
+    result = diagnose(spec, dataset, progress=True)
     assert result.output_path == tmp_path / "out" / "diagnosis.json"
     payload = json.loads(result.output_path.read_text())
     jsonschema.validate(payload, schema)
@@ -129,7 +137,7 @@ def test_a_crash_the_findings_explain_is_reported_not_raised(schema):
         train={"epochs": 1},
     )
     with pytest.warns(UserWarning, match="softmax"):
-        result = diagnose(spec, data=frame, save=False)
+        result = diagnose(*_resolved(spec, frame), save=False)
     assert result.metrics is None and result.probe is None and result.collapsed
     assert "label value" in result.training_error
     mismatch = result.finding("loss_activation_mismatch")
@@ -145,10 +153,10 @@ def test_a_crash_nothing_explains_is_raised(monkeypatch):
     monkeypatch.setattr(runner_module, "run_probe", crash)
     spec = spec_dict("in-memory.csv", preprocessing={"inputs": "standard", "target": "standard"})
     with pytest.raises(ModelSpecError, match="something odd"):
-        diagnose(spec, data=sine(120), save=False)
+        diagnose(*_resolved(spec, sine(120)), save=False)
 
 
 def test_in_memory_arrays_are_diagnosed_like_files():
     result = run_case("windowed_arrays")
     assert isinstance(result, DiagnosisResult)
-    assert result.metrics["task"] == "regression" and np.isfinite(result.metrics["mse"])
+    assert result.metrics.task == "regression" and np.isfinite(result.metrics.mse)

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from helpers import collapsing_spec, healthy_spec, invoke_train, make_windows_npz, spec_dict, write_spec
 
+from autofix_lstm.inputs import resolve_inputs
 from autofix_lstm.modeling.train import train
 
 pytestmark = pytest.mark.slow
@@ -43,15 +44,15 @@ def test_binary_classifier_from_npz(tmp_path):
                                                   {"type": "dense", "units": 1, "activation": "sigmoid"}],
                                        "loss": "binary_crossentropy"},
                      preprocessing={"class_weight": "balanced"}, train={"epochs": 1})
-    result = train(write_spec(tmp_path, spec), save=False)
+    result = train(*resolve_inputs(write_spec(tmp_path, spec), save=False)[:2], save=False)
     m = result.metrics
     with np.load(path) as arrays:
         y = arrays["y"]
     majority = int(np.bincount(y[:128]).argmax())
-    assert m["task"] == "binary" and m["n_val"] == 32
-    assert m["majority_accuracy"] == pytest.approx(np.mean(y[128:] == majority))
-    assert 0.0 <= m["accuracy"] <= 1.0 and 0.0 <= m["balanced_accuracy"] <= 1.0
-    assert m["distinct_predictions"] in (1, 2) and isinstance(m["collapsed"], bool)
+    assert m.task == "binary" and m.n_val == 32
+    assert m.majority_accuracy == pytest.approx(np.mean(y[128:] == majority))
+    assert 0.0 <= m.accuracy <= 1.0 and 0.0 <= m.balanced_accuracy <= 1.0
+    assert m.distinct_predictions in (1, 2) and isinstance(m.collapsed, bool)
     assert result.output_dir is None  # save=False writes nothing
     assert not (tmp_path / "runs").exists()
 

@@ -24,6 +24,7 @@ import autofix_lstm  # noqa: F401  (registers the layers best_model.keras needs)
 from autofix_lstm.api import search
 from autofix_lstm.cli import app
 from autofix_lstm.data.dataset import load_dataset
+from autofix_lstm.inputs import resolve_inputs
 from autofix_lstm.modeling.train import train
 from autofix_lstm.spec import load_spec
 
@@ -123,9 +124,9 @@ def test_best_model_predicts_in_original_units_and_best_spec_reproduces(fixed_se
     pred = model.predict(dataset.x_val, verbose=0).reshape(-1)
     mse = float(np.mean((pred - dataset.y_val) ** 2))
     assert mse == pytest.approx(result.best["mse"], rel=1e-3)
-    retrained = train(result.output_dir / "best_spec.yaml")
-    assert retrained.metrics["r2"] == pytest.approx(result.best["r2"], abs=0.02)
-    assert retrained.metrics["std_ratio"] == pytest.approx(result.best["std_ratio"], abs=0.02)
+    retrained = train(*resolve_inputs(result.output_dir / "best_spec.yaml")[:2])
+    assert retrained.metrics.r2 == pytest.approx(result.best["r2"], abs=0.02)
+    assert retrained.metrics.std_ratio == pytest.approx(result.best["std_ratio"], abs=0.02)
 
 
 def _noise_spec(folder: Path) -> Path:

@@ -9,7 +9,7 @@ import tensorflow as tf
 from autofix_lstm.data.dataset import load_dataset
 from autofix_lstm.modeling.devices import distribution_scope, placement, training_device
 from autofix_lstm.spec import load_spec
-from autofix_lstm.tuning.driver import train_candidate
+from autofix_lstm.tuning.trials import train_candidate
 
 
 def test_the_device_is_the_first_gpu_or_the_cpu():
@@ -36,4 +36,4 @@ def test_mirrored_over_one_device_trains_as_the_default_does(csv_spec):
     mirrored_spec = spec.updated({"search.distribution": "mirrored"})
     mirrored, _, _ = train_candidate(mirrored_spec, mirrored_spec, dataset)
     assert np.allclose(plain.history["loss"], mirrored.history["loss"], rtol=1e-4)
-    assert mirrored.metrics["std_ratio"] == pytest.approx(plain.metrics["std_ratio"], rel=1e-3)
+    assert mirrored.metrics.std_ratio == pytest.approx(plain.metrics.std_ratio, rel=1e-3)

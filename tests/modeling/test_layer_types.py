@@ -56,7 +56,7 @@ def test_layer_type_builds_trains_diagnoses_and_reads_back(tmp_path, type_name):
     assert read_back == expected
 
     trained = train(spec, progress=False)
-    assert trained.metrics["n_val"] > 0 and np.isfinite(trained.metrics["mse"])
+    assert trained.metrics.n_val > 0 and np.isfinite(trained.metrics.mse)
     assert (tmp_path / "out" / "model.keras").is_file()
     loaded = keras.saving.load_model(tmp_path / "out" / "model.keras")
     x_val = np.zeros((3, 8, 2), np.float32)

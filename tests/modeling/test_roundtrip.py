@@ -49,8 +49,8 @@ def test_saved_model_equals_training_time_predictions(tmp_path):
     # in original units: the predictions live near the targets (thousands), not near 0
     y_val = prepared.dataset.y_val
     assert np.median(np.abs(got - y_val)) < 0.5 * np.median(np.abs(y_val))
-    assert measure(prepared, got)["mse"] == pytest.approx(outcome.metrics["mse"], rel=1e-3)
-    assert measure(prepared, got)["std_ratio"] == pytest.approx(outcome.metrics["std_ratio"], rel=1e-3)
+    assert measure(prepared, got).mse == pytest.approx(outcome.metrics.mse, rel=1e-3)
+    assert measure(prepared, got).std_ratio == pytest.approx(outcome.metrics.std_ratio, rel=1e-3)
 
 
 @pytest.mark.filterwarnings("ignore:Skipping variable loading for optimizer")  # an untrained model's optimizer

@@ -11,7 +11,7 @@ from tensorboard.util import tensor_util
 from autofix_lstm.data.dataset import load_dataset
 from autofix_lstm.modeling.tensorboard_logs import SCALARS
 from autofix_lstm.spec import load_spec
-from autofix_lstm.tuning.driver import train_candidate
+from autofix_lstm.tuning.trials import train_candidate
 
 
 def _read(folder) -> EventAccumulator:
@@ -37,7 +37,7 @@ def test_a_training_logs_its_curves_and_values(csv_spec, tmp_path):
     assert [v for _, v in loss] == pytest.approx(outcome.history["loss"], rel=1e-6)
     assert [v for _, v in val_loss] == pytest.approx(outcome.history["val_loss"], rel=1e-6)
     # the last epoch's std_ratio is the one the trial is judged on (the same validation windows)
-    assert std_ratio[-1][1] == pytest.approx(outcome.metrics["std_ratio"], rel=1e-4)
+    assert std_ratio[-1][1] == pytest.approx(outcome.metrics.std_ratio, rel=1e-4)
 
     start = metadata.parse_session_start_info_plugin_data(
         events.PluginTagToContent(metadata.PLUGIN_NAME)[metadata.SESSION_START_INFO_TAG])

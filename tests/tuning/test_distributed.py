@@ -78,10 +78,11 @@ def test_a_worker_without_a_chief_gives_up_with_exit_code_3(tmp_path):
 
 @pytest.mark.slow
 def test_a_chief_and_two_workers_run_every_trial_once_and_write_what_a_serial_search_writes(tmp_path):
+    from autofix_lstm.inputs import resolve_inputs
     from autofix_lstm.tuning.driver import run_search
 
     path = _spec(tmp_path)
-    distributed = run_search(path, workers=2)
+    distributed = run_search(*resolve_inputs(path, workers=2))
     run = RunDir(distributed.output_dir)
     records = load_records(run)
     assert sorted(r.trial_id for r in records) == [str(i) for i in range(TRIALS)]  # each trial once
@@ -104,7 +105,7 @@ def test_a_chief_and_two_workers_run_every_trial_once_and_write_what_a_serial_se
     started = [e for e in events if e["event"] == "trial_started"]
     assert {e["trial_id"] for e in started} == set(ended) and {e["worker"] for e in started} == WORKERS
 
-    serial = run_search(_spec(tmp_path, output="runs/serial"))
+    serial = run_search(*resolve_inputs(_spec(tmp_path, output="runs/serial")))
     assert _files(run.root) == _files(serial.output_dir)
     assert {r.worker for r in serial.records} == {"chief"}
 

@@ -11,13 +11,15 @@ import yaml
 from helpers import TRIALS_ONLY, FakeDiagnosis, collapsing_spec
 
 from autofix_lstm.errors import SearchInterrupted
+from autofix_lstm.inputs import resolve_inputs
 from autofix_lstm.run_dir import RunDir
+from autofix_lstm.scoring.metrics import Metrics
 from autofix_lstm.spec import load_spec
-from autofix_lstm.tuning import driver
+from autofix_lstm.tuning import driver, trials
 from autofix_lstm.tuning.events import EventLog, LoggedReporter, read_events
 from autofix_lstm.tuning.interrupts import StopRequested
+from autofix_lstm.tuning.process_role import worker_name
 from autofix_lstm.tuning.records import TrialRecord, TrialStatus, load_records
-from autofix_lstm.tuning.workers import worker_name
 
 QUICK = {"max_trials": 2, "rerun_pruned": 0, **TRIALS_ONLY}
 
@@ -40,7 +42,7 @@ def searched(tmp_path_factory):
     """One tiny real search (2 trials, 1 epoch) and its output folder."""
     tmp_path = tmp_path_factory.mktemp("events")
     spec = _spec(tmp_path)
-    result = driver.run_search(spec)
+    result = driver.run_search(*resolve_inputs(spec))
     return result, RunDir(result.output_dir)
 
 
@@ -71,7 +73,7 @@ def test_each_trial_starts_and_ends_once_with_its_records_metrics_and_worker(sea
         record = records[trial_id]
         assert event["worker"] == "chief"
         assert event["status"] == record.status.value and event["objective"] == pytest.approx(record.score)
-        assert event["std_ratio"] == pytest.approx(record.metrics["std_ratio"])
+        assert event["std_ratio"] == pytest.approx(record.metrics.std_ratio)
         assert event["seconds"] == pytest.approx(record.seconds) and event["values"] == record.values
         # a trial's end comes after its start
         positions = [i for i, e in enumerate(events) if e.get("trial_id") == trial_id]
@@ -90,8 +92,8 @@ def test_the_worker_is_keras_tuners_tuner_id(tmp_path, monkeypatch):
     assert worker_name() == "chief"
     monkeypatch.setenv("KERASTUNER_TUNER_ID", "tuner1")
     log = EventLog(tmp_path / "events.jsonl")
-    log.trial_ended(TrialRecord("3", TrialStatus.PRUNED, values={"units": 4}, metrics={"std_ratio": 0.01}, score=2.5,
-                                seconds=1.5))
+    log.trial_ended(TrialRecord("3", TrialStatus.PRUNED, values={"units": 4},
+                                metrics=Metrics("regression", std_ratio=0.01), score=2.5, seconds=1.5))
     (event,) = _lines(tmp_path / "events.jsonl")
     assert (event["worker"], event["trial_id"], event["status"], event["std_ratio"]) == ("tuner1", "3", "pruned", 0.01)
 
@@ -145,9 +147,9 @@ def test_an_interrupted_search_logs_the_signal(csv_spec, monkeypatch):
         raise StopRequested(stops.signal_name)
 
     monkeypatch.setattr(driver, "diagnose_dataset", lambda *args, **kwargs: FakeDiagnosis())
-    monkeypatch.setattr(driver, "train_candidate", baseline_training)
+    monkeypatch.setattr(trials, "train_candidate", baseline_training)
     with pytest.raises(SearchInterrupted):
-        driver.run_search(csv_spec)
+        driver.run_search(*resolve_inputs(csv_spec))
     events = _lines(RunDir(load_spec(csv_spec).output_dir).events)
     assert events[-1]["event"] == "interrupted"
     assert (events[-1]["signal"], events[-1]["outputs_written"]) == ("SIGTERM", False)
@@ -158,15 +160,15 @@ def test_an_interrupted_search_logs_the_signal(csv_spec, monkeypatch):
 @pytest.mark.slow
 def test_a_resumed_search_appends_resumed_and_fresh_keeps_the_file(tmp_path):
     spec = _spec(tmp_path, max_trials=1)
-    driver.run_search(spec)
+    driver.run_search(*resolve_inputs(spec))
     run = RunDir(load_spec(spec).output_dir)
     first = _lines(run.events)
-    driver.run_search(spec, max_trials=2)
+    driver.run_search(*resolve_inputs(spec, max_trials=2))
     second = _lines(run.events)[len(first):]
     assert _lines(run.events)[: len(first)] == first  # appended, never rewritten
     assert second[0]["event"] == "resumed" and second[0]["trials_recorded"] == 1
     assert [e["trial_id"] for e in second if e["event"] == "trial_started"] == ["1"]  # trial 0 is not run again
-    driver.run_search(spec, max_trials=1, fresh=True)
+    driver.run_search(*resolve_inputs(spec, max_trials=1, fresh=True))
     third = _lines(run.events)[len(first) + len(second):]
     assert third[0]["event"] == "search_started" and third[0]["discarded_earlier"] is True
     assert [e["event"] for e in third].count("trial_ended") == 1

@@ -14,12 +14,13 @@ from types import SimpleNamespace
 from helpers import spec_dict
 
 from autofix_lstm.diagnosis.findings import Finding
+from autofix_lstm.scoring.metrics import Metrics
 from autofix_lstm.spec import load_spec
 from autofix_lstm.tuning.driver import _room_after_search, collapse_seen
 from autofix_lstm.tuning.records import TrialRecord
 
-COLLAPSED = {"task": "regression", "nan": False, "std_ratio": 0.001, "r2": -30.0, "mse": 31.0, "constant_mse": 1.0,
-             "persistence_mse": 0.3, "collapsed": True}
+COLLAPSED = Metrics(task="regression", nan=False, std_ratio=0.001, r2=-30.0, mse=31.0, constant_mse=1.0,
+                    persistence_mse=0.3, collapsed=True)
 PROBE = {"steps": 30, "full_training_steps": 300, "seconds": 2.0, "epochs": 3, "nonfinite_loss_step": None}
 
 
@@ -33,9 +34,9 @@ def test_a_collapse_the_brief_training_saw_stands_in_for_the_baseline():
     assert seen is not None and seen.is_baseline and not seen.fix
     assert 2.0 <= seen.score < 3.0  # tier 2: collapsed
     assert seen.seconds == 20.0  # 2 s for 30 steps, scaled to the full 300
-    assert seen.metrics["loss_diverged"] is False
+    assert seen.metrics.loss_diverged is False
     diverged = collapse_seen(_diagnosis(finding="nan_output", probe={**PROBE, "nonfinite_loss_step": 4}), 0.1)
-    assert diverged.metrics["loss_diverged"] is True and diverged.score == 3.0
+    assert diverged.metrics.loss_diverged is True and diverged.score == 3.0
 
 
 def test_a_collapse_still_moving_or_no_collapse_trains_the_baseline_first():

@@ -9,13 +9,14 @@ import pytest
 from helpers import make_series_csv, spec_dict, write_spec
 
 from autofix_lstm.data.dataset import load_dataset
+from autofix_lstm.remedies.strategies import builtin_strategies
+from autofix_lstm.scoring.metrics import Metrics
 from autofix_lstm.scoring.objective import is_fix, score
 from autofix_lstm.spec import load_spec
-from autofix_lstm.tuning.driver import train_candidate
 from autofix_lstm.tuning.minimal import TOLERANCE, best_changes, find_minimal_fix, minimal_stage
 from autofix_lstm.tuning.records import BASELINE_ID, TrialRecord, TrialStatus
 from autofix_lstm.tuning.space import build_space
-from autofix_lstm.tuning.strategies import builtin_strategies
+from autofix_lstm.tuning.trials import train_candidate
 
 # A best trial with two changes that matter (the target scaled, the head made linear) and two that do not.
 BEST_VALUES = {
@@ -37,14 +38,14 @@ def _setup(tmp_path, epochs: int = 1):
     return spec, dataset, build_space(spec, dataset, list(builtin_strategies().values()))
 
 
-def _record(trial_id: str, metrics: dict, values: dict, epochs: int = 1) -> TrialRecord:
+def _record(trial_id: str, metrics: Metrics, values: dict, epochs: int = 1) -> TrialRecord:
     return TrialRecord(trial_id=trial_id, status=TrialStatus.COMPLETED, values=values, metrics=metrics,
                        score=score(metrics, 0.1), fix=is_fix(metrics, 0.1), epochs_run=epochs)
 
 
-def _metrics(r2: float, std_ratio: float = 0.9) -> dict:
-    return {"task": "regression", "nan": False, "std_ratio": std_ratio, "r2": r2, "mse": 1 - r2,
-            "constant_mse": 1.0, "persistence_mse": None}
+def _metrics(r2: float, std_ratio: float = 0.9) -> Metrics:
+    return Metrics(task="regression", nan=False, std_ratio=std_ratio, r2=r2, mse=1 - r2, constant_mse=1.0,
+                   persistence_mse=None)
 
 
 def test_the_changes_are_the_best_trials_fields_off_the_specs_own_value_in_words(tmp_path):

@@ -11,13 +11,15 @@ from helpers import make_series_csv, spec_dict, write_spec
 from autofix_lstm.data.dataset import load_dataset
 from autofix_lstm.modeling.callbacks import CollapsePruning
 from autofix_lstm.modeling.train import prepare
+from autofix_lstm.remedies.strategies import builtin_strategies
+from autofix_lstm.scoring.metrics import Metrics
 from autofix_lstm.scoring.objective import score
 from autofix_lstm.spec import load_spec
-from autofix_lstm.tuning import driver
+from autofix_lstm.tuning import driver, trials
 from autofix_lstm.tuning.oracles import AutofixTuner, make_oracle
 from autofix_lstm.tuning.records import TrialRecord
+from autofix_lstm.tuning.result import SearchReporter
 from autofix_lstm.tuning.space import build_space, neighbours
-from autofix_lstm.tuning.strategies import builtin_strategies
 
 
 @pytest.fixture
@@ -31,9 +33,8 @@ def sine_spec(tmp_path):
 
 
 def _cls(balanced, log_loss):
-    return {"task": "multiclass", "std_ratio": 0.9, "distinct_predictions": 3, "nan": False, "collapsed": False,
-            "balanced_accuracy": balanced, "majority_balanced_accuracy": 1 / 3, "log_loss": log_loss,
-            "prior_log_loss": 1.0}
+    return Metrics(task="multiclass", std_ratio=0.9, distinct_predictions=3, nan=False, collapsed=False,
+                   balanced_accuracy=balanced, majority_balanced_accuracy=1 / 3, log_loss=log_loss, prior_log_loss=1.0)
 
 
 def test_classifier_fixes_rank_by_balanced_accuracy_not_the_weighted_loss():
@@ -115,14 +116,14 @@ def test_with_no_fix_the_most_promising_pruned_trials_are_rerun_in_full(sine_spe
         TrialRecord("3", "pruned", history={"loss": [1.0, 0.8]}, pruned_at=2),
     ]
     runner = _RecordingRunner(sine_spec.updated({"search.rerun_pruned": 2}), space)
-    assert driver._rerun_pruned(runner, records, None, driver.SearchReporter()) == 2
+    assert driver._rerun_pruned(runner, records, None, SearchReporter()) == 2
     assert [trial_id for trial_id, _ in runner.calls] == ["1_full", "3_full"]
     assert all(kw["prune"] is False and kw["epochs"] == sine_spec.train.epochs for _, kw in runner.calls)
     assert [kw["rerun_of"] for _, kw in runner.calls] == ["1", "3"]
     # Already re-run (a resumed search): not again.
     done = [*records, TrialRecord("1_full", "completed", rerun_of="1"), TrialRecord("3_full", "completed", rerun_of="3")]
     runner.calls.clear()
-    assert driver._rerun_pruned(runner, done, None, driver.SearchReporter()) == 0
+    assert driver._rerun_pruned(runner, done, None, SearchReporter()) == 0
 
 
 # --- pruning on steps and evidence --------------------------------------------------------------------
@@ -179,7 +180,7 @@ def test_pruning_waits_for_enough_optimizer_steps_with_a_large_batch(tmp_path):
 
 def test_pruning_can_be_turned_off(sine_spec):
     spec = sine_spec.updated({"search.prune_after": None})
-    assert driver._pruning(spec, prepare(spec, load_dataset(spec)), 5) is None
+    assert trials._pruning(spec, prepare(spec, load_dataset(spec)), 5) is None
 
 
 def test_kt_still_reports_failures_as_failed(tmp_path):

@@ -1,0 +1,178 @@
+"""The one input boundary: what a user passes becomes a ``(Spec, Dataset, Options)``, once.
+
+A user passes a spec (a YAML path, a dict or a ``Spec``) or a live, compiled ``keras.Model``; data
+(the spec's file, a DataFrame, windowed arrays, ``validation_data``, a ``Dataset`` already read);
+and run-time overrides (``max_trials``, ``confirm``, ``fresh``, ``workers`` ...). ``resolve_inputs``
+turns them into the validated spec with every override that changes it applied, the windowed data,
+and the ``Options`` that say how to run. ``api``, the CLI and nothing below them call it; training,
+diagnosis and the search take its three results and never re-read a spec or an override
+(spaCy's config, validated at the boundary and passed inward).
+
+Nothing here imports TensorFlow, Keras or pandas at module level: the CLI resolves its inputs before
+they load, so a bad spec, output folder or data file is refused at once (``tests/test_cli_fast.py``);
+the spec's Keras-backed checks (layer arguments, loss names, ``model.path``) come last.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from autofix_lstm.errors import SpecError
+from autofix_lstm.preflight import check_output_folder
+from autofix_lstm.spec import Spec, load_spec
+
+if TYPE_CHECKING:
+    from autofix_lstm.data.dataset import Dataset
+    from autofix_lstm.tuning.distributed import ScaleOut
+
+
+@dataclass(frozen=True)
+class Options:
+    """Every run-time override a command takes, in one place.
+
+    The first five change the spec (None: as the spec says); ``resolve_inputs`` applies them once
+    (``spec_changes``), and inner code reads the spec, never these fields. The rest say how to run.
+
+    Attributes:
+        max_trials: ``search.max_trials``.
+        confirm: ``search.confirm`` (False: do not train the best fix again with two more seeds).
+        max_time: ``search.max_time`` (a duration such as ``"8h"``).
+        tensorboard: ``search.tensorboard`` (log each trial for TensorBoard).
+        validation_split: ``data.validation_split``.
+        fresh: discard an earlier search in the output folder instead of resuming it.
+        minimize: after a fix, find which of its changes were needed; False skips it (as does
+            ``search.minimize: false``).
+        workers: train the search's trials on this many local worker processes, or as a
+            ``tuning.distributed.ScaleOut`` says.
+        save: write the command's outputs (and check, first, that the output folder can take them).
+        progress: show the progress.
+    """
+
+    max_trials: int | None = None
+    confirm: bool | None = None
+    max_time: str | None = None
+    tensorboard: bool | None = None
+    validation_split: float | None = None
+    fresh: bool = False
+    minimize: bool = True
+    workers: ScaleOut | int | None = None
+    save: bool = True
+    progress: bool = False
+
+    def spec_changes(self) -> dict[str, Any]:
+        """The spec fields these options override, as dotted paths (``Spec.updated`` takes them)."""
+        changes = {
+            "search.max_trials": self.max_trials,
+            "search.confirm": self.confirm,
+            "search.max_time": self.max_time,
+            "search.tensorboard": self.tensorboard,
+            "data.validation_split": self.validation_split,
+        }
+        return {path: value for path, value in changes.items() if value is not None}
+
+
+def _is_model(value: Any) -> bool:
+    if isinstance(value, (str, os.PathLike, dict, Spec)):
+        return False  # a spec: answered without importing Keras (the CLI's fast refusals)
+    import keras
+
+    return isinstance(value, keras.Model)
+
+
+def _with_overrides(spec: Spec, options: Options) -> Spec:
+    """``spec`` with the options that change it applied: the one place an override enters a spec."""
+    changes = options.spec_changes()
+    return spec.updated(changes) if changes else spec
+
+
+def _dataset(spec: Spec, data, x, y, validation_data, *, from_model: bool) -> Dataset:
+    """The data the user gave, or the spec's file, read, windowed and split as the spec says."""
+    import pandas as pd  # not needed to refuse a bad spec
+
+    from autofix_lstm.data.dataset import dataset_from_arrays, load_dataset, split_index
+
+    if isinstance(x, pd.DataFrame) and y is None and data is None:
+        data, x = x, None  # fit(frame) style: the table is the data
+    if validation_data is not None:
+        if data is not None or x is None or y is None:
+            raise SpecError("validation_data=(x_val, y_val) goes with windowed arrays x and y; for a DataFrame use validation_split")
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+            raise SpecError(f"validation_data must be a tuple (x_val, y_val); got {type(validation_data).__name__}")
+        return dataset_from_arrays(x, y, *validation_data, task=spec.data.task)
+    if from_model:
+        if x is not None or y is not None:
+            if x is None or y is None:
+                raise SpecError("give both x and y (already windowed arrays), or a DataFrame with target= and window=")
+            split = split_index(len(x), spec.data.validation_split)
+            return dataset_from_arrays(x[:split], y[:split], x[split:], y[split:], task=spec.data.task)
+        if data is None:
+            raise SpecError("a keras.Model needs its data: x= and y= (windowed arrays), or a DataFrame with target= and window=")
+        if spec.data.target is None or spec.data.window is None:
+            raise SpecError("a DataFrame needs target= (the column to predict) and window= (rows in each input sequence)")
+    return load_dataset(spec, frame=data, x=x, y=y)
+
+
+def resolve_inputs(
+    spec_or_model: Any,
+    *,
+    data=None,
+    x=None,
+    y=None,
+    validation_data=None,
+    validation_split: float | None = None,
+    model_options: dict[str, Any] | None = None,
+    **overrides: Any,
+) -> tuple[Spec, Dataset, Options]:
+    """What a user passes, as the validated spec, its data and the run's options.
+
+    For a spec, the steps that need no TensorFlow run first (the schema, the output folder, the
+    data), so a refusal is instant; the Keras-backed checks and the overrides come last.
+
+    Args:
+        spec_or_model: a spec file path, a dict or a ``Spec``; or a compiled ``keras.Model`` (read,
+            never changed: ``Spec.from_model``).
+        data: a pandas DataFrame to use instead of ``data.path`` (with a model: give ``target=`` and
+            ``window=`` in ``model_options``), or a ``Dataset`` already read.
+        x, y: already windowed arrays to use instead of ``data.path``; ``x`` alone may be a DataFrame.
+        validation_data: ``(x_val, y_val)``, as Keras' ``fit`` takes it; otherwise the last
+            ``validation_split`` of the samples is the validation part.
+        validation_split: override ``data.validation_split``.
+        model_options: with a model, ``Spec.from_model``'s settings (``epochs``, ``target``, ``window``,
+            ``search={...}``, ``output`` ...); with a spec, none.
+        **overrides: ``Options``' fields.
+
+    Returns:
+        ``(spec, dataset, options)``: the spec with the overrides applied, its data windowed and split.
+
+    Raises:
+        SpecError, DataError: bad input, with the field or file and the fix.
+        ModelSpecError: the model cannot be described as a spec (one line naming the layer).
+        RunFolderError: the output folder is not writable (when ``save``).
+        TypeError: an override that is not an ``Options`` field.
+    """
+    options = Options(validation_split=validation_split, **overrides)
+    if _is_model(spec_or_model):
+        spec = _with_overrides(Spec.from_model(spec_or_model, **(model_options or {})), options)
+        if options.save:
+            check_output_folder(spec)
+        return spec, _dataset(spec, data, x, y, validation_data, from_model=True), options
+    if model_options:
+        raise SpecError(
+            f"{', '.join(sorted(model_options))} apply to a keras.Model; with a spec, set them in the spec instead"
+        )
+    light = load_spec(spec_or_model, keras_checks=False)  # the schema alone: no TensorFlow yet
+    if options.save:
+        check_output_folder(light)
+    if options.validation_split is not None:  # the data is split as the override says: read it after
+        spec = _with_overrides(light, options)
+        return spec, _dataset(spec, data, x, y, validation_data, from_model=False), options
+    # The data depends on the spec's data section alone, which no other override changes: read it
+    # before the checks that import TensorFlow, so a missing or bad data file is refused at once.
+    dataset = _dataset(light, data, x, y, validation_data, from_model=False)
+    spec = _with_overrides(light, options) if options.spec_changes() else load_spec(spec_or_model)
+    return spec, dataset, options
+
+
+__all__ = ["Options", "resolve_inputs"]

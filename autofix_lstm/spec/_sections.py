@@ -1,0 +1,322 @@
+"""The spec's sections (``data``, ``model``, ``preprocessing``, ``train``, ``search``) as pydantic models.
+
+Each one refuses keys it does not know (``extra="forbid"``). The validators that need Keras (layer
+types and arguments, loss and optimizer names) import it only when the validation context asks for
+them (``_KERAS_CHECKS``), so a spec bad elsewhere is refused without importing TensorFlow.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+from typing import Any, Literal, Union, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from autofix_lstm.spec._values import (
+    _COUNT_KWARGS,
+    ARRAY_SUFFIXES,
+    DATA_SUFFIXES,
+    MAX_BATCH_SIZE,
+    MAX_EPOCHS,
+    MAX_HORIZON,
+    MAX_LAYERS,
+    MAX_SEARCH_SECONDS,
+    MAX_TRIALS,
+    MAX_UNITS,
+    MAX_WINDOW,
+    SEED_LIMIT,
+    InputScaling,
+    TargetScaling,
+    Task,
+)
+
+# Validation context key: False skips the checks that import Keras (and so TensorFlow); see ``_validate``.
+_KERAS_CHECKS = "keras_checks"
+
+
+def _keras_checks(info: ValidationInfo) -> bool:
+    return (info.context or {}).get(_KERAS_CHECKS, True)
+
+
+class _Strict(BaseModel):
+    # allow_inf_nan: a learning rate or a class weight of .inf or .nan is a typo, never a setting.
+    model_config = ConfigDict(extra="forbid", validate_assignment=False, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, value, info: ValidationInfo):
+        # YAML reads `epochs: yes` as True, which pydantic would quietly take as 1.
+        if isinstance(value, bool):
+            annotation = cls.model_fields[info.field_name].annotation
+            members = get_args(annotation) or (annotation,)
+            if bool not in members and any(m in (int, float) for m in members):
+                raise ValueError(f"must be a number, got {value!r}")
+        return value
+
+
+class DataSpec(_Strict):
+    """Where the data is and how to cut it into (window, target) samples."""
+
+    path: str | None = None
+    target: str | None = None
+    features: list[str] | None = Field(None, min_length=1)
+    window: int | None = Field(None, ge=1, le=MAX_WINDOW)
+    horizon: int = Field(1, ge=0, le=MAX_HORIZON)
+    task: Task | None = None
+    validation_split: float = Field(0.2, gt=0.0, lt=1.0)
+    missing: Literal["error", "drop", "ffill", "interpolate"] = "error"
+
+    @field_validator("path")
+    @classmethod
+    def _known_suffix(cls, value: str | None) -> str | None:
+        if value is not None and Path(value).suffix.lower() not in DATA_SUFFIXES:
+            raise ValueError(f"must end in one of {', '.join(DATA_SUFFIXES)}, got {value!r}")
+        return value
+
+    @property
+    def is_array_file(self) -> bool:
+        """True for an already windowed ``.npz`` file."""
+        return self.path is not None and Path(self.path).suffix.lower() in ARRAY_SUFFIXES
+
+    @model_validator(mode="after")
+    def _fields_fit_the_file_kind(self) -> DataSpec:
+        # Lines starting with "." name a field under this one: `data` + `.window ...` -> `data.window ...`.
+        problems = []
+        if self.is_array_file:
+            for name in ("target", "features", "window"):
+                if getattr(self, name) is not None:
+                    problems.append(f".{name} does not apply to .npz files (they are already windowed); remove it")
+            if "horizon" in self.model_fields_set:
+                problems.append(".horizon does not apply to .npz files (they are already windowed); remove it")
+            if self.missing in ("ffill", "interpolate"):
+                problems.append(f".missing must be 'error' or 'drop' for .npz files, got {self.missing!r}")
+        elif self.path is not None:
+            if self.target is None:
+                problems.append(".target is required for .csv/.parquet data: name the column to predict")
+            if self.window is None:
+                problems.append(".window is required for .csv/.parquet data: the number of rows in each input sequence")
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+
+class LayerSpec(BaseModel):
+    """One layer: ``type`` plus keyword arguments passed through to the Keras layer.
+
+    A wrapper holds the layer it wraps under ``layer``, itself a layer mapping:
+    ``{type: bidirectional, layer: {type: lstm, units: 32}, merge_mode: concat}`` or
+    ``{type: time_distributed, layer: {type: dense, units: 1}}``.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        """The keyword arguments for the Keras layer (everything but ``type``)."""
+        return dict(self.model_extra or {})
+
+    def to_dict(self) -> dict[str, Any]:
+        """The layer as it appears in YAML: ``{type: ..., **kwargs}`` (a copy: a wrapped layer's dict too)."""
+        return {"type": self.type, **copy.deepcopy(self.kwargs)}
+
+
+MOMENTUM_OPTIMIZERS = ("sgd", "rmsprop")
+
+
+class OptimizerSpec(_Strict):
+    """The optimizer and its gradient clipping."""
+
+    name: str = "adam"
+    learning_rate: float = Field(0.001, gt=0.0)
+    clipnorm: float | None = Field(None, gt=0.0)
+    clipvalue: float | None = Field(None, gt=0.0)
+    momentum: float | None = Field(None, ge=0.0, lt=1.0)  # sgd and rmsprop only (an extension)
+
+    @field_validator("name")
+    @classmethod
+    def _known_optimizer(cls, value: str, info: ValidationInfo) -> str:
+        key = value.lower()
+        if not _keras_checks(info):
+            return key
+        from autofix_lstm.modeling.build import OPTIMIZERS
+
+        if key not in OPTIMIZERS:
+            raise ValueError(f"must be one of {', '.join(sorted(OPTIMIZERS))}, got {value!r}")
+        return key
+
+    @model_validator(mode="after")
+    def _one_clipping(self) -> OptimizerSpec:
+        if self.clipnorm is not None and self.clipvalue is not None:
+            raise ValueError("sets both clipnorm and clipvalue; Keras takes only one of them: remove the other")
+        if self.momentum is not None and self.name not in MOMENTUM_OPTIMIZERS:
+            raise ValueError(
+                f"sets momentum {self.momentum} for {self.name}, which takes none; momentum applies to "
+                f"{' and '.join(MOMENTUM_OPTIMIZERS)}: remove it"
+            )
+        return self
+
+
+class ModelSpec(_Strict):
+    """The model exactly as the user built it: a layer list, or a saved Sequential ``path``."""
+
+    layers: list[LayerSpec] | None = None
+    path: str | None = None
+    optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)
+    loss: str = "mse"
+
+    @field_validator("loss")
+    @classmethod
+    def _known_loss(cls, value: str, info: ValidationInfo) -> str:
+        if not _keras_checks(info):
+            return value
+        from autofix_lstm.modeling.build import check_loss
+
+        return check_loss(value)
+
+    @model_validator(mode="after")
+    def _layers_or_path(self, info: ValidationInfo) -> ModelSpec:
+        if (self.layers is None) == (self.path is None):
+            raise ValueError("needs exactly one of 'layers' (a list of layers) or 'path' (a saved .keras model)")
+        if self.layers is not None:
+            if not self.layers:
+                raise ValueError(".layers must hold at least one layer")
+            if len(self.layers) > MAX_LAYERS:
+                raise ValueError(f".layers must hold at most {MAX_LAYERS} layers, got {len(self.layers)}")
+            if not _keras_checks(info):
+                return self
+            from autofix_lstm.modeling.build import check_layers
+
+            bad_sizes = _layer_size_problems(self.layers)
+            problems = []
+            for index, layer in enumerate(self.layers):
+                if index in bad_sizes:  # not built: Keras would take units 2.5 and fail later, or size 10**9
+                    problems.append(f"[{index}] {bad_sizes[index]}")
+                    continue
+                try:
+                    check_layers([layer])
+                except ValueError as err:  # "[0] problem" lines for this one layer
+                    problems += [f"[{index}]{line.removeprefix('[0]')}" for line in str(err).splitlines()]
+            if problems:
+                raise ValueError("\n".join(f".layers{line}" for line in problems))
+        return self
+
+
+def _layer_size_problems(layers: list[LayerSpec]) -> dict[int, str]:
+    """Layer index -> why its ``units`` (or ``filters``) is not a whole number from 1 to ``MAX_UNITS``.
+
+    Wrapped layers (a ``{type: ...}`` mapping inside a layer's arguments) are checked too. Keras itself
+    takes an LSTM's ``units: 2.5`` or ``true`` and fails later, and would try to size 10**9 units.
+    """
+
+    def sizes(kwargs: dict, where: str):
+        for key, value in kwargs.items():
+            if key in _COUNT_KWARGS:
+                yield f"{where}{key}", value
+            elif isinstance(value, dict) and "type" in value:
+                yield from sizes(value, f"{where}{key}.")
+
+    problems = {}
+    for index, layer in enumerate(layers):
+        for name, value in sizes(layer.kwargs, ""):
+            if isinstance(value, bool) or not isinstance(value, int):  # Keras itself refuses 0 and below
+                problems[index] = f"{name} must be a whole number from 1 to {MAX_UNITS}, got {value!r}"
+            elif value > MAX_UNITS:
+                problems[index] = f"{name} must be <= {MAX_UNITS}, got {value!r}; lower it (no time-series model needs more)"
+            else:
+                continue
+            break
+    return problems
+
+
+class PreprocessingSpec(_Strict):
+    """What the user did to the data before training. All default to none."""
+
+    inputs: InputScaling = "none"
+    target: TargetScaling = "none"
+    class_weight: Union[Literal["balanced"], dict[int, float], None] = None
+
+    @field_validator("class_weight")
+    @classmethod
+    def _positive_weights(cls, value):
+        if isinstance(value, dict):
+            bad = {k: v for k, v in value.items() if not v > 0}
+            if bad:
+                raise ValueError(f"weights must be > 0, got {bad}")
+        return value
+
+
+class TrainSpec(_Strict):
+    """How to train: epochs, batch size and the seed that makes runs repeatable."""
+
+    epochs: int = Field(20, ge=1, le=MAX_EPOCHS)
+    batch_size: int = Field(32, ge=1, le=MAX_BATCH_SIZE)
+    seed: int = Field(0, ge=0, lt=SEED_LIMIT)
+
+
+class SearchSpec(_Strict):
+    """How to search for a fix (see the README: the search)."""
+
+    tuner: Literal["bayesian", "random", "hyperband"] = "bayesian"
+    max_trials: int = Field(30, ge=1, le=MAX_TRIALS)
+    max_time: str | None = None
+    strategies: Union[Literal["all"], list[str]] = "all"
+    min_std_ratio: float = Field(0.1, gt=0.0, lt=1.0)
+    prune_after: int | None = Field(
+        2, ge=1, le=MAX_EPOCHS, description="epochs after which a still-collapsed trial may be stopped; null: never prune"
+    )
+    refine: bool = Field(True, description="once a fix exists, try its one-field neighbours before exploring far away")
+    rerun_pruned: int = Field(
+        2, ge=0, le=20, description="with no fix at the end, re-run this many pruned trials in full before the verdict"
+    )
+    minimize: bool = Field(
+        True, description="after a fix, retrain without each of its changes to find the ones that were needed"
+    )
+    confirm: bool = Field(
+        True, description="train the best fix again with two more seeds, and say whether it holds on every one"
+    )
+    oracle_proposal: Literal["batched", "keras_tuner"] = Field(
+        "batched",
+        description="how the bayesian tuner picks its next trial: batched (cheap: one vectorised predict over "
+        "2000 candidates, the best few polished) or keras_tuner (Keras Tuner's own 50 L-BFGS-B restarts)",
+    )
+    tensorboard: bool = Field(
+        False, description="write each trial's loss, val_loss and std_ratio per epoch and its values (HParams) "
+        "under <output>/tensorboard/<trial id>/ for TensorBoard",
+    )
+    distribution: Literal["default", "mirrored"] = Field(
+        "default",
+        description="default: each trial trains on one device (the first GPU, or the CPU); mirrored: each trial "
+        "trains under a tf.distribute.MirroredStrategy over every visible GPU (train.batch_size is split across them)",
+    )
+
+    @field_validator("max_time")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            seconds = parse_duration(value)
+            if seconds > MAX_SEARCH_SECONDS:
+                raise ValueError(f"must be at most 30d ({MAX_SEARCH_SECONDS} seconds), got {value!r}")
+        return value
+
+    @property
+    def max_seconds(self) -> float | None:
+        """``max_time`` in seconds, or None for no limit."""
+        return None if self.max_time is None else parse_duration(self.max_time)
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hr|d)?\s*$", re.IGNORECASE)
+_UNIT_SECONDS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600, "d": 86400}
+
+
+def parse_duration(text: str | int | float) -> float:
+    """Seconds in a duration such as ``"90s"``, ``"30m"``, ``"2h"`` or a bare number of seconds."""
+    if isinstance(text, (int, float)):
+        return float(text)
+    match = _DURATION.match(str(text))
+    if not match:
+        raise ValueError(f"must be a duration like '90s', '30m' or '2h', got {text!r}")
+    return float(match.group(1)) * _UNIT_SECONDS[(match.group(2) or "s").lower()]

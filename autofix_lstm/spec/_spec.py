@@ -1,0 +1,219 @@
+"""The whole spec (``Spec``), and its validation from a raw mapping into one.
+
+``_validate`` validates twice: first without the checks that import Keras, so a spec bad elsewhere
+is refused before TensorFlow loads, then with them.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, PrivateAttr, ValidationError, model_validator
+
+from autofix_lstm.errors import ModelSpecError, SpecError
+from autofix_lstm.spec._error_lines import _format_errors
+from autofix_lstm.spec._sections import (
+    _KERAS_CHECKS,
+    DataSpec,
+    ModelSpec,
+    PreprocessingSpec,
+    SearchSpec,
+    TrainSpec,
+    _Strict,
+)
+from autofix_lstm.spec._task_fit import regression_head_problems
+from autofix_lstm.spec._values import Task
+
+
+class Spec(_Strict):
+    """A whole validated spec. ``base_dir`` anchors the relative paths in it."""
+
+    data: DataSpec
+    model: ModelSpec
+    preprocessing: PreprocessingSpec = Field(default_factory=PreprocessingSpec)
+    train: TrainSpec = Field(default_factory=TrainSpec)
+    search: SearchSpec = Field(default_factory=SearchSpec)
+    output: str = "runs/autofix"
+
+    _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+    _source: str | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _model_fits_a_declared_regression(self) -> Spec:
+        # With data.task given, a model that cannot learn it is refused with the spec's other problems;
+        # an inferred task is checked once the data is read (``check_model_fits_task``).
+        if self.data.task == "regression":
+            problems = regression_head_problems(self.model)
+            if problems:
+                raise ValueError("\n".join(problems))
+        return self
+
+
+    @property
+    def base_dir(self) -> Path:
+        """The folder relative paths are resolved against (the spec file's folder)."""
+        return self._base_dir
+
+    @property
+    def source(self) -> str | None:
+        """Where the spec came from (a file path), for error messages."""
+        return self._source
+
+    def resolve(self, path: str | Path) -> Path:
+        """``path`` made absolute against the spec's folder."""
+        path = Path(path).expanduser()
+        return path if path.is_absolute() else (self._base_dir / path)
+
+    @property
+    def output_dir(self) -> Path:
+        """The absolute output folder."""
+        return self.resolve(self.output)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain dict that ``load_spec`` accepts back (layers flattened to ``{type, **kwargs}``)."""
+        raw = self.model_dump(mode="json", exclude_none=False)
+        if self.model.layers is not None:
+            raw["model"]["layers"] = [layer.to_dict() for layer in self.model.layers]
+        for key in ("layers", "path"):
+            if raw["model"].get(key) is None:
+                raw["model"].pop(key, None)
+        if self.data.is_array_file:
+            for key in ("target", "features", "window", "horizon"):
+                raw["data"].pop(key, None)
+        return raw
+
+    def to_yaml(self, path: str | Path | None = None) -> str:
+        """The spec as YAML, readable by a person and by ``load_spec``; also written to ``path`` when given."""
+        text = yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=None, width=100)
+        if path is not None:
+            from autofix_lstm.run_dir import write_text  # atomic, like every file the package writes
+
+            write_text(text, Path(path).expanduser())
+        return text
+
+    @classmethod
+    def from_model(
+        cls,
+        model: Any,
+        *,
+        path: str | None = None,
+        target: str | None = None,
+        window: int | None = None,
+        features: list[str] | None = None,
+        horizon: int | None = None,
+        task: Task | None = None,
+        validation_split: float | None = None,
+        epochs: int | None = None,
+        batch_size: int | None = None,
+        seed: int | None = None,
+        preprocessing: dict | None = None,
+        search: dict | None = None,
+        output: str | None = None,
+    ) -> Spec:
+        """The spec of a compiled ``keras.Model``: its layers, optimizer and loss, and the data settings given.
+
+        The model is only read, never changed. ``task`` defaults to what a classification loss
+        implies (binary cross-entropy: binary; categorical: multiclass); with any other loss it is
+        inferred from the target, as for a spec (so an mse loss on 0/1 labels is diagnosed as binary).
+        ``spec.to_yaml("spec.yaml")`` then saves it for the CLI (give ``path``, ``target`` and
+        ``window`` for a table, or set ``data.path`` in the file).
+
+        Raises:
+            ModelSpecError: the model is not a compiled Sequential or linear functional model of
+                supported layers; one line naming what is not (a branch, a custom layer).
+            SpecError: the settings given break the schema.
+        """
+        import keras
+
+        from autofix_lstm.modeling.reading import layers_from_model, loss_from_model, optimizer_from_model
+
+        if not isinstance(model, keras.Model):
+            raise ModelSpecError(f"expected a compiled keras.Model; got {type(model).__name__}")
+        try:
+            model_section = {"layers": layers_from_model(model), "optimizer": optimizer_from_model(model),
+                             "loss": loss_from_model(model)}
+        except ModelSpecError as err:
+            raise ModelSpecError([f"the model {p}" for p in err.problems]) from None
+        given = {"path": path, "target": target, "window": window, "features": features, "horizon": horizon,
+                 "task": task or _task_of_loss(model_section["loss"]), "validation_split": validation_split}
+        raw: dict[str, Any] = {"data": {k: v for k, v in given.items() if v is not None}, "model": model_section}
+        train = {k: v for k, v in {"epochs": epochs, "batch_size": batch_size, "seed": seed}.items() if v is not None}
+        for section, values in (("train", train), ("preprocessing", preprocessing), ("search", search)):
+            if values:
+                raw[section] = dict(values)
+        if output is not None:
+            raw["output"] = output
+        return _validate(raw, base_dir=Path.cwd(), source=None)
+
+    def updated(self, changes: dict[str, Any]) -> Spec:
+        """A new validated spec with dotted-path ``changes`` applied (``{"train.epochs": 5}``)."""
+        raw = self.to_dict()
+        for dotted, value in changes.items():
+            _set_path(raw, dotted, value)
+        return _validate(raw, base_dir=self._base_dir, source=self._source)
+
+
+def check_model_fits_task(spec: Spec, task: str) -> None:
+    """Refuse, before anything trains, a model that cannot learn a ``task`` target at all.
+
+    Only regression has such checks (``regression_head_problems``); a classifier's head or loss that
+    does not fit is a collapse cause the diagnosis explains and the search can fix.
+
+    Raises:
+        ModelSpecError: one line per problem, naming the layer or ``model.loss`` and the fix.
+    """
+    problems = regression_head_problems(spec.model) if task == "regression" else []
+    if problems:
+        raise ModelSpecError(problems, spec.source)
+
+
+def _task_of_loss(loss: str) -> Task | None:
+    """The task a classification loss implies (binary cross-entropy -> binary, categorical -> multiclass), else None."""
+    name = loss.lower()
+    if "binary" in name:
+        return "binary"
+    return "multiclass" if "categorical" in name else None
+
+
+def _set_path(raw: dict, dotted: str, value: Any) -> None:
+    node = raw
+    parts = dotted.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+
+
+def _validate(raw: Any, *, base_dir: Path, source: str | None, keras_checks: bool = True) -> Spec:
+    if not isinstance(raw, dict):
+        raise SpecError(f"the spec must be a mapping with keys data, model, ...; got {type(raw).__name__}", source)
+    raw = copy.deepcopy(raw)
+    for section in ("preprocessing", "train", "search"):
+        if section in raw and raw[section] is None:  # `search:` with nothing under it means the defaults
+            del raw[section]
+    try:  # first without the checks that import TensorFlow, so a spec bad elsewhere is refused at once
+        spec = Spec.model_validate(raw, context={_KERAS_CHECKS: False})
+    except ValidationError as err:
+        raise SpecError(_format_errors(err.errors()), source) from None
+    model_path = (raw.get("model") or {}).get("path") if isinstance(raw.get("model"), dict) else None
+    if keras_checks and model_path is not None and (raw["model"].get("layers") is None):
+        # A saved Sequential is read into the same layer list the rest of the tool works with.
+        from autofix_lstm.modeling.reading import read_layers_from_file
+
+        path = Path(model_path).expanduser()
+        path = path if path.is_absolute() else base_dir / path
+        try:
+            raw["model"]["layers"] = read_layers_from_file(path)
+        except ModelSpecError as err:
+            raise ModelSpecError([f"model.path {p}" for p in err.problems], source) from None
+        raw["model"].pop("path")
+    if keras_checks:
+        try:
+            spec = Spec.model_validate(raw)
+        except ValidationError as err:
+            raise SpecError(_format_errors(err.errors()), source) from None
+    spec._base_dir = base_dir
+    spec._source = source
+    return spec
