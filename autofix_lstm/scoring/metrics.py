@@ -194,8 +194,15 @@ def regression_metrics(
 
 
 def _finished(values: dict[str, Any]) -> Metrics:
-    """The computed values as ``Metrics``, NaN/inf floats as None (as the JSON files hold them)."""
-    return Metrics(**jsonable(values))
+    """The computed values as ``Metrics``, NaN/inf floats as None (as the JSON files hold them).
+
+    A spread that overflowed (finite but huge predictions) is no spread to judge: collapsed, as
+    ``is_collapsed`` reads a missing ``std_ratio``.
+    """
+    values = jsonable(values)
+    if values["std_ratio"] is None:
+        values["collapsed"] = True
+    return Metrics(**values)
 
 
 def class_probabilities(raw: np.ndarray, n_classes: int) -> np.ndarray:
