@@ -1,43 +1,47 @@
-"""The detectors, by finding id: an explicit registry and a ``get`` that fails loudly.
+"""The detectors, by finding id: a registry built from the id list, and a ``get`` that fails loudly.
 
-A detector is a function ``Context -> Finding | None`` whose finding carries the detector's id. To add
-one: write it in the module of its group, with a docstring naming its measurement and threshold,
-add its id to ``autofix_lstm.finding_ids.FINDING_IDS`` and register it here; the contract test picks
-it up.
+A detector is a function ``Context -> Finding | None`` named after the finding id it reports, in the
+``*_checks`` module of what it reads. The registry finds each id of ``autofix_lstm.finding_ids.FINDING_IDS``
+(the public list, in the order they run) among those modules, so adding a finding is: its id in
+``FINDING_IDS``, its function in a checks module, its trigger case in ``tests/diagnosis_cases.py``
+(CONTRIBUTING: "Add a detector"). An id without a detector, or one named in two modules, stops the
+import with a message naming it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import ModuleType
 
 from autofix_lstm.diagnosis import data_checks, head_checks, output_checks, training_checks, unit_checks
 from autofix_lstm.diagnosis.context import Context
 from autofix_lstm.diagnosis.findings import Finding
+from autofix_lstm.finding_ids import FINDING_IDS
 
 Detector = Callable[[Context], Finding | None]
 
+CHECK_MODULES: tuple[ModuleType, ...] = (output_checks, training_checks, data_checks, head_checks, unit_checks)
+
+
+def _collect(ids: tuple[str, ...], modules: tuple[ModuleType, ...]) -> dict[str, Detector]:
+    """finding id -> the function of that name in ``modules``, in the order of ``ids``.
+
+    Raises:
+        ImportError: an id has no detector, or more than one module defines one.
+    """
+    found: dict[str, Detector] = {}
+    for identifier in ids:
+        owners = [m for m in modules if callable(getattr(m, identifier, None))]
+        if len(owners) != 1:
+            where = ", ".join(m.__name__ for m in owners) or "none of " + ", ".join(m.__name__ for m in modules)
+            raise ImportError(f"finding id {identifier!r} needs exactly one detector function of that name; "
+                              f"found in {where}")
+        found[identifier] = getattr(owners[0], identifier)
+    return found
+
+
 # finding id -> detector, in the order they run (``agreement.PRIORITY`` orders the findings)
-DETECTORS: dict[str, Detector] = {
-    "collapsed_output": output_checks.collapsed_output,
-    "nan_output": training_checks.nan_output,
-    "unscaled_inputs": data_checks.unscaled_inputs,
-    "unscaled_target": data_checks.unscaled_target,
-    "output_activation_range": head_checks.output_activation_range,
-    "loss_activation_mismatch": head_checks.loss_activation_mismatch,
-    "vanishing_gradients": training_checks.vanishing_gradients,
-    "exploding_gradients": training_checks.exploding_gradients,
-    "learning_rate_too_high": training_checks.learning_rate_too_high,
-    "learning_rate_too_low": training_checks.learning_rate_too_low,
-    "slow_optimizer": training_checks.slow_optimizer,
-    "dead_units": unit_checks.dead_units,
-    "excess_dropout": unit_checks.excess_dropout,
-    "too_little_data": data_checks.too_little_data,
-    "class_imbalance": data_checks.class_imbalance,
-    "nonstationary_target": data_checks.nonstationary_target,
-    "target_leakage": data_checks.target_leakage,
-    "constant_feature": data_checks.constant_feature,
-    "short_window": data_checks.short_window,
-}
+DETECTORS: dict[str, Detector] = _collect(FINDING_IDS, CHECK_MODULES)
 
 
 def get(identifier: str) -> Detector:

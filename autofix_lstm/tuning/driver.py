@@ -338,7 +338,7 @@ def _finish(spec: Spec, run: RunDir, baseline: TrialRecord, diagnosis, space: Se
         findings=_findings(diagnosis), elapsed=clock(), min_std_ratio=min_ratio, tuner=spec.search.tuner,
         fields=space.fields, cudnn=cudnn, alternative=alternative, interrupted=interrupted,
         probe=probe, epochs=spec.train.epochs, refine_budget=getattr(oracle, "refine_budget", None),
-        minimal=minimal.to_summary(), confirmation=confirmation,
+        minimal=minimal, confirmation=confirmation,
         diagnosis_seconds=getattr(diagnosis, "seconds", None),
         # the device the trials trained on (modeling.devices)
         device=None if where is None else where.device, distribution=None if where is None else where.to_dict(),

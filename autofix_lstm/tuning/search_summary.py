@@ -20,6 +20,7 @@ from autofix_lstm.scoring.metrics import Metrics
 from autofix_lstm.scoring.objective import ModelState
 from autofix_lstm.scoring.signal import SignalProbe
 from autofix_lstm.tuning.confirmation import Confirmation
+from autofix_lstm.tuning.minimal import MinimalFix
 from autofix_lstm.tuning.records import TrialRecord, TrialSource, TrialStatus
 
 # Written only when set: searches before the device was recorded have neither.
@@ -152,7 +153,7 @@ def build_summary(
     *, fixed: bool, verdict: str, best: TrialRecord, baseline: TrialRecord, records: list[TrialRecord],
     changes: list[str], findings: list, elapsed: float, min_std_ratio: float, tuner: str, fields: list[str],
     cudnn: list[str], alternative: TrialRecord | None, interrupted: bool, probe: SignalProbe | None = None,
-    epochs: int | None = None, refine_budget: int | None = None, minimal: dict | None = None,
+    epochs: int | None = None, refine_budget: int | None = None, minimal: MinimalFix | None = None,
     confirmation: Confirmation | None = None, diagnosis_seconds: float | None = None,
     device: str | None = None, distribution: dict | None = None,
 ) -> Summary:
@@ -164,7 +165,7 @@ def build_summary(
     best, baseline = best.judged_at(min_std_ratio), baseline.judged_at(min_std_ratio)
     statuses = [r.status for r in records]
     trials_to_fix, seconds_to_fix = first_fix(records, baseline)
-    minimal = minimal or {}
+    ablation = {} if minimal is None else minimal.to_summary()
     refined = [r for r in records if r.source is TrialSource.REFINE]
     return Summary(
         fixed=fixed,
@@ -209,14 +210,14 @@ def build_summary(
             "fixes": sum(1 for r in refined if r.fix),
             "best_from_refinement": best.source is TrialSource.REFINE,
         },
-        # The minimal fix (``tuning.minimal.MinimalFix.to_summary``): the changes the fix needed, each with
-        # the objective with and without it, the ones that did not matter, and the ablation's figures.
-        necessary_changes=minimal.get("necessary_changes"),
-        incidental_changes=minimal.get("incidental_changes"),
-        minimal_fix=minimal.get("minimal_fix"),
+        # The minimal fix, in summary.json's shape (``MinimalFix.to_summary``): the changes the fix needed, each
+        # with the objective with and without it, the ones that did not matter, and the ablation's figures.
+        necessary_changes=ablation.get("necessary_changes"),
+        incidental_changes=ablation.get("incidental_changes"),
+        minimal_fix=ablation.get("minimal_fix"),
         **time_summary(records, baseline, elapsed, diagnosis_seconds,
                        confirmation_seconds=0.0 if confirmation is None else confirmation.seconds,
-                       minimal_seconds=(minimal.get("minimal_fix") or {}).get("seconds") or 0.0),
+                       minimal_seconds=0.0 if minimal is None else minimal.seconds),
         device=device,
         distribution=distribution,
     )

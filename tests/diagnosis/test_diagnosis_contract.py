@@ -17,6 +17,24 @@ def test_every_finding_id_has_exactly_one_detector():
     assert list(DETECTORS) == list(FINDING_IDS)
 
 
+def test_the_registry_names_an_id_without_a_detector_or_with_two():
+    from types import ModuleType
+
+    from autofix_lstm.diagnosis.registry import _collect
+
+    def some_finding(ctx):
+        return None
+
+    one, two = ModuleType("one_checks"), ModuleType("two_checks")
+    one.some_finding = some_finding
+    assert _collect(("some_finding",), (one, two)) == {"some_finding": some_finding}
+    with pytest.raises(ImportError, match="'other_finding' needs exactly one detector.*none of one_checks, two_checks"):
+        _collect(("other_finding",), (one, two))
+    two.some_finding = some_finding
+    with pytest.raises(ImportError, match="found in one_checks, two_checks"):
+        _collect(("some_finding",), (one, two))
+
+
 def test_every_detector_has_a_trigger_case():
     assert set(TRIGGERS) == set(DETECTORS)
     assert {t.case for t in TRIGGERS.values()} <= set(TRIGGER_CASES)
