@@ -19,7 +19,7 @@ import numpy as np
 
 from autofix_lstm.format import number, setting
 from autofix_lstm.modeling.build import PASS_THROUGH_TYPES, recurrent_config
-from autofix_lstm.spec import MOMENTUM_OPTIMIZERS
+from autofix_lstm.spec import MOMENTUM_OPTIMIZERS, Spec
 
 TASK_HEAD = {"regression": "linear", "binary": "sigmoid", "multiclass": "softmax"}
 REGRESSION_LOSSES = ("mse", "mae", "huber", "mean_squared_error", "mean_absolute_error", "log_cosh", "logcosh")
@@ -383,3 +383,16 @@ def apply_values(raw: dict, values: dict[str, Any], ctx: dict) -> dict:
     for name in sorted(values, key=order.index):
         FIELDS[name].apply(out, values[name], ctx)
     return out
+
+
+# Every section a field may change; data, search and output stay the user's.
+SEARCHABLE_SECTIONS = ("model", "preprocessing", "train")
+
+
+def spec_with_values(spec: Spec, values: dict[str, Any], ctx: dict) -> Spec:
+    """``spec`` with each field set to its (decoded) value, validated: the one place a candidate is built.
+
+    ``ctx`` as for ``apply_values``. Only the searchable sections change (``SEARCHABLE_SECTIONS``).
+    """
+    raw = apply_values(spec.to_dict(), values, ctx)
+    return spec.updated({section: raw[section] for section in SEARCHABLE_SECTIONS})

@@ -31,14 +31,14 @@ from typing import Any
 
 from autofix_lstm.errors import AutofixError
 from autofix_lstm.format import setting
-from autofix_lstm.remedies.fields import FIELDS, apply_values
+from autofix_lstm.remedies.fields import FIELDS, spec_with_values
 from autofix_lstm.run_dir import RunDir, write_text
 from autofix_lstm.scoring.metrics import Metrics
 from autofix_lstm.scoring.objective import beats_persistence, is_fix, score
 from autofix_lstm.spec import Spec
 from autofix_lstm.tuning.interrupts import StopRequested
 from autofix_lstm.tuning.records import TrialRecord, TrialStatus, best_record
-from autofix_lstm.tuning.space import SEARCHABLE_SECTIONS, SearchSpace, label
+from autofix_lstm.tuning.space import SearchSpace, label
 from autofix_lstm.tuning.summary import portable_spec, spec_changes
 
 # A subset still fixes when its objective is at most this much (relative) above the best trial's.
@@ -157,9 +157,8 @@ def describe(name: str, old: Any, new: Any, task: str) -> str:
 
 
 def candidate_spec(spec: Spec, space: SearchSpace, values: dict[str, Any]) -> Spec:
-    """The user's spec with field ``values`` (decoded) applied (``remedies.fields.apply_values``), validated."""
-    raw = apply_values(spec.to_dict(), values, space.context)
-    return spec.updated({section: raw[section] for section in SEARCHABLE_SECTIONS})
+    """The user's spec with field ``values`` (decoded) applied, validated (``remedies.fields.spec_with_values``)."""
+    return spec_with_values(spec, values, space.context)
 
 
 def best_changes(spec: Spec, space: SearchSpace, best: TrialRecord) -> list[Change]:

@@ -19,11 +19,9 @@ import numpy as np
 
 from autofix_lstm.data.dataset import Dataset
 from autofix_lstm.diagnosis.findings import Severity
-from autofix_lstm.remedies.fields import FIELDS, apply_values
+from autofix_lstm.remedies.fields import FIELDS, apply_values, spec_with_values
 from autofix_lstm.remedies.strategies import Strategy, strategies_for
 from autofix_lstm.spec import Spec
-
-SEARCHABLE_SECTIONS = ("model", "preprocessing", "train")
 
 
 def label(value: Any) -> str:
@@ -76,9 +74,7 @@ class SearchSpace:
 
     def spec_for(self, spec: Spec, values: dict[str, Any]) -> Spec:
         """The user's spec with a trial's values applied (validated)."""
-        raw = apply_values(spec.to_dict(), self.decode(values), self.context)
-        # Every section a field may change; data, search and output stay the user's.
-        return spec.updated({section: raw[section] for section in SEARCHABLE_SECTIONS})
+        return spec_with_values(spec, self.decode(values), self.context)
 
 
 def build_space(spec: Spec, dataset: Dataset, strategies: list[Strategy]) -> SearchSpace:

@@ -99,11 +99,10 @@ def cudnn_problems(spec: Spec) -> list[str]:
 
 def portable_spec(spec: Spec, folder: Path) -> Spec:
     """``spec`` re-anchored in ``folder``: data path relative to it, output a ``retrained/`` subfolder."""
-    raw = spec.to_dict()
+    changes: dict = {"output": "retrained"}
     if spec.data.path is not None:
-        raw["data"]["path"] = os.path.relpath(spec.resolve(spec.data.path), folder)
-    raw["output"] = "retrained"
-    moved = load_spec(raw)
+        changes["data.path"] = os.path.relpath(spec.resolve(spec.data.path), folder)
+    moved = spec.updated(changes)
     moved._base_dir = folder
     return moved
 
