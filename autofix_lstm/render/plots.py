@@ -394,22 +394,22 @@ def change_contribution_figure(summary: Summary) -> Figure:
     if not rows:
         _note(ax, "no changes were ablated")
         return fig
-    tolerance = as_number((summary.minimal_fix or {}).get("tolerance")) or 0.0
+    tolerance = (None if summary.minimal_fix is None else as_number(summary.minimal_fix.tolerance)) or 0.0
     labels, values, colours, texts = [], [], [], []
     for change, necessary in rows:
-        with_all, without = as_number(change.get("objective_with")), as_number(change.get("objective_without"))
+        with_all, without = as_number(change.objective_with), as_number(change.objective_without)
         delta = None if with_all is None or without is None else without - with_all
-        labels.append(change.get("description") or change.get("change") or change.get("field"))
+        labels.append(change.label)
         values.append(0.0 if delta is None else delta)
         colours.append(NECESSARY_COLOUR if necessary else INCIDENTAL_COLOUR)
         if delta is None:
             texts.append("not tested")
         else:
-            texts.append(f"{delta:+.3g}" + ("" if change.get("fix_without") else "  (no fix without it)"))
+            texts.append(f"{delta:+.3g}" + ("" if change.fix_without else "  (no fix without it)"))
     positions = np.arange(len(rows))[::-1]
     ax.barh(positions, values, color=colours)
     ax.set_yticks(positions, labels, fontsize=9)
-    with_all = as_number(rows[0][0].get("objective_with")) or 0.0
+    with_all = as_number(rows[0][0].objective_with) or 0.0
     threshold = tolerance * with_all
     linear = max(threshold, 1e-3)
     ax.set_xscale("symlog", linthresh=linear)

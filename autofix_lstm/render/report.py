@@ -252,13 +252,13 @@ def _curves(out: Outputs) -> _Part:
 def _minimal(summary: Summary | None, run: RunDir) -> dict | None:
     """The minimal fix's verdict, its bar chart and file, or why it did not run; None without a summary."""
     minimal = None if summary is None else summary.minimal_fix
-    if not minimal:
+    if minimal is None:
         return None
-    if not minimal.get("ran"):
-        return {"verdict": None, "note": f"No minimal fix: {minimal.get('reason')}.", "image": None}
+    if not minimal.ran:
+        return {"verdict": None, "note": f"No minimal fix: {minimal.reason}.", "image": None}
     image = _image(plots.change_contribution_figure(summary), "What each change contributes to the fix")
-    return {"verdict": minimal.get("verdict"), "note": None, "image": image, "spec_name": run.minimal_spec.name,
-            "trainings": minimal.get("trainings"), "seconds": number(minimal.get("seconds"))}
+    return {"verdict": minimal.verdict, "note": None, "image": image, "spec_name": run.minimal_spec.name,
+            "trainings": minimal.trainings, "seconds": number(minimal.seconds)}
 
 
 def _fix(out: Outputs) -> _Part:

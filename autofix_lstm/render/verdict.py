@@ -121,28 +121,27 @@ def search_notes(summary: Summary) -> list[str]:
     """The signal probe, pruning's savings and the refinement's share, one sentence each."""
     notes = []
     probe = summary.signal_probe
-    if probe:
-        model = MODEL_NAMES.get(probe.get("model"), "a simple model").capitalize()
-        verb = "beats" if probe.get("beats_constant") else "does not beat"
+    if probe is not None:
+        model = MODEL_NAMES.get(probe.model, "a simple model").capitalize()
+        verb = "beats" if probe.beats_constant else "does not beat"
         notes.append(
-            f"Signal probe: {model} on the same windows reaches {str(probe.get('metric', '')).replace('_', ' ')} "
-            f"{number(probe.get('value'), 2)} and {verb} a constant ({number(probe.get('constant'), 2)}); "
-            f"{number(probe.get('seconds'), 2)} s."
+            f"Signal probe: {model} on the same windows reaches {str(probe.metric or '').replace('_', ' ')} "
+            f"{number(probe.value, 2)} and {verb} a constant ({number(probe.constant, 2)}); "
+            f"{number(probe.seconds, 2)} s."
         )
     pruning = summary.pruning
-    if pruning.get("trials_pruned"):
-        text = (f"Pruning stopped {pruning['trials_pruned']} trials early, saving {cell(pruning.get('epochs_saved'))} epochs")
-        reruns = pruning.get("reruns") or []
-        if reruns:
-            text += (f"; {len(reruns)} of them were re-run in full because no fix was found, "
-                     f"and {cell(pruning.get('fixes_lost_to_pruning'))} turned out to be fixes")
+    if pruning.trials_pruned:
+        text = f"Pruning stopped {pruning.trials_pruned} trials early, saving {cell(pruning.epochs_saved)} epochs"
+        if pruning.reruns:
+            text += (f"; {len(pruning.reruns)} of them were re-run in full because no fix was found, "
+                     f"and {cell(pruning.fixes_lost_to_pruning)} turned out to be fixes")
         notes.append(text + ".")
     refinement = summary.refinement
-    if refinement.get("trials"):
+    if refinement.trials:
         notes.append(
-            f"Refinement: {refinement['trials']} trials varied one field of the best fix at a time; "
-            f"{cell(refinement.get('fixes'))} were fixes"
-            + ("; the best configuration came from one of them." if refinement.get("best_from_refinement") else ".")
+            f"Refinement: {refinement.trials} trials varied one field of the best fix at a time; "
+            f"{cell(refinement.fixes)} were fixes"
+            + ("; the best configuration came from one of them." if refinement.best_from_refinement else ".")
         )
     timing = time_note(summary)
     if timing:

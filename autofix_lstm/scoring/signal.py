@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -61,14 +61,30 @@ class SignalProbe:
     value: float | None
     constant: float
     beats_constant: bool
-    seconds: float
-    rows: int
+    seconds: float = 0.0
+    rows: int = 0  # training windows the models fitted on
     models: list[ProbeModel] = field(default_factory=list)
     validation_rows: int | None = None  # validation windows the models were judged on (a sample when large)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for summary.json and diagnosis.json."""
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any] | SignalProbe | None) -> SignalProbe | None:
+        """The probe from its JSON data (None stays None; keys this version does not know are ignored).
+
+        Raises:
+            TypeError: ``raw`` is not a probe's data (not a dict, or a required key missing).
+        """
+        if raw is None or isinstance(raw, SignalProbe):
+            return raw
+        if not isinstance(raw, dict):
+            raise TypeError(f"a signal probe is a JSON object; got {type(raw).__name__}")
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in raw.items() if k in known}
+        values["models"] = [m if isinstance(m, ProbeModel) else ProbeModel(**m) for m in values.get("models") or []]
+        return cls(**values)
 
     def sentence(self) -> str:
         """The probe's result for a person, e.g. "a gradient-boosted model on the same windows reaches r2 0.81"."""

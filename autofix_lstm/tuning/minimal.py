@@ -40,6 +40,7 @@ from autofix_lstm.tuning.interrupts import StopRequested
 from autofix_lstm.tuning.records import TrialRecord, TrialStatus, best_record
 from autofix_lstm.tuning.space import SearchSpace, label
 from autofix_lstm.tuning.summary import portable_spec, spec_changes
+from autofix_lstm.tuning.summary_blocks import Ablation, ChangeEffect
 
 # A subset still fixes when its objective is at most this much (relative) above the best trial's.
 TOLERANCE = 0.10
@@ -61,18 +62,11 @@ class Change:
     fix_without: bool | None = None
     necessary: bool = True
 
-    def to_dict(self, objective_with: float | None) -> dict[str, Any]:
+    def effect(self, objective_with: float | None) -> ChangeEffect:
         """The change as summary.json lists it under ``necessary_changes`` / ``incidental_changes``."""
-        return {
-            "change": "; ".join(self.lines),
-            "field": self.field,
-            "from": self.old,
-            "to": self.new,
-            "description": self.description,
-            "objective_with": objective_with,
-            "objective_without": self.objective_without,
-            "fix_without": self.fix_without,
-        }
+        return ChangeEffect(change="; ".join(self.lines), field=self.field, old=self.old, new=self.new,
+                            description=self.description, objective_with=objective_with,
+                            objective_without=self.objective_without, fix_without=self.fix_without)
 
 
 @dataclass
@@ -122,28 +116,24 @@ class MinimalFix:
             text += f" ({self.reason}: changes not yet tested were kept.)"
         return text
 
-    def to_summary(self) -> dict[str, Any]:
-        """The summary.json keys: ``necessary_changes``, ``incidental_changes`` and ``minimal_fix``."""
-        with_all = self.best_objective
-        return {
-            "necessary_changes": [c.to_dict(with_all) for c in self.necessary] if self.ran else None,
-            "incidental_changes": [c.to_dict(with_all) for c in self.incidental] if self.ran else None,
-            "minimal_fix": {
-                "ran": self.ran,
-                "reason": self.reason,
-                "complete": self.complete,
-                "verdict": self.verdict(),
-                "changes_full": len(self.changes) if self.ran else None,
-                "changes_minimal": len(self.necessary) if self.ran else None,
-                "objective_full": self.best_objective,
-                "objective_minimal": self.objective,
-                "fixed": self.fixed,
-                "beats_persistence": None if self.metrics is None else beats_persistence(self.metrics),
-                "tolerance": TOLERANCE,
-                "trainings": self.trainings,
-                "seconds": self.seconds,
-            },
-        }
+    def necessary_effects(self) -> list[ChangeEffect] | None:
+        """summary.json's ``necessary_changes`` (None when the ablation did not run)."""
+        return [c.effect(self.best_objective) for c in self.necessary] if self.ran else None
+
+    def incidental_effects(self) -> list[ChangeEffect] | None:
+        """summary.json's ``incidental_changes`` (None when the ablation did not run)."""
+        return [c.effect(self.best_objective) for c in self.incidental] if self.ran else None
+
+    def ablation(self) -> Ablation:
+        """summary.json's ``minimal_fix``: whether it ran, its verdict, and what it cost."""
+        return Ablation(
+            ran=self.ran, reason=self.reason, complete=self.complete, verdict=self.verdict(),
+            changes_full=len(self.changes) if self.ran else None,
+            changes_minimal=len(self.necessary) if self.ran else None,
+            objective_full=self.best_objective, objective_minimal=self.objective, fixed=self.fixed,
+            beats_persistence=None if self.metrics is None else beats_persistence(self.metrics),
+            tolerance=TOLERANCE, trainings=self.trainings, seconds=self.seconds,
+        )
 
 
 def _join(parts: list[str]) -> str:

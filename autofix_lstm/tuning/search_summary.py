@@ -22,6 +22,7 @@ from autofix_lstm.scoring.signal import SignalProbe
 from autofix_lstm.tuning.confirmation import Confirmation
 from autofix_lstm.tuning.minimal import MinimalFix
 from autofix_lstm.tuning.records import TrialRecord, TrialSource, TrialStatus
+from autofix_lstm.tuning.summary_blocks import Ablation, Block, ChangeEffect, Pruning, Refinement, changes_from
 
 # Written only when set: searches before the device was recorded have neither.
 OPTIONAL_KEYS = ("device", "distribution")
@@ -68,13 +69,13 @@ class Summary:
     cudnn_problems: list[str] = field(default_factory=list)
     cudnn_alternative: dict[str, Any] | None = None  # trial_id, objective, metrics
     interrupted: bool = False
-    signal_probe: dict[str, Any] | None = None
-    pruning: dict[str, Any] = field(default_factory=dict)
-    refinement: dict[str, Any] = field(default_factory=dict)
-    necessary_changes: list[dict[str, Any]] | None = None
-    incidental_changes: list[dict[str, Any]] | None = None
-    minimal_fix: dict[str, Any] | None = None
-    time: dict[str, Any] = field(default_factory=dict)
+    signal_probe: SignalProbe | None = None
+    pruning: Pruning = field(default_factory=Pruning)
+    refinement: Refinement = field(default_factory=Refinement)
+    necessary_changes: list[ChangeEffect] | None = None  # None: the minimal fix did not run
+    incidental_changes: list[ChangeEffect] | None = None
+    minimal_fix: Ablation | None = None
+    time: dict[str, Any] = field(default_factory=dict)  # seconds by stage (``TIME_STAGES``), wall, trained, oracle_share
     overhead_share: float | None = None
     device: str | None = None
     distribution: dict[str, Any] | None = None
@@ -84,6 +85,12 @@ class Summary:
         self.best = Metrics.from_dict(self.best) if self.best else None
         self.baseline_state = None if self.baseline_state is None else ModelState(self.baseline_state)
         self.best_state = None if self.best_state is None else ModelState(self.best_state)
+        self.signal_probe = SignalProbe.from_dict(self.signal_probe)
+        self.pruning = Pruning.from_dict(self.pruning) or Pruning()
+        self.refinement = Refinement.from_dict(self.refinement) or Refinement()
+        self.necessary_changes = changes_from(self.necessary_changes)
+        self.incidental_changes = changes_from(self.incidental_changes)
+        self.minimal_fix = Ablation.from_dict(self.minimal_fix)
 
     @property
     def best_works(self) -> bool:
@@ -95,7 +102,7 @@ class Summary:
     @property
     def minimal_verdict(self) -> str | None:
         """The minimal fix's sentence, or None when it did not run."""
-        return (self.minimal_fix or {}).get("verdict")
+        return None if self.minimal_fix is None else self.minimal_fix.verdict
 
     def to_dict(self) -> dict[str, Any]:
         """summary.json's content: its keys in their documented order."""
@@ -104,10 +111,12 @@ class Summary:
             value = getattr(self, f.name)
             if f.name in OPTIONAL_KEYS and value is None:
                 continue
-            if isinstance(value, Metrics):
+            if isinstance(value, (Metrics, SignalProbe, Block)):
                 value = value.to_dict()
             elif isinstance(value, ModelState):
                 value = value.value
+            elif f.name in ("necessary_changes", "incidental_changes") and value is not None:
+                value = [change.to_dict() for change in value]
             out[f.name] = value
         return jsonable(out)
 
@@ -123,7 +132,7 @@ class Summary:
         known = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in raw.items() if k in known}
         for name, empty in (("changes", []), ("seed_runs", []), ("searched_fields", []), ("cudnn_problems", []),
-                            ("pruning", {}), ("refinement", {}), ("time", {})):
+                            ("time", {})):
             if values.get(name) is None:
                 values[name] = empty
         values.setdefault("interrupted", False)
@@ -165,7 +174,6 @@ def build_summary(
     best, baseline = best.judged_at(min_std_ratio), baseline.judged_at(min_std_ratio)
     statuses = [r.status for r in records]
     trials_to_fix, seconds_to_fix = first_fix(records, baseline)
-    ablation = {} if minimal is None else minimal.to_summary()
     refined = [r for r in records if r.source is TrialSource.REFINE]
     return Summary(
         fixed=fixed,
@@ -202,19 +210,15 @@ def build_summary(
             "metrics": None if alternative.metrics is None else alternative.metrics.to_dict(),
         },
         interrupted=interrupted,
-        signal_probe=None if probe is None else probe.to_dict(),
+        signal_probe=probe,
         pruning=pruning_summary(records, epochs),
-        refinement={
-            "budget": refine_budget,
-            "trials": len(refined),
-            "fixes": sum(1 for r in refined if r.fix),
-            "best_from_refinement": best.source is TrialSource.REFINE,
-        },
-        # The minimal fix, in summary.json's shape (``MinimalFix.to_summary``): the changes the fix needed, each
-        # with the objective with and without it, the ones that did not matter, and the ablation's figures.
-        necessary_changes=ablation.get("necessary_changes"),
-        incidental_changes=ablation.get("incidental_changes"),
-        minimal_fix=ablation.get("minimal_fix"),
+        refinement=Refinement(budget=refine_budget, trials=len(refined), fixes=sum(1 for r in refined if r.fix),
+                              best_from_refinement=best.source is TrialSource.REFINE),
+        # The minimal fix: the changes the fix needed, each with the objective with and without it, the ones
+        # that did not matter, and the ablation's figures.
+        necessary_changes=None if minimal is None else minimal.necessary_effects(),
+        incidental_changes=None if minimal is None else minimal.incidental_effects(),
+        minimal_fix=None if minimal is None else minimal.ablation(),
         **time_summary(records, baseline, elapsed, diagnosis_seconds,
                        confirmation_seconds=0.0 if confirmation is None else confirmation.seconds,
                        minimal_seconds=0.0 if minimal is None else minimal.seconds),
@@ -279,17 +283,16 @@ def time_summary(records: list[TrialRecord], baseline: TrialRecord, elapsed: flo
     }
 
 
-def pruning_summary(records: list[TrialRecord], epochs: int | None) -> dict[str, Any]:
+def pruning_summary(records: list[TrialRecord], epochs: int | None) -> Pruning:
     """What pruning saved (trials and epochs) and what the safety net's full re-runs found."""
     pruned = [r for r in records if r.status is TrialStatus.PRUNED]
     saved = sum(max(0, epochs - (r.epochs_run or 0)) for r in pruned) if epochs else None
     reruns = [r for r in records if r.rerun_of]
-    return {
-        "trials_pruned": len(pruned),
-        "epochs_saved": saved,
-        "reruns": [{"trial_id": r.trial_id, "rerun_of": r.rerun_of, "fix": r.fix, "objective": r.score} for r in reruns],
-        "fixes_lost_to_pruning": sum(1 for r in reruns if r.fix),
-    }
+    return Pruning(
+        trials_pruned=len(pruned), epochs_saved=saved,
+        reruns=[{"trial_id": r.trial_id, "rerun_of": r.rerun_of, "fix": r.fix, "objective": r.score} for r in reruns],
+        fixes_lost_to_pruning=sum(1 for r in reruns if r.fix),
+    )
 
 
 def overhead_text(summary: Summary) -> str | None:

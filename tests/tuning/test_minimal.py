@@ -89,10 +89,12 @@ def test_keeps_what_fixes_drops_the_rest_and_keeps_one_of_two_substitutes(tmp_pa
     assert len(trained) == result.trainings == 4 + 2
     assert result.verdict().startswith("The fix: ")
     assert result.verdict().endswith("; the other 2 changes did not matter.")
-    summary = result.to_summary()
-    assert [c["field"] for c in summary["necessary_changes"]] == necessary
-    assert summary["necessary_changes"][0]["objective_with"] == best.score
-    assert summary["minimal_fix"]["changes_full"] == 4 and summary["minimal_fix"]["changes_minimal"] == 2
+    effects, ablation = result.necessary_effects(), result.ablation()
+    assert [c.field for c in effects] == necessary
+    assert effects[0].objective_with == best.score
+    assert ablation.changes_full == 4 and ablation.changes_minimal == 2
+    assert set(effects[0].to_dict()) == {"change", "field", "from", "to", "description", "objective_with",
+                                         "objective_without", "fix_without"}
 
 
 def test_max_time_keeps_the_untested_changes_and_says_so(tmp_path):
@@ -118,7 +120,7 @@ def test_the_stage_writes_minimal_spec_or_removes_a_stale_one(tmp_path):
     minimal = load_spec(path)
     assert minimal.model.layers[-1].kwargs["activation"] == "linear" and minimal.preprocessing.target == "none"
     off = minimal_stage(spec, space, baseline, [best], tmp_path, enabled=False, train=fake)
-    assert not off.ran and not path.exists() and off.to_summary()["necessary_changes"] is None
+    assert not off.ran and not path.exists() and off.necessary_effects() is None
 
 
 @pytest.mark.slow
