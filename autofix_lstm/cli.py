@@ -36,6 +36,7 @@ from autofix_lstm.run_dir import RunDir
 
 if TYPE_CHECKING:
     from autofix_lstm.scoring.metrics import Metrics
+    from autofix_lstm.scoring.objective import ModelState
 
 app = typer.Typer(
     add_completion=False,
@@ -276,14 +277,12 @@ _BEFORE_AFTER = {
 }
 
 
-def before_after_table(baseline: Metrics, best: Metrics, min_std_ratio: float = 0.1) -> Table:
+def before_after_table(baseline: Metrics, best: Metrics, states: tuple[ModelState | None, ModelState | None]) -> Table:
     """Baseline (the spec as written) against the best candidate, metric by metric, and each one's state.
 
     The ``state`` row (working, live, collapsed or diverged) replaces a bare ``collapsed`` yes/no, which
     said "no" for a spec whose loss went NaN.
     """
-    from autofix_lstm.scoring.objective import model_state
-
     table = Table(title="before / after (validation, original units)")
     table.add_column("metric")
     table.add_column("as written", justify="right")
@@ -292,8 +291,8 @@ def before_after_table(baseline: Metrics, best: Metrics, min_std_ratio: float = 
     before, after = baseline.subset(keys), best.subset(keys)
     for key in keys:
         table.add_row(key, cell(before.get(key)), cell(after.get(key)))
-    states = [model_state(metrics, min_std_ratio).value for metrics in (baseline, best)]
-    table.add_row("state", *(f"[{_STATE_STYLES[state]}]{state}[/]" for state in states))
+    words = ["-" if state is None else state.value for state in states]
+    table.add_row("state", *(f"[{_STATE_STYLES.get(word, 'dim')}]{word}[/]" for word in words))
     return table
 
 
@@ -409,7 +408,7 @@ def _show_search_result(result, json_output: bool) -> None:
     from autofix_lstm.tuning.search_summary import Summary, overhead_text
 
     s = Summary.from_dict(result.summary)
-    console.print(before_after_table(result.baseline, result.best, s.min_std_ratio or 0.1))
+    console.print(before_after_table(result.baseline, result.best, (s.baseline_state, s.best_state)))
     if result.changes:
         console.print("[bold]changes[/] (best spec vs yours):")
         for line in result.changes:

@@ -152,7 +152,7 @@ def _verdict(out: Outputs) -> dict:
         baseline = Metrics.from_dict(out.baseline["metrics"])
     return {"text": summary.verdict, "fixed": summary.fixed, "kind": banner_kind(summary),
             "stats": stats_line(summary), "notes": search_notes(summary), "has_summary": True,
-            "table": before_after_table(baseline, summary.best, summary.min_std_ratio)}
+            "table": before_after_table(baseline, summary.best, (summary.baseline_state, summary.best_state))}
 
 
 def _best_label(out: Outputs) -> str:
@@ -323,7 +323,7 @@ def search_result_html(result) -> str:
         "search_result.html.j2",
         verdict=result.verdict,
         kind=banner_kind(summary),
-        table=before_after_table(result.baseline, result.best, summary.min_std_ratio),
+        table=before_after_table(result.baseline, result.best, (summary.baseline_state, summary.best_state)),
         changes=result.changes,
         minimal=summary.minimal_verdict,
         figure=_image(figure, "Every trial: objective against std_ratio"),

@@ -7,8 +7,8 @@ never the file's keys, and returns plain values for the templates.
 from __future__ import annotations
 
 from autofix_lstm.format import MISSING, as_number, cell, number
-from autofix_lstm.scoring.metrics import COLLAPSE_STD_RATIO, Metrics
-from autofix_lstm.scoring.objective import model_state
+from autofix_lstm.scoring.metrics import Metrics
+from autofix_lstm.scoring.objective import ModelState
 from autofix_lstm.scoring.signal import MODEL_NAMES
 from autofix_lstm.tuning.search_summary import Summary, overhead_text
 
@@ -44,11 +44,11 @@ def _cells(values: list) -> list[dict]:
 
 
 def before_after_table(baseline: Metrics | None, best: Metrics | None,
-                       min_std_ratio: float | None = None) -> dict | None:
+                       states: tuple[ModelState | None, ModelState | None] = (None, None)) -> dict | None:
     """Baseline against best, with the constant (and, where it applies, persistence) predictors.
 
-    The ``state`` row says what each model did (``scoring.objective.ModelState``), so a spec whose
-    loss diverged never reads as "collapsed: no". Returns the table as text (``head``; ``rows`` of
+    The ``state`` row says what each model did (``states``: the judgments the summary carries), so a
+    spec whose loss diverged never reads as "collapsed: no". Returns the table as text (``head``; ``rows`` of
     ``label``, ``cells`` and ``bad``), or None when no metrics were recorded.
     """
     if baseline is None and best is None:
@@ -63,11 +63,10 @@ def before_after_table(baseline: Metrics | None, best: Metrics | None,
     before = baseline.subset(_ROW_METRICS) if baseline else {}
     after = best.subset(_ROW_METRICS) if best else {}
     constants = reference.subset(_ROW_METRICS)
-    floor = min_std_ratio or COLLAPSE_STD_RATIO
     rows = []
     for key, label, constant_key, persistence_key in _REGRESSION_ROWS if regression else _CLASSIFICATION_ROWS:
         if key == "state":
-            values = [model_state(m, floor).value if m is not None else None for m in (baseline, best)]
+            values = [None if state is None else state.value for state in states]
             values += [None, None] if persistence else [None]
             rows.append({"label": label, "cells": _cells(values),
                          "bad": any(value in ("collapsed", "diverged") for value in values)})

@@ -159,9 +159,10 @@ def _quality(metrics: Metrics) -> tuple[str, Any]:
     return metrics.quality_label, metrics.quality
 
 
-def state_phrase(metrics: Metrics, min_std_ratio: float) -> str:
-    """What the spec as written did, as a verb phrase: "collapsed (std_ratio 0.002)", "diverged (...)", ..."""
-    state = model_state(metrics, min_std_ratio)
+def state_phrase(metrics: Metrics | None, state: ModelState | None) -> str:
+    """What the spec as written did (its ``state``, as judged), as a verb phrase: "collapsed (std_ratio 0.002)"."""
+    if metrics is None or state is None:
+        return "could not be trained"
     label, value = _quality(metrics)
     if state is ModelState.DIVERGED:
         what = "its training loss" if metrics.loss_diverged and not metrics.nan else "its predictions"
@@ -249,7 +250,7 @@ def verdict_text(fixed: bool, best: TrialRecord, baseline: TrialRecord, cudnn: l
     best, baseline = best.judged_at(min_std_ratio), baseline.judged_at(min_std_ratio)
     metrics = best.metrics
     as_written = baseline.state
-    was = state_phrase(baseline.metrics, min_std_ratio)
+    was = state_phrase(baseline.metrics, baseline.state)
     best_works = best.state is ModelState.WORKING
     label, value = _quality(metrics)
     _, before = _quality(baseline.metrics)
