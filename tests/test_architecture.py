@@ -19,7 +19,7 @@ def _module_name(path: Path) -> str:
 
 
 def _modules() -> dict[str, Path]:
-    return {_module_name(p): p for p in PACKAGE.rglob("*.py") if p.resolve().parent.name != "strategies"}
+    return {_module_name(p): p for p in PACKAGE.rglob("*.py")}
 
 
 def _imports(path: Path, modules: dict[str, Path]) -> set[str]:
