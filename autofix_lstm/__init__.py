@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and
     from autofix_lstm.diagnosis.monitor import CollapseMonitor, CollapseWarning
     from autofix_lstm.modeling.train import TrainResult
     from autofix_lstm.render.report import show_report, write_report
+    from autofix_lstm.scoring.metrics import Metrics
     from autofix_lstm.spec import Spec, load_spec
     from autofix_lstm.tuning.result import SearchResult
 
@@ -48,6 +49,7 @@ _LAZY = {
     "DiagnosisResult": "autofix_lstm.diagnosis",
     "Finding": "autofix_lstm.diagnosis",
     "TrainResult": "autofix_lstm.modeling.train",
+    "Metrics": "autofix_lstm.scoring.metrics",
     "show_report": "autofix_lstm.render.report",
     "write_report": "autofix_lstm.render.report",
     "Spec": "autofix_lstm.spec",
@@ -78,6 +80,7 @@ __all__ = [
     "DiagnosisResult",
     "FatalSearchError",
     "Finding",
+    "Metrics",
     "ModelSpecError",
     "RunFolderError",
     "SearchInterrupted",
