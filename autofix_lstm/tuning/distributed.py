@@ -48,7 +48,7 @@ from pathlib import Path
 from autofix_lstm.errors import CorruptRunError, SpecError, WorkerError
 from autofix_lstm.run_dir import read_json, write_json
 from autofix_lstm.tuning.interrupts import StopRequested
-from autofix_lstm.tuning.records import TrialRecord, TrialStatus, load_records
+from autofix_lstm.tuning.records import TrialRecord, TrialSource, TrialStatus, load_records
 
 HEARTBEAT_SECONDS = 5.0  # how often a worker rewrites its heartbeat file
 HEARTBEAT_TIMEOUT = 120.0  # a worker silent this long in mid-trial is taken for dead
@@ -419,7 +419,8 @@ class _Chief:
             return
         order = self.oracle.start_order
         record.order = order.index(trial_id) if trial_id in order else record.order
-        record.source = getattr(self.oracle, "sources", {}).get(trial_id, record.source)
+        source = getattr(self.oracle, "sources", {}).get(trial_id)
+        record.source = record.source if source is None else TrialSource(source)
         record.oracle_seconds = getattr(self.oracle, "proposal_seconds", {}).get(trial_id, record.oracle_seconds)
         record.worker = record.worker or worker
         record.save(self.run.trial_record(trial_id))
