@@ -34,10 +34,10 @@ import math
 import os
 import secrets
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from autofix_lstm.errors import CorruptRunError, RunFolderError, RunLockedError, SpecError
 
@@ -392,6 +392,24 @@ def read_json(path: Path) -> Any:
         return json.loads(text)
     except ValueError as err:
         raise CorruptRunError(path, f"not valid JSON: {err}") from None
+
+
+T = TypeVar("T")
+
+
+def read_typed(path: Path, parse: Callable[[Any], T], what: str) -> T:
+    """The JSON at ``path`` read into a typed record by ``parse`` (a ``from_dict``).
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        CorruptRunError: the file is not JSON, or not ``what`` (``parse`` refused it: not an object, a
+            required key missing, a bad value); names the file and ``--fresh``.
+    """
+    raw = read_json(path)
+    try:
+        return parse(raw)
+    except (TypeError, ValueError, AttributeError) as err:
+        raise CorruptRunError(path, f"not {what}: {err}") from None
 
 
 def append_line(line: str, path: Path) -> Path:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from autofix_lstm.errors import CorruptRunError
-from autofix_lstm.run_dir import RunDir, read_json, write_json
+from autofix_lstm.run_dir import RunDir, read_typed, write_json
 from autofix_lstm.scoring.metrics import Metrics
 from autofix_lstm.scoring.objective import Judgment, ModelState, judge
 
@@ -143,11 +143,7 @@ class TrialRecord:
             FileNotFoundError: no record at ``path``.
             CorruptRunError: the file is cut short, not JSON, or not a record; it names the file.
         """
-        raw = read_json(path)
-        try:
-            return cls.from_dict(raw)
-        except (TypeError, ValueError, AttributeError) as err:  # not a dict, a required key missing, a bad status/state
-            raise CorruptRunError(path, f"not a trial record: {err}") from None
+        return read_typed(path, cls.from_dict, "a trial record")
 
 
 def _judgment_fields(judgment: Judgment) -> dict[str, Any]:

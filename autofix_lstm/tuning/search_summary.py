@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from autofix_lstm.errors import CorruptRunError
-from autofix_lstm.run_dir import jsonable, read_json, write_json
+from autofix_lstm.run_dir import jsonable, read_typed, write_json
 from autofix_lstm.scoring.metrics import Metrics
 from autofix_lstm.scoring.objective import ModelState
 from autofix_lstm.scoring.signal import SignalProbe
@@ -151,11 +150,7 @@ class Summary:
             FileNotFoundError: no file at ``path``.
             CorruptRunError: cut short, not JSON, or not a summary; it names the file.
         """
-        raw = read_json(path)
-        try:
-            return cls.from_dict(raw)
-        except (TypeError, ValueError) as err:
-            raise CorruptRunError(path, f"not a search summary: {err}") from None
+        return read_typed(path, cls.from_dict, "a search summary")
 
 
 def build_summary(
