@@ -280,3 +280,88 @@ def test_an_inferred_regression_is_refused_before_anything_trains(tmp_path, seri
 def test_heads_the_diagnosis_explains_are_not_refused(task, model):
     spec = load_spec(spec_dict("s.csv", data={"task": task}, model=model))
     check_model_fits_task(spec, task)  # raises nothing
+
+
+# --- YAML past its bounds, and a spec path that loops (issue 26, points 1-3) ------------------------
+
+
+def _refusal(path) -> SpecError:
+    with pytest.raises(SpecError) as caught:
+        load_spec(path, keras_checks=False)
+    assert caught.value.source == str(path)
+    return caught.value
+
+
+def test_a_spec_nested_past_the_depth_limit_is_refused(tmp_path):
+    from autofix_lstm.spec._loading import MAX_YAML_DEPTH
+
+    for text in ("data: " + "[" * 2000 + "]" * 2000 + "\n", "data: " + "{a: " * 2000 + "1" + "}" * 2000 + "\n"):
+        err = _refusal(write_spec(tmp_path, text))
+        assert err.problems == [f"the spec nests deeper than {MAX_YAML_DEPTH} levels (at line 1); a spec needs a few "
+                                "levels: flatten the lists and mappings"]
+
+
+def test_an_alias_bomb_is_refused_before_it_is_built(tmp_path):
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]  # nine levels of nine aliases: 9**10 values once expanded
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 10)]
+    err = _refusal(write_spec(tmp_path, "\n".join(lines) + "\n"))
+    assert len(err.problems) == 1 and "expands to more than 1,000,000 values once its aliases" in err.problems[0]
+
+
+def test_aliases_that_nest_past_the_depth_limit_or_contain_themselves_are_refused(tmp_path):
+    nest, close = "[" * 20, "]" * 20  # 20 levels each, 60 once the aliases are expanded
+    text = f"a: &a {nest}1{close}\nb: &b {nest}*a{close}\nc: {nest}*b{close}\n"
+    assert "expands to deeper than 50 levels" in _refusal(write_spec(tmp_path, text)).problems[0]
+    text = "data: {path: d.csv, target: y, window: 3}\nmodel: {layers: [{type: lstm, units: 4, x: &a [*a]}]}\n"
+    assert "holds an alias inside the very node it refers to (line 2)" in _refusal(write_spec(tmp_path, text)).problems[0]
+
+
+def test_a_few_aliases_within_the_bounds_still_load(tmp_path):
+    text = ("lstm: &lstm {type: lstm, units: 4, return_sequences: true}\nf: &f [x, y]\n"
+            "data: {path: d.csv, target: y, window: 5, features: *f}\n"
+            "model: {layers: [*lstm, {<<: *lstm, return_sequences: false}, {type: dense, units: 1}]}\n")
+    raw = safe_load_unique(text)
+    assert raw["data"]["features"] == ["x", "y"] and raw["model"]["layers"][1]["return_sequences"] is False
+
+
+def test_a_spec_path_that_is_a_symlink_loop_is_refused(tmp_path):
+    path = tmp_path / "loop.yaml"
+    path.symlink_to(path)
+    assert _refusal(path).problems == ["the spec path is a symlink loop (its links lead back to themselves); "
+                                       "point it at a YAML file"]
+
+
+# --- numbers in a layer's arguments (issue 26, point 8) --------------------------------------------
+
+
+_RATE = "must be a number >= 0 and < 1 (the fraction of inputs dropped), got"
+
+
+@pytest.mark.parametrize(
+    ("layer", "problem"),
+    [
+        ({"type": "lstm", "units": 4, "dropout": float("nan")}, f"dropout {_RATE} nan"),
+        ({"type": "lstm", "units": 4, "recurrent_dropout": float("inf")}, f"recurrent_dropout {_RATE} inf"),
+        ({"type": "lstm", "units": 4, "dropout": -1}, f"dropout {_RATE} -1"),
+        ({"type": "lstm", "units": 4, "dropout": 1e12}, f"dropout {_RATE} 1000000000000.0"),
+        ({"type": "lstm", "units": 4, "dropout": "1e12"}, f"dropout {_RATE} '1e12'"),  # YAML 1.1 reads 1e12 as text
+        ({"type": "dropout", "rate": 1}, f"rate {_RATE} 1"),
+        ({"type": "bidirectional", "layer": {"type": "gru", "units": 4, "dropout": True}}, f"layer.dropout {_RATE} True"),
+        ({"type": "time_distributed", "layer": {"type": "dropout", "rate": -0.5}}, f"layer.rate {_RATE} -0.5"),
+        ({"type": "lstm", "units": 4, "kernel_regularizer": {"class_name": "L2", "config": {"l2": float("nan")}}},
+         "kernel_regularizer.config.l2 must be a finite number, got nan"),
+        ({"type": "lstm", "units": 4, "foo": [1.0, float("-inf")]}, "foo[1] must be a finite number, got -inf"),
+    ],
+)
+def test_layer_arguments_must_be_finite_and_rates_in_zero_to_one(layer, problem):
+    layers = [{"type": "lstm", "units": 4, "return_sequences": True}, layer, {"type": "dense", "units": 1}]
+    for keras_checks in (False, True):  # refused before TensorFlow loads, and with it
+        with pytest.raises(SpecError) as caught:
+            load_spec(spec_dict("s.csv", model={"layers": layers}), keras_checks=keras_checks)
+        assert caught.value.problems == [f"model.layers[1] {problem}"]
+
+
+def test_rates_from_zero_up_to_one_are_accepted():
+    layers = [{"type": "lstm", "units": 4, "dropout": 0, "recurrent_dropout": 0.99, "return_sequences": True},
+              {"type": "dropout", "rate": 0.5}, {"type": "dense", "units": 1}]
+    assert load_spec(spec_dict("s.csv", model={"layers": layers})).model.layers[1].kwargs == {"rate": 0.5}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 from typing import Any
 
@@ -47,19 +48,97 @@ def _check_unique_keys(node: yaml.Node, loader: yaml.SafeLoader, path: str, seen
             _check_unique_keys(value_node, loader, name, seen_nodes)
 
 
+# Bounds on a YAML document, far above what a spec or a strategy file holds (a spec nests about 6
+# levels and holds a few hundred values): past them, the text is an accident or an attack (a
+# "billion laughs" of nested aliases), refused before Python builds it or recurses through it.
+MAX_YAML_DEPTH = 50
+MAX_YAML_VALUES = 1_000_000  # counting what each alias (*name) stands for, every time it is used
+
+
+class YamlLimitError(yaml.YAMLError):
+    """A YAML document nests too deep, expands past ``MAX_YAML_VALUES`` through its aliases, or refers to itself."""
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing to nest deeper than ``MAX_YAML_DEPTH`` (its composer recurses per level)."""
+
+    def __init__(self, text: str):
+        super().__init__(text)
+        self._depth = 0
+
+    def compose_node(self, parent, index):
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                line = self.peek_event().start_mark.line + 1
+                raise YamlLimitError(
+                    f"nests deeper than {MAX_YAML_DEPTH} levels (at line {line}); a spec needs a few levels: "
+                    "flatten the lists and mappings"
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _check_expanded_size(root: yaml.Node) -> None:
+    """Refuse a node graph whose aliases expand it past the bounds, or make it contain itself.
+
+    Iterative, and each node is measured once, so a bomb of 10**9 values is measured in microseconds.
+    """
+    size: dict[int, int] = {}  # id(node) -> values under it, aliases expanded
+    depth: dict[int, int] = {}  # id(node) -> levels under it, aliases expanded
+    on_path: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        else:
+            children = []
+        if children_done:
+            on_path.discard(key)
+            size[key] = 1 + sum(size[id(child)] for child in children)
+            depth[key] = 1 + max((depth[id(child)] for child in children), default=0)
+            if size[key] > MAX_YAML_VALUES or depth[key] > MAX_YAML_DEPTH:
+                line = node.start_mark.line + 1
+                what = (f"more than {MAX_YAML_VALUES:,} values" if size[key] > MAX_YAML_VALUES
+                        else f"deeper than {MAX_YAML_DEPTH} levels")
+                raise YamlLimitError(
+                    f"expands to {what} once its aliases (*name) are replaced by what they stand for (from line "
+                    f"{line}); a spec needs no such thing: write the values out, or use fewer aliases"
+                )
+            continue
+        if key in size:
+            continue
+        if key in on_path:
+            raise YamlLimitError(
+                f"holds an alias inside the very node it refers to (line {node.start_mark.line + 1}), "
+                "which would make a value contain itself: remove that alias"
+            )
+        on_path.add(key)
+        stack.append((node, True))
+        stack.extend((child, False) for child in children if id(child) not in size)
+
+
 def safe_load_unique(text: str) -> Any:
-    """``yaml.safe_load``, but a key given twice in one mapping (at any depth) is refused.
+    """``yaml.safe_load``, but a key given twice in one mapping (at any depth) is refused, and so is a
+    document nested or expanded (through aliases) past ``MAX_YAML_DEPTH`` / ``MAX_YAML_VALUES``.
 
     Raises:
         DuplicateKeyError: naming the key's path and both lines, e.g. ``data.window is given twice,
             at lines 3 and 5``.
+        YamlLimitError: the document nests too deep, expands too far, or contains itself.
         yaml.YAMLError: the text is not YAML.
     """
-    loader = yaml.SafeLoader(text)
+    loader = _BoundedLoader(text)
     try:
         node = loader.get_single_node()
         if node is None:
             return None
+        _check_expanded_size(node)
         _check_unique_keys(node, loader, "", set())
         return loader.construct_document(node)
     finally:
@@ -82,8 +161,9 @@ def load_spec(spec: str | Path | dict | Spec, *, keras_checks: bool = True) -> S
         return _validate(spec, base_dir=Path.cwd(), source=None, keras_checks=keras_checks)
     path = Path(spec).expanduser()
     source = str(path)
+    resolved = _resolve_spec_path(path, source)
     if not path.is_file():
-        raise SpecError(f"spec file not found; expected a YAML file at {path.resolve()}")
+        raise SpecError(f"spec file not found; expected a YAML file at {resolved}")
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
@@ -92,6 +172,8 @@ def load_spec(spec: str | Path | dict | Spec, *, keras_checks: bool = True) -> S
         raw = safe_load_unique(text)
     except DuplicateKeyError as err:
         raise SpecError(str(err), source) from None
+    except YamlLimitError as err:
+        raise SpecError(f"the spec {err}", source) from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -101,4 +183,21 @@ def load_spec(spec: str | Path | dict | Spec, *, keras_checks: bool = True) -> S
         raise SpecError("the spec file is empty; it needs at least 'data' and 'model'", source)
     if isinstance(raw, dict) and "output" not in raw:
         raw["output"] = f"runs/{path.stem}"
-    return _validate(raw, base_dir=path.resolve().parent, source=source, keras_checks=keras_checks)
+    return _validate(raw, base_dir=resolved.parent, source=source, keras_checks=keras_checks)
+
+
+def _resolve_spec_path(path: Path, source: str) -> Path:
+    """``path`` made absolute with its links followed; a symlink loop is refused."""
+    try:
+        resolved = path.resolve()
+    except RuntimeError:  # Python < 3.13 says "Symlink loop from ..." this way
+        raise SpecError(_SYMLINK_LOOP, source) from None
+    try:
+        path.stat()
+    except OSError as err:  # missing or unreadable: the caller says so
+        if err.errno == errno.ELOOP:
+            raise SpecError(_SYMLINK_LOOP, source) from None
+    return resolved
+
+
+_SYMLINK_LOOP = "the spec path is a symlink loop (its links lead back to themselves); point it at a YAML file"

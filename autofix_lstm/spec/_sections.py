@@ -8,6 +8,8 @@ them (``_KERAS_CHECKS``), so a spec bad elsewhere is refused without importing T
 from __future__ import annotations
 
 import copy
+import math
+import numbers
 import re
 from pathlib import Path
 from typing import Any, Literal, Union, get_args
@@ -186,6 +188,10 @@ class ModelSpec(_Strict):
                 raise ValueError(".layers must hold at least one layer")
             if len(self.layers) > MAX_LAYERS:
                 raise ValueError(f".layers must hold at most {MAX_LAYERS} layers, got {len(self.layers)}")
+            bad_numbers = [f".layers[{index}] {problem}" for index, layer in enumerate(self.layers)
+                           for problem in _layer_number_problems({"type": layer.type, **layer.kwargs})]
+            if bad_numbers:  # checked without Keras, which takes `dropout: .nan` or `-1` and trains on it
+                raise ValueError("\n".join(bad_numbers))
             if not _keras_checks(info):
                 return self
             from autofix_lstm.modeling.build import check_layers
@@ -203,6 +209,45 @@ class ModelSpec(_Strict):
             if problems:
                 raise ValueError("\n".join(f".layers{line}" for line in problems))
         return self
+
+
+_RATE_KWARGS = ("dropout", "recurrent_dropout")  # fractions of a recurrent layer's inputs dropped
+
+
+def _layer_number_problems(layer: dict[str, Any]) -> list[str]:
+    """Why the numbers in one layer's arguments (``layer``: ``{type, **kwargs}``) are not what Keras should get: each non-finite number
+    (at any depth: a wrapped layer, a regularizer's settings, a list), and each rate (``dropout``,
+    ``recurrent_dropout``, a dropout layer's ``rate``) not in [0, 1). ``units``/``filters`` are left
+    to ``_layer_size_problems``, which says what they must be.
+    """
+    problems: list[str] = []
+
+    def visit(value: Any, name: str, in_layer: bool, layer_type: Any, depth: int) -> None:
+        if depth > 50:  # a mapping given as a dict may contain itself; a YAML one cannot (the loader refuses it)
+            return
+        if isinstance(value, dict):
+            is_layer = in_layer or "type" in value
+            inner_type = value.get("type") if "type" in value else layer_type
+            for key, item in value.items():
+                where = f"{name}{key}"
+                if is_layer and key in _COUNT_KWARGS:
+                    continue
+                if is_layer and (key in _RATE_KWARGS or (key == "rate" and inner_type == "dropout")):
+                    if isinstance(item, bool) or not isinstance(item, numbers.Real) or not 0 <= item < 1:
+                        problems.append(
+                            f"{where} must be a number >= 0 and < 1 (the fraction of inputs dropped), got {item!r}"
+                        )
+                    continue
+                child_is_layer = isinstance(item, dict) and "type" in item
+                visit(item, f"{where}.", child_is_layer, inner_type, depth + 1)
+        elif isinstance(value, (list, tuple)):
+            for index, item in enumerate(value):
+                visit(item, f"{name.removesuffix('.')}[{index}].", False, layer_type, depth + 1)
+        elif isinstance(value, numbers.Real) and not isinstance(value, bool) and not math.isfinite(value):
+            problems.append(f"{name.removesuffix('.')} must be a finite number, got {value!r}")
+
+    visit(layer, "", True, None, 0)
+    return problems
 
 
 def _layer_size_problems(layers: list[LayerSpec]) -> dict[int, str]:
