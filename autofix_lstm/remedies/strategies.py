@@ -38,6 +38,8 @@ class FieldSpace(BaseModel):
     def _one_kind(self) -> FieldSpace:
         if (self.values is None) == (self.range is None):
             raise ValueError("give exactly one of 'values' (a list) or 'range' ({min, max, sampling})")
+        if self.values is not None and not self.values:
+            raise ValueError("values must list at least one candidate, got []; add the values to try, or remove the field")
         if self.range is not None:
             unknown = set(self.range) - {"min", "max", "sampling"}
             if unknown or not {"min", "max"} <= set(self.range):
@@ -63,6 +65,10 @@ class Strategy(BaseModel):
 
     @model_validator(mode="after")
     def _known_fields(self) -> Strategy:
+        if not self.fields:
+            raise ValueError(
+                f"fields must name at least one field to change, got {{}}; known fields are {sorted(FIELDS)}"
+            )
         unknown = sorted(set(self.fields) - set(FIELDS))
         if unknown:
             raise ValueError(f"fields {unknown} are not known; known fields are {sorted(FIELDS)}")
@@ -89,10 +95,15 @@ def _load_file(path_or_text: Path | str, origin: str) -> Strategy:
         raw = safe_load_unique(path_or_text)  # a key given twice is refused, as in the spec
     except yaml.YAMLError as err:
         raise SpecError(f"strategy file {origin} is not valid YAML: {err}") from None
+    if raw is None:
+        raise SpecError(f"strategy file {origin} is empty; it needs at least 'name' and 'fields' (the fields it changes)")
     try:
         return Strategy.model_validate(raw)
     except ValidationError as err:
-        problems = [f"strategy file {origin}: {'.'.join(map(str, e['loc']))} {e['msg']}" for e in err.errors()]
+        problems = []
+        for e in err.errors():
+            where = ".".join(map(str, e["loc"]))
+            problems.append(f"strategy file {origin}: {where + ' ' if where else ''}{e['msg'].removeprefix('Value error, ')}")
         raise SpecError(problems) from None
 
 
@@ -124,7 +135,12 @@ def resolve_strategies(selection: str | list[str], base_dir: Path) -> list[Strat
             path = path if path.is_absolute() else base_dir / path
             if not path.is_file():
                 raise SpecError(f"search.strategies names {item!r}, but no file is at {path}")
-            out.append(_load_file(path.read_text(encoding="utf-8"), str(path)))
+            try:  # as for the spec file: bytes that are not UTF-8 text are refused, not a traceback
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as err:
+                raise SpecError(f"search.strategies names {item!r}, but the strategy file {path} cannot be read: {err}; "
+                                "save it as UTF-8 text") from None
+            out.append(_load_file(text, str(path)))
         else:
             out.append(get_strategy(item))
     return out

@@ -1,0 +1,45 @@
+"""A user's strategy file is refused, naming the file and the key, when it cannot be read or offers nothing to try."""
+
+from __future__ import annotations
+
+import pytest
+
+from autofix_lstm.errors import SpecError
+from autofix_lstm.remedies.strategies import resolve_strategies
+
+
+def _refused(tmp_path, content: str | bytes) -> list[str]:
+    path = tmp_path / "mine.yaml"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    with pytest.raises(SpecError) as caught:
+        resolve_strategies(["mine.yaml"], tmp_path)
+    assert all(str(path) in problem for problem in caught.value.problems), caught.value.problems
+    return caught.value.problems
+
+
+def test_a_strategy_file_that_is_not_utf8_is_refused_like_the_spec(tmp_path):
+    (problem,) = _refused(tmp_path, b"name: mine\nfields:\n  dropout.rate: {values: [0.1]}\n\xff\xfe\x81\n")
+    assert problem.startswith(f"search.strategies names 'mine.yaml', but the strategy file {tmp_path / 'mine.yaml'} "
+                              "cannot be read: 'utf-8' codec can't decode byte 0xff")
+    assert problem.endswith("; save it as UTF-8 text")
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("", "is empty; it needs at least 'name' and 'fields' (the fields it changes)"),
+        ("name: mine\nfields: {}\n", ": fields must name at least one field to change, got {}; known fields are ["),
+        ("name: mine\nfields:\n  dropout.rate: {values: []}\n",
+         ": fields.dropout.rate values must list at least one candidate, got []; add the values to try, or remove "
+         "the field"),
+    ],
+)
+def test_a_strategy_file_with_nothing_to_try_is_refused_naming_the_key(tmp_path, text, problem):
+    (line,) = _refused(tmp_path, text)
+    assert problem in line
+
+
+def test_a_strategy_file_with_fields_and_values_loads(tmp_path):
+    (tmp_path / "mine.yaml").write_text("name: mine\nfields:\n  dropout.rate: {values: [0.0, 0.1]}\n")
+    (strategy,) = resolve_strategies(["mine.yaml"], tmp_path)
+    assert strategy.fields["dropout.rate"].values == [0.0, 0.1]
