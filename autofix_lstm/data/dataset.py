@@ -143,12 +143,32 @@ class Dataset:
 
 
 def _read_table(path: Path) -> pd.DataFrame:
+    header = None
     try:
-        if path.suffix.lower() == ".csv":
-            return pd.read_csv(path)
-        return pd.read_parquet(path)
+        if path.suffix.lower() != ".csv":
+            return pd.read_parquet(path)
+        frame = pd.read_csv(path)
+        # pandas renames a repeated name ('x', 'x' -> 'x', 'x.1'): read the header line as data to see it as written
+        header = pd.read_csv(path, header=None, nrows=1, dtype=str).iloc[0].tolist()
     except Exception as err:  # pandas raises many types for a bad file
         raise DataError(f"cannot read {path}: {type(err).__name__}: {err}") from None
+    _refuse_duplicate_names([name for name in header if isinstance(name, str)], str(path),
+                            " in the header; pandas would read the second as '{0}.1', so data.features or "
+                            "data.target could pick either")
+    return frame
+
+
+def _refuse_duplicate_names(names: list, source: str, why: str = "") -> None:
+    """Raise naming the first column name given more than once (``why``: a format string of the name)."""
+    seen: dict = {}  # name -> its 1-based column numbers
+    for number, name in enumerate(names, 1):
+        seen.setdefault(name, []).append(number)
+    for name, numbers in seen.items():
+        if len(numbers) > 1:
+            raise DataError(
+                f"{source}: column name {name!r} appears {len(numbers)} times (columns "
+                f"{', '.join(map(str, numbers))}){why.format(name)}; give each column a name of its own"
+            )
 
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -185,6 +205,12 @@ def _handle_missing(
     frame = frame[columns].copy()
     index = None if in_file else frame.index
     numeric_cols = [c for c in columns if pd.api.types.is_numeric_dtype(frame[c])]
+    for column in numeric_cols:
+        if pd.api.types.is_complex_dtype(frame[column]):
+            raise DataError(
+                f"{source}: column {column!r} has complex dtype {frame[column].dtype}; the model takes real numbers: "
+                "keep the real part, or the real and imaginary parts as two columns"
+            )
     for column in numeric_cols:  # finite here, infinite once the model reads it in float32
         values = frame[column].to_numpy(dtype=np.float64)
         rows = np.flatnonzero(np.isfinite(values) & (np.abs(values) > FLOAT32_MAX))
@@ -196,6 +222,16 @@ def _handle_missing(
     frame[numeric_cols] = frame[numeric_cols].replace([np.inf, -np.inf], np.nan)
     present = frame.notna()
     labels = frame[target]
+    empty = [c for c in columns if not present[c].any()]
+    if empty and how != "error":  # ("error" names every column with a missing value already)
+        one = len(empty) == 1
+        raise DataError(
+            f"{source}: column{'' if one else 's'} {', '.join(map(repr, empty))} "
+            f"{'has' if one else 'have'} no value in any of {'its' if one else 'their'} {len(frame)} rows "
+            f"(every one is missing, NaN or infinite), so data.missing: {how} leaves no sample; fill "
+            f"{'it' if one else 'them'} or leave {'it' if one else 'them'} out of data.features"
+            + (", and set data.target to a column with values" if target in empty else "")
+        )
     if how == "error":
         problems = []
         for column in columns:
@@ -275,6 +311,32 @@ def split_index(n_samples: int, validation_split: float) -> int:
     return n_samples - n_val
 
 
+def min_samples(validation_split: float) -> int:
+    """The fewest samples that leave ``MIN_TRAIN_SAMPLES`` to train on after ``split_index``."""
+    def enough(n: int) -> bool:
+        return split_index(n, validation_split) >= MIN_TRAIN_SAMPLES
+
+    low, high = MIN_TRAIN_SAMPLES + MIN_VAL_SAMPLES, 1  # enough() grows with n: a binary search
+    while not enough(low * high):
+        high *= 2
+    low, high = max(low, low * high // 2), low * high
+    while low < high:
+        middle = (low + high) // 2
+        low, high = (low, middle) if enough(middle) else (middle + 1, high)
+    return low
+
+
+def _check_table_sizes(n_samples: int, rows: int, data, source: str, gaps: str = "") -> None:
+    """``_check_sizes`` for a table of ``rows`` rows; without ``gaps``, say how many rows the window needs."""
+    window, horizon = data.window, data.horizon
+    needed = f" (rows {rows} - window {window} - horizon {horizon} + 1{gaps})"
+    if not gaps:
+        least = min_samples(data.validation_split) + window + horizon - 1
+        needed += (f": the table has {rows} row{'' if rows == 1 else 's'}, and window {window} and horizon "
+                   f"{horizon} need at least {least} rows")
+    _check_sizes(n_samples, split_index(n_samples, data.validation_split), source, needed)
+
+
 def _check_sizes(n_samples: int, split: int, source: str, needed: str) -> None:
     if split < MIN_TRAIN_SAMPLES or n_samples - split < MIN_VAL_SAMPLES:
         raise DataError(
@@ -297,6 +359,7 @@ def _from_table(spec: Spec, frame: pd.DataFrame, source: str, in_file: bool = Tr
     d = spec.data
     if len(frame) == 0:
         raise DataError(f"{source}: the table has no data rows (columns {list(frame.columns)}); provide the data")
+    _refuse_duplicate_names(list(frame.columns), source)
     if d.target not in frame.columns:
         raise DataError(f"{source}: target column {d.target!r} is not in the data; columns are {list(frame.columns)}")
     if d.features is None:
@@ -316,6 +379,8 @@ def _from_table(spec: Spec, frame: pd.DataFrame, source: str, in_file: bool = Tr
                     f"{source}: feature column {column!r} is not numeric (dtype {frame[column].dtype}); "
                     "encode it as numbers or leave it out of data.features"
                 )
+    full = max(0, len(frame) - d.window - d.horizon + 1)
+    _check_table_sizes(full, len(frame), d, source)  # before any other check on the values: too few rows says so
     table, labels, feature_ok, target_ok = _handle_missing(frame, features, d.target, d.missing, source, in_file)
     observed = labels[target_ok]
     _check_target_varies(observed.to_numpy(), source)
@@ -327,10 +392,9 @@ def _from_table(spec: Spec, frame: pd.DataFrame, source: str, in_file: bool = Tr
     starts = sample_starts(feature_ok, target_ok, d.window, d.horizon)
     y = y_all[starts + d.window - 1 + d.horizon]
     split = split_index(len(starts), d.validation_split)
-    full = max(0, len(frame) - d.window - d.horizon + 1)
-    gaps = "" if len(starts) == full else f", less {full - len(starts)} windows over missing values"
-    _check_sizes(len(starts), split, source,
-                 f" (rows {len(frame)} - window {d.window} - horizon {d.horizon} + 1{gaps})")
+    if len(starts) < full:
+        _check_table_sizes(len(starts), len(frame), d, source,
+                           f", less {full - len(starts)} windows over missing values")
     _check_target_varies(y, source)
     return Dataset(
         x_train=window_view(rows, starts[:split], d.window), y_train=y[:split],
@@ -341,10 +405,47 @@ def _from_table(spec: Spec, frame: pd.DataFrame, source: str, in_file: bool = Tr
     )
 
 
-def _nonfinite_samples(x: np.ndarray, y: np.ndarray, source: str) -> np.ndarray:
-    """Which windowed samples hold NaN or infinite values, once ``x`` and ``y`` are checked to match."""
+def _check_shape(x: np.ndarray, source: str, name: str = "x") -> None:
+    """Refuse windows of 0 timesteps or 0 features (an LSTM cannot read them)."""
+    if x.ndim != 3:
+        raise DataError(f"{source}: {name} must have shape (samples, timesteps, features), got shape {x.shape}")
+    empty = [f"0 {what}" for what, size in (("timesteps", x.shape[1]), ("features", x.shape[2])) if size == 0]
+    if empty:
+        raise DataError(
+            f"{source}: array {name!r} has shape {x.shape}: {' and '.join(empty)}; each sample needs at least "
+            "1 timestep of at least 1 feature, shape (samples, timesteps >= 1, features >= 1). Save windows "
+            "that hold values"
+        )
+
+
+def _check_real_and_in_range(array: np.ndarray, source: str, name: str) -> None:
+    """Refuse complex arrays, and finite values that float32 (what the model computes in) makes infinite."""
+    if np.iscomplexobj(array):
+        raise DataError(
+            f"{source}: array {name!r} has complex dtype {array.dtype}; the model takes real numbers: save "
+            "the real part, or the real and imaginary parts as separate features"
+        )
+    if not np.issubdtype(array.dtype, np.floating):
+        return  # integers fit float32's range; text labels are encoded
+    with np.errstate(invalid="ignore"):
+        beyond = np.isfinite(array) & (np.abs(array) > FLOAT32_MAX)
+    count = int(beyond.sum())
+    if count:
+        samples = np.flatnonzero(beyond.reshape(len(array), -1).any(axis=1))
+        raise DataError(
+            f"{source}: array {name!r} holds {count} values beyond float32's range (|value| > 3.4e38) in "
+            f"{len(samples)} sample{'' if len(samples) == 1 else 's'} (first: {samples[:5].tolist()}); the model "
+            "computes in float32: rescale the array or fix those values"
+        )
+
+
+def _nonfinite_samples(x: np.ndarray, y: np.ndarray, source: str, names: tuple[str, str] = ("x", "y")) -> np.ndarray:
+    """Which windowed samples hold NaN or infinite values, once ``x`` and ``y`` are checked to match, to
+    be real, and to fit float32."""
     if len(x) != len(y):
         raise DataError(f"{source}: x has {len(x)} samples but y has {len(y)}; they must match")
+    for array, name in zip((x, y), names):
+        _check_real_and_in_range(array, source, name)
     if not np.issubdtype(x.dtype, np.number):
         raise DataError(f"{source}: x must be numeric, got dtype {x.dtype}")
     bad = ~np.isfinite(x.astype(np.float64)).all(axis=(1, 2))
@@ -360,8 +461,7 @@ def _nonfinite_line(bad: np.ndarray) -> str:
 def _from_arrays(spec: Spec, x: np.ndarray, y: np.ndarray, source: str) -> Dataset:
     x = np.asarray(x)
     y = np.asarray(y).reshape(-1) if np.asarray(y).ndim == 2 and np.asarray(y).shape[1] == 1 else np.asarray(y)
-    if x.ndim != 3:
-        raise DataError(f"{source}: x must have shape (samples, timesteps, features), got shape {x.shape}")
+    _check_shape(x, source)
     if y.ndim != 1:
         raise DataError(f"{source}: y must have shape (samples,), got shape {y.shape}")
     bad = _nonfinite_samples(x, y, source)
@@ -441,11 +541,10 @@ def _labels(y, source: str) -> np.ndarray:
     return y
 
 
-def _windows(x, y, source: str) -> tuple[np.ndarray, np.ndarray]:
+def _windows(x, y, source: str, names: tuple[str, str] = ("x", "y")) -> tuple[np.ndarray, np.ndarray]:
     x, y = np.asarray(x), _labels(y, source)
-    if x.ndim != 3:
-        raise DataError(f"{source}: x must have shape (samples, timesteps, features), got shape {x.shape}")
-    bad = _nonfinite_samples(x, y, source)
+    _check_shape(x, source, names[0])
+    bad = _nonfinite_samples(x, y, source, names)
     if bad.any():
         raise DataError(f"{source}: {_nonfinite_line(bad)}; clean them first")
     return x.astype(np.float32), y
@@ -462,7 +561,7 @@ def dataset_from_arrays(x_train, y_train, x_val, y_val, *, task: str | None = No
         DataError: shapes that do not fit, NaN/infinite values, a constant target, too few samples.
     """
     x_train, y_train = _windows(x_train, y_train, "the training arrays (x, y)")
-    x_val, y_val = _windows(x_val, y_val, "validation_data")
+    x_val, y_val = _windows(x_val, y_val, "validation_data", ("x_val", "y_val"))
     if x_train.shape[1:] != x_val.shape[1:]:
         raise DataError(
             f"validation_data: x_val has windows of shape {x_val.shape[1:]} but x has {x_train.shape[1:]}; they must match"

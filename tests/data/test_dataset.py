@@ -7,7 +7,14 @@ import pandas as pd
 import pytest
 from helpers import make_series_csv, make_windows_npz, series_frame, spec_dict, write_spec
 
-from autofix_lstm.data.dataset import MIN_VAL_SAMPLES, infer_task, load_dataset, split_index, window_table
+from autofix_lstm.data.dataset import (
+    MIN_VAL_SAMPLES,
+    dataset_from_arrays,
+    infer_task,
+    load_dataset,
+    split_index,
+    window_table,
+)
 from autofix_lstm.errors import DataError, SpecError
 from autofix_lstm.spec import load_spec
 
@@ -323,4 +330,96 @@ def test_declared_binary_with_three_values_is_refused():
     frame["label"] = np.arange(60) % 3
     spec = load_spec(spec_dict(None, data={"path": None, "target": "label", "features": ["x"], "task": "binary"}))
     with pytest.raises(DataError, match="data.task is binary but the target has 3 distinct values"):
+        load_dataset(spec, frame=frame)
+
+
+# --- degenerate files (issue 26) --------------------------------------------------------------------
+
+
+def _npz_spec(tmp_path, x: np.ndarray, y: np.ndarray, **data):
+    np.savez(tmp_path / "w.npz", x=x, y=y)
+    return load_spec(write_spec(tmp_path, spec_dict("w.npz", data=data)))
+
+
+@pytest.mark.parametrize(("shape", "what"), [((30, 0, 2), "0 timesteps"), ((30, 4, 0), "0 features")])
+def test_npz_without_timesteps_or_features_is_refused(tmp_path, shape, what):
+    # Issue 26 (5): 0 timesteps passed and failed inside LSTM.call; 0 features trained on no input.
+    y = np.arange(30, dtype=np.float64)
+    with pytest.raises(DataError, match=rf"array 'x' has shape \({shape[0]}, {shape[1]}, {shape[2]}\): {what}"):
+        load_dataset(_npz_spec(tmp_path, np.zeros(shape), y))
+    with pytest.raises(DataError, match=what):
+        load_dataset(load_spec({"data": {}, "model": spec_dict()["model"]}), x=np.zeros(shape), y=y)
+    with pytest.raises(DataError, match=what):
+        dataset_from_arrays(np.zeros(shape), y, np.zeros(shape), y)
+
+
+@pytest.mark.parametrize("array", ["x", "y"])
+def test_npz_values_beyond_float32_are_refused_like_a_csv(tmp_path, array):
+    # Issue 26 (9): 1e308 in float64 became inf in float32 and was trained on (loss_diverged).
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(30, 4, 2)), rng.normal(size=30)
+    (x if array == "x" else y).flat[[3, 5]] = [1e308, -1e300]
+    for missing in ("error", "drop"):
+        with pytest.raises(DataError, match=rf"array '{array}' holds 2 values beyond float32's range"):
+            load_dataset(_npz_spec(tmp_path, x, y, missing=missing))
+    with pytest.raises(DataError, match="2 values beyond float32's range"):
+        dataset_from_arrays(x, y, x, y)
+
+
+@pytest.mark.parametrize("array", ["x", "y"])
+def test_complex_npz_is_refused_naming_the_dtype(tmp_path, array):
+    rng = np.random.default_rng(0)
+    arrays = {"x": rng.normal(size=(30, 4, 2)), "y": rng.normal(size=30)}
+    arrays[array] = arrays[array] + 1j
+    with pytest.raises(DataError, match=rf"array '{array}' has complex dtype complex128"):
+        load_dataset(_npz_spec(tmp_path, arrays["x"], arrays["y"]))
+
+
+def test_duplicate_csv_column_names_are_refused_naming_the_column(tmp_path):
+    # Issue 26 (10): pandas renamed the second 'x' to 'x.1' and features: [x] picked one of the two.
+    frame = series_frame(40)
+    path = tmp_path / "dup.csv"
+    path.write_text("x,x,y\n" + "\n".join(f"{a},{b},{c}" for a, b, c in frame[["t", "x", "y"]].to_numpy()) + "\n")
+    spec = load_spec(write_spec(tmp_path, spec_dict("dup.csv", data={"features": ["x"], "window": 2})))
+    with pytest.raises(DataError, match=r"dup.csv: column name 'x' appears 2 times \(columns 1, 2\) in the header"):
+        load_dataset(spec)
+    path.write_text('"x","x.1",y\n' + "\n".join(f"{a},{b},{c}" for a, b, c in frame[["t", "x", "y"]].to_numpy()))
+    assert load_dataset(spec).feature_names == ["x"]  # 'x.1' written as such is a name of its own
+
+
+def test_duplicate_columns_in_a_frame_are_refused():
+    frame = pd.concat([series_frame(40)[["x"]], series_frame(40)[["x", "y"]]], axis=1)
+    spec = load_spec(spec_dict(None, data={"path": None, "features": ["x"], "window": 2}))
+    with pytest.raises(DataError, match="column name 'x' appears 2 times"):
+        load_dataset(spec, frame=frame)
+
+
+@pytest.mark.parametrize("missing", ["drop", "ffill", "interpolate"])
+@pytest.mark.parametrize("column", ["x", "y"])
+def test_an_all_nan_column_is_named(missing, column):
+    # Issue 26 (14): this said "0 samples are too few" without naming the column.
+    frame = series_frame(40)
+    frame[column] = np.nan
+    spec = load_spec(spec_dict(None, data={"path": None, "missing": missing, "window": 2}))
+    with pytest.raises(DataError, match=rf"column '{column}' has no value in any of its 40 rows"):
+        load_dataset(spec, frame=frame)
+
+
+@pytest.mark.parametrize("rows", [1, 3])
+def test_a_table_too_short_for_the_window_says_how_many_rows_it_needs(tmp_path, rows):
+    # Issue 26 (14): a one-row CSV was refused as "the target is constant".
+    series_frame(rows).to_csv(tmp_path / "short.csv", index=False)
+    spec = load_spec(write_spec(tmp_path, spec_dict("short.csv", data={"window": 8, "horizon": 1})))
+    with pytest.raises(DataError) as caught:
+        load_dataset(spec)
+    message = str(caught.value)
+    assert f"the table has {rows} row{'s' if rows > 1 else ''}" in message
+    assert "window 8 and horizon 1 need at least 14 rows" in message  # 6 samples + 8 - 1
+    assert "constant" not in message
+
+
+def test_a_complex_column_in_a_frame_is_refused_naming_the_dtype():
+    frame = series_frame(40).assign(x=lambda f: f["x"] + 1j)
+    spec = load_spec(spec_dict(None, data={"path": None, "window": 2}))
+    with pytest.raises(DataError, match="column 'x' has complex dtype complex128"):
         load_dataset(spec, frame=frame)
