@@ -16,8 +16,9 @@ def check_output_folder(spec: Spec) -> None:
     (``RunDir.check_writable``).
 
     Raises:
-        SpecError: a file stands where the folder, or a folder above it, should be.
-        RunFolderError: the folder, or the nearest existing folder above it, is not writable.
+        SpecError: the path holds a NUL byte or cannot be resolved (a symbolic link loop), or a file stands
+            where the folder, or a folder above it, should be.
+        RunFolderError: no file can be created in the folder, or in the nearest existing folder above it.
     """
     RunDir(spec.output_dir).check_writable(spec.source)
 

@@ -29,11 +29,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import errno
 import json
 import math
 import os
 import secrets
 import socket
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -195,21 +197,55 @@ class RunDir:
             _remove_if_empty(self.tensorboard)
 
     def check_writable(self, source: str | None = None) -> None:
-        """Fail, touching nothing, when the folder cannot be made or written.
+        """Fail, leaving nothing behind, when the folder cannot be made or written.
+
+        Checks what a command writing here needs: a path the system can resolve, a folder where the
+        nearest existing path is, and a file created there for real (and dropped at once): ``os.access``
+        says yes to root everywhere, /proc included.
 
         Raises:
-            SpecError: a file stands where the folder (or one of its parents) should be.
-            RunFolderError: the folder, or the nearest existing parent, is not writable.
+            SpecError: the path holds a NUL byte or cannot be resolved (a symbolic link loop, a link to
+                nothing, a name too long), or a file stands where the folder (or one of its parents) should be.
+            RunFolderError: no file can be created in the folder, or in the nearest existing folder above it.
         """
-        path = self.root
-        while not path.exists() and path != path.parent:
-            path = path.parent
+        if "\x00" in str(self.root):
+            raise SpecError(f"output {str(self.root)!r} holds a NUL byte (\\x00), which no file name can hold; "
+                            "set output to a folder name without it", source)
+        path = self._nearest_existing(source)
         if not path.is_dir():
             raise SpecError(f"output {self.root} cannot be made: {path} is a file, not a folder; "
                             "set output to a folder", source)
         if not os.access(path, os.W_OK | os.X_OK):
             raise RunFolderError(f"output {self.root} cannot be written: {path} is not writable by this user; "
                                  "set output to a folder you can write to, or change its permissions")
+        try:
+            with tempfile.TemporaryFile(dir=path):  # unnamed where the system can (O_TMPFILE), else removed at once
+                pass
+        except OSError as err:
+            raise RunFolderError(f"output {self.root} cannot be written: no file can be created in {path} "
+                                 f"({err.strerror or err}); set output to a folder you can write to, or change "
+                                 "its permissions") from None
+
+    def _nearest_existing(self, source: str | None) -> Path:
+        """The folder itself when it exists, else the nearest existing path above it."""
+        path = self.root
+        while path != path.parent:
+            try:
+                os.stat(path)
+                return path
+            except OSError as err:
+                if err.errno in (errno.ELOOP, errno.ENAMETOOLONG):
+                    raise SpecError(f"output {self.root} cannot be resolved ({err.strerror}); set output to a "
+                                    "folder path without a symbolic link loop", source) from None
+                if err.errno not in (errno.ENOENT, errno.ENOTDIR):
+                    raise RunFolderError(f"output {self.root} cannot be reached: {path} ({err.strerror}); set "
+                                         "output to a folder you can write to") from None
+            if os.path.islink(path):  # mkdir cannot make a folder through a link to nothing
+                raise SpecError(f"output {self.root} cannot be made: {path} is a symbolic link to "
+                                f"{os.readlink(path)}, which does not exist; set output to a folder, or remove "
+                                "the link", source)
+            path = path.parent
+        return path
 
     def lock(self) -> RunLock:
         """The folder's lock (a context manager): one search at a time per folder."""
@@ -416,16 +452,26 @@ def append_line(line: str, path: Path) -> Path:
     """Append ``line`` and a newline to ``path`` in one write, at once on disk (for ``tail -f``).
 
     The file is opened in append mode, so several processes (a chief and its workers) may append to
-    it: each line lands whole, after the ones before it.
+    it: each line lands whole, after the ones before it. After a partial last line (a kill cut its
+    write short) the line starts on a new one, so the two are not merged.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o666)
     try:
-        os.write(fd, (line.rstrip("\n") + "\n").encode("utf-8"))
+        data = (line.rstrip("\n") + "\n").encode("utf-8")
+        if _ends_partial_line(fd):
+            data = b"\n" + data
+        os.write(fd, data)
     finally:
         os.close(fd)
     return path
+
+
+def _ends_partial_line(fd: int) -> bool:
+    """Whether the file's last byte is anything but a newline (an empty file ends no line)."""
+    size = os.fstat(fd).st_size
+    return size > 0 and os.pread(fd, 1, size - 1) != b"\n"
 
 
 def save_model(model, path: Path) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from helpers import make_series_csv, make_windows_npz, spec_dict, write_spec
 from typer.testing import CliRunner
 
@@ -43,3 +44,52 @@ def test_check_reads_the_strategy_files_the_search_would(tmp_path):
     result = _invoke("check", str(path))
     assert result.exit_code == 2 and result.stderr.count("\n") == 1
     assert "search.strategies names 'mine.yaml', but no file is at" in result.stderr
+
+
+def test_check_refuses_an_npz_without_timesteps(tmp_path):
+    # Issue 26 (5): check said usable ("0 steps"), then search failed inside LSTM.call.
+    path = make_windows_npz(tmp_path, n=30, x=np.zeros((30, 0, 2)), y=np.arange(30.0))
+    result = _invoke("check", str(write_spec(tmp_path, spec_dict(path.name))))
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
+    assert "array 'x' has shape (30, 0, 2): 0 timesteps" in result.stderr
+
+
+# --- issue 26, points 6 and 11: the output folder is checked for what train and search need ------------------------
+
+
+def test_check_refuses_an_output_with_a_nul_byte_as_bad_input(tmp_path):
+    make_series_csv(tmp_path, n=100)
+    path = write_spec(tmp_path, spec_dict("series.csv", output="out\x00put"))
+    checked, trained = _invoke("check", str(path)), _invoke("train", str(path))
+    assert checked.exit_code == trained.exit_code == 2, trained.output
+    assert checked.stderr == trained.stderr
+    assert "output" in checked.stderr and "NUL byte" in checked.stderr and "ValueError" not in trained.output
+
+
+def test_check_refuses_an_output_through_a_symlink_loop_as_bad_input(tmp_path):
+    make_series_csv(tmp_path, n=100)
+    (tmp_path / "loop").symlink_to("loop")
+    path = write_spec(tmp_path, spec_dict("series.csv", output="loop/run"))
+    result = _invoke("check", str(path))
+    assert result.exit_code == 2, result.output
+    assert "output" in result.stderr and "cannot be resolved" in result.stderr
+
+
+def test_check_refuses_an_output_through_a_link_to_nothing_as_bad_input(tmp_path):
+    make_series_csv(tmp_path, n=100)
+    (tmp_path / "gone").symlink_to(tmp_path / "missing")
+    path = write_spec(tmp_path, spec_dict("series.csv", output="gone"))
+    result = _invoke("check", str(path))
+    assert result.exit_code == 2, result.output
+    assert "is a symbolic link to" in result.stderr and "which does not exist" in result.stderr
+
+
+def test_check_refuses_an_output_where_no_file_can_be_created_and_leaves_nothing(tmp_path):
+    make_series_csv(tmp_path, n=100)
+    path = write_spec(tmp_path, spec_dict("series.csv", output="/proc/autofix-run"))
+    result = _invoke("check", str(path))
+    assert result.exit_code == 3, result.output
+    assert "no file can be created in /proc" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["series.csv", "spec.yaml"]
+    assert _invoke("check", str(write_spec(tmp_path, spec_dict("series.csv", output="out")))).exit_code == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["series.csv", "spec.yaml"]  # the probe file is gone

@@ -187,3 +187,16 @@ def test_fresh_clears_the_tensorboard_logs_and_keeps_the_event_log(tmp_path):
     run.clear_search()
     assert not any(path.exists() for path in logs) and not run.tensorboard_trial("0").exists()
     assert notes.read_text() == "the user's" and len(read_events(run.events)) == 1
+
+
+def test_an_event_after_a_partial_last_line_starts_a_new_line(tmp_path):
+    # Issue 26 (13): the next event was appended onto a line a kill cut short, and both were lost.
+    path = tmp_path / "events.jsonl"
+    log = EventLog(path)
+    log.write("stage_started", stage="diagnosing")
+    with path.open("a") as f:
+        f.write('{"event": "trial_ended", "tri')  # a line a kill cut short
+    log.write("trial_started", trial_id="1")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert lines[1] == '{"event": "trial_ended", "tri' and json.loads(lines[2])["trial_id"] == "1"
+    assert [e["event"] for e in read_events(path)] == ["stage_started", "trial_started"]
