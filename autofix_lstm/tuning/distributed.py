@@ -102,6 +102,15 @@ class ScaleOut:
                             "path, with its data in data.path), not as a dict or in-memory data")
 
 
+def chief_spec_changes(spec) -> dict[str, object]:
+    """What a worker changes in its spec to train trials as the chief would (``Spec.updated`` takes it).
+
+    Workers read the spec file, not the chief's command line: chief.json carries these settings, which
+    an override may have changed and the fingerprint leaves out, such as ``--tensorboard``.
+    """
+    return {"search.tensorboard": bool(spec.search.tensorboard)}
+
+
 def threads_per_worker(workers: int, cores: int | None = None) -> int:
     """Each of ``workers`` processes' share of this machine's cores (at least 1)."""
     if cores is None:
@@ -261,7 +270,8 @@ class _Chief:
         host = socket.getfqdn() if self.plan.listen_all else "127.0.0.1"
         address = f"{host}:{port}"
         write_json({"address": address, "clock_origin": time.time() - self.clock(), "pid": os.getpid(),
-                    "host": socket.gethostname()}, self.run.chief_file)
+                    "host": socket.gethostname(), "spec_changes": chief_spec_changes(self.runner.spec)},
+                   self.run.chief_file)
         server.start()
         try:
             self.reporter.stage(f"serving trials at {address}" + (

@@ -6,8 +6,10 @@ chief, ``tuning.distributed``) whose trials are trained by the search's own ``Tr
 each one is trained, pruned, scored and recorded exactly as in a serial search, in the output
 folder the chief and every worker share. It reads the spec and its data itself and refuses to
 start when they are not the ones the chief's search is for (the fingerprint in
-search_state.json). The chief keeps the best's files and the oracle's state; a worker writes only
-its trials' records, the model of its own best trial, and a heartbeat file the chief watches.
+search_state.json); the chief's overrides its trials need (``--tensorboard``) it takes from
+chief.json. The chief keeps the best's files and the oracle's state; a worker writes only its
+trials' records, the model of its own best trial, their TensorBoard logs (``search.tensorboard``),
+and a heartbeat file the chief watches.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from autofix_lstm.errors import CorruptRunError, SearchInterrupted, SpecError, W
 from autofix_lstm.remedies.strategies import resolve_strategies
 from autofix_lstm.run_dir import RunDir, read_json, write_json
 from autofix_lstm.spec import Spec
-from autofix_lstm.tuning.distributed import CHIEF_PID_ENV, HEARTBEAT_SECONDS
+from autofix_lstm.tuning.distributed import CHIEF_PID_ENV, HEARTBEAT_SECONDS, chief_spec_changes
 from autofix_lstm.tuning.interrupts import StopRequested, StopSignals
 from autofix_lstm.tuning.records import BASELINE_ID, TrialRecord, TrialStatus, best_record, load_records
 from autofix_lstm.tuning.result import SearchReporter
@@ -90,6 +92,17 @@ def _wait_for_chief(address: str, timeout: float) -> None:
         raise WorkerError(f"no chief answered at {address} within {timeout:.0f}s") from None
     finally:
         channel.close()
+
+
+def _as_the_chief_says(spec: Spec, chief: dict) -> Spec:
+    """``spec`` with the chief's overrides its trials need (chief.json's ``spec_changes``, such as
+    ``--tensorboard``), so a worker's trials write what the chief's own would; only the fields
+    ``chief_spec_changes`` names are taken."""
+    changes = chief.get("spec_changes")
+    if not isinstance(changes, dict):
+        return spec
+    wanted = {path: value for path, value in changes.items() if path in chief_spec_changes(spec)}
+    return spec.updated(wanted) if wanted else spec
 
 
 class _Heartbeat:
@@ -202,7 +215,9 @@ def run_worker(spec: Spec, dataset: Dataset, *, address: str | None = None, work
         raise SpecError(f"{run.root} holds no search for this spec and data (its search_state.json is missing or "
                         "for another spec): a worker needs the same spec, strategy files and data as its chief")
     chief = read_json(run.chief_file) if run.chief_file.is_file() else {}
-    origin = float(chief.get("clock_origin", time.time())) if isinstance(chief, dict) else time.time()
+    chief = chief if isinstance(chief, dict) else {}
+    origin = float(chief.get("clock_origin", time.time()))
+    spec = _as_the_chief_says(spec, chief)
 
     def clock() -> float:
         return time.time() - origin

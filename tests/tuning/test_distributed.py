@@ -69,6 +69,20 @@ def test_workers_need_the_spec_as_a_file(tmp_path):
         ScaleOut(workers=2).check(load_spec(spec))
 
 
+def test_a_worker_takes_the_chiefs_tensorboard_override_from_chief_json(tmp_path):
+    from autofix_lstm.tuning.distributed import chief_spec_changes
+    from autofix_lstm.tuning.distributed_worker import _as_the_chief_says
+
+    spec = load_spec(_spec(tmp_path))  # as a worker reads it: search.tensorboard off
+    chief = {"spec_changes": chief_spec_changes(spec.updated({"search.tensorboard": True}))}
+    assert chief == {"spec_changes": {"search.tensorboard": True}}
+    taken = _as_the_chief_says(spec, json.loads(json.dumps(chief)))
+    assert taken.search.tensorboard and taken.output_dir == spec.output_dir
+    assert _as_the_chief_says(spec, {}) is spec  # a chief.json without it: the spec as written
+    ignored = _as_the_chief_says(spec, {"spec_changes": {"search.max_trials": 1}})  # only the fields it names
+    assert ignored.search.max_trials == TRIALS
+
+
 def test_a_worker_without_a_chief_gives_up_with_exit_code_3(tmp_path):
     path = _spec(tmp_path)
     result = CliRunner().invoke(app, ["worker", str(path), "--chief-address", "127.0.0.1:1", "--connect-timeout", "1"])
@@ -108,6 +122,24 @@ def test_a_chief_and_two_workers_run_every_trial_once_and_write_what_a_serial_se
     serial = run_search(*resolve_inputs(_spec(tmp_path, output="runs/serial")))
     assert _files(run.root) == _files(serial.output_dir)
     assert {r.worker for r in serial.records} == {"chief"}
+
+
+@pytest.mark.slow
+def test_tensorboard_on_the_command_line_reaches_the_workers_trials(tmp_path):
+    from autofix_lstm.inputs import resolve_inputs
+    from autofix_lstm.run_dir import TENSORBOARD_FILES
+    from autofix_lstm.tuning.driver import run_search
+
+    path = _spec(tmp_path)  # search.tensorboard is not in the file: only the chief's override turns it on
+    result = run_search(*resolve_inputs(path, workers=2, tensorboard=True, max_trials=2))
+    run = RunDir(result.output_dir)
+    records = load_records(run)
+    assert len(records) == 2 and {r.worker for r in records} <= WORKERS
+    for trial_id in ["baseline", *(r.trial_id for r in records)]:  # every trial, wherever it trained
+        logs = list(run.tensorboard_trial(trial_id).glob(TENSORBOARD_FILES))
+        assert logs and all(p.stat().st_size > 0 for p in logs), (trial_id, sorted(run.tensorboard.rglob("*")))
+    run.clear_search()  # what --fresh does: the workers' logs go with the rest
+    assert not run.tensorboard.exists()
 
 
 def _wait_for(condition, timeout: float, process: subprocess.Popen | None = None, what: str = "") -> None:
