@@ -15,11 +15,12 @@ several runs are the windows of a part gathered into one float32 array.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from autofix_lstm.data.array_checks import FLOAT32_MAX, check_shape, nonfinite_line, nonfinite_samples
+from autofix_lstm.data.table_reading import read_table, refuse_duplicate_names
 from autofix_lstm.errors import DataError, SpecError
 from autofix_lstm.spec import Spec
 
@@ -140,38 +141,6 @@ class Dataset:
         if self.target_index is None:
             raise DataError("the target is not among the features, so windows carry no last observed target")
         return x[:, -1, self.target_index].astype(np.float64)
-
-
-def _read_table(path: Path) -> pd.DataFrame:
-    header = None
-    try:
-        if path.suffix.lower() != ".csv":
-            return pd.read_parquet(path)
-        frame = pd.read_csv(path)
-        # pandas renames a repeated name ('x', 'x' -> 'x', 'x.1'): read the header line as data to see it as written
-        header = pd.read_csv(path, header=None, nrows=1, dtype=str).iloc[0].tolist()
-    except Exception as err:  # pandas raises many types for a bad file
-        raise DataError(f"cannot read {path}: {type(err).__name__}: {err}") from None
-    _refuse_duplicate_names([name for name in header if isinstance(name, str)], str(path),
-                            " in the header; pandas would read the second as '{0}.1', so data.features or "
-                            "data.target could pick either")
-    return frame
-
-
-def _refuse_duplicate_names(names: list, source: str, why: str = "") -> None:
-    """Raise naming the first column name given more than once (``why``: a format string of the name)."""
-    seen: dict = {}  # name -> its 1-based column numbers
-    for number, name in enumerate(names, 1):
-        seen.setdefault(name, []).append(number)
-    for name, numbers in seen.items():
-        if len(numbers) > 1:
-            raise DataError(
-                f"{source}: column name {name!r} appears {len(numbers)} times (columns "
-                f"{', '.join(map(str, numbers))}){why.format(name)}; give each column a name of its own"
-            )
-
-
-FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def _bad_rows(values: pd.Series) -> np.ndarray:
@@ -359,7 +328,7 @@ def _from_table(spec: Spec, frame: pd.DataFrame, source: str, in_file: bool = Tr
     d = spec.data
     if len(frame) == 0:
         raise DataError(f"{source}: the table has no data rows (columns {list(frame.columns)}); provide the data")
-    _refuse_duplicate_names(list(frame.columns), source)
+    refuse_duplicate_names(list(frame.columns), source)
     if d.target not in frame.columns:
         raise DataError(f"{source}: target column {d.target!r} is not in the data; columns are {list(frame.columns)}")
     if d.features is None:
@@ -405,69 +374,16 @@ def _from_table(spec: Spec, frame: pd.DataFrame, source: str, in_file: bool = Tr
     )
 
 
-def _check_shape(x: np.ndarray, source: str, name: str = "x") -> None:
-    """Refuse windows of 0 timesteps or 0 features (an LSTM cannot read them)."""
-    if x.ndim != 3:
-        raise DataError(f"{source}: {name} must have shape (samples, timesteps, features), got shape {x.shape}")
-    empty = [f"0 {what}" for what, size in (("timesteps", x.shape[1]), ("features", x.shape[2])) if size == 0]
-    if empty:
-        raise DataError(
-            f"{source}: array {name!r} has shape {x.shape}: {' and '.join(empty)}; each sample needs at least "
-            "1 timestep of at least 1 feature, shape (samples, timesteps >= 1, features >= 1). Save windows "
-            "that hold values"
-        )
-
-
-def _check_real_and_in_range(array: np.ndarray, source: str, name: str) -> None:
-    """Refuse complex arrays, and finite values that float32 (what the model computes in) makes infinite."""
-    if np.iscomplexobj(array):
-        raise DataError(
-            f"{source}: array {name!r} has complex dtype {array.dtype}; the model takes real numbers: save "
-            "the real part, or the real and imaginary parts as separate features"
-        )
-    if not np.issubdtype(array.dtype, np.floating):
-        return  # integers fit float32's range; text labels are encoded
-    with np.errstate(invalid="ignore"):
-        beyond = np.isfinite(array) & (np.abs(array) > FLOAT32_MAX)
-    count = int(beyond.sum())
-    if count:
-        samples = np.flatnonzero(beyond.reshape(len(array), -1).any(axis=1))
-        raise DataError(
-            f"{source}: array {name!r} holds {count} values beyond float32's range (|value| > 3.4e38) in "
-            f"{len(samples)} sample{'' if len(samples) == 1 else 's'} (first: {samples[:5].tolist()}); the model "
-            "computes in float32: rescale the array or fix those values"
-        )
-
-
-def _nonfinite_samples(x: np.ndarray, y: np.ndarray, source: str, names: tuple[str, str] = ("x", "y")) -> np.ndarray:
-    """Which windowed samples hold NaN or infinite values, once ``x`` and ``y`` are checked to match, to
-    be real, and to fit float32."""
-    if len(x) != len(y):
-        raise DataError(f"{source}: x has {len(x)} samples but y has {len(y)}; they must match")
-    for array, name in zip((x, y), names):
-        _check_real_and_in_range(array, source, name)
-    if not np.issubdtype(x.dtype, np.number):
-        raise DataError(f"{source}: x must be numeric, got dtype {x.dtype}")
-    bad = ~np.isfinite(x.astype(np.float64)).all(axis=(1, 2))
-    if np.issubdtype(y.dtype, np.number):
-        bad |= ~np.isfinite(y.astype(np.float64))
-    return bad
-
-
-def _nonfinite_line(bad: np.ndarray) -> str:
-    return f"{int(bad.sum())} samples hold NaN or infinite values (first: {np.flatnonzero(bad)[:5].tolist()})"
-
-
 def _from_arrays(spec: Spec, x: np.ndarray, y: np.ndarray, source: str) -> Dataset:
     x = np.asarray(x)
     y = np.asarray(y).reshape(-1) if np.asarray(y).ndim == 2 and np.asarray(y).shape[1] == 1 else np.asarray(y)
-    _check_shape(x, source)
+    check_shape(x, source)
     if y.ndim != 1:
         raise DataError(f"{source}: y must have shape (samples,), got shape {y.shape}")
-    bad = _nonfinite_samples(x, y, source)
+    bad = nonfinite_samples(x, y, source)
     if bad.any():
         if spec.data.missing == "error":
-            raise DataError(f"{source}: {_nonfinite_line(bad)}; clean them or set data.missing: drop")
+            raise DataError(f"{source}: {nonfinite_line(bad)}; clean them or set data.missing: drop")
         x, y = x[~bad], y[~bad]
     _check_target_varies(y, source)
     task = spec.data.task or infer_task(y)
@@ -526,7 +442,7 @@ def load_dataset(spec: Spec, *, frame: pd.DataFrame | Dataset | None = None, x=N
         except Exception as err:
             raise DataError(f"{path}: cannot read the .npz file: {type(err).__name__}: {err}") from None
         return _from_arrays(spec, arr_x, arr_y, str(path))
-    return _from_table(spec, _read_table(path), str(path))
+    return _from_table(spec, read_table(path), str(path))
 
 
 def _labels(y, source: str) -> np.ndarray:
@@ -543,10 +459,10 @@ def _labels(y, source: str) -> np.ndarray:
 
 def _windows(x, y, source: str, names: tuple[str, str] = ("x", "y")) -> tuple[np.ndarray, np.ndarray]:
     x, y = np.asarray(x), _labels(y, source)
-    _check_shape(x, source, names[0])
-    bad = _nonfinite_samples(x, y, source, names)
+    check_shape(x, source, names[0])
+    bad = nonfinite_samples(x, y, source, names)
     if bad.any():
-        raise DataError(f"{source}: {_nonfinite_line(bad)}; clean them first")
+        raise DataError(f"{source}: {nonfinite_line(bad)}; clean them first")
     return x.astype(np.float32), y
 
 
