@@ -62,10 +62,9 @@ from autofix_lstm.tuning.oracles import AutofixTuner, make_oracle
 from autofix_lstm.tuning.records import BASELINE_ID, TrialRecord, TrialStatus, best_record, load_records
 from autofix_lstm.tuning.result import SearchReporter, SearchResult
 from autofix_lstm.tuning.resume import (
-    best_model_source,
-    best_published,
     cached_baseline,
     earlier_search,
+    keep_best_published,
     publish_best,
     spec_fingerprint,
 )
@@ -197,8 +196,7 @@ def _search_locked(spec: Spec, dataset: Dataset, strategies: list[Strategy], run
         records = load_records(run)
         # Until the spec is trained in full, any trial's model is the best so far (score inf).
         best = best_record([baseline or dataclasses.replace(seen, score=math.inf), *records])
-        if not best_published(run, best) and best_model_source(run, best).is_file():
-            publish_best(run, best, spec)  # a kill came between two of its writes (else _finish writes it)
+        keep_best_published(run, best, spec)  # a kill between two of its writes, a file damaged since
         deadline = None if spec.search.max_seconds is None else time.time() + max(0.0, spec.search.max_seconds - clock())
         runner = TrialRunner(spec, dataset, space, run, clock, reporter, best, stops)
         runner.done = len(records)
@@ -323,8 +321,7 @@ def _finish(spec: Spec, run: RunDir, baseline: TrialRecord, diagnosis, space: Se
     best_works = best.state is ModelState.WORKING
     fixed = bool(best_works and baseline_state in (ModelState.COLLAPSED, ModelState.DIVERGED))
     best_spec = record_spec(best, spec)
-    if not best_published(run, best) and best_model_source(run, best).is_file():
-        publish_best(run, best, spec)
+    keep_best_published(run, best, spec)  # a rerun of a finished search rewrites what is not whole
     cudnn = cudnn_problems(best_spec)
     alternative = None
     if best_works and cudnn:

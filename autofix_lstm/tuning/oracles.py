@@ -33,6 +33,9 @@ changes it fails a test rather than a search:
 
 Keras Tuner writes its state files in place; here the oracle and the tuner write them through
 ``run_dir`` instead (atomically), so a kill while it writes cannot leave a file a resume fails on.
+A file damaged all the same (a full disk, an editor) is named with ``--fresh`` (``CorruptRunError``), by
+``check_saved_state`` before a resumed search starts and again when the tuner reloads the project, rather
+than failing inside Keras Tuner (a ``JSONDecodeError``, a ``KeyError``).
 """
 
 from __future__ import annotations
@@ -50,8 +53,8 @@ import scipy.optimize
 from keras_tuner.engine import base_tuner
 from threadpoolctl import threadpool_limits
 
-from autofix_lstm.errors import FatalSearchError, TrialFailed
-from autofix_lstm.run_dir import TUNER_TRIAL, write_text
+from autofix_lstm.errors import CorruptRunError, FatalSearchError, TrialFailed
+from autofix_lstm.run_dir import TUNER_ORACLE, TUNER_STATE, TUNER_TRIAL, read_typed, write_text
 
 OBJECTIVE = kt.Objective("score", direction="min")
 
@@ -82,7 +85,14 @@ class _SeededMixin:
         self.refine_queue = list(candidates)  # a new best replaces the old neighbourhood
 
     def reload(self):
-        super().reload()
+        try:
+            super().reload()
+        except (KeyError, RuntimeError, TypeError, ValueError, AttributeError) as err:
+            # The trial files were checked first (AutofixTuner.reload): what is left is oracle.json's. Keras
+            # Tuner wraps a missing key in a RuntimeError telling to pass overwrite=True, which is not our way out.
+            cause = err.__cause__ if isinstance(err, RuntimeError) and err.__cause__ is not None else err
+            raise CorruptRunError(Path(self._get_oracle_fname()),
+                                  f"not Keras Tuner's oracle state: {type(cause).__name__}: {cause}") from None
         # Private (see the module docstring): a kill between Keras Tuner's two state files can
         # leave a finished trial queued for a retry, or a started one (saved in its trial.json, not
         # yet in oracle.json) queued for nothing: it would count against max_trials and never run.
@@ -266,6 +276,48 @@ def make_oracle(
     return oracle
 
 
+def check_saved_state(project: Path) -> None:
+    """Fail, naming the file, when Keras Tuner's saved project would not reload: oracle.json and tuner0.json
+    must be JSON objects (the oracle's with the keys every Keras Tuner oracle saves), and every
+    trial_<id>/trial.json a trial Keras Tuner rebuilds. Reads only.
+
+    Raises:
+        CorruptRunError: a file is cut short, not JSON, or not what Keras Tuner saved; names it and ``--fresh``.
+    """
+    project = Path(project)
+    if project.joinpath(TUNER_ORACLE).is_file():
+        read_typed(project / TUNER_ORACLE, _oracle_state, "Keras Tuner's oracle state")
+    if project.joinpath(TUNER_STATE).is_file():
+        read_typed(project / TUNER_STATE, _json_object, "Keras Tuner's tuner state")
+    for path in sorted(project.glob(f"trial_*/{TUNER_TRIAL}")):
+        read_typed(path, _trial_state, "Keras Tuner's record of a trial")
+
+
+_JSON_KINDS = {list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
+
+
+def _json_object(raw: Any) -> dict:
+    if not isinstance(raw, dict):
+        raise TypeError(f"{_JSON_KINDS.get(type(raw), 'null')}, not an object")
+    return raw
+
+
+def _oracle_state(raw: Any) -> dict:
+    # The keys of a bare oracle's state: what every oracle's set_state reads (its subclasses add more).
+    expected = kt.oracles.RandomSearchOracle(objective=OBJECTIVE, max_trials=1).get_state()
+    missing = sorted(set(expected) - set(_json_object(raw)))
+    if missing:
+        raise ValueError(f"no {', '.join(missing)}")
+    return raw
+
+
+def _trial_state(raw: Any) -> kt.engine.trial.Trial:
+    try:
+        return kt.engine.trial.Trial.from_state(_json_object(raw))
+    except KeyError as err:  # read_typed names ValueErrors; a missing key is one
+        raise ValueError(f"no {err}") from None
+
+
 class _FatalTrial(kt.errors.FatalError):
     """Carries a trial's ``FatalSearchError`` through Keras Tuner's trial loop, which records any other
     exception as a failed trial and goes on; ``AutofixTuner.search`` raises the error itself again."""
@@ -313,6 +365,15 @@ class AutofixTuner(base_tuner.BaseTuner):
             return super().search(*args, **kwargs)
         finally:
             kt_config.DEBUG = previous
+
+    def reload(self):
+        """Keras Tuner's reload of the saved project, each file checked first (``check_saved_state``).
+
+        Raises:
+            CorruptRunError: a state file is damaged; names it and ``--fresh``.
+        """
+        check_saved_state(Path(self.project_dir))
+        super().reload()
 
     def on_trial_end(self, trial):
         super().on_trial_end(trial)

@@ -107,10 +107,15 @@ def portable_spec(spec: Spec, folder: Path) -> Spec:
     return moved
 
 
+def best_spec_text(spec: Spec, folder: Path) -> str:
+    """What ``write_best_spec`` writes for ``spec`` in ``folder`` (a resume compares it with the file)."""
+    header = "# The best configuration autofix-lstm found. Reproduce it with: autofix-lstm train best_spec.yaml\n"
+    return header + portable_spec(spec, folder).to_yaml()
+
+
 def write_best_spec(spec: Spec, folder: Path) -> Path:
     """Write ``best_spec.yaml``: a complete, valid spec that ``autofix-lstm train`` can run."""
-    header = "# The best configuration autofix-lstm found. Reproduce it with: autofix-lstm train best_spec.yaml\n"
-    return write_text(header + portable_spec(spec, folder).to_yaml(), RunDir(folder).best_spec)
+    return write_text(best_spec_text(spec, folder), RunDir(folder).best_spec)
 
 
 TRIAL_TIME_COLUMNS = ("oracle_seconds", "train_seconds", "eval_seconds", "write_seconds")

@@ -151,6 +151,71 @@ def test_a_damaged_state_or_baseline_file_is_named_with_fresh_and_exits_3(csv_sp
     assert len(line.splitlines()) == 1 and path.name in line and "--fresh" in line and "Traceback" not in line
 
 
+class _ScoreOnly:
+    """A trial runner that trains nothing: every trial scores 1.0 (Keras Tuner's files without a model)."""
+
+    def run(self, trial):
+        return {"score": 1.0}
+
+    def trial_ended(self, trial):
+        pass
+
+
+def _tuner(run: RunDir, max_trials: int = 2) -> AutofixTuner:
+    hp = kt.HyperParameters()
+    hp.Float("model.optimizer.learning_rate", 1e-4, 1e-2, sampling="log", default=1e-3)
+    oracle = make_oracle("random", hp, max_trials=max_trials, epochs=1, seeds=[], deadline=None, seed=0)
+    return AutofixTuner(oracle, _ScoreOnly(), directory=str(run.tuner), project_name=run.project.name)
+
+
+# Keras Tuner's state files (issue 26, point 7): each way one can be damaged, and what it then holds.
+_TUNER_DAMAGE = {
+    "cut short": lambda text: text[: len(text) // 2],
+    "garbage": lambda text: "\x00\x17 not json at all",
+    "not an object": lambda text: json.dumps([json.loads(text)]),
+    "not Keras Tuner's": lambda text: json.dumps({"written_by": "someone else"}),
+}
+
+
+@pytest.mark.parametrize(("which", "damage"), [
+    (which, damage) for which in ("oracle.json", "tuner0.json", "trial.json") for damage in sorted(_TUNER_DAMAGE)
+    if (which, damage) != ("tuner0.json", "not Keras Tuner's")  # the tuner's state is {}: any object is one
+])
+def test_a_damaged_keras_tuner_state_file_is_named_with_fresh_before_the_diagnosis(csv_spec, monkeypatch, which,
+                                                                                    damage):
+    run = _resumable(csv_spec)
+    _tuner(run).search(verbose=0)
+    path = {"oracle.json": run.tuner_oracle, "tuner0.json": run.tuner_state, "trial.json": run.tuner_trial("1")}[which]
+    path.write_text(_TUNER_DAMAGE[damage](path.read_text()))
+    before = {p: p.read_bytes() for p in run.root.rglob("*") if p.is_file()}
+    monkeypatch.setattr(driver, "diagnose_dataset", _no_diagnosis)
+    with pytest.raises(CorruptRunError) as caught:
+        driver.run_search(*resolve_inputs(csv_spec))
+    assert caught.value.path == path and "--fresh" in str(caught.value)
+    result = CliRunner().invoke(app, ["search", str(csv_spec), "--json"])
+    assert result.exit_code == 3, result.output
+    line = result.output.strip()
+    assert len(line.splitlines()) == 1 and str(path) in line and "--fresh" in line and "Traceback" not in line
+    assert {p: p.read_bytes() for p in run.root.rglob("*") if p.is_file()} == before  # refused before touching it
+
+
+def test_keras_tuner_state_it_cannot_reload_is_named_when_the_tuner_reloads_it(tmp_path):
+    # The last line of defence, where the search's own check did not run first (a tuner built over a project).
+    run = RunDir(tmp_path)
+    _tuner(run).search(verbose=0)
+    run.tuner_trial("0").write_text('{"trial_id": "0", "hyperpa')
+    with pytest.raises(CorruptRunError) as caught:
+        _tuner(run, max_trials=3)
+    assert caught.value.path == run.tuner_trial("0")
+    run.tuner_trial("0").unlink()  # oracle.json still names trial 0, whose file is gone: Keras Tuner's KeyError
+    state = json.loads(run.tuner_oracle.read_text())
+    state["ongoing_trials"] = {"tuner0": "0"}
+    run.tuner_oracle.write_text(json.dumps(state))
+    with pytest.raises(CorruptRunError) as caught:
+        _tuner(run, max_trials=3)
+    assert caught.value.path == run.tuner_oracle and "--fresh" in str(caught.value)
+
+
 def test_a_damaged_trial_record_names_its_file(tmp_path):
     path = tmp_path / "autofix_trial.json"
     for text in ('{"trial_id": "1", "sta', '["not", "a", "record"]', '{"trial_id": "1", "status": "exploded"}'):
@@ -223,15 +288,31 @@ def _best_pair_folder(csv_spec) -> tuple[RunDir, TrialRecord, TrialRecord]:
     second = TrialRecord("1", "completed", score=0.5, spec=spec.updated({"train.epochs": 3}).to_dict())
     for record in (first, second):
         record.save(run.trial_record(record.trial_id))
-        run.trial_model(record.trial_id).write_text(f"model of {record.trial_id}")
+        _archive(run.trial_model(record.trial_id), f"model of {record.trial_id}")
     return run, first, second
+
+
+def _archive(path, text: str) -> None:
+    """A stand-in for a saved model: a whole zip holding Keras' config.json (what ``intact_model`` checks)."""
+    import zipfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("config.json", json.dumps({"model": text}))
+
+
+def _archived(path) -> str:
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        return json.loads(archive.read("config.json"))["model"]
 
 
 def test_a_kill_between_the_best_pairs_writes_is_detected_and_rewritten(csv_spec, monkeypatch):
     run, first, second = _best_pair_folder(csv_spec)
     spec = load_spec(csv_spec)
     resume.publish_best(run, first, spec)
-    assert resume.best_published(run, first)
+    assert resume.best_published(run, first, spec)
 
     def killed(*args, **kwargs):
         raise KeyboardInterrupt  # after best_model.keras was replaced, before best_spec.yaml
@@ -240,12 +321,12 @@ def test_a_kill_between_the_best_pairs_writes_is_detected_and_rewritten(csv_spec
     with pytest.raises(KeyboardInterrupt):
         resume.publish_best(run, second, spec)
     monkeypatch.undo()
-    assert run.best_model.read_text() == "model of 1"
+    assert _archived(run.best_model) == "model of 1"
     assert yaml.safe_load(run.best_spec.read_text())["train"]["epochs"] == 2  # still trial 0's: they disagree
-    assert not resume.best_published(run, second)  # ... and best_trial.json says so
+    assert not resume.best_published(run, second, spec)  # ... and best_trial.json says so
     resume.publish_best(run, second, spec)
-    assert resume.best_published(run, second)
-    assert run.best_model.read_text() == "model of 1"
+    assert resume.best_published(run, second, spec)
+    assert _archived(run.best_model) == "model of 1"
     assert yaml.safe_load(run.best_spec.read_text())["train"]["epochs"] == 3
     assert json.loads(run.best_trial.read_text()) == {"trial_id": "1"}
 
