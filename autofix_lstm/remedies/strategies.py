@@ -125,11 +125,18 @@ def get_strategy(name: str) -> Strategy:
 
 
 def resolve_strategies(selection: str | list[str], base_dir: Path) -> list[Strategy]:
-    """The strategies ``search.strategies`` selects: ``all``, or a list of names and/or paths to files."""
+    """The strategies ``search.strategies`` selects: ``all``, or a list of names and/or paths to files.
+
+    ``all`` in a list stands for every built-in strategy, so ``[all, mine.yaml]`` adds your file to
+    them; a file of yours whose ``name`` is a built-in's takes that built-in's place.
+    """
     if selection == "all":
         return list(builtin_strategies().values())
     out = []
     for item in selection:
+        if item == "all":
+            out.extend(builtin_strategies().values())
+            continue
         if item.endswith((".yaml", ".yml")):
             path = Path(item).expanduser()
             path = path if path.is_absolute() else base_dir / path
@@ -143,6 +150,16 @@ def resolve_strategies(selection: str | list[str], base_dir: Path) -> list[Strat
             out.append(_load_file(text, str(path)))
         else:
             out.append(get_strategy(item))
+    return _one_per_name(out)
+
+
+def _one_per_name(strategies: list[Strategy]) -> list[Strategy]:
+    """The strategies, one per name: the last one given with a name wins, in the place of the first."""
+    last = {strategy.name: strategy for strategy in strategies}
+    out: list[Strategy] = []
+    for strategy in strategies:
+        if last[strategy.name] not in out:
+            out.append(last[strategy.name])
     return out
 
 

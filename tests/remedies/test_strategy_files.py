@@ -43,3 +43,19 @@ def test_a_strategy_file_with_fields_and_values_loads(tmp_path):
     (tmp_path / "mine.yaml").write_text("name: mine\nfields:\n  dropout.rate: {values: [0.0, 0.1]}\n")
     (strategy,) = resolve_strategies(["mine.yaml"], tmp_path)
     assert strategy.fields["dropout.rate"].values == [0.0, 0.1]
+
+
+def test_all_combines_with_your_own_file_and_a_file_named_like_a_builtin_replaces_it(tmp_path):
+    # Issue 25 (4): [all, mine.yaml] was refused as "unknown strategy 'all'".
+    from autofix_lstm.remedies.strategies import builtin_strategies
+
+    (tmp_path / "mine.yaml").write_text("name: mine\nfields:\n  dropout.rate: {values: [0.0, 0.1]}\n")
+    (tmp_path / "dropout.yaml").write_text("name: dropout\nfields:\n  dropout.rate: {values: [0.05]}\n")
+    builtins = list(builtin_strategies())
+    names = [s.name for s in resolve_strategies(["all", "mine.yaml"], tmp_path)]
+    assert names == [*builtins, "mine"]
+    mixed = resolve_strategies(["all", "dropout.yaml"], tmp_path)
+    assert [s.name for s in mixed] == builtins
+    assert next(s for s in mixed if s.name == "dropout").fields["dropout.rate"].values == [0.05]
+    assert [s.name for s in resolve_strategies(["scaling", "all"], tmp_path)] == ["scaling"] + [
+        name for name in builtins if name != "scaling"]
