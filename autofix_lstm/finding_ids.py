@@ -12,6 +12,7 @@ FINDING_IDS = (
     "unscaled_target",
     "output_activation_range",
     "loss_activation_mismatch",
+    "bottleneck_layer",
     "vanishing_gradients",
     "exploding_gradients",
     "learning_rate_too_high",

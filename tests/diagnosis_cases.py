@@ -195,6 +195,12 @@ TRIGGER_CASES: dict[str, Case] = {
         "a target climbing steadily: validation lies above the training range", lambda: series_frame(320, "trend"),
         preprocessing=SCALED, train=LONG,
     ),
+    "bottleneck": _table(
+        "a one-unit sigmoid Dense layer between the LSTM and a softmax over 3 bands of a sine",
+        lambda: labelled("multiclass"), data={"features": ["x"], "task": "multiclass"},
+        model={"layers": [lstm(16), dense(1, "sigmoid"), dense(3, "softmax")], "loss": "sparse_categorical_crossentropy"},
+        preprocessing={"inputs": "standard"}, train=LONG,
+    ),
     "leak": _table(
         "the target column as a feature with horizon 0", sine,
         data={"horizon": 0}, preprocessing=SCALED, train={"epochs": 3},
@@ -233,6 +239,9 @@ TRIGGERS: dict[str, Trigger] = {
     ),
     "loss_activation_mismatch": Trigger(
         "bce_linear", "error", ("loss", "head_activation"), lambda e: e["head_activation"] == "linear",
+    ),
+    "bottleneck_layer": Trigger(
+        "bottleneck", "warning", ("layer", "units", "needed_width"), lambda e: e["units"] == 1 and e["needed_width"] == 2,
     ),
     "vanishing_gradients": Trigger(
         "deep_sigmoid", "error", ("early_grad_norms", "ratio_to_head"),

@@ -89,6 +89,7 @@ PRIORITY: tuple[str, ...] = (
     "target_leakage",
     "loss_activation_mismatch",
     "output_activation_range",
+    "bottleneck_layer",
     "constant_feature",
     "nonstationary_target",
     "unscaled_target",

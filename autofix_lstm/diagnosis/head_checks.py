@@ -10,6 +10,8 @@ import numpy as np
 
 from autofix_lstm.diagnosis.context import Context
 from autofix_lstm.diagnosis.findings import Finding, Severity
+from autofix_lstm.diagnosis.probes import layer_names
+from autofix_lstm.modeling.build import hidden_dense_indices
 
 INF = math.inf
 # activation -> (lowest, highest) value it can output (bounds count as reachable: a minmax-scaled
@@ -44,6 +46,9 @@ REGRESSION_LOSSES = {
     "mean_squared_logarithmic_error", "mean_absolute_percentage_error",
 }
 PROBABILITY_ACTIVATIONS = {"sigmoid", "hard_sigmoid"}
+# A hidden Dense layer of at most this share of the numbers the head needs (or of one unit) squeezes
+# the samples hard enough to explain a collapse; any narrower than the head needs is worth a warning.
+BOTTLENECK_SEVERE_SHARE = 0.5
 
 
 def canonical_loss(name: str) -> str:
@@ -159,4 +164,55 @@ def loss_activation_mismatch(ctx: Context) -> Finding | None:
         f"The loss does not fit the output layer: {detail}. Use sigmoid + binary_crossentropy (binary), softmax "
         "over one unit per class + sparse_categorical_crossentropy (multiclass) or linear + mse (regression).",
         evidence,
+    )
+
+
+def _head_must_separate(ctx: Context) -> tuple[int, str]:
+    """How many independent numbers the head needs from the layer before it, and what they are for.
+
+    A softmax over K classes needs K - 1 (its logits matter up to a shared shift); a head of H
+    outputs (several steps or targets) needs H; one output needs 1.
+    """
+    units = ctx.head_units or 1
+    if ctx.task == "multiclass" and units > 1:
+        return units - 1, f"the {units} classes of its softmax"
+    return units, f"its {units} outputs" if units > 1 else "its single output"
+
+
+def bottleneck_layer(ctx: Context) -> Finding | None:
+    """A hidden Dense layer between the recurrent stack and the head is narrower than the head needs.
+
+    Measures (from the spec, and the brief training's unit spreads): the narrowest hidden Dense layer
+    after the last recurrent layer, against what the head must tell apart (``_head_must_separate``:
+    K - 1 numbers for a softmax over K classes, H for H outputs). Every sample passes through that
+    layer, so the head can only combine that many numbers. Error: one unit, or at most
+    ``BOTTLENECK_SEVERE_SHARE`` of what the head needs, and a collapse seen (``Context.collapse_seen``) or the layer's units dead
+    (``dead_units``' measure). Warning: narrower than the head needs.
+    """
+    layers = [layer.to_dict() for layer in ctx.spec.model.layers]
+    hidden = hidden_dense_indices(layers)
+    if not hidden:
+        return None
+    index = min(hidden, key=lambda i: int(layers[i].get("units", 1)))
+    width = int(layers[index].get("units", 1))
+    needed, what = _head_must_separate(ctx)
+    if width >= needed:
+        return None
+    name = layer_names(ctx.spec)[index]
+    measured = (ctx.probe.units.get(name) if ctx.probe is not None else None) or {}
+    dead = measured.get("fraction") == 1.0
+    severe = width == 1 or width <= BOTTLENECK_SEVERE_SHARE * needed
+    severity = Severity.ERROR if severe and (ctx.collapse_seen or dead) else Severity.WARNING
+    activation = layers[index].get("activation") or "linear"
+    return Finding(
+        "bottleneck_layer", severity,
+        f"Every sample passes through {name}, a Dense layer of {width} unit{'s' if width != 1 else ''} "
+        f"({activation}) between the recurrent layers and the head, but the head needs {needed} numbers to tell "
+        f"apart {what}; {'its units give the same output for every sample, and ' if dead else ''}"
+        "widen that layer or remove it.",
+        {
+            "layer": name, "units": width, "activation": activation, "needed_width": needed,
+            "head_units": ctx.head_units, "task": ctx.task, "hidden_dense": [layer_names(ctx.spec)[i] for i in hidden],
+            "layer_measured": measured or None, "collapse_seen": ctx.collapse_seen,
+        },
     )

@@ -208,6 +208,25 @@ def _acting_config(layer: dict[str, Any]) -> dict[str, Any]:
     return inner if layer.get("type") in WRAPPER_TYPES and isinstance(inner, dict) else layer
 
 
+def hidden_dense_indices(layers: list[dict[str, Any]]) -> list[int]:
+    """Indices of the hidden Dense layers between the last recurrent layer and the head.
+
+    ``layers``: spec layer dicts. The head is the last Dense layer (behind it only pass-through
+    layers such as dropout); without a head, or with nothing recurrent before it, there are none.
+    """
+    head = None
+    for index in range(len(layers) - 1, -1, -1):
+        if layers[index].get("type") == "dense":
+            head = index
+            break
+        if layers[index].get("type") not in PASS_THROUGH_TYPES:
+            return []
+    recurrent = [i for i, layer in enumerate(layers) if recurrent_config(layer) is not None]
+    if head is None or not recurrent:
+        return []
+    return [i for i in range(recurrent[-1] + 1, head) if layers[i].get("type") == "dense"]
+
+
 def head_units(model_spec) -> int | None:
     """Units of the last Dense layer (the head), or None when the last layer is not Dense."""
     for layer in reversed(model_spec.layers):

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from autofix_lstm.format import number, setting
-from autofix_lstm.modeling.build import PASS_THROUGH_TYPES, recurrent_config
+from autofix_lstm.modeling.build import PASS_THROUGH_TYPES, hidden_dense_indices, recurrent_config
 from autofix_lstm.spec import MOMENTUM_OPTIMIZERS, Spec
 
 TASK_HEAD = {"regression": "linear", "binary": "sigmoid", "multiclass": "softmax"}
@@ -122,6 +122,30 @@ def _write_units(raw: dict, units: int, ctx: dict) -> None:
     for i in rec:
         # Keep the user's taper (e.g. 64 -> 32) while moving the width.
         _cell(raw, i)["units"] = max(1, int(round(int(_cell(raw, i)["units"]) * int(units) / first)))
+
+
+# The activation of a hidden Dense layer the search adds before the head (none of the user's to keep).
+HIDDEN_DENSE_ACTIVATION = "relu"
+
+
+def _read_hidden_dense(raw: dict, ctx: dict) -> int:
+    """The width of the narrowest hidden Dense layer before the head; 0 when the spec has none."""
+    hidden = hidden_dense_indices(_layers(raw))
+    return min(int(_layers(raw)[i].get("units", 1)) for i in hidden) if hidden else 0
+
+
+def _write_hidden_dense(raw: dict, units: int, ctx: dict) -> None:
+    """Give every hidden Dense layer before the head ``units`` units; 0 removes them (the recurrent stack
+    then feeds the head directly). A spec without such layers is left as it is."""
+    hidden = set(hidden_dense_indices(_layers(raw)))
+    if not hidden:
+        return
+    units = int(units)
+    if units == 0:
+        raw["model"]["layers"] = [layer for i, layer in enumerate(_layers(raw)) if i not in hidden]
+        return
+    for i in hidden:
+        _layers(raw)[i]["units"] = units
 
 
 def _read_dropout(raw: dict, ctx: dict) -> float:
@@ -283,6 +307,13 @@ def _describe_units(old: Any, new: Any, task: str) -> str:
     return f"{way} the recurrent layers to {int(new)} units"
 
 
+def _describe_hidden_dense(old: Any, new: Any, task: str) -> str:
+    if int(new) == 0:
+        return "remove the Dense layer between the recurrent layers and the head"
+    way = "widen" if int(new) > int(old) else "narrow"
+    return f"{way} the Dense layer before the head to {int(new)} units"
+
+
 def _describe_dropout(old: Any, new: Any, task: str) -> str:
     return "remove dropout" if float(new) == 0 else f"set dropout to {setting(new)}"
 
@@ -311,6 +342,8 @@ class Field:
         write: ``(raw_spec, value, ctx) -> None``: apply a value in place.
         allowed: ``(value, dataset) -> bool``: whether a candidate can apply to this data.
         needs_recurrent: the field acts on the recurrent layers; skipped for a model without one.
+        optional: the field acts on layers a spec may not have (the hidden Dense layers before the
+            head); without them its other values change nothing, so the search leaves it out.
         forced: values applied even when they read as the spec's own value.
         describe: ``(old, new, task) -> text``: the change in words, for the verdict
             (``scale the target (standard)``); None reads ``set <name> to <new>``.
@@ -321,6 +354,7 @@ class Field:
     write: Callable[[dict, Any, dict], None]
     allowed: Callable[[Any, Any], bool] = _always
     needs_recurrent: bool = False
+    optional: bool = False
     forced: frozenset = field(default_factory=frozenset)
     describe: Callable[[Any, Any, str], str] | None = None
 
@@ -359,6 +393,8 @@ FIELDS: dict[str, Field] = {
         Field("architecture.depth", _read_depth, _write_depth, allowed=lambda v, ds: int(v) >= 1, needs_recurrent=True,
               describe=_describe_depth),
         Field("architecture.units", _read_units, _write_units, needs_recurrent=True, describe=_describe_units),
+        Field("architecture.hidden_dense_units", _read_hidden_dense, _write_hidden_dense,
+              allowed=lambda v, ds: int(v) >= 0, optional=True, describe=_describe_hidden_dense),
         Field("dropout.rate", _read_dropout, _write_dropout, describe=_describe_dropout),
         Field("dropout.recurrent", _read_recurrent_dropout, _write_recurrent_dropout,
               describe=_describe_recurrent_dropout),

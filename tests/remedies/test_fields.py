@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from helpers import make_series_csv, spec_dict, write_spec
+from pathlib import Path
+
+from helpers import make_series_csv, series_frame, spec_dict, write_spec
 
 from autofix_lstm.data.dataset import load_dataset
 from autofix_lstm.remedies import fields
@@ -79,3 +81,36 @@ def test_depth_adds_a_layer_of_the_same_kind_and_keeps_what_the_head_reads():
     plain = _raw([{"type": "lstm", "units": 8}, {"type": "dense", "units": 1}])
     two = fields.apply_values(plain, {"architecture.depth": 2}, _CTX)["model"]["layers"]
     assert [(layer["type"], layer["return_sequences"]) for layer in two[:2]] == [("lstm", True), ("lstm", False)]
+
+
+def test_the_hidden_dense_field_widens_or_removes_the_layers_before_the_head():
+    # Issue 24 (4): a one-unit sigmoid layer before a softmax squeezes every sample through one number.
+    ctx = {"task": "multiclass", "n_classes": 9}
+    raw = load_spec(spec_dict("s.csv", data={"task": "multiclass"}, model={
+        "layers": [{"type": "lstm", "units": 8}, {"type": "dropout", "rate": 0.1},
+                   {"type": "dense", "units": 1, "activation": "sigmoid"}, {"type": "dense", "units": 9, "activation": "softmax"}],
+        "loss": "sparse_categorical_crossentropy"})).to_dict()
+    field = fields.FIELDS["architecture.hidden_dense_units"]
+    assert field.own(raw, ctx) == 1
+    wide = fields.apply_values(raw, {"architecture.hidden_dense_units": 32}, ctx)["model"]["layers"]
+    assert wide[2] == {"type": "dense", "units": 32, "activation": "sigmoid"} and wide[3]["units"] == 9
+    gone = fields.apply_values(raw, {"architecture.hidden_dense_units": 0}, ctx)["model"]["layers"]
+    assert [layer["type"] for layer in gone] == ["lstm", "dropout", "dense"] and gone[-1]["units"] == 9
+    assert field.description(1, 0, "multiclass") == "remove the Dense layer between the recurrent layers and the head"
+    assert field.description(1, 32, "multiclass") == "widen the Dense layer before the head to 32 units"
+    # a model without such a layer reads 0 and writing changes nothing: the search leaves the field out
+    plain = _raw([{"type": "lstm", "units": 8}, {"type": "dense", "units": 1}])
+    assert field.own(plain, _CTX) == 0
+    assert fields.apply_values(plain, {"architecture.hidden_dense_units": 32}, _CTX) == plain
+
+
+def test_the_search_space_holds_the_hidden_dense_field_only_for_a_model_with_such_a_layer():
+    frame = series_frame(120)
+    for layers, expected in (
+        ([{"type": "lstm", "units": 8}, {"type": "dense", "units": 2, "activation": "tanh"}, {"type": "dense", "units": 1}],
+         {"2": 2, "0": 0, "16": 16, "32": 32, "64": 64}),
+        ([{"type": "lstm", "units": 8}, {"type": "dense", "units": 1}], None),
+    ):
+        spec = load_spec(spec_dict(None, data={"path": None, "window": 4}, model={"layers": layers}))
+        space = build_space(spec, load_dataset(spec, frame=frame), resolve_strategies("all", Path(".")))
+        assert space.choices.get("architecture.hidden_dense_units") == expected

@@ -78,7 +78,7 @@ def test_builtin_strategies_are_the_documented_set_and_use_known_fields():
     strategies = builtin_strategies()
     assert set(strategies) == {
         "scaling", "gradient_clipping", "learning_rate", "architecture", "dropout", "class_weights", "activations",
-        "optimizer",
+        "optimizer", "bottleneck",
     }
     for strategy in strategies.values():
         assert set(strategy.fields) <= set(FIELDS)
@@ -351,3 +351,26 @@ def test_records_with_a_diverged_history_are_written_as_valid_json(tmp_path):
     path = write_json({"history": {"loss": [1.0, float("nan"), float("inf")]}, "pred": np.array([np.nan, 2.0])},
                       tmp_path / "r.json")
     assert json.loads(path.read_text()) == {"history": {"loss": [1.0, None, None]}, "pred": [None, 2.0]}
+
+
+
+def test_a_bottleneck_before_the_head_is_diagnosed_and_its_removal_seeds_the_search():
+    # Issue 24 (4): a 1-unit layer before a softmax was neither diagnosed nor searched (the width
+    # strategy changed the recurrent layers only).
+    from diagnosis_cases import ALL_CASES, run_case
+
+    from autofix_lstm.inputs import resolve_inputs
+
+    diagnosis = run_case("bottleneck")
+    finding = next(f for f in diagnosis.findings if f.id == "bottleneck_layer")
+    assert finding.strategies == ["bottleneck"]
+    assert (finding.evidence["layer"], finding.evidence["units"], finding.evidence["needed_width"]) == ("dense_1", 1, 2)
+    case = ALL_CASES["bottleneck"]
+    spec, dataset, _ = resolve_inputs(case.spec, save=False, **case.data())
+    strategies = list(builtin_strategies().values())
+    space = build_space(spec, dataset, strategies)
+    assert set(space.choices["architecture.hidden_dense_units"].values()) == {0, 1, 16, 32, 64}
+    seeds = [space.decode(values) for values in seed_values(space, strategies, diagnosis.findings, limit=3)]
+    assert seeds and seeds[0]["architecture.hidden_dense_units"] == 0
+    layers = space.spec_for(spec, seed_values(space, strategies, diagnosis.findings, limit=1)[0]).model.layers
+    assert [layer.type for layer in layers] == ["lstm", "dense"] and layers[-1].kwargs["units"] == 3
