@@ -103,7 +103,9 @@ def quiet_libraries(verbose: bool) -> None:
 
 
 def _print_error(kind: str, line: str) -> None:
-    # escape: the messages quote user text (column names, values) that rich would read as markup
+    # escape: the messages quote user text (column names, values) that rich would read as markup; a
+    # newline in that text (a file name may hold one) is shown as \n, so each problem stays one line
+    line = line.replace("\r", "\\r").replace("\n", "\\n")
     err_console.print(f"[bold red]error[/] ({kind}): {escape(line)}", highlight=False, soft_wrap=True)
 
 

@@ -93,3 +93,10 @@ def test_check_refuses_an_output_where_no_file_can_be_created_and_leaves_nothing
     assert sorted(p.name for p in tmp_path.iterdir()) == ["series.csv", "spec.yaml"]
     assert _invoke("check", str(write_spec(tmp_path, spec_dict("series.csv", output="out")))).exit_code == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["series.csv", "spec.yaml"]  # the probe file is gone
+
+
+def test_a_newline_in_a_path_keeps_the_error_on_one_line(tmp_path):
+    # Found by the fuzz benchmark: a file name holding a newline split the problem over two lines.
+    result = _invoke("check", str(tmp_path / "sp\nec.yaml"))
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
+    assert "sp\\nec.yaml" in result.stderr

@@ -365,3 +365,13 @@ def test_rates_from_zero_up_to_one_are_accepted():
     layers = [{"type": "lstm", "units": 4, "dropout": 0, "recurrent_dropout": 0.99, "return_sequences": True},
               {"type": "dropout", "rate": 0.5}, {"type": "dense", "units": 1}]
     assert load_spec(spec_dict("s.csv", model={"layers": layers})).model.layers[1].kwargs == {"rate": 0.5}
+
+
+def test_a_path_under_an_unknown_users_home_is_refused_not_a_crash(tmp_path):
+    # Found by the fuzz benchmark: Path.expanduser raised RuntimeError (exit 4) for ~nosuchuser.
+    with pytest.raises(SpecError, match=r"the spec path '~fuzz_no_such_user/s.yaml' starts with '~fuzz_no_such_user', "
+                                        r"but this system has no home folder for that user; write the path out in full"):
+        load_spec("~fuzz_no_such_user/s.yaml")
+    spec = load_spec(spec_dict("~fuzz_no_such_user/d.csv"), keras_checks=False)
+    with pytest.raises(SpecError, match="no home folder for that user"):
+        spec.resolve(spec.data.path)

@@ -21,6 +21,7 @@ from autofix_lstm.finding_ids import FINDING_IDS
 from autofix_lstm.remedies.fields import FIELDS
 from autofix_lstm.resources import builtin_strategy_texts
 from autofix_lstm.spec import safe_load_unique
+from autofix_lstm.spec._paths import expand_user
 
 TASKS = ("regression", "binary", "multiclass")
 
@@ -138,7 +139,7 @@ def resolve_strategies(selection: str | list[str], base_dir: Path) -> list[Strat
             out.extend(builtin_strategies().values())
             continue
         if item.endswith((".yaml", ".yml")):
-            path = Path(item).expanduser()
+            path = expand_user(item, "search.strategies names")
             path = path if path.is_absolute() else base_dir / path
             if not path.is_file():
                 raise SpecError(f"search.strategies names {item!r}, but no file is at {path}")

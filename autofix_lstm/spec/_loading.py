@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from autofix_lstm.errors import SpecError
+from autofix_lstm.spec._paths import expand_user
 from autofix_lstm.spec._spec import Spec, _validate
 
 
@@ -159,7 +160,7 @@ def load_spec(spec: str | Path | dict | Spec, *, keras_checks: bool = True) -> S
         return spec
     if isinstance(spec, dict):
         return _validate(spec, base_dir=Path.cwd(), source=None, keras_checks=keras_checks)
-    path = Path(spec).expanduser()
+    path = expand_user(spec, "the spec path")
     source = str(path)
     resolved = _resolve_spec_path(path, source)
     if not path.is_file():

@@ -15,6 +15,7 @@ from pydantic import Field, PrivateAttr, ValidationError, model_validator
 
 from autofix_lstm.errors import ModelSpecError, SpecError
 from autofix_lstm.spec._error_lines import _format_errors
+from autofix_lstm.spec._paths import expand_user
 from autofix_lstm.spec._sections import (
     _KERAS_CHECKS,
     DataSpec,
@@ -63,8 +64,12 @@ class Spec(_Strict):
         return self._source
 
     def resolve(self, path: str | Path) -> Path:
-        """``path`` made absolute against the spec's folder."""
-        path = Path(path).expanduser()
+        """``path`` made absolute against the spec's folder.
+
+        Raises:
+            SpecError: ``~user`` names a user this system does not know.
+        """
+        path = expand_user(path, "the path")
         return path if path.is_absolute() else (self._base_dir / path)
 
     @property
@@ -91,7 +96,7 @@ class Spec(_Strict):
         if path is not None:
             from autofix_lstm.run_dir import write_text  # atomic, like every file the package writes
 
-            write_text(text, Path(path).expanduser())
+            write_text(text, expand_user(path, "the spec's path"))
         return text
 
     @classmethod
@@ -202,7 +207,7 @@ def _validate(raw: Any, *, base_dir: Path, source: str | None, keras_checks: boo
         # A saved Sequential is read into the same layer list the rest of the tool works with.
         from autofix_lstm.modeling.reading import read_layers_from_file
 
-        path = Path(model_path).expanduser()
+        path = expand_user(model_path, "model.path")
         path = path if path.is_absolute() else base_dir / path
         try:
             raw["model"]["layers"] = read_layers_from_file(path)

@@ -423,3 +423,18 @@ def test_a_complex_column_in_a_frame_is_refused_naming_the_dtype():
     spec = load_spec(spec_dict(None, data={"path": None, "window": 2}))
     with pytest.raises(DataError, match="column 'x' has complex dtype complex128"):
         load_dataset(spec, frame=frame)
+
+
+def test_duplicate_parquet_column_names_are_refused_in_one_line(tmp_path):
+    # Found by the fuzz benchmark: pyarrow's refusal printed its whole schema over 8 lines.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    frame = series_frame(40)
+    table = pa.Table.from_arrays([pa.array(frame["t"]), pa.array(frame["x"]), pa.array(frame["y"])], names=["x", "x", "y"])
+    pq.write_table(table, tmp_path / "dup.parquet")
+    spec = load_spec(write_spec(tmp_path, spec_dict("dup.parquet", data={"features": ["x"], "window": 2})))
+    with pytest.raises(DataError) as caught:
+        load_dataset(spec)
+    assert "\n" not in str(caught.value)
+    assert "dup.parquet: column name 'x' appears 2 times (columns 1, 2); give each column a name of its own" in str(caught.value)
