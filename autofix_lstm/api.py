@@ -13,6 +13,7 @@ weights are never touched. What they are given becomes a ``(Spec, Dataset, Optio
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,8 +25,10 @@ from autofix_lstm.modeling.train import TrainResult
 from autofix_lstm.modeling.train import train as train_spec
 from autofix_lstm.render.progress import progress_reporter
 from autofix_lstm.render.report import write_report
+from autofix_lstm.run_dir import RunLock
 from autofix_lstm.spec import Spec
 from autofix_lstm.tuning.driver import run_search
+from autofix_lstm.tuning.interrupts import StopRequested, StopSignals
 from autofix_lstm.tuning.result import SearchResult
 
 
@@ -147,7 +150,7 @@ def search(
         SpecError, DataError: bad input, with the field and the fix.
         SearchInterrupted: SIGINT (Ctrl-C) or SIGTERM stopped it after the current epoch; the outputs
             and the report for the best so far are written (``err.result``) unless it stopped before
-            the spec as written was trained. The same call resumes it.
+            any trial ended, or a second signal stopped it at once. The same call resumes it.
         RunFolderError: the output folder is not writable, is in use by another search, or holds a
             damaged earlier search (``fresh=True`` starts over).
     """
@@ -159,16 +162,21 @@ def search(
     return search_resolved(spec, dataset, options)
 
 
-def search_resolved(spec: Spec, dataset: Dataset, options: Options) -> SearchResult:
+def search_resolved(spec: Spec, dataset: Dataset, options: Options, *, lock: RunLock | None = None) -> SearchResult:
     """``search`` on inputs already resolved (``resolve_inputs``): the search, then its report. The CLI runs this.
+
+    ``lock``: the output folder's lock, when the caller holds it already (``run_search``).
 
     Raises: as ``search``.
     """
     try:
-        result = run_search(spec, dataset, options, reporter=progress_reporter() if options.progress else None)
+        result = run_search(spec, dataset, options, reporter=progress_reporter() if options.progress else None,
+                            lock=lock)
     except SearchInterrupted as stopped:
         if stopped.result is not None:
-            write_report(stopped.result.output_dir)
+            # a second signal stops the report at once; the outputs it would show are written
+            with contextlib.suppress(StopRequested), StopSignals(stopped.signal_name):
+                write_report(stopped.result.output_dir)
         raise
     write_report(result.output_dir)
     return result

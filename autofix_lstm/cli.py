@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import os
 import sys
 import traceback
@@ -85,7 +86,6 @@ def quiet_libraries(verbose: bool) -> None:
 
     The C++ level is read once, when TensorFlow is first imported: call this before that.
     """
-    import logging
     import warnings
 
     if verbose:
@@ -94,12 +94,17 @@ def quiet_libraries(verbose: bool) -> None:
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # 2 still lets errors through (a GPU build's "Unable to register...")
     for name in ("absl", "tensorflow", "keras_tuner"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    logging.getLogger("tensorflow").addFilter(_never_used)  # once: a logger keeps one of each filter
     warnings.filterwarnings("ignore", module=_NOISY_MODULES)
     try:
         from absl import logging as absl_logging  # light; TensorFlow logs through it
     except ImportError:  # pragma: no cover - absl comes with TensorFlow
         return
     absl_logging.set_verbosity(absl_logging.ERROR)
+
+
+def _never_used(record) -> bool:  # TensorFlow's ERROR block for a TensorArray left when a 2nd signal stopped its loop
+    return "Object was never used" not in record.getMessage()
 
 
 def _print_error(kind: str, line: str) -> None:
@@ -336,23 +341,29 @@ def search(
     with _exit_codes():
         quiet_libraries(verbose)
         from autofix_lstm.inputs import resolve_inputs
+        from autofix_lstm.spec import load_spec
 
-        # a bad --max-time is refused as the spec's own search.max_time is (exit 2, the field named)
-        checked, dataset, options = resolve_inputs(
-            spec, fresh=fresh, progress=not json_output, max_trials=max_trials, minimize=minimize,
-            confirm=False if no_confirm else None, tensorboard=True if tensorboard else None, max_time=max_time,
-        )
-        from autofix_lstm.api import search_resolved  # imports TensorFlow
-        from autofix_lstm.tuning.distributed import ScaleOut
+        # The folder's lock before the spec's Keras checks import TensorFlow (seconds): a held folder is
+        # refused at once, as bad input is. The search runs holding it; every way out releases it.
+        light = load_spec(spec, keras_checks=False)  # the schema alone (resolve_inputs' first step)
+        RunDir(light.output_dir).check_writable(light.source)  # a file where the folder should be: bad input (2)
+        with RunDir(light.output_dir).lock() as held:
+            # a bad --max-time is refused as the spec's own search.max_time is (exit 2, the field named)
+            checked, dataset, options = resolve_inputs(
+                spec, fresh=fresh, progress=not json_output, max_trials=max_trials, minimize=minimize,
+                confirm=False if no_confirm else None, tensorboard=True if tensorboard else None, max_time=max_time,
+            )
+            from autofix_lstm.api import search_resolved  # imports TensorFlow
+            from autofix_lstm.tuning.distributed import ScaleOut
 
-        if workers or chief:  # built once TensorFlow may load: the scale-out module imports it
-            options = replace(options, workers=ScaleOut(workers=workers, port=port, listen_all=chief))
-        try:
-            result = search_resolved(checked, dataset, options)
-        except SearchInterrupted as err:
-            if err.result is not None:  # the outputs for the best so far were written: show them
-                _show_search_result(err.result, json_output)
-            raise
+            if workers or chief:  # built once TensorFlow may load: the scale-out module imports it
+                options = replace(options, workers=ScaleOut(workers=workers, port=port, listen_all=chief))
+            try:
+                result = search_resolved(checked, dataset, options, lock=held)
+            except SearchInterrupted as err:
+                if err.result is not None:  # the outputs for the best so far were written: show them
+                    _show_search_result(err.result, json_output)
+                raise
     _show_search_result(result, json_output)
     # 1: the best found does not beat a constant (a working spec always does: the search ran, exit 0)
     from autofix_lstm.tuning.search_summary import Summary
@@ -471,10 +482,18 @@ def report(
 
 
 def main() -> None:
-    """The console entry point (``autofix-lstm`` and ``python -m autofix_lstm``): the app, with
-    TensorFlow's native log lines kept off stderr unless ``--verbose`` (``native_log``)."""
-    if "--verbose" not in sys.argv[1:]:
-        from autofix_lstm.native_log import filter_native_log_lines
+    """The console entry point (``autofix-lstm``, ``python -m autofix_lstm``): the app, with TensorFlow's native
+    log lines kept off stderr unless ``--verbose`` (``native_log``); an interrupted command leaves at once."""
+    from autofix_lstm import native_log
 
-        filter_native_log_lines()
-    app(prog_name="autofix-lstm")
+    if "--verbose" not in sys.argv[1:]:
+        native_log.filter_native_log_lines()
+    try:
+        app(prog_name="autofix-lstm")
+    except SystemExit as done:
+        if done.code in (EXIT_INTERRUPTED, EXIT_TERMINATED) and "tensorflow" in sys.modules:
+            sys.stdout.flush()
+            logging.shutdown()
+            native_log.stop_filtering()  # forwards the lines still in the filter (the "interrupted" one)
+            os._exit(done.code)  # its files are written, its lock released; TensorFlow's teardown takes seconds
+        raise

@@ -105,8 +105,8 @@ class SearchInterrupted(AutofixError):
 
     ``signal_name`` is "SIGINT" or "SIGTERM"; ``exit_code`` is the shell's convention for it (130,
     143); ``result`` is the ``SearchResult`` of the best so far, or None when the search stopped
-    before the spec as written was trained (nothing to write yet) or a second signal stopped the
-    writing. Running the same search again resumes it.
+    before any trial ended (no verdict on nothing) or a second signal stopped it at once. Running the
+    same search again resumes it.
     """
 
     EXIT_CODES = {"SIGINT": 130, "SIGTERM": 143}

@@ -28,6 +28,7 @@ DROPPED = re.compile(
 )
 # A partial line that may still become a dropped one is held until its end arrives.
 _MAYBE_DROPPED = re.compile(rb"^(W(A(R(N(I(N(G(:.*)?)?)?)?)?)?)?|[IW][\d :.]*(\S+(:\d*)?)?)$", re.DOTALL)
+_restore: list = []  # while the filter runs: the function that puts descriptor 2 back
 
 
 def _forward(reader: int, writer: int) -> None:
@@ -73,4 +74,12 @@ def filter_native_log_lines() -> None:
         os.dup2(original, 2)  # the pipe's last write end closes: the thread reads the rest, then its end
         thread.join(timeout=2.0)
 
+    _restore.append(restore)
     atexit.register(restore)
+
+
+def stop_filtering() -> None:
+    """Put descriptor 2 back now, once the filter has forwarded what it holds: for a process about to
+    leave with ``os._exit``, which runs no ``atexit`` function. Does nothing where no filter runs."""
+    while _restore:
+        _restore.pop()()

@@ -295,12 +295,16 @@ class RunLock:
             if self._made_folder:
                 _remove_if_empty(folder)
             raise
-        except OSError as err:  # no permission, a read-only or full disk
+        except OSError as err:  # no permission, a read-only or full disk: no lock file stays behind
             if self._fd is not None:
+                with contextlib.suppress(OSError):
+                    self.path.unlink()
                 os.close(self._fd)
                 self._fd = None
-            raise RunFolderError(f"output {folder} cannot be written ({err.strerror or err}); set output to a "
-                                 "folder you can write to") from None
+            if self._made_folder:
+                _remove_if_empty(folder)
+            raise RunFolderError(f"output {folder} cannot be written: {self.path}: {err.strerror or err}; set "
+                                 "output to a folder you can write to, with free space") from None
         return self
 
     def __exit__(self, *exc) -> None:
@@ -400,10 +404,18 @@ def _atomic(path: Path, write) -> Path:
     try:
         write(Path(tmp))
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, OSError):  # a full disk says so on a write, naming no file: the error names it
+            raise _naming(err, path, tmp) from err
         raise
     return path
+
+
+def _naming(err: OSError, path: Path, tmp: Path | None = None) -> OSError:  # names path where err named no file
+    if err.errno is None or err.filename not in (None, str(tmp), tmp):  # or only tmp (not a copy's source, say)
+        return err
+    return OSError(err.errno, err.strerror or str(err), str(path))  # the same subclass: OSError picks it by errno
 
 
 def write_text(text: str, path: Path) -> Path:
@@ -463,6 +475,8 @@ def append_line(line: str, path: Path) -> Path:
         if _ends_partial_line(fd):
             data = b"\n" + data
         os.write(fd, data)
+    except OSError as err:  # a full disk: named
+        raise _naming(err, path) from err
     finally:
         os.close(fd)
     return path

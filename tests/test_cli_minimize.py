@@ -22,7 +22,7 @@ def _fake_search(tmp_path, monkeypatch, verdict: str | None):
     (folder / "summary.json").write_text(json.dumps(summary))
     calls = []
 
-    def search(spec, dataset, options):
+    def search(spec, dataset, options, **kwargs):
         calls.append(options)
         return fake_result(folder)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from helpers import spec_dict
+from helpers import spec_dict, write_spec
 from typer.testing import CliRunner
 
 from autofix_lstm import api, inputs
@@ -43,7 +43,7 @@ def run_cli(tmp_path, monkeypatch):
     calls = []
 
     def invoke(result, *args):
-        def fake_search(spec, dataset, options):
+        def fake_search(spec, dataset, options, **kwargs):
             calls.append(options)
             return result
 
@@ -51,6 +51,7 @@ def run_cli(tmp_path, monkeypatch):
         # the CLI checks the spec and reads its data first (resolve_inputs); these tests give it neither
         monkeypatch.setattr(inputs, "resolve_inputs",
                             lambda spec, **overrides: (spec, None, inputs.Options(**overrides)))
+        write_spec(tmp_path, spec_dict(), "spec.yaml")  # the CLI reads its output folder first, to lock it
         return CliRunner().invoke(app, ["search", str(tmp_path / "spec.yaml"), *args], terminal_width=400)
 
     invoke.calls = calls

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 
 from autofix_lstm.data.dataset import Dataset
 from autofix_lstm.diagnosis.agreement import reconcile
@@ -74,16 +75,28 @@ def diagnose(spec: Spec, dataset: Dataset, *, save: bool = True, progress: bool 
 
 
 def diagnose_dataset(spec: Spec, dataset: Dataset, selected: list, *, save: bool = True, progress: bool = False,
-                     started: float | None = None) -> DiagnosisResult:
-    """``diagnose`` on data already windowed and strategies already read (the search has both)."""
+                     started: float | None = None, check: Callable[[], None] | None = None) -> DiagnosisResult:
+    """``diagnose`` on data already windowed and strategies already read (the search has both).
+
+    ``check``: called at the diagnosis' check points (after the signal probe, after each step of the
+    brief training), where it may raise to stop it: the search's ``StopSignals.check``.
+    """
     started = time.perf_counter() if started is None else started
+    check = check or (lambda: None)
     prepared = prepare(spec, dataset)
     signal = probe_signal(dataset, seed=spec.train.seed)
+    check()
     probe = metrics = None
     crash: ModelSpecError | None = None
     try:
         with _step_progress(progress) as on_step:
-            probe, metrics = run_probe(spec, prepared, on_step=on_step)
+
+            def stepped(done: int, total: int) -> None:
+                if on_step is not None:
+                    on_step(done, total)
+                check()
+
+            probe, metrics = run_probe(spec, prepared, on_step=stepped)
     except ModelSpecError as err:
         crash = err
     ctx = Context(spec, prepared, probe, metrics, training_error=str(crash) if crash else None, signal=signal)

@@ -49,14 +49,14 @@ from autofix_lstm.inputs import Options
 from autofix_lstm.modeling.devices import Placement, placement
 from autofix_lstm.modeling.train import export_model
 from autofix_lstm.remedies.strategies import Strategy, resolve_strategies
-from autofix_lstm.run_dir import RunDir, save_model, write_json, write_text
+from autofix_lstm.run_dir import RunDir, RunLock, save_model, write_json, write_text
 from autofix_lstm.scoring.objective import ModelState, judge
 from autofix_lstm.scoring.signal import SignalProbe, probe_signal
 from autofix_lstm.spec import Spec
 from autofix_lstm.tuning.confirmation import CONFIRM_SEEDS, TURNED_OFF, Confirmation, confirm_fixes
 from autofix_lstm.tuning.distributed import ScaleOut, serve_workers
 from autofix_lstm.tuning.events import EventLog, LoggedReporter, search_ended_fields
-from autofix_lstm.tuning.interrupts import StopRequested, StopSignals
+from autofix_lstm.tuning.interrupts import StopNow, StopRequested, StopSignals
 from autofix_lstm.tuning.minimal import MinimalFix, minimal_stage, skipped
 from autofix_lstm.tuning.oracles import AutofixTuner, make_oracle
 from autofix_lstm.tuning.records import BASELINE_ID, TrialRecord, TrialStatus, best_record, load_records
@@ -82,7 +82,8 @@ from autofix_lstm.tuning.trials import TrialRunner, train_baseline, train_candid
 T = TypeVar("T")
 
 
-def run_search(spec: Spec, dataset: Dataset, options: Options, *, reporter: SearchReporter | None = None) -> SearchResult:
+def run_search(spec: Spec, dataset: Dataset, options: Options, *, reporter: SearchReporter | None = None,
+               lock: RunLock | None = None) -> SearchResult:
     """The search without its HTML report: what ``autofix_lstm.search`` runs (see its arguments).
 
     ``spec``, ``dataset`` and ``options`` are ``inputs.resolve_inputs``'s: the spec with its
@@ -93,11 +94,14 @@ def run_search(spec: Spec, dataset: Dataset, options: Options, *, reporter: Sear
     runs here, as without it.
 
     ``reporter`` is told of each stage and trial (default: nothing is shown); ``autofix_lstm.search``
-    passes a live display when asked for progress.
+    passes a live display when asked for progress. ``lock``: the output folder's lock, already held
+    by the caller (the CLI takes it before TensorFlow loads, so a held folder is refused at once);
+    None: the search takes it.
 
     Raises:
         SearchInterrupted: SIGINT or SIGTERM stopped it; the outputs for the best so far are written
-            first (its ``result``), unless it stopped before the baseline was trained.
+            first (its ``result``), unless it stopped before any trial ended (in the diagnosis, the
+            baseline or the first trial: no verdict on nothing) or a second signal stopped it at once.
         RunFolderError: the folder is not writable, another search holds it (``RunLockedError``), or an
             earlier search's files there are damaged (``CorruptRunError``).
     """
@@ -110,13 +114,16 @@ def run_search(spec: Spec, dataset: Dataset, options: Options, *, reporter: Sear
     scaleout = ScaleOut.of(options.workers)
     if scaleout is not None:
         scaleout.check(spec)
+    if lock is not None and lock.path != run.lock_file:
+        raise ValueError(f"the lock given is {lock.path}'s, not {run.lock_file}'s")
     events = EventLog(run.events, hold=True)  # written once the search has touched the folder
     reporter = LoggedReporter(reporter, events)
-    with run.lock(), StopSignals() as stops:
+    # A first signal waits for the search's next check point all along (tuning.interrupts says why).
+    with run.lock() if lock is None else contextlib.nullcontext(), StopSignals() as stops, stops.at_epoch_ends():
         try:
             result = _search_locked(spec, dataset, strategies, run, fingerprint, options.fresh, reporter, started,
                                     stops, options.minimize, scaleout)
-        except StopRequested as stop:  # outside the stages that wait for a safe point, or a second signal
+        except StopRequested as stop:  # a second signal (StopNow): stopped at once, nothing more written
             _log_quietly(events, "interrupted", signal=stop.signal_name, outputs_written=False)
             raise SearchInterrupted(stop.signal_name, None, run.root) from None
         except SearchInterrupted as stopped:
@@ -173,7 +180,8 @@ def _search_locked(spec: Spec, dataset: Dataset, strategies: list[Strategy], run
     confirmation: Confirmation | None = None
     try:
         reporter.stage("diagnosing")
-        diagnosis = diagnose_dataset(spec, dataset, strategies, save=False)
+        diagnosis = diagnose_dataset(spec, dataset, strategies, save=False, check=stops.check)
+        stops.check()  # a search stopped during its diagnosis touches nothing
         if earlier is None:  # starting over: what an earlier search wrote goes (only that)
             run.clear_search()
         run.remove_leftovers()
@@ -213,6 +221,7 @@ def _search_locked(spec: Spec, dataset: Dataset, strategies: list[Strategy], run
             reporter.trial_done(runner.done, runner.best, runner.fix_found)
 
             def trials() -> None:
+                stops.check()  # not even trial 0 starts after a signal
                 runner.rerun_unrecorded(tuner.oracle, records)
                 with warnings.catch_warnings():
                     # The Gaussian process often sits at a kernel bound on a handful of points; harmless.
@@ -248,12 +257,15 @@ def _search_locked(spec: Spec, dataset: Dataset, strategies: list[Strategy], run
             ))
             minimal = minimal if found is None else found
         save_state()
+    except StopNow:
+        raise
     except (StopRequested, KeyboardInterrupt) as stop:
         interrupted = _stopped_by(stop, stops)
     finally:
         reporter.stop()
     baseline = baseline or seen  # stopped before the spec was trained in full: the brief training stands in
-    if baseline is None:  # stopped during the diagnosis or the baseline: nothing to judge yet
+    # Stopped during the diagnosis or the baseline, or before any trial ended: no verdict on nothing.
+    if baseline is None or (interrupted and not load_records(run)):
         raise SearchInterrupted(stops.signal_name or "SIGINT", None, run.root)
     if space is None or runner is None:  # stopped between the baseline and the trials
         space = build_space(spec, dataset, strategies)
@@ -281,6 +293,8 @@ def _until_stopped(stops: StopSignals, stage: Callable[[], T]) -> tuple[T | None
         with stops.at_epoch_ends():
             result = stage()
             stops.check()
+    except StopNow:  # a second signal: no outputs are written after it
+        raise
     except (StopRequested, KeyboardInterrupt) as stop:
         return result, _stopped_by(stop, stops)
     return result, False

@@ -2,10 +2,21 @@
 
 A terminal's Ctrl-C sends SIGINT; batch schedulers send SIGTERM before they preempt a job. While a
 search runs, ``StopSignals`` turns either into a stop request. Inside ``at_epoch_ends()`` (the
-trainings) the request waits: ``StopAtEpochEnd`` ends the training at the end of the current epoch,
-the training cut short is not recorded (a resumed search runs it again), and ``check()`` raises
-``StopRequested`` at the search's next safe point. Elsewhere (the diagnosis) the handler raises at
-once, as Python's own KeyboardInterrupt would. A second signal always stops at once.
+search holds it throughout: its diagnosis, its trainings, the stages between them) the request
+waits: ``StopAtEpochEnd`` ends the training at the end of the current epoch, the training cut short
+is not recorded (a resumed search runs it again), and ``check()`` raises ``StopRequested`` at the
+search's next check point (a step of the diagnosis' brief training, the end of a stage, the start
+of a trial). Elsewhere the handler raises at once, as Python's own KeyboardInterrupt would.
+
+Waiting matters because an exception raised from a signal handler lands wherever the main thread
+is: inside TensorFlow's eager LSTM loop it leaves TensorArrays it never used (TensorFlow logs an
+"Object was never used" ERROR block for each), and inside a finaliser, a weakref callback or
+TensorFlow's C++ fast path it is swallowed, so the search went on as if no signal had come.
+
+A second signal stops at once: ``StopNow`` (a ``StopRequested`` the stages do not wait on) unwinds
+the search without writing further outputs; every file is written atomically, so the folder is left
+as a kill would leave it, and the same command resumes it. Should that exception be swallowed too,
+every later check point, and the start of each batch of a training, raises it again.
 
 The handlers are installed only for the search's duration and the previous ones restored; only
 from the main thread (Python allows no other); and never over a signal the process was started
@@ -36,11 +47,23 @@ class StopRequested(BaseException):
         self.signal_name = signal_name
 
 
-class StopSignals:
-    """SIGINT/SIGTERM handlers for one search: ``with StopSignals() as stops: ...``."""
+class StopNow(StopRequested):
+    """A second signal: the search stops where it is, with no outputs written after it.
 
-    def __init__(self) -> None:
-        self.signal_name: str | None = None  # the first signal received, e.g. "SIGTERM"
+    The stages that catch a ``StopRequested`` to write the outputs for the best so far let this one through.
+    """
+
+
+class StopSignals:
+    """SIGINT/SIGTERM handlers for one search: ``with StopSignals() as stops: ...``.
+
+    ``signal_name``: a signal that already asked to stop (the search's, while its report is written
+    after it): any signal within is then a second one, and stops at once.
+    """
+
+    def __init__(self, signal_name: str | None = None) -> None:
+        self.signal_name: str | None = signal_name  # the first signal received, e.g. "SIGTERM"
+        self.now = False  # a second signal came: stop at once
         self._immediate = True
         self._previous: dict[int, object] = {}  # signal number -> the handler to restore
 
@@ -70,7 +93,10 @@ class StopSignals:
         self.signal_name = self.signal_name or signal_name
 
     def check(self) -> None:
-        """Raise ``StopRequested`` when a stop was asked for: the search's safe points call this."""
+        """Raise ``StopRequested`` when a stop was asked for (``StopNow`` after a second signal): the
+        search's check points call this."""
+        if self.now:
+            raise StopNow(self.signal_name)
         if self.signal_name is not None:
             raise StopRequested(self.signal_name)
 
@@ -90,7 +116,10 @@ class StopSignals:
     def _handle(self, signum, frame) -> None:
         repeated = self.signal_name is not None
         self.request(signal.Signals(signum).name)
-        if repeated or self._immediate:
+        if repeated:
+            self.now = True
+            raise StopNow(self.signal_name)
+        if self._immediate:
             raise StopRequested(self.signal_name)
 
 
@@ -108,6 +137,12 @@ class StopAtEpochEnd(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self.stops.check()
+
+    def on_train_batch_begin(self, batch, logs=None):
+        # a second signal whose exception was swallowed (not on_train_batch_end: overriding it turns
+        # off Keras' asynchronous batch-end callbacks)
+        if self.stops.now:
+            raise StopNow(self.stops.signal_name)
 
     def on_epoch_end(self, epoch, logs=None):
         if self.stops.requested and not self.model.stop_training and epoch + 1 < self.epochs:

@@ -36,7 +36,7 @@ from autofix_lstm.run_dir import RunDir, write_text
 from autofix_lstm.scoring.metrics import Metrics
 from autofix_lstm.scoring.objective import beats_persistence, is_fix, score
 from autofix_lstm.spec import Spec
-from autofix_lstm.tuning.interrupts import StopRequested
+from autofix_lstm.tuning.interrupts import StopNow, StopRequested
 from autofix_lstm.tuning.records import TrialRecord, TrialStatus, best_record
 from autofix_lstm.tuning.space import SearchSpace, label
 from autofix_lstm.tuning.summary import portable_spec, spec_changes
@@ -248,6 +248,8 @@ def find_minimal_fix(
                 kept = trial
     except _OutOfTime as stop:
         result.complete, result.reason = False, str(stop)
+    except StopNow:  # a second signal: the search stops at once
+        raise
     except (KeyboardInterrupt, StopRequested):
         result.complete, result.reason = False, "interrupted"
     for change in changes:
