@@ -37,9 +37,14 @@ window.addEventListener("load", function () {
     seen = {text: verdict.innerText, display: style.display, visibility: style.visibility, opacity: style.opacity,
             top: box.top, width: box.width, height: box.height, viewportHeight: window.innerHeight};
   }
+  var cells = Array.prototype.map.call(document.querySelectorAll("table.before-after td"), function (td) {
+    var style = getComputedStyle(td);
+    return {row: td.parentElement.cells[0].innerText, column: td.cellIndex, text: td.innerText,
+            color: style.color, fontWeight: style.fontWeight};
+  });
   var out = document.createElement("pre");
   out.id = "autofix-probe";
-  out.textContent = JSON.stringify({images: images, verdict: seen,
+  out.textContent = JSON.stringify({images: images, verdict: seen, cells: cells,
                                     height: document.documentElement.scrollHeight});
   document.body.appendChild(out);
 });

@@ -39,8 +39,14 @@ _TIME_LABELS = {"training": "training the trials", "baseline": "the spec as writ
                 "other": "the rest"}
 
 
-def _cells(values: list) -> list[dict]:
-    return [{"text": cell(value), "missing": value is None} for value in values]
+def _cells(values: list, states: bool = False) -> list[dict]:
+    """Table cells: the text, and the classes that style it (``missing``; in the state row, each
+    cell's own state, ``state-collapsed``, so a working best found is not red beside a collapsed spec)."""
+    out = []
+    for value in values:
+        classes = ["missing"] if value is None else [f"state-{value}"] if states else []
+        out.append({"text": cell(value), "missing": value is None, "classes": " ".join(classes)})
+    return out
 
 
 def before_after_table(baseline: Metrics | None, best: Metrics | None,
@@ -49,7 +55,7 @@ def before_after_table(baseline: Metrics | None, best: Metrics | None,
 
     The ``state`` row says what each model did (``states``: the judgments the summary carries), so a
     spec whose loss diverged never reads as "collapsed: no". Returns the table as text (``head``; ``rows`` of
-    ``label``, ``cells`` and ``bad``), or None when no metrics were recorded.
+    ``label`` and ``cells``), or None when no metrics were recorded.
     """
     if baseline is None and best is None:
         return None
@@ -68,14 +74,13 @@ def before_after_table(baseline: Metrics | None, best: Metrics | None,
         if key == "state":
             values = [None if state is None else state.value for state in states]
             values += [None, None] if persistence else [None]
-            rows.append({"label": label, "cells": _cells(values),
-                         "bad": any(value in ("collapsed", "diverged") for value in values)})
+            rows.append({"label": label, "cells": _cells(values, states=True)})
             continue
         values = [before.get(key), after.get(key)]
         values.append(0.0 if key == "std_ratio" else constants.get(constant_key) if constant_key else None)
         if persistence:
             values.append(constants.get(persistence_key) if persistence_key else None)
-        rows.append({"label": label, "cells": _cells(values), "bad": False})
+        rows.append({"label": label, "cells": _cells(values)})
     return {"head": head, "rows": rows}
 
 

@@ -9,6 +9,7 @@ why, where no Chromium is installed.
 from __future__ import annotations
 
 import base64
+import json
 import re
 import subprocess
 import sys
@@ -216,3 +217,18 @@ def test_screenshot_script_writes_a_png(tmp_path):
     png = folder / "report.png"
     assert png.read_bytes()[:8] == PNG_MAGIC
     assert png.stat().st_size > 10_000
+
+
+@needs_browser
+def test_each_state_cell_has_its_own_colour_in_chromium(tmp_path):
+    # Issue 25 (3): the whole state row was red when any cell was collapsed, so the best found's
+    # "working" read red under a green "Fixed" banner.
+    folder = write_fake_outputs(tmp_path / "out")
+    summary = json.loads((folder / "summary.json").read_text())
+    assert (summary["baseline_state"], summary["best_state"]) == ("collapsed", "working")
+    seen = screenshot_report.probe_page(write_report(folder), browser=BROWSER)
+    state = {c["text"]: c for c in seen["cells"] if c["row"].startswith("state")}
+    assert state["collapsed"]["color"] == "rgb(198, 40, 40)"  # #c62828
+    assert state["working"]["color"] == "rgb(46, 125, 50)"  # #2e7d32
+    others = [c for c in seen["cells"] if not c["row"].startswith("state") and c["column"] > 0]
+    assert others and not any(c["color"] in ("rgb(198, 40, 40)", "rgb(46, 125, 50)") for c in others)
