@@ -32,12 +32,12 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from autofix_lstm.format import cell
+from autofix_lstm.format import cell, plural
+from autofix_lstm.render.terminal import STATE_STYLES, before_after_table, metrics_table
 from autofix_lstm.run_dir import RunDir
 
 if TYPE_CHECKING:
-    from autofix_lstm.scoring.metrics import Metrics
-    from autofix_lstm.scoring.objective import ModelState
+    pass
 
 app = typer.Typer(
     add_completion=False,
@@ -56,8 +56,6 @@ EXIT_BUG = 4  # a bug in autofix-lstm: a traceback under a line asking to report
 EXIT_INTERRUPTED = 130  # SIGINT (Ctrl-C): 128 + 2
 EXIT_TERMINATED = 143  # SIGTERM (a batch scheduler's stop): 128 + 15
 
-# a model's state (scoring.objective.ModelState) -> its colour
-_STATE_STYLES = {"working": "bold green", "live": "bold yellow", "collapsed": "bold red", "diverged": "bold red"}
 
 # Loggers and warnings that speak to TensorFlow's and Keras' developers, not to our users.
 _NOISY_MODULES = r"(tensorflow|keras|keras_tuner|absl|tf_keras)(\.|$)"
@@ -191,17 +189,6 @@ def _exit_codes() -> Iterator[None]:
         raise typer.Exit(EXIT_BUG) from None
 
 
-def metrics_table(metrics: Metrics, title: str = "validation metrics (original units)") -> Table:
-    """A two-column rich table of a model's metrics."""
-    table = Table(title=title)
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for key, value in metrics.to_dict().items():
-        style = "bold red" if key == "collapsed" and value else ("bold green" if key == "collapsed" else None)
-        table.add_row(key, cell(value), style=style)
-    return table
-
-
 @app.command()
 def train(
     spec: Path = typer.Argument(..., help="the spec.yaml to train as written"),
@@ -224,7 +211,7 @@ def train(
     console.print(metrics_table(result.metrics))
     state, meaning = state_line(result.metrics)
     console.print(
-        f"[{_STATE_STYLES[state.value]}]{state.value}[/]: {escape(meaning)}  ({result.seconds:.1f}s)  -> "
+        f"[{STATE_STYLES[state.value]}]{state.value}[/]: {escape(meaning)}  ({result.seconds:.1f}s)  -> "
         f"{escape(str(result.output_dir))}",
         highlight=False, soft_wrap=True,
     )
@@ -274,33 +261,6 @@ def diagnose(
         f"{brief}  ({result.seconds:.1f}s)  -> {escape(str(result.output_path))}",
         highlight=False, soft_wrap=True,
     )
-
-
-# metrics shown in the before/after table, by task
-_BEFORE_AFTER = {
-    "regression": ("std_ratio", "mse", "mae", "r2", "constant_mse", "persistence_mse"),
-    "classification": ("std_ratio", "accuracy", "balanced_accuracy", "macro_f1", "distinct_predictions",
-                       "majority_balanced_accuracy"),
-}
-
-
-def before_after_table(baseline: Metrics, best: Metrics, states: tuple[ModelState | None, ModelState | None]) -> Table:
-    """Baseline (the spec as written) against the best candidate, metric by metric, and each one's state.
-
-    The ``state`` row (working, live, collapsed or diverged) replaces a bare ``collapsed`` yes/no, which
-    said "no" for a spec whose loss went NaN.
-    """
-    table = Table(title="before / after (validation, original units)")
-    table.add_column("metric")
-    table.add_column("as written", justify="right")
-    table.add_column("best found", justify="right")
-    keys = _BEFORE_AFTER["regression" if best.is_regression else "classification"]
-    before, after = baseline.subset(keys), best.subset(keys)
-    for key in keys:
-        table.add_row(key, cell(before.get(key)), cell(after.get(key)))
-    words = ["-" if state is None else state.value for state in states]
-    table.add_row("state", *(f"[{_STATE_STYLES.get(word, 'dim')}]{word}[/]" for word in words))
-    return table
 
 
 @app.command()
@@ -411,7 +371,7 @@ def worker(
                               "epoch; its unfinished trial runs again on another worker or when the search resumes",
                               highlight=False, soft_wrap=True)
             raise typer.Exit(EXIT_TERMINATED if err.signal_name == "SIGTERM" else EXIT_INTERRUPTED) from None
-    console.print(Text(f"{name}: the chief ended the search; this worker ran {done} trials"), highlight=False)
+    console.print(Text(f"{name}: the chief ended the search; this worker ran {plural(done, 'trial')}"), highlight=False)
 
 
 def _show_search_result(result, json_output: bool) -> None:
@@ -429,8 +389,9 @@ def _show_search_result(result, json_output: bool) -> None:
             console.print(Text(f"  {line}"), highlight=False, soft_wrap=True)
     console.print(
         f"trials: {s.trials_total} ({s.trials_completed} completed, {s.trials_pruned} pruned, "
-        f"{s.trials_failed} failed) in {s.elapsed_seconds:.0f}s; first fix after "
-        f"{cell(s.trials_to_first_fix)} trials / {cell(s.seconds_to_first_fix)}s"
+        f"{s.trials_failed} failed) in {s.elapsed_seconds:.0f}s; "
+        + ("no fix" if s.trials_to_first_fix is None else
+           f"first fix after {plural(s.trials_to_first_fix, 'trial')} / {cell(s.seconds_to_first_fix)}s")
     )
     if s.minimal_verdict:
         console.print(Text(s.minimal_verdict), highlight=False, soft_wrap=True)
@@ -481,6 +442,12 @@ def report(
     console.print(f"report written: {path}", highlight=False, soft_wrap=True)
 
 
+def whole_lines_when_piped() -> None:
+    """Piped into a file, a log or grep, a sentence stays on one line (rich wraps at 80 columns otherwise)."""
+    for out in (console, err_console):
+        out.soft_wrap = not out.is_terminal
+
+
 def main() -> None:
     """The console entry point (``autofix-lstm``, ``python -m autofix_lstm``): the app, with TensorFlow's native
     log lines kept off stderr unless ``--verbose`` (``native_log``); an interrupted command leaves at once."""
@@ -488,6 +455,7 @@ def main() -> None:
 
     if "--verbose" not in sys.argv[1:]:
         native_log.filter_native_log_lines()
+    whole_lines_when_piped()
     try:
         app(prog_name="autofix-lstm")
     except SystemExit as done:

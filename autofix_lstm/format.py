@@ -41,6 +41,13 @@ def cell(value: Any) -> str:
     return str(value)
 
 
+def plural(count: Any, word: str, many: str | None = None) -> str:
+    """``1 trial``, ``2 trials``, ``0 trials``; a dash for an unknown count (``- trials``)."""
+    if count is None:
+        return f"{MISSING} {many or word + 's'}"
+    return f"{count} {word if count == 1 else many or word + 's'}"
+
+
 def setting(value: Any) -> str:
     """A spec value as YAML would read it: ``null`` for None, 4 significant digits for floats."""
     if value is None:

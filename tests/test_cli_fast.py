@@ -120,3 +120,16 @@ def test_the_native_log_filter_drops_tensorflow_info_lines_and_passes_the_rest()
     assert done.returncode == 0
     assert done.stderr.decode() == ("E0000 00:00:1796208392.955810   20722 cuda.cc:1] an error stays\n"
                                     "error (spec): a message from Python\ncontinue? [y/N] ")
+
+
+def test_piped_output_keeps_each_sentence_on_one_line():
+    # Issue 25 (5): piped output was wrapped at 80 columns mid-sentence.
+    code = ("from autofix_lstm import cli; {setup}"
+            "cli.console.print('first fix after ' + 'word ' * 30 + 'end'); cli.err_console.print('error ' * 30)")
+    for setup, lines in (("", None), ("cli.whole_lines_when_piped(); ", 1)):
+        done = subprocess.run([sys.executable, "-c", code.format(setup=setup)], capture_output=True, text=True,
+                              timeout=60, check=True, env={k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")})
+        if lines is None:
+            assert len(done.stdout.splitlines()) > 1  # what rich does on its own: the premise of the fix
+        else:
+            assert len(done.stdout.splitlines()) == lines and len(done.stderr.splitlines()) == lines

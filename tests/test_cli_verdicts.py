@@ -31,7 +31,8 @@ def _metrics(std_ratio, balanced, distinct=2):
 def _result(tmp_path, *, fixed, baseline_state, best_state, verdict, baseline, best, changes=()):
     summary = {"fixed": fixed, "verdict": verdict, "baseline_state": baseline_state, "best_state": best_state,
                "min_std_ratio": 0.1, "trials_total": 2, "trials_completed": 2, "trials_pruned": 0,
-               "trials_failed": 0, "elapsed_seconds": 3.0, "trials_to_first_fix": 0, "seconds_to_first_fix": 1.0}
+               "trials_failed": 0, "elapsed_seconds": 3.0, "trials_to_first_fix": 0 if fixed else None,
+               "seconds_to_first_fix": 1.0 if fixed else None}
     return SearchResult(fixed=fixed, verdict=verdict, best_spec=None, baseline=baseline, best=best,
                         changes=list(changes), summary=summary, trials=pd.DataFrame(), output_dir=tmp_path,
                         baseline_state=baseline_state)
@@ -81,6 +82,8 @@ def test_a_collapsed_spec_with_no_fix_exits_1_and_its_state_reads_collapsed(tmp_
     state_row = next(line for line in result.output.splitlines() if line.startswith("│ state"))
     assert [cell.strip() for cell in state_row.split("│")[1:4]] == ["state", "collapsed", "collapsed"]
     assert "No changes" not in result.output and result.output.strip().splitlines()[-1].strip() == verdict
+    # Issue 25 (5): this read "first fix after - trials / -s"
+    assert "2 completed, 0 pruned, 0 failed) in 3s; no fix" in result.output and "- trials" not in result.output
 
 
 def test_no_confirm_reaches_the_search_as_confirm_false(tmp_path, run_cli):

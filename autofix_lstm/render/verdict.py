@@ -6,7 +6,7 @@ never the file's keys, and returns plain values for the templates.
 
 from __future__ import annotations
 
-from autofix_lstm.format import MISSING, as_number, cell, number
+from autofix_lstm.format import MISSING, as_number, cell, number, plural
 from autofix_lstm.scoring.metrics import Metrics
 from autofix_lstm.scoring.objective import ModelState
 from autofix_lstm.scoring.signal import MODEL_NAMES
@@ -92,19 +92,23 @@ def _seconds(value) -> str:
 def stats_line(summary: Summary) -> str:
     """The search in figures, one line: trials, time, device, first fix, the comparisons, seeds, cuDNN."""
     parts = [
-        f"{cell(summary.trials_total)} trials: {cell(summary.trials_completed)} completed, "
+        f"{plural(summary.trials_total, 'trial')}: {cell(summary.trials_completed)} completed, "
         f"{cell(summary.trials_pruned)} pruned, {cell(summary.trials_failed)} failed",
         f"elapsed {_seconds(summary.elapsed_seconds)}",
     ]
     if summary.device:  # searches before the device was recorded have none
         parts.append(f"trained on {device_text(summary)}")
     if summary.trials_to_first_fix is not None:
-        parts.append(f"first fix after {summary.trials_to_first_fix} trials / "
+        parts.append(f"first fix after {plural(summary.trials_to_first_fix, 'trial')} / "
                      f"{_seconds(summary.seconds_to_first_fix)}")
-    if summary.beats_constant is not None:
-        parts.append(f"beats a constant: {cell(summary.beats_constant)}")
-    if summary.beats_persistence is not None:
-        parts.append(f"beats persistence: {cell(summary.beats_persistence)}")
+    if summary.best_state in (ModelState.COLLAPSED, ModelState.DIVERGED):
+        # its errors may be below a constant's or persistence's, but a flat or diverged output is no forecast
+        parts.append(f"the best found {summary.best_state.value}")
+    else:
+        if summary.beats_constant is not None:
+            parts.append(f"beats a constant: {cell(summary.beats_constant)}")
+        if summary.beats_persistence is not None:
+            parts.append(f"beats persistence: {cell(summary.beats_persistence)}")
     if summary.confirmed_seeds is not None:
         parts.append(f"held on {summary.confirmed_seeds} seeds")
     if summary.cudnn_compatible is False:
@@ -135,16 +139,18 @@ def search_notes(summary: Summary) -> list[str]:
         )
     pruning = summary.pruning
     if pruning.trials_pruned:
-        text = f"Pruning stopped {pruning.trials_pruned} trials early, saving {cell(pruning.epochs_saved)} epochs"
+        text = (f"Pruning stopped {plural(pruning.trials_pruned, 'trial')} early, saving "
+                f"{plural(pruning.epochs_saved, 'epoch')}")
         if pruning.reruns:
-            text += (f"; {len(pruning.reruns)} of them were re-run in full because no fix was found, "
-                     f"and {cell(pruning.fixes_lost_to_pruning)} turned out to be fixes")
+            reruns, lost = len(pruning.reruns), pruning.fixes_lost_to_pruning
+            text += (f"; {reruns} of them {'was' if reruns == 1 else 'were'} re-run in full because no fix was found, "
+                     f"and {cell(lost)} turned out to be {'a fix' if lost == 1 else 'fixes'}")
         notes.append(text + ".")
     refinement = summary.refinement
     if refinement.trials:
         notes.append(
-            f"Refinement: {refinement.trials} trials varied one field of the best fix at a time; "
-            f"{cell(refinement.fixes)} were fixes"
+            f"Refinement: {plural(refinement.trials, 'trial')} varied one field of the best fix at a time; "
+            f"{cell(refinement.fixes)} {'was a fix' if refinement.fixes == 1 else 'were fixes'}"
             + ("; the best configuration came from one of them." if refinement.best_from_refinement else ".")
         )
     timing = time_note(summary)

@@ -28,7 +28,8 @@ def test_the_probe_pruning_and_refinement_are_reported(tmp_path):
     )
     page = report_html(folder)
     assert "A gradient-boosted model on the same windows reaches balanced accuracy 0.97 and beats a constant" in page
-    assert "Pruning stopped 5 trials early, saving 31 epochs; 1 of them were re-run in full" in page
+    assert "Pruning stopped 5 trials early, saving 31 epochs; 1 of them was re-run in full" in page
+    assert "and 1 turned out to be a fix." in page
     assert "Refinement: 3 trials varied one field of the best fix" in page
     assert "the best configuration came from one of them" in page
 
@@ -57,3 +58,26 @@ def test_the_device_the_trials_trained_on_is_reported(tmp_path):
                                    "devices": ["NVIDIA H200", "NVIDIA H200"]})
     assert "trained on 2 replica(s), mirrored (NVIDIA H200, NVIDIA H200)" in report_html(mirrored)
     assert "trained on" not in report_html(write_fake_outputs(tmp_path / "older"))
+
+
+def test_counts_of_one_read_in_the_singular_and_a_collapsed_best_claims_no_comparison(tmp_path):
+    # Issue 25 (5): "after 1 trials", "1 trials varied ... 1 were fixes", and "beats persistence: yes"
+    # under a red "Not fixed" banner while the best found was collapsed.
+    from autofix_lstm.render.verdict import search_notes, stats_line
+    from autofix_lstm.tuning.search_summary import Summary
+
+    folder = _with(
+        write_fake_outputs(tmp_path, fixed=False), trials_total=1, trials_to_first_fix=1,
+        pruning={"trials_pruned": 1, "epochs_saved": 1, "reruns": [], "fixes_lost_to_pruning": 0},
+        refinement={"budget": 2, "trials": 1, "fixes": 1, "best_from_refinement": False},
+    )
+    summary = Summary.from_dict(json.loads(RunDir(folder).summary.read_text()))
+    line = stats_line(summary)
+    assert line.startswith("1 trial: ") and "first fix after 1 trial / " in line
+    notes = " ".join(search_notes(summary))
+    assert "Pruning stopped 1 trial early, saving 1 epoch." in notes
+    assert "Refinement: 1 trial varied one field of the best fix at a time; 1 was a fix." in notes
+    collapsed = Summary.from_dict({**json.loads(RunDir(folder).summary.read_text()), "best_state": "collapsed",
+                                   "beats_constant": True, "beats_persistence": True})
+    line = stats_line(collapsed)
+    assert "the best found collapsed" in line and "beats" not in line
