@@ -223,9 +223,10 @@ def check_resolved(spec: Spec, dataset: Dataset) -> CheckResult:
     Raises: as ``check``.
     """
     from autofix_lstm.modeling.train import check_trainable
-    from autofix_lstm.remedies.strategies import resolve_strategies
+    from autofix_lstm.remedies.strategies import check_candidates, resolve_strategies
 
     strategies = resolve_strategies(spec.search.strategies, spec.base_dir)
+    check_candidates(strategies, spec, dataset)
     prepared, model = check_trainable(spec, dataset)
     ds = prepared.dataset
     return CheckResult(

@@ -18,7 +18,7 @@ from autofix_lstm.diagnosis.result import DiagnosisResult
 from autofix_lstm.errors import ModelSpecError
 from autofix_lstm.modeling.train import prepare
 from autofix_lstm.preflight import check_output_folder
-from autofix_lstm.remedies.strategies import resolve_strategies, strategies_for
+from autofix_lstm.remedies.strategies import check_candidates, resolve_strategies, strategies_for
 from autofix_lstm.run_dir import RunDir, write_json
 from autofix_lstm.scoring.signal import probe_signal
 from autofix_lstm.spec import Spec
@@ -71,6 +71,7 @@ def diagnose(spec: Spec, dataset: Dataset, *, save: bool = True, progress: bool 
     if save:  # refused before the brief training, not after it
         check_output_folder(spec)
     selected = resolve_strategies(spec.search.strategies, spec.base_dir)  # a bad strategy file fails here, early
+    check_candidates(selected, spec, dataset)
     return diagnose_dataset(spec, dataset, selected, save=save, progress=progress, started=started)
 
 

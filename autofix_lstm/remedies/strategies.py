@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from autofix_lstm.errors import SpecError
 from autofix_lstm.finding_ids import FINDING_IDS
@@ -63,6 +63,7 @@ class Strategy(BaseModel):
     findings: list[str] = Field(default_factory=list)
     fields: dict[str, FieldSpace]
     seed: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    _file: str | None = PrivateAttr(default=None)  # the user's file it was read from (None: built in)
 
     @model_validator(mode="after")
     def _known_fields(self) -> Strategy:
@@ -148,7 +149,9 @@ def resolve_strategies(selection: str | list[str], base_dir: Path) -> list[Strat
             except (OSError, UnicodeDecodeError) as err:
                 raise SpecError(f"search.strategies names {item!r}, but the strategy file {path} cannot be read: {err}; "
                                 "save it as UTF-8 text") from None
-            out.append(_load_file(text, str(path)))
+            strategy = _load_file(text, str(path))
+            strategy._file = str(path)
+            out.append(strategy)
         else:
             out.append(get_strategy(item))
     return _one_per_name(out)
@@ -167,3 +170,37 @@ def _one_per_name(strategies: list[Strategy]) -> list[Strategy]:
 def strategies_for(finding_id: str, strategies: list[Strategy]) -> list[str]:
     """The names of the strategies (in the order given) whose files list ``finding_id`` under ``findings:``."""
     return [s.name for s in strategies if s.answers(finding_id)]
+
+
+def check_candidates(strategies: list[Strategy], spec, dataset) -> None:
+    """Refuse a user's strategy file whose candidate values make no valid spec (``units: [lol]``).
+
+    Each value (a range's two ends) is applied to ``spec`` alone and the result validated, as a
+    trial would; a value that cannot apply to this data (``allowed``) is skipped, as the search skips
+    it. The built-in files are held to this by their contract test instead (it would cost every run).
+
+    Raises:
+        SpecError: one line per bad value, naming the file, the field, the value and why.
+    """
+    from autofix_lstm.remedies.fields import spec_with_values
+
+    ctx = {"task": dataset.task, "n_classes": dataset.n_classes}
+    problems = []
+    for strategy in strategies:
+        if strategy._file is None or not strategy.applies_to(dataset.task):
+            continue
+        for name, space in strategy.fields.items():
+            values = space.values if space.values is not None else [space.range["min"], space.range["max"]]
+            for value in values:
+                try:
+                    if FIELDS[name].allowed(value, dataset):
+                        spec_with_values(spec, {name: value}, ctx)
+                except SpecError as err:
+                    why = "; ".join(getattr(err, "problems", None) or [str(err)])
+                    problems.append(f"strategy file {strategy._file}: fields.{name} value {value!r} makes no valid "
+                                    f"spec: {why}")
+                except (TypeError, ValueError, KeyError, AttributeError) as err:  # a value the field cannot write
+                    problems.append(f"strategy file {strategy._file}: fields.{name} value {value!r} cannot be "
+                                    f"applied ({type(err).__name__}: {err}); give values of the field's kind")
+    if problems:
+        raise SpecError(problems)

@@ -48,7 +48,7 @@ from autofix_lstm.errors import SearchInterrupted
 from autofix_lstm.inputs import Options
 from autofix_lstm.modeling.devices import Placement, placement
 from autofix_lstm.modeling.train import export_model
-from autofix_lstm.remedies.strategies import Strategy, resolve_strategies
+from autofix_lstm.remedies.strategies import Strategy, check_candidates, resolve_strategies
 from autofix_lstm.run_dir import RunDir, RunLock, save_model, write_json, write_text
 from autofix_lstm.scoring.objective import ModelState, judge
 from autofix_lstm.scoring.signal import SignalProbe, probe_signal
@@ -108,6 +108,7 @@ def run_search(spec: Spec, dataset: Dataset, options: Options, *, reporter: Sear
     reporter = reporter or SearchReporter()
     started = time.perf_counter()
     strategies = resolve_strategies(spec.search.strategies, spec.base_dir)
+    check_candidates(strategies, spec, dataset)
     run = RunDir(spec.output_dir)
     run.check_writable(spec.source)
     fingerprint = spec_fingerprint(spec, dataset, strategies)

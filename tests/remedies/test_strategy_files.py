@@ -59,3 +59,27 @@ def test_all_combines_with_your_own_file_and_a_file_named_like_a_builtin_replace
     assert next(s for s in mixed if s.name == "dropout").fields["dropout.rate"].values == [0.05]
     assert [s.name for s in resolve_strategies(["scaling", "all"], tmp_path)] == ["scaling"] + [
         name for name in builtins if name != "scaling"]
+
+
+@pytest.mark.parametrize(
+    ("values", "lines", "why"),
+    [
+        ("[lol]", 1, "cannot be applied (ValueError"),
+        ("[[a, b], {k: 1}]", 2, "cannot be applied (TypeError"),
+        ("[1000000000]", 1, "makes no valid spec: model.layers[0] units must be <= 8192, got 1000000000"),
+    ],
+)
+def test_a_strategy_value_that_makes_no_valid_spec_is_refused_before_anything_trains(tmp_path, values, lines, why):
+    # Found by the fuzz benchmark: `architecture.units: {values: [lol]}` passed check (each trial would fail).
+    from helpers import make_series_csv, spec_dict, write_spec
+    from typer.testing import CliRunner
+
+    from autofix_lstm.cli import app
+
+    make_series_csv(tmp_path, n=100)
+    (tmp_path / "mine.yaml").write_text(f"name: mine\nfields:\n  architecture.units: {{values: {values}}}\n")
+    spec = write_spec(tmp_path, spec_dict("series.csv", search={"strategies": ["all", "mine.yaml"]}))
+    result = CliRunner().invoke(app, ["check", str(spec)])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.count("\n") == lines  # a line per bad value
+    assert f"strategy file {tmp_path / 'mine.yaml'}: fields.architecture.units value" in result.stderr and why in result.stderr
