@@ -138,6 +138,13 @@ TRIGGER_CASES: dict[str, Case] = {
         "standard-scaled target (half of it negative) into a sigmoid head", sine,
         model={"layers": [lstm(), dense(1, "sigmoid")]}, preprocessing=SCALED, train=LONG,
     ),
+    "dead_relu_head": _table(
+        "a relu head whose bias starts at -10 on a target around 100 (scale 50): it outputs exactly 0 for every "
+        "sample, which reads like an unscaled target but no scaling revives it",
+        lambda: series_frame(320, "sine", scale=50.0, offset=100.0), data={"features": ["x"]},
+        model={"layers": [lstm(), dense(1, "relu", bias_initializer={"class_name": "Constant", "config": {"value": -10.0}})]},
+        preprocessing={"inputs": "standard"}, train=LONG,
+    ),
     "bce_linear": _table(
         "binary labels, binary cross-entropy on a linear head", lambda: labelled("binary"),
         data={"features": ["x"]}, model={"layers": [lstm(), dense()], "loss": "binary_crossentropy"},

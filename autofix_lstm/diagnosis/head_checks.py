@@ -33,6 +33,10 @@ ACTIVATION_RANGES = {
     "swish": (-0.2785, INF),
     "softmax": (0.0, 1.0),
 }
+# Activations whose every unit can die: below zero for every input, they output exactly 0 and pass no
+# gradient back, so nothing brings them back. A head like that outputs 0 whatever the data.
+DYING_ACTIVATIONS = {"relu", "relu6"}
+
 # Out-of-reach targets: a tenth of them pins the output at the activation's bound for a tenth of the
 # data, which drags every prediction there; even 1% is worth a warning.
 OUT_OF_RANGE_ERROR = 0.1
@@ -68,16 +72,38 @@ def _head_targets(ctx: Context) -> np.ndarray | None:
     return ctx.model_targets
 
 
+def _dead_head(ctx: Context) -> str | None:
+    """When the head's activation (``DYING_ACTIVATIONS``) outputs exactly 0 for every sample: "at
+    initialisation" or "after the brief training"; else None."""
+    if ctx.head_activation not in DYING_ACTIVATIONS or ctx.probe is None:
+        return None
+    for when, stats in (("at initialisation", ctx.probe.output_init), ("after the brief training", ctx.probe.output_trained)):
+        if stats and stats.get("mean") == 0.0 and stats.get("std") == 0.0:
+            return when
+    return None
+
+
 def output_activation_range(ctx: Context) -> Finding | None:
     """The head's activation cannot reach the targets.
 
     Measures: the fraction of training targets (as the head sees them; class labels for a one-unit
     classifier) outside the range of the head's activation (``ACTIVATION_RANGES``); a softmax over a
-    single unit always outputs 1. Error: softmax over one unit, or at least ``OUT_OF_RANGE_ERROR``
-    outside. Warning: at least ``OUT_OF_RANGE_WARNING`` outside.
+    single unit always outputs 1; a dead head (``DYING_ACTIVATIONS``: every output exactly 0, at
+    initialisation or after the brief training) reaches nothing but 0. Error: softmax over one unit,
+    a dead head, or at least ``OUT_OF_RANGE_ERROR`` outside. Warning: at least ``OUT_OF_RANGE_WARNING`` outside.
     """
     activation, units = ctx.head_activation, ctx.head_units
     evidence = {"head_activation": activation, "head_units": units, "task": ctx.task}
+    dead = _dead_head(ctx)
+    if dead is not None:
+        evidence.update(dead_head=True, initial_output=ctx.probe.output_init, trained_output=ctx.probe.output_trained)
+        return Finding(
+            "output_activation_range", Severity.ERROR,
+            f"The head's {activation} outputs exactly 0 for every sample {dead}: every input to it is below zero, "
+            "where it passes no gradient back, so no training moves it whatever the targets' scale; make the head "
+            "linear (or give it a bias that starts above zero).",
+            evidence,
+        )
     if activation == "softmax" and units == 1:
         return Finding(
             "output_activation_range", Severity.ERROR,
