@@ -30,7 +30,7 @@ from autofix_lstm.layer_registration import register_when_keras_loads  # noqa: E
 register_when_keras_loads()
 
 if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and editors
-    from autofix_lstm.api import diagnose, search, train
+    from autofix_lstm.api import diagnose, load_result, search, train
     from autofix_lstm.diagnosis import DiagnosisResult, Finding
     from autofix_lstm.diagnosis.monitor import CollapseMonitor, CollapseWarning
     from autofix_lstm.modeling.train import TrainResult
@@ -55,6 +55,7 @@ _LAZY = {
     "Spec": "autofix_lstm.spec",
     "load_spec": "autofix_lstm.spec",
     "SearchResult": "autofix_lstm.tuning.result",
+    "load_result": "autofix_lstm.api",
 }
 
 
@@ -90,6 +91,7 @@ __all__ = [
     "TrainResult",
     "TrialFailed",
     "diagnose",
+    "load_result",
     "load_spec",
     "search",
     "show_report",

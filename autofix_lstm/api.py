@@ -18,15 +18,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from autofix_lstm.data.dataset import Dataset
-from autofix_lstm.errors import SearchInterrupted
+from autofix_lstm.errors import RunFolderError, SearchInterrupted
 from autofix_lstm.inputs import Options, resolve_inputs
 from autofix_lstm.modeling.train import TrainResult
 from autofix_lstm.modeling.train import train as train_spec
 from autofix_lstm.render.progress import progress_reporter
 from autofix_lstm.render.report import write_report
-from autofix_lstm.run_dir import RunLock
-from autofix_lstm.spec import Spec
+from autofix_lstm.run_dir import RunDir, RunLock
+from autofix_lstm.spec import Spec, load_spec
 from autofix_lstm.tuning.driver import run_search
 from autofix_lstm.tuning.interrupts import StopRequested, StopSignals
 from autofix_lstm.tuning.result import SearchResult
@@ -235,4 +237,38 @@ def check_resolved(spec: Spec, dataset: Dataset) -> CheckResult:
     )
 
 
-__all__ = ["CheckResult", "check", "check_resolved", "diagnose", "resolve_inputs", "search", "search_resolved", "train"]
+def load_result(output_dir: str | Path) -> SearchResult:
+    """The ``SearchResult`` of a finished search, read back from its output folder (Optuna's ``load_study``).
+
+    ``output_dir``: the folder, or the spec file whose output it is. The result reads the files the
+    search wrote (summary.json, trials.csv, best_spec.yaml, the trial records); nothing trains, and
+    ``diagnosis`` is None (diagnosis.json holds it). ``best_spec`` is best_spec.yaml as written: the
+    configuration the search returned, its paths relative to the folder.
+
+    Raises:
+        RunFolderError: no finished search there (no summary.json), or one of its files is damaged
+            (``CorruptRunError``, naming it).
+    """
+    folder = Path(output_dir).expanduser()
+    if folder.suffix in (".yaml", ".yml") and folder.is_file():
+        folder = load_spec(folder, keras_checks=False).output_dir
+    from autofix_lstm.tuning.records import load_records
+    from autofix_lstm.tuning.search_summary import Summary
+
+    run = RunDir(folder)
+    if not run.summary.is_file() or not run.best_spec.is_file():
+        raise RunFolderError(f"{folder} holds no finished search (no summary.json and best_spec.yaml); give the "
+                             "output folder of a search that ended, or run the search")
+    summary = Summary.load(run.summary)
+    trials = pd.read_csv(run.trials_csv, dtype={"trial_id": str}) if run.trials_csv.is_file() else pd.DataFrame()
+    state = summary.baseline_state
+    return SearchResult(
+        fixed=summary.fixed, verdict=summary.verdict, best_spec=load_spec(run.best_spec, keras_checks=False),
+        baseline=summary.baseline, best=summary.best, changes=list(summary.changes), summary=summary.to_dict(),
+        trials=trials, output_dir=run.root, interrupted=summary.interrupted, records=load_records(run),
+        baseline_state=None if state is None else state.value, confirmed_seeds=summary.confirmed_seeds,
+    )
+
+
+__all__ = ["CheckResult", "check", "check_resolved", "diagnose", "load_result", "resolve_inputs", "search",
+           "search_resolved", "train"]

@@ -15,6 +15,7 @@ import keras
 import pandas as pd
 
 from autofix_lstm.modeling.build import compile_core
+from autofix_lstm.remedies.fields import SEARCHABLE_SECTIONS
 from autofix_lstm.run_dir import RunDir
 from autofix_lstm.scoring.metrics import Metrics
 from autofix_lstm.spec import Spec
@@ -48,6 +49,26 @@ class SearchReporter:
         """The search has ended."""
 
 
+def top_trials(trials: pd.DataFrame, n: int = 10) -> pd.DataFrame:
+    """The ``n`` trials with the lowest objective (the best first; unscored ones last), as trials.csv has them."""
+    if trials.empty or "objective" not in trials:
+        return trials.head(0)
+    return trials.sort_values("objective", na_position="last", kind="stable").head(n).reset_index(drop=True)
+
+
+class SummaryDict(dict):
+    """summary.json's content, a dict as ever (``result.summary["fixed"]``); called, the best trials as a
+    table, like Keras Tuner's ``results_summary``: ``result.summary(5)``."""
+
+    def __init__(self, data: dict, trials: pd.DataFrame):
+        super().__init__(data)
+        self._trials = trials
+
+    def __call__(self, n: int = 10) -> pd.DataFrame:
+        """The ``n`` best trials (``top_trials``): id, status, the values tried, objective, metrics, seconds."""
+        return top_trials(self._trials, n)
+
+
 @dataclass
 class SearchResult:
     """What a search found: the verdict, the best spec and model, metrics and every trial."""
@@ -71,6 +92,34 @@ class SearchResult:
     def __post_init__(self) -> None:
         self.baseline = Metrics.from_dict(self.baseline) if self.baseline else None
         self.best = Metrics.from_dict(self.best) if self.best else None
+        self.summary = SummaryDict(self.summary, self.trials)
+
+    def best_specs(self, n: int = 1) -> list[Spec]:
+        """The specs of the ``n`` best configurations, the best found first (``best_spec``), then the
+        other scored trials by objective: Keras Tuner's ``get_best_hyperparameters``, as whole specs."""
+        best_id = self.summary.get("best_trial")
+        ranked = sorted((r for r in self.records if r.scored and r.spec and r.trial_id != best_id),
+                        key=lambda r: r.score)
+        others = [self.best_spec.updated({section: r.spec[section] for section in SEARCHABLE_SECTIONS})
+                  for r in ranked]
+        return [self.best_spec, *others][: max(0, n)]
+
+    def best_models(self, n: int = 1, **data) -> list[keras.Model]:
+        """The models of the ``n`` best configurations (``best_specs``), compiled, raw windows in.
+
+        The search keeps the best one's weights only (``best_model``); the others are trained again
+        from their spec, which takes one training each. ``data``: what ``autofix_lstm.train`` takes
+        (``data=``, ``x=``/``y=``, ``validation_data=``) when the spec has no ``data.path`` (an
+        in-memory search).
+        """
+        from autofix_lstm.inputs import resolve_inputs
+        from autofix_lstm.modeling.train import train
+
+        models = [self.best_model]
+        for spec in self.best_specs(n)[1:]:
+            resolved, dataset, _ = resolve_inputs(spec, save=False, **data)
+            models.append(train(resolved, dataset, save=False).model)
+        return models[: max(0, n)]
 
     @property
     def best_model(self) -> keras.Model:
@@ -96,4 +145,4 @@ class SearchResult:
         return search_result_html(self)
 
 
-__all__ = ["SearchReporter", "SearchResult"]
+__all__ = ["SearchReporter", "SearchResult", "SummaryDict", "top_trials"]
