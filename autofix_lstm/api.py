@@ -115,6 +115,7 @@ def search(
     minimize: bool = True,
     confirm: bool | None = None,
     workers=None,
+    callbacks: list | None = None,
     **model_options,
 ) -> SearchResult:
     """Search for a configuration whose output no longer collapses, and write it out with its report.
@@ -137,6 +138,9 @@ def search(
         workers: train the trials on this many worker processes (Keras Tuner's chief/worker mode on
             loopback, each with its share of the cores), or as a ``tuning.distributed.ScaleOut`` says
             (workers on other machines too). The spec must then be a file the workers read.
+        callbacks: your own Keras callbacks (``CSVLogger``, ``TensorBoard``, your metrics), a fresh copy
+            of each passed to every training the search runs (the trials, the spec as written, the
+            confirmation and the minimal fix), after the search's own; not with ``workers``.
         **model_options: with a model, ``Spec.from_model``'s settings (``epochs``, ``batch_size``,
             ``search={...}``, ``output``, ...).
 
@@ -159,7 +163,7 @@ def search(
     spec, dataset, options = resolve_inputs(
         spec, data=data, x=x, y=y, validation_data=validation_data, validation_split=validation_split,
         model_options=model_options, fresh=fresh, progress=progress, max_trials=max_trials, minimize=minimize,
-        confirm=confirm, workers=workers,
+        confirm=confirm, workers=workers, callbacks=callbacks,
     )
     return search_resolved(spec, dataset, options)
 

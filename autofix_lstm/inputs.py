@@ -48,6 +48,8 @@ class Options:
             ``tuning.distributed.ScaleOut`` says.
         save: write the command's outputs (and check, first, that the output folder can take them).
         progress: show the progress.
+        callbacks: the user's own Keras callbacks, passed (a fresh copy each) to every training the
+            search runs: the trials, the spec as written, the confirmation and the minimal fix.
     """
 
     max_trials: int | None = None
@@ -60,6 +62,7 @@ class Options:
     workers: ScaleOut | int | None = None
     save: bool = True
     progress: bool = False
+    callbacks: list | None = None
 
     def spec_changes(self) -> dict[str, Any]:
         """The spec fields these options override, as dotted paths (``Spec.updated`` takes them)."""

@@ -44,7 +44,7 @@ from sklearn.exceptions import ConvergenceWarning
 from autofix_lstm.data.dataset import Dataset
 from autofix_lstm.diagnosis.findings import Severity
 from autofix_lstm.diagnosis.runner import diagnose_dataset
-from autofix_lstm.errors import SearchInterrupted
+from autofix_lstm.errors import SearchInterrupted, SpecError
 from autofix_lstm.inputs import Options
 from autofix_lstm.modeling.devices import Placement, placement
 from autofix_lstm.modeling.train import export_model
@@ -115,6 +115,9 @@ def run_search(spec: Spec, dataset: Dataset, options: Options, *, reporter: Sear
     scaleout = ScaleOut.of(options.workers)
     if scaleout is not None:
         scaleout.check(spec)
+        if options.callbacks:
+            raise SpecError("callbacks= run in this process, but with workers= the trials train in other "
+                            "processes; leave out one of the two")
     if lock is not None and lock.path != run.lock_file:
         raise ValueError(f"the lock given is {lock.path}'s, not {run.lock_file}'s")
     events = EventLog(run.events, hold=True)  # written once the search has touched the folder
@@ -123,7 +126,7 @@ def run_search(spec: Spec, dataset: Dataset, options: Options, *, reporter: Sear
     with run.lock() if lock is None else contextlib.nullcontext(), StopSignals() as stops, stops.at_epoch_ends():
         try:
             result = _search_locked(spec, dataset, strategies, run, fingerprint, options.fresh, reporter, started,
-                                    stops, options.minimize, scaleout)
+                                    stops, options.minimize, scaleout, list(options.callbacks or []))
         except StopRequested as stop:  # a second signal (StopNow): stopped at once, nothing more written
             _log_quietly(events, "interrupted", signal=stop.signal_name, outputs_written=False)
             raise SearchInterrupted(stop.signal_name, None, run.root) from None
@@ -152,7 +155,7 @@ def _log_quietly(events: EventLog, event: str, **fields) -> None:
 
 def _search_locked(spec: Spec, dataset: Dataset, strategies: list[Strategy], run: RunDir, fingerprint: str,
                    fresh: bool, reporter: SearchReporter, started: float, stops: StopSignals,
-                   minimize: bool = True, scaleout: ScaleOut | None = None) -> SearchResult:
+                   minimize: bool = True, scaleout: ScaleOut | None = None, callbacks: list | None = None) -> SearchResult:
     """``run_search`` once its inputs are checked and it holds the folder's lock and the signals."""
     discarded = fresh and run.state.is_file()
     earlier = earlier_search(run, fingerprint, fresh)
@@ -197,7 +200,7 @@ def _search_locked(spec: Spec, dataset: Dataset, strategies: list[Strategy], run
         if baseline is None and seen is None:
             reporter.stage("training the spec as written")
             with stops.at_epoch_ends():
-                baseline = train_baseline(spec, dataset, run, fingerprint, clock, stops)
+                baseline = train_baseline(spec, dataset, run, fingerprint, clock, stops, callbacks)
         save_state()
 
         space = build_space(spec, dataset, strategies)
@@ -207,7 +210,7 @@ def _search_locked(spec: Spec, dataset: Dataset, strategies: list[Strategy], run
         best = best_record([baseline or dataclasses.replace(seen, score=math.inf), *records])
         keep_best_published(run, best, spec)  # a kill between two of its writes, a file damaged since
         deadline = None if spec.search.max_seconds is None else time.time() + max(0.0, spec.search.max_seconds - clock())
-        runner = TrialRunner(spec, dataset, space, run, clock, reporter, best, stops)
+        runner = TrialRunner(spec, dataset, space, run, clock, reporter, best, stops, callbacks)
         runner.done = len(records)
         if space.fields:
             oracle = make_oracle(
@@ -238,7 +241,7 @@ def _search_locked(spec: Spec, dataset: Dataset, strategies: list[Strategy], run
         if baseline is None and not interrupted:
             reporter.stage("training the spec as written (for the before/after)")
             baseline, interrupted = _until_stopped(
-                stops, lambda: train_baseline(spec, dataset, run, fingerprint, clock, stops))
+                stops, lambda: train_baseline(spec, dataset, run, fingerprint, clock, stops, callbacks))
         baseline = baseline or seen  # interrupted first: the brief training's evidence stands in
         if space.fields:
             if not interrupted and not any(r.fix for r in [baseline, *records]) and spec.search.rerun_pruned:
@@ -254,7 +257,7 @@ def _search_locked(spec: Spec, dataset: Dataset, strategies: list[Strategy], run
                 spec, space, baseline, _confirmed_first(load_records(run, start_order), confirmation), run.root,
                 deadline=deadline, stage=reporter.stage, enabled=minimize and spec.search.minimize,
                 train=lambda candidate, epochs: train_candidate(
-                    spec, candidate, dataset, epochs=epochs, stops=stops)[0].metrics,
+                    spec, candidate, dataset, epochs=epochs, stops=stops, callbacks=callbacks)[0].metrics,
             ))
             minimal = minimal if found is None else found
         save_state()
@@ -459,7 +462,7 @@ def _confirm(runner: TrialRunner, records: list[TrialRecord], baseline: TrialRec
         started = time.perf_counter()
         candidate = record_spec(record, spec).updated({"train.seed": seed})
         outcome, _, _ = train_candidate(spec, candidate, dataset, epochs=record.epochs_run or None,
-                                        stops=runner.stops)
+                                        stops=runner.stops, callbacks=runner.callbacks)
         return outcome.metrics, time.perf_counter() - started
 
     def on_run(record: TrialRecord, seed: int, position: int) -> None:
@@ -472,7 +475,7 @@ def _confirm(runner: TrialRunner, records: list[TrialRecord], baseline: TrialRec
         reporter.stage(f"saving trial {chosen.trial_id}, the best fix that held on every seed")
         candidate = record_spec(chosen, spec)
         outcome, prepared, _ = train_candidate(spec, candidate, dataset, epochs=chosen.epochs_run or None,
-                                               stops=runner.stops)
+                                               stops=runner.stops, callbacks=runner.callbacks)
         save_model(export_model(outcome.core, prepared), runner.run_dir.trial_model(chosen.trial_id))
         publish_best(runner.run_dir, chosen, spec)
     return confirmation

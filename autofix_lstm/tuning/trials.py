@@ -8,6 +8,7 @@ trials Keras Tuner proposes (``tuning.oracles.AutofixTuner``) and writes their `
 
 from __future__ import annotations
 
+import copy
 import time
 from pathlib import Path
 
@@ -35,8 +36,9 @@ class TrialRunner:
     """Trains the candidates Keras Tuner proposes, writes their records, and keeps the best so far."""
 
     def __init__(self, spec: Spec, dataset: Dataset, space: SearchSpace, run: RunDir, clock, reporter,
-                 best: TrialRecord, stops: StopSignals | None = None):
+                 best: TrialRecord, stops: StopSignals | None = None, callbacks: list | None = None):
         self.spec = spec
+        self.callbacks = list(callbacks or [])  # the user's Keras callbacks, for every trial's fit
         self.dataset = dataset
         self.space = space
         self.run_dir = run
@@ -137,7 +139,8 @@ class TrialRunner:
         try:
             candidate = self.space.spec_for(self.spec, values)
             outcome, prepared, pruned_at = train_candidate(self.spec, candidate, self.dataset, epochs=epochs, prune=prune,
-                                                           stops=self.stops, board=self._board(trial_id, decoded))
+                                                           stops=self.stops, board=self._board(trial_id, decoded),
+                                                           callbacks=self.callbacks)
         except (AutofixError, ValueError) as err:
             return self._fail(trial_id, decoded, f"{type(err).__name__}: {err}", started, order=order, source=source,
                               oracle_seconds=oracle_seconds, train_seconds=time.perf_counter() - began)
@@ -249,18 +252,22 @@ def _pruning(spec: Spec, prepared, epochs: int) -> CollapsePruning | None:
 
 
 def train_candidate(spec: Spec, candidate: Spec, dataset: Dataset, *, epochs: int | None = None, prune: bool = True,
-                    stops: StopSignals | None = None, board: tuple[Path, dict | None] | None = None):
+                    stops: StopSignals | None = None, board: tuple[Path, dict | None] | None = None,
+                    callbacks: list | None = None):
     """Train one candidate the way every trial (and the baseline) is trained: ``(outcome, prepared, pruned_at)``.
 
     With ``stops``, a signal ends the training at the end of its current epoch and raises ``StopRequested``.
     With ``board`` (a folder, and the values to show in TensorBoard's HParams tab or None), the training's
     loss, val_loss and std_ratio per epoch are logged there for TensorBoard (``search.tensorboard``).
     The model is built and fit under ``search.distribution``'s strategy (``modeling.devices``).
+    ``callbacks``: the user's own Keras callbacks, a fresh copy of each for this fit (as Keras Tuner
+    copies them for each trial), after the pruning and before the signal check.
     """
     epochs = epochs or candidate.train.epochs
     prepared = prepare(candidate, dataset)
     pruning = _pruning(spec, prepared, epochs) if prune else None
-    callbacks = [pruning] if pruning else []
+    user = [copy.deepcopy(callback) for callback in callbacks or []]
+    callbacks = ([pruning] if pruning else []) + user
     stopper = stops.epoch_callback(epochs) if stops is not None else None
     if board is not None:
         from autofix_lstm.modeling.tensorboard_logs import TrialBoard  # loads TensorBoard's HParams plugin
@@ -288,7 +295,7 @@ def _as_list(values: np.ndarray) -> list:
 
 
 def train_baseline(spec: Spec, dataset: Dataset, run: RunDir, fingerprint: str, clock,
-              stops: StopSignals | None = None) -> TrialRecord:
+              stops: StopSignals | None = None, callbacks: list | None = None) -> TrialRecord:
     """Train the spec as written (cached in baseline.json for resumed searches)."""
     cached = cached_baseline(run, fingerprint)
     if cached is not None:
@@ -297,7 +304,7 @@ def train_baseline(spec: Spec, dataset: Dataset, run: RunDir, fingerprint: str, 
     # The same pruning as every candidate: a spec still collapsed (and not moving) after its first
     # epochs would not change its verdict by training on, and its time goes to the fixes.
     board = (run.tensorboard_trial(BASELINE_ID), None) if spec.search.tensorboard else None
-    outcome, prepared, pruned_at = train_candidate(spec, spec, dataset, stops=stops, board=board)
+    outcome, prepared, pruned_at = train_candidate(spec, spec, dataset, stops=stops, board=board, callbacks=callbacks)
     train_seconds, eval_seconds = _split(outcome, time.perf_counter() - started)
     writing = time.perf_counter()
     save_model(export_model(outcome.core, prepared), run.baseline_model)

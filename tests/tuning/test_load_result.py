@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 
+import keras
 import numpy as np
 import pandas as pd
 import pytest
@@ -82,3 +83,28 @@ def test_best_specs_and_models_start_with_the_best_found(searched):
 def test_load_result_of_a_folder_with_no_finished_search_says_so(tmp_path):
     with pytest.raises(RunFolderError, match="holds no finished search"):
         autofix_lstm.load_result(tmp_path)
+
+
+class _Seen(keras.callbacks.Callback):
+    """Logs each fit it is copied into (class-level: the search gives every fit its own copy)."""
+
+    fits: list[int] = []
+
+    def on_train_begin(self, logs=None):
+        _Seen.fits.append(id(self))
+
+
+def test_the_users_callbacks_reach_every_training_of_the_search(tmp_path):
+    # Issue 25 (9): search(..., callbacks=[...]) as Keras Tuner's tuner.search(callbacks=...).
+    spec = collapsing_spec(tmp_path, epochs=1)
+    raw = yaml.safe_load(spec.read_text())
+    raw["search"] = {"max_trials": 2, "rerun_pruned": 0, "prune_after": None, **TRIALS_ONLY}
+    spec.write_text(yaml.safe_dump(raw))
+    mine = _Seen()
+    _Seen.fits.clear()
+    result = autofix_lstm.search(spec, callbacks=[mine])
+    trainings = 1 + result.summary["trials_completed"] + result.summary["trials_pruned"]  # the spec as written too
+    assert len(_Seen.fits) == trainings == len(set(_Seen.fits))  # a fresh copy for each fit
+    assert id(mine) not in _Seen.fits
+    with pytest.raises(autofix_lstm.SpecError, match="callbacks= run in this process"):
+        autofix_lstm.search(spec, callbacks=[mine], workers=2, fresh=True)
