@@ -77,7 +77,8 @@ class CorruptRunError(RunFolderError, ValueError):
         self.detail = detail
         super().__init__(
             f"{path} is damaged ({detail}), so the earlier search in this folder cannot be resumed; "
-            "run again with --fresh to start over (its files are discarded), or set another output folder"
+            "run again with --fresh (fresh=True from Python) to start over (its files are discarded), or set "
+            "another output folder"
         )
 
 

@@ -90,6 +90,44 @@ def _with_overrides(spec: Spec, options: Options) -> Spec:
     return spec.updated(changes) if changes else spec
 
 
+DEFAULT_OUTPUT = "runs/autofix"  # Spec's own default, for a spec given as a dict or a Spec
+
+
+def in_memory_output(spec: Spec, dataset: Dataset, name: str) -> str:
+    """The default output folder of a search on data given in memory: ``runs/<name>-<8 hex digits>``.
+
+    The digits hash the spec (output aside) and the data's samples, so two models, or one model on
+    two datasets, in one notebook get folders of their own, and running the same cell again resumes.
+    """
+    import hashlib
+    import json
+    import re
+
+    digest = hashlib.sha256(json.dumps({**spec.to_dict(), "output": None}, sort_keys=True, default=str).encode())
+    dataset.update_digest(digest)
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "model"
+    return f"runs/{slug[:40]}-{digest.hexdigest()[:8]}"
+
+
+def _default_output(spec: Spec, dataset: Dataset, spec_or_model, model_options: dict | None, in_memory: bool) -> Spec:
+    """``spec`` with its own folder when the data came in memory and no output was given (``in_memory_output``)."""
+    if not in_memory:
+        return spec
+    if _is_model(spec_or_model):
+        if "output" in (model_options or {}):
+            return spec
+        name = getattr(spec_or_model, "name", None) or "model"
+    elif isinstance(spec_or_model, dict):
+        if "output" in spec_or_model:
+            return spec
+        name = "autofix"
+    elif isinstance(spec_or_model, Spec) and spec_or_model.source is None and spec.output == DEFAULT_OUTPUT:
+        name = "autofix"
+    else:
+        return spec  # a spec file: its output (or runs/<its name>) is the user's
+    return spec.updated({"output": in_memory_output(spec, dataset, name)})
+
+
 def _dataset(spec: Spec, data, x, y, validation_data, *, from_model: bool) -> Dataset:
     """The data the user gave, or the spec's file, read, windowed and split as the spec says."""
     import pandas as pd  # not needed to refuse a bad spec
@@ -156,11 +194,16 @@ def resolve_inputs(
         TypeError: an override that is not an ``Options`` field.
     """
     options = Options(validation_split=validation_split, **overrides)
+    in_memory = data is not None or x is not None or y is not None
     if _is_model(spec_or_model):
         spec = _with_overrides(Spec.from_model(spec_or_model, **(model_options or {})), options)
         if options.save:
             check_output_folder(spec)
-        return spec, _dataset(spec, data, x, y, validation_data, from_model=True), options
+        dataset = _dataset(spec, data, x, y, validation_data, from_model=True)
+        spec = _default_output(spec, dataset, spec_or_model, model_options, in_memory)
+        if options.save:
+            check_output_folder(spec)
+        return spec, dataset, options
     if model_options:
         raise SpecError(
             f"{', '.join(sorted(model_options))} apply to a keras.Model; with a spec, set them in the spec instead"
@@ -170,12 +213,16 @@ def resolve_inputs(
         check_output_folder(light)
     if options.validation_split is not None:  # the data is split as the override says: read it after
         spec = _with_overrides(light, options)
-        return spec, _dataset(spec, data, x, y, validation_data, from_model=False), options
-    # The data depends on the spec's data section alone, which no other override changes: read it
-    # before the checks that import TensorFlow, so a missing or bad data file is refused at once.
-    dataset = _dataset(light, data, x, y, validation_data, from_model=False)
-    spec = _with_overrides(light, options) if options.spec_changes() else load_spec(spec_or_model)
-    return spec, dataset, options
+        dataset = _dataset(spec, data, x, y, validation_data, from_model=False)
+    else:
+        # The data depends on the spec's data section alone, which no other override changes: read it
+        # before the checks that import TensorFlow, so a missing or bad data file is refused at once.
+        dataset = _dataset(light, data, x, y, validation_data, from_model=False)
+        spec = _with_overrides(light, options) if options.spec_changes() else load_spec(spec_or_model)
+    own = _default_output(spec, dataset, spec_or_model, None, in_memory)
+    if own is not spec and options.save:
+        check_output_folder(own)
+    return own, dataset, options
 
 
 __all__ = ["Options", "resolve_inputs"]

@@ -184,3 +184,31 @@ def test_api_exposes_the_boundary():
     from autofix_lstm import api
 
     assert api.resolve_inputs is resolve_inputs
+
+
+def _named_model(name: str, units: int = 4) -> keras.Model:
+    model = keras.Sequential([keras.Input((6, 2)), keras.layers.LSTM(units), keras.layers.Dense(1)], name=name)
+    model.compile(optimizer="adam", loss="mse")
+    return model
+
+
+def test_each_in_memory_search_gets_a_folder_of_its_own(tmp_path, monkeypatch):
+    # Issue 25 (2): every in-memory search shared runs/autofix, so a second model's search in the same
+    # notebook was refused ("holds a search for a different spec ... run with --fresh").
+    monkeypatch.chdir(tmp_path)
+    x, y = _windows()
+    first = resolve_inputs(_named_model("sales_lstm"), x=x, y=y, save=False)[0]
+    again = resolve_inputs(_named_model("sales_lstm"), x=x, y=y, save=False)[0]
+    other_model = resolve_inputs(_named_model("sales_lstm", units=8), x=x, y=y, save=False)[0]
+    other_data = resolve_inputs(_named_model("sales_lstm"), x=x * 2, y=y, save=False)[0]
+    assert first.output.startswith("runs/sales_lstm-") and len(first.output) == len("runs/sales_lstm-") + 8
+    assert again.output == first.output  # the same cell run again resumes its search
+    assert len({first.output, other_model.output, other_data.output}) == 3
+    # a dict spec without output, on data in memory: the same rule, named "autofix"
+    raw = spec_dict("unused.csv")
+    raw["data"] = {k: v for k, v in raw["data"].items() if k != "path"}
+    raw.pop("output")
+    assert resolve_inputs(raw, x=x, y=y, save=False)[0].output.startswith("runs/autofix-")
+    # an output given is kept, and a spec file keeps its own (runs/<its name>)
+    assert resolve_inputs(_named_model("m"), x=x, y=y, save=False, model_options={"output": "mine"})[0].output == "mine"
+    assert resolve_inputs({**raw, "output": "there"}, x=x, y=y, save=False)[0].output == "there"

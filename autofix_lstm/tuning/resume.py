@@ -72,7 +72,8 @@ def earlier_search(run: RunDir, fingerprint: str, fresh: bool) -> float | None:
     if state.get("fingerprint") != fingerprint:
         raise SpecError(
             f"{run.root} holds a search for a different spec (data, model, preprocessing, training, search settings "
-            "or strategy files changed); run with --fresh to start over, or set a new output folder"
+            "or strategy files changed); run with --fresh (fresh=True from Python) to start over, or set a new "
+            "output folder"
         )
     if run.baseline.is_file():
         TrialRecord.load(run.baseline)  # damaged: refused now, not after the diagnosis
