@@ -4,13 +4,16 @@ The search tells a ``SearchReporter`` of each stage and trial. ``RichReporter`` 
 elapsed time, the best objective and std_ratio so far, and whether a fix has been found.
 ``PlainReporter`` writes one timestamped line per stage and per trial, for output that goes to a
 file (``nohup``, a batch scheduler's log), where a live display would be a stream of escape codes.
-``progress_reporter()`` picks the one that suits where the output goes.
+``progress_reporter()`` picks the one that suits where the output goes. Both say how long the rest
+should take (``eta_seconds``: the median trial's time for each trial left, within ``max_time``).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import statistics
 import sys
+import time
 from typing import TextIO
 
 from autofix_lstm.format import number
@@ -19,26 +22,85 @@ from autofix_lstm.tuning.records import TrialRecord
 from autofix_lstm.tuning.result import SearchReporter
 
 
-class RichReporter(SearchReporter):
-    """A live rich progress bar (works in terminals and Jupyter)."""
+def eta_seconds(durations: list[float], done: int, total: int | None, deadline: float | None = None,
+                now: float | None = None) -> float | None:
+    """Seconds the trials left should take: the median trial's time for each one, never past ``deadline``
+    (a ``time.time()``); 0 when none is left; None before any trial ended (nothing to go by) without a deadline."""
+    left = None if total is None else max(0, total - done)
+    estimate = 0.0 if left == 0 else (statistics.median(durations) * left if durations and left else None)
+    if deadline is not None:
+        room = max(0.0, deadline - (time.time() if now is None else now))
+        estimate = room if estimate is None else min(estimate, room)
+    return estimate
+
+
+def duration_text(seconds: float | None) -> str:
+    """``42s``, ``3m 12s``, ``2h 05m``; a dash for None."""
+    if seconds is None:
+        return "-"
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m {seconds % 60:02d}s"
+    return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
+
+
+class _Eta:
+    """The trials' times so far and the search's deadline, for ``eta_seconds``."""
 
     def __init__(self) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        self.durations: list[float] = []
+        self.at: float | None = None
+        self.total: int | None = None
 
+    def record(self, record: TrialRecord) -> None:
+        if record.seconds is not None and not record.rerun_of:
+            self.durations.append(float(record.seconds))
+
+    def text(self, done: int) -> str:
+        seconds = eta_seconds(self.durations, done, self.total, self.at)
+        return "" if seconds is None else f"eta {duration_text(seconds)}"
+
+
+class RichReporter(SearchReporter):
+    """A live rich progress bar (works in terminals and Jupyter), ending on a "done" frame.
+
+    ``console``: where to draw (rich's own by default). The elapsed time and the ETA never shrink
+    (the best-so-far text folds instead), so a narrow notebook cell shows them whole.
+    """
+
+    def __init__(self, console=None) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.table import Column
+
+        whole = Column(no_wrap=True, min_width=7)
         self._progress = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            TextColumn("{task.fields[best]}"),
+            TextColumn("[bold]{task.description}", table_column=Column(ratio=1, overflow="fold")),
+            BarColumn(bar_width=20), MofNCompleteColumn(table_column=Column(no_wrap=True)),
+            TimeElapsedColumn(table_column=whole), TextColumn("{task.fields[eta]}", table_column=Column(no_wrap=True)),
+            TextColumn("{task.fields[best]}", table_column=Column(ratio=2, overflow="fold")),
+            console=console, expand=True,
         )
         self._task = None
+        self._eta = _Eta()
+        self._done = 0
 
     def _ensure_started(self) -> None:
         if self._task is None:
             self._progress.start()
-            self._task = self._progress.add_task("starting", total=None, best="")
+            self._task = self._progress.add_task("starting", total=None, best="", eta="")
 
     def start(self, total: int) -> None:
         self._ensure_started()
+        self._eta.total = total
         self._progress.update(self._task, total=total, completed=0, description="search")
+
+    def deadline(self, at: float | None) -> None:
+        self._eta.at = at
+
+    def trial_recorded(self, record: TrialRecord) -> None:
+        self._eta.record(record)
 
     def stage(self, text: str) -> None:
         self._ensure_started()
@@ -49,10 +111,13 @@ class RichReporter(SearchReporter):
         if best is not None:
             flag = "[green]fix found[/]" if fixed else "[yellow]no fix yet[/]"
             text = f"best objective {number(best.score, 4)}  std_ratio {number(_std_ratio(best))}  {flag}"
-        self._progress.update(self._task, completed=done, best=text, description="search")
+        self._done = done
+        self._progress.update(self._task, completed=done, best=text, description="search", eta=self._eta.text(done))
 
     def stop(self) -> None:
-        if self._task is not None:
+        if self._task is not None:  # the last frame says so, and keeps the figures it ended on
+            self._progress.update(self._task, description="done", eta="")
+            self._progress.refresh()
             self._progress.stop()
 
 
@@ -69,6 +134,7 @@ class PlainReporter(SearchReporter):
         self.total: int | None = None
         self.done = 0
         self._best_id: str | None = None
+        self._eta = _Eta()
 
     def _line(self, text: str) -> None:
         stream = self.stream or sys.stdout  # looked up late: a test or a notebook may swap sys.stdout
@@ -76,8 +142,11 @@ class PlainReporter(SearchReporter):
         stream.flush()
 
     def start(self, total: int) -> None:
-        self.total = total
+        self.total = self._eta.total = total
         self._line(f"search: up to {total} trials")
+
+    def deadline(self, at: float | None) -> None:
+        self._eta.at = at
 
     def stage(self, text: str) -> None:
         self._line(text)
@@ -97,6 +166,10 @@ class PlainReporter(SearchReporter):
             parts.append("fix")
         if record.message:
             parts.append(f"({record.message.splitlines()[0][:200]})")
+        self._eta.record(record)
+        eta = self._eta.text(self.done)
+        if eta and not record.rerun_of:
+            parts.append(eta)
         self._line("  ".join(parts))
 
     def trial_done(self, done: int, best: TrialRecord | None, fixed: bool) -> None:

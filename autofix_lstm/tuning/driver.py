@@ -222,6 +222,7 @@ def _search_locked(spec: Spec, dataset: Dataset, strategies: list[Strategy], run
                 tuner = AutofixTuner(oracle, runner, directory=str(run.tuner), project_name=run.project.name)
             runner.oracle = tuner.oracle
             reporter.start(spec.search.max_trials)
+            reporter.deadline(deadline)
             reporter.trial_done(runner.done, runner.best, runner.fix_found)
 
             def trials() -> None:

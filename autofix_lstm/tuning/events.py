@@ -129,6 +129,10 @@ class LoggedReporter:
         self._begin("trials")
         self._pass("start", total)
 
+    def deadline(self, at: float | None) -> None:
+        """Passed on: when the search must end (``search.max_time``)."""
+        self._pass("deadline", at)
+
     def stage(self, text: str) -> None:
         """A stage begins (the one before it ends)."""
         self._end_stage()

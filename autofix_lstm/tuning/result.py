@@ -32,6 +32,9 @@ class SearchReporter:
     def start(self, total: int) -> None:
         """The search begins with a budget of ``total`` trials."""
 
+    def deadline(self, at: float | None) -> None:
+        """The search must end by ``at`` (a ``time.time()``: ``search.max_time``); None: no time limit."""
+
     def stage(self, text: str) -> None:
         """A named stage (diagnosis, baseline) begins."""
 
