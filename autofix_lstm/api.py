@@ -22,7 +22,7 @@ import pandas as pd
 
 from autofix_lstm.data.dataset import Dataset
 from autofix_lstm.errors import RunFolderError, SearchInterrupted
-from autofix_lstm.inputs import Options, resolve_inputs
+from autofix_lstm.inputs import Options, keep_in_memory_data, resolve_inputs
 from autofix_lstm.modeling.train import TrainResult
 from autofix_lstm.modeling.train import train as train_spec
 from autofix_lstm.render.progress import progress_reporter
@@ -165,7 +165,13 @@ def search(
         model_options=model_options, fresh=fresh, progress=progress, max_trials=max_trials, minimize=minimize,
         confirm=confirm, workers=workers, callbacks=callbacks,
     )
-    return search_resolved(spec, dataset, options)
+    if spec.data.path is not None or workers is not None:  # the data is the spec's file (workers read it too)
+        return search_resolved(spec, dataset, options)
+    run = RunDir(spec.output_dir)
+    with run.lock() as held:  # the data is saved where the search writes, under its lock
+        spec = keep_in_memory_data(spec, data=data, x=x, y=y, validation_data=validation_data,
+                                   overwrite=fresh or not run.state.is_file())
+        return search_resolved(spec, dataset, options, lock=held)
 
 
 def search_resolved(spec: Spec, dataset: Dataset, options: Options, *, lock: RunLock | None = None) -> SearchResult:

@@ -128,6 +128,53 @@ def _default_output(spec: Spec, dataset: Dataset, spec_or_model, model_options: 
     return spec.updated({"output": in_memory_output(spec, dataset, name)})
 
 
+def keep_in_memory_data(spec: Spec, data=None, x=None, y=None, validation_data=None, *, overwrite: bool = True) -> Spec:
+    """Save data given in memory into the output folder and point ``spec`` at it, so the specs a search
+    writes (best_spec.yaml, minimal_spec.yaml) reproduce it from the command line.
+
+    A DataFrame becomes ``data.parquet`` (the table as given: the windows are cut from it again);
+    ``x``/``y`` arrays become ``data.npz``, ``validation_data`` appended after them with the
+    ``data.validation_split`` that splits it off again. A spec with a ``data.path`` is left as it is;
+    so is data that cannot be saved that way (a ``Dataset``, a table Parquet cannot hold). Without
+    ``overwrite`` (the folder holds an earlier search, being resumed) a file already there is kept: the
+    same search's data, or another's, which the search then refuses as a different spec.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from autofix_lstm.data.dataset import split_index
+    from autofix_lstm.run_dir import RunDir, write_arrays, write_table
+
+    if spec.data.path is not None:
+        return spec
+    run = RunDir(spec.output_dir)
+    if isinstance(x, pd.DataFrame) and y is None and data is None:
+        data, x = x, None  # fit(frame) style, as _dataset reads it
+    if isinstance(data, pd.DataFrame):
+        try:
+            path = write_table(data, run.data_table) if overwrite or not run.data_table.is_file() else run.data_table
+        except (ValueError, TypeError, ImportError):  # column names or types Parquet cannot hold
+            return spec
+        return spec.updated({"data.path": str(path)})
+    if x is None or y is None:
+        return spec
+    x, y = np.asarray(x), np.asarray(y)
+    raw = spec.to_dict()
+    if validation_data is not None:
+        x_val, y_val = (np.asarray(part) for part in validation_data)
+        share = len(x_val) / (len(x) + len(x_val))
+        if split_index(len(x) + len(x_val), share) != len(x):
+            return spec  # no split the spec can say gives these parts back
+        x, y = np.concatenate([x, x_val]), np.concatenate([y.reshape(len(y), *y_val.shape[1:]), y_val])
+        raw["data"]["validation_split"] = share
+    for key in ("target", "features", "window", "horizon"):  # an .npz is windowed already: they do not apply
+        raw["data"].pop(key, None)
+    keep = not overwrite and run.data_arrays.is_file()
+    raw["data"]["path"] = str(run.data_arrays if keep else write_arrays(run.data_arrays, x=x, y=y))
+    raw["output"] = str(spec.output_dir)  # anchored where it was, whatever folder the dict is read in
+    return load_spec(raw)
+
+
 def _dataset(spec: Spec, data, x, y, validation_data, *, from_model: bool) -> Dataset:
     """The data the user gave, or the spec's file, read, windowed and split as the spec says."""
     import pandas as pd  # not needed to refuse a bad spec
@@ -225,4 +272,4 @@ def resolve_inputs(
     return own, dataset, options
 
 
-__all__ = ["Options", "resolve_inputs"]
+__all__ = ["Options", "in_memory_output", "keep_in_memory_data", "resolve_inputs"]

@@ -13,6 +13,7 @@ The folder's layout (a public contract, see the README)::
       summary.json  trials.csv  best_spec.yaml  best_model.keras  report.html   # search
       best_trial.json                      # search: the trial best_model.keras and best_spec.yaml are from
       minimal_spec.yaml                                                         # search (the minimal fix)
+      data.parquet | data.npz    # a notebook search: the data it was given, which best_spec.yaml reads
       baseline.json  baseline_model.keras  search_state.json                    # search, for resume
       search.lock                                                               # while a search runs
       events.jsonl               # search: one JSON event a line, appended by every run (kept by --fresh)
@@ -59,6 +60,8 @@ TRIAL_RECORD = "autofix_trial.json"
 BEST_TRIAL = "best_trial.json"
 LOCK = "search.lock"
 EVENTS = "events.jsonl"
+DATA_TABLE = "data.parquet"  # search: the DataFrame a notebook search was given, so best_spec.yaml reproduces it
+DATA_ARRAYS = "data.npz"  # search: the x/y arrays a notebook search was given (training, then validation)
 TENSORBOARD = "tensorboard"
 TENSORBOARD_FILES = "events.out.tfevents.*"  # how TensorBoard's summary writers name their files
 # Keras Tuner's own files in the project folder (written by tuning.oracles, atomically):
@@ -86,6 +89,8 @@ class RunDir:
         lambda self: self.root / MINIMAL_SPEC, doc="minimal_spec.yaml: the spec with only the changes the fix needed."
     )
     best_model = property(lambda self: self.root / BEST_MODEL, doc="best_model.keras: the best model.")
+    data_table = property(lambda self: self.root / DATA_TABLE, doc="data.parquet: a notebook search's DataFrame.")
+    data_arrays = property(lambda self: self.root / DATA_ARRAYS, doc="data.npz: a notebook search's x/y arrays.")
     report = property(lambda self: self.root / REPORT, doc="report.html: the self-contained report.")
     baseline = property(lambda self: self.root / BASELINE, doc="baseline.json: the spec as written, trained.")
     baseline_model = property(lambda self: self.root / BASELINE_MODEL, doc="baseline_model.keras.")
@@ -369,6 +374,22 @@ def _ends_partial_line(fd: int) -> bool:
     """Whether the file's last byte is anything but a newline (an empty file ends no line)."""
     size = os.fstat(fd).st_size
     return size > 0 and os.pread(fd, 1, size - 1) != b"\n"
+
+
+def write_table(frame, path: Path) -> Path:
+    """Write a pandas DataFrame as Parquet, atomically."""
+    return _atomic(path, lambda tmp: frame.to_parquet(tmp))
+
+
+def write_arrays(path: Path, **arrays) -> Path:
+    """Write numpy arrays into one ``.npz``, atomically."""
+    import numpy as np
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as out:  # a file object: np.savez would add ".npz" to a name
+            np.savez(out, **arrays)
+
+    return _atomic(path, write)
 
 
 def save_model(model, path: Path) -> Path:
