@@ -266,7 +266,11 @@ def _classification_metrics(y_val, proba, y_train, n_classes: int, min_std_ratio
     predicted = np.argmax(proba, axis=1)
     score = proba[:, 1] if n_classes == 2 else predicted
     truth = y_val if n_classes == 2 else y_val.astype(np.float64)
-    clipped = np.clip(proba, _PROB_EPS, 1.0)
+    # A head as wide as the classes, or not (a 3-way softmax on 2 classes: the diagnosis explains it):
+    # the log loss over every column the head has and every class there is, absent ones at ~0.
+    width = max(proba.shape[1], n_classes)
+    clipped = np.full((len(proba), width), _PROB_EPS)
+    clipped[:, : proba.shape[1]] = np.clip(proba, _PROB_EPS, 1.0)
     clipped = clipped / clipped.sum(axis=1, keepdims=True)
     out.update(
         std_ratio=_std_ratio(score, truth, y_train),
@@ -274,7 +278,7 @@ def _classification_metrics(y_val, proba, y_train, n_classes: int, min_std_ratio
         balanced_accuracy=float(balanced_accuracy_score(y_val, predicted)),
         macro_f1=float(f1_score(y_val, predicted, labels=labels, average="macro", zero_division=0)),
         distinct_predictions=int(len(np.unique(predicted))),
-        log_loss=float(log_loss(y_val, clipped, labels=labels)),
+        log_loss=float(log_loss(y_val, clipped, labels=list(range(width)))),
     )
     out["collapsed"] = out["distinct_predictions"] < 2 or out["std_ratio"] < min_std_ratio
     return _finished(out)

@@ -281,3 +281,19 @@ def test_judge_agrees_with_each_verdict(metrics, state, fix, beats, beats_last):
     assert (judgment.state, judgment.fix, judgment.beats_constant, judgment.beats_persistence) == (
         state, fix, beats, beats_last)
     assert judgment.fix is (judgment.state is ModelState.WORKING)
+
+
+def test_a_head_wider_or_narrower_than_the_classes_is_measured_not_a_crash():
+    # Found by the fuzz benchmark: a boolean target under a 3-way softmax made diagnose exit 4
+    # (scikit-learn: "The number of classes in labels is different from that in y_prob").
+    from autofix_lstm.scoring.metrics import classification_metrics
+
+    rng = np.random.default_rng(0)
+    y_train, y_val = rng.integers(0, 2, 80), rng.integers(0, 2, 40)
+    wide = rng.dirichlet(np.ones(3), size=40)  # 3 columns, 2 classes
+    metrics = classification_metrics(y_val, wide, y_train, n_classes=2)
+    assert metrics.log_loss is not None and np.isfinite(metrics.log_loss)
+    narrow = rng.dirichlet(np.ones(2), size=40)  # 2 columns, 3 classes
+    y3 = rng.integers(0, 3, 40)
+    metrics = classification_metrics(y3, narrow, rng.integers(0, 3, 80), n_classes=3)
+    assert metrics.log_loss is not None and np.isfinite(metrics.log_loss) and metrics.distinct_predictions <= 2
