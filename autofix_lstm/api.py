@@ -116,6 +116,7 @@ def search(
     confirm: bool | None = None,
     workers=None,
     callbacks: list | None = None,
+    strategies: str | list | None = None,
     **model_options,
 ) -> SearchResult:
     """Search for a configuration whose output no longer collapses, and write it out with its report.
@@ -141,6 +142,8 @@ def search(
         callbacks: your own Keras callbacks (``CSVLogger``, ``TensorBoard``, your metrics), a fresh copy
             of each passed to every training the search runs (the trials, the spec as written, the
             confirmation and the minimal fix), after the search's own; not with ``workers``.
+        strategies: override ``search.strategies``: ``"all"``, or a list of built-in names, strategy file
+            paths and strategies as dicts (``{"name": ..., "fields": {...}}``, checked as a file is).
         **model_options: with a model, ``Spec.from_model``'s settings (``epochs``, ``batch_size``,
             ``search={...}``, ``output``, ...).
 
@@ -163,7 +166,7 @@ def search(
     spec, dataset, options = resolve_inputs(
         spec, data=data, x=x, y=y, validation_data=validation_data, validation_split=validation_split,
         model_options=model_options, fresh=fresh, progress=progress, max_trials=max_trials, minimize=minimize,
-        confirm=confirm, workers=workers, callbacks=callbacks,
+        confirm=confirm, workers=workers, callbacks=callbacks, strategies=strategies,
     )
     if spec.data.path is not None or workers is not None:  # the data is the spec's file (workers read it too)
         return search_resolved(spec, dataset, options)

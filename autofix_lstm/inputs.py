@@ -50,6 +50,7 @@ class Options:
         progress: show the progress.
         callbacks: the user's own Keras callbacks, passed (a fresh copy each) to every training the
             search runs: the trials, the spec as written, the confirmation and the minimal fix.
+        strategies: ``search.strategies`` (names, file paths and inline mappings).
     """
 
     max_trials: int | None = None
@@ -63,6 +64,7 @@ class Options:
     save: bool = True
     progress: bool = False
     callbacks: list | None = None
+    strategies: str | list | None = None
 
     def spec_changes(self) -> dict[str, Any]:
         """The spec fields these options override, as dotted paths (``Spec.updated`` takes them)."""
@@ -72,6 +74,7 @@ class Options:
             "search.max_time": self.max_time,
             "search.tensorboard": self.tensorboard,
             "data.validation_split": self.validation_split,
+            "search.strategies": self.strategies,
         }
         return {path: value for path, value in changes.items() if value is not None}
 

@@ -307,6 +307,14 @@ def _describe_units(old: Any, new: Any, task: str) -> str:
     return f"{way} the recurrent layers to {int(new)} units"
 
 
+def _describe_batch_size(old: Any, new: Any, task: str) -> str:
+    return f"train in batches of {int(new)}"
+
+
+def _describe_epochs(old: Any, new: Any, task: str) -> str:
+    return f"train for {int(new)} epochs"
+
+
 def _describe_hidden_dense(old: Any, new: Any, task: str) -> str:
     if int(new) == 0:
         return "remove the Dense layer between the recurrent layers and the head"
@@ -400,6 +408,10 @@ FIELDS: dict[str, Field] = {
               describe=_describe_recurrent_dropout),
         Field("activations.cell", _read_cell, _write_cell, needs_recurrent=True, describe=_describe_cell),
         Field("activations.head", _read_head, _write_head, forced=frozenset({"task"}), describe=_describe_head),
+        # no built-in strategy searches these; a user's may (a batch of 1 or of 450, one epoch, are common)
+        # (``allowed`` leaves out what this data rules out; the spec's own bounds refuse the rest, 0 epochs say)
+        _plain("train.batch_size", allowed=lambda v, ds: int(v) <= len(ds.y_train), describe=_describe_batch_size),
+        _plain("train.epochs", describe=_describe_epochs),
     )
 }
 

@@ -63,7 +63,7 @@ class Strategy(BaseModel):
     findings: list[str] = Field(default_factory=list)
     fields: dict[str, FieldSpace]
     seed: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    _file: str | None = PrivateAttr(default=None)  # the user's file it was read from (None: built in)
+    _file: str | None = PrivateAttr(default=None)  # where the user's came from, for messages (None: built in)
 
     @model_validator(mode="after")
     def _known_fields(self) -> Strategy:
@@ -99,13 +99,18 @@ def _load_file(path_or_text: Path | str, origin: str) -> Strategy:
         raise SpecError(f"strategy file {origin} is not valid YAML: {err}") from None
     if raw is None:
         raise SpecError(f"strategy file {origin} is empty; it needs at least 'name' and 'fields' (the fields it changes)")
+    return _validated(raw, f"strategy file {origin}")
+
+
+def _validated(raw: Any, origin: str) -> Strategy:
+    """A strategy from its mapping, refused naming ``origin`` and each key that is wrong."""
     try:
         return Strategy.model_validate(raw)
     except ValidationError as err:
         problems = []
         for e in err.errors():
             where = ".".join(map(str, e["loc"]))
-            problems.append(f"strategy file {origin}: {where + ' ' if where else ''}{e['msg'].removeprefix('Value error, ')}")
+            problems.append(f"{origin}: {where + ' ' if where else ''}{e['msg'].removeprefix('Value error, ')}")
         raise SpecError(problems) from None
 
 
@@ -126,16 +131,23 @@ def get_strategy(name: str) -> Strategy:
     return known[name]
 
 
-def resolve_strategies(selection: str | list[str], base_dir: Path) -> list[Strategy]:
-    """The strategies ``search.strategies`` selects: ``all``, or a list of names and/or paths to files.
+def resolve_strategies(selection: str | list, base_dir: Path) -> list[Strategy]:
+    """The strategies ``search.strategies`` selects: ``all``, or a list of names, paths to files and
+    strategies written inline (a mapping, as a file holds it; checked the same way).
 
     ``all`` in a list stands for every built-in strategy, so ``[all, mine.yaml]`` adds your file to
-    them; a file of yours whose ``name`` is a built-in's takes that built-in's place.
+    them; a strategy of yours whose ``name`` is a built-in's takes that built-in's place.
     """
     if selection == "all":
         return list(builtin_strategies().values())
     out = []
-    for item in selection:
+    for position, item in enumerate(selection):
+        if isinstance(item, dict):
+            origin = f"search.strategies[{position}]"
+            strategy = _validated(item, origin)
+            strategy._file = origin  # the user's: its values are checked against the spec (check_candidates)
+            out.append(strategy)
+            continue
         if item == "all":
             out.extend(builtin_strategies().values())
             continue
@@ -150,7 +162,7 @@ def resolve_strategies(selection: str | list[str], base_dir: Path) -> list[Strat
                 raise SpecError(f"search.strategies names {item!r}, but the strategy file {path} cannot be read: {err}; "
                                 "save it as UTF-8 text") from None
             strategy = _load_file(text, str(path))
-            strategy._file = str(path)
+            strategy._file = f"strategy file {path}"
             out.append(strategy)
         else:
             out.append(get_strategy(item))
@@ -197,10 +209,10 @@ def check_candidates(strategies: list[Strategy], spec, dataset) -> None:
                         spec_with_values(spec, {name: value}, ctx)
                 except SpecError as err:
                     why = "; ".join(getattr(err, "problems", None) or [str(err)])
-                    problems.append(f"strategy file {strategy._file}: fields.{name} value {value!r} makes no valid "
+                    problems.append(f"{strategy._file}: fields.{name} value {value!r} makes no valid "
                                     f"spec: {why}")
                 except (TypeError, ValueError, KeyError, AttributeError) as err:  # a value the field cannot write
-                    problems.append(f"strategy file {strategy._file}: fields.{name} value {value!r} cannot be "
+                    problems.append(f"{strategy._file}: fields.{name} value {value!r} cannot be "
                                     f"applied ({type(err).__name__}: {err}); give values of the field's kind")
     if problems:
         raise SpecError(problems)

@@ -308,7 +308,10 @@ class SearchSpec(_Strict):
     tuner: Literal["bayesian", "random", "hyperband"] = "bayesian"
     max_trials: int = Field(30, ge=1, le=MAX_TRIALS)
     max_time: str | None = None
-    strategies: Union[Literal["all"], list[str]] = "all"
+    strategies: Union[Literal["all"], list[Union[str, dict[str, Any]]]] = Field(
+        "all", description="all, or a list of built-in names, paths to strategy files and strategies written "
+        "inline (a mapping as a strategy file holds it)",
+    )
     min_std_ratio: float = Field(0.1, gt=0.0, lt=1.0)
     prune_after: int | None = Field(
         2, ge=1, le=MAX_EPOCHS, description="epochs after which a still-collapsed trial may be stopped; null: never prune"

@@ -83,3 +83,31 @@ def test_a_strategy_value_that_makes_no_valid_spec_is_refused_before_anything_tr
     assert result.exit_code == 2, result.output
     assert result.stderr.count("\n") == lines  # a line per bad value
     assert f"strategy file {tmp_path / 'mine.yaml'}: fields.architecture.units value" in result.stderr and why in result.stderr
+
+
+def test_a_strategy_written_inline_is_checked_as_a_file_is_and_can_search_batch_size_and_epochs(tmp_path):
+    # Issue 25 (10): strategies as Python dicts as well as files; train.batch_size and train.epochs
+    # were refused in a strategy file.
+    from helpers import make_series_csv, series_frame, spec_dict
+
+    from autofix_lstm.data.dataset import load_dataset
+    from autofix_lstm.inputs import resolve_inputs
+    from autofix_lstm.remedies.strategies import check_candidates
+    from autofix_lstm.tuning.space import build_space
+
+    mine = {"name": "steps", "fields": {"train.batch_size": {"values": [1, 8, 64]}, "train.epochs": {"values": [1, 5]}}}
+    make_series_csv(tmp_path, n=100)
+    spec, dataset, _ = resolve_inputs(spec_dict(None, data={"path": None, "window": 4}), data=series_frame(100),
+                                      strategies=["all", mine], save=False)
+    assert spec.search.strategies[1] == mine
+    strategies = resolve_strategies(spec.search.strategies, tmp_path)
+    assert strategies[-1].name == "steps" and strategies[-1]._file == "search.strategies[1]"
+    check_candidates(strategies, spec, dataset)  # every value makes a valid spec: nothing raised
+    space = build_space(spec, load_dataset(spec, frame=series_frame(100)), strategies)
+    assert set(space.choices["train.batch_size"].values()) == {1, 8, 64, 32}  # the spec's own 32 too
+    assert space.spec_for(spec, space.encode({"train.batch_size": 8, "train.epochs": 5})).train.batch_size == 8
+    bad = {"name": "bad", "fields": {"train.epochs": {"values": [0]}}}
+    with pytest.raises(SpecError, match=r"search.strategies\[1\]: fields.train.epochs value 0 makes no valid spec"):
+        check_candidates(resolve_strategies(["all", bad], tmp_path), spec, dataset)
+    with pytest.raises(SpecError, match=r"search.strategies\[0\]: fields must name at least one field"):
+        resolve_strategies([{"name": "empty", "fields": {}}], tmp_path)
