@@ -100,7 +100,7 @@ def test_unknown_key(tmp_path, series_csv, sections, fragments):
         ({"preprocessing": {"inputs": "zscore"}}, ("preprocessing.inputs must be", "got 'zscore'")),
         ({"preprocessing": {"target": "sqrt"}}, ("preprocessing.target must be", "got 'sqrt'")),
         ({"preprocessing": {"class_weight": {0: -1.0}}}, ("preprocessing.class_weight", "must be > 0")),
-        ({"search": {"strategies": 5}}, ("search.strategies must be 'all' or a list of strings, got 5",)),
+        ({"search": {"strategies": 5}}, ("search.strategies must be 'all' or a list of strings and mappings, got 5",)),
         ({"search": {"max_time": "soon"}}, ("search.max_time must be a duration",)),
     ],
 )

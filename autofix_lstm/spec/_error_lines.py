@@ -16,7 +16,10 @@ def _describe_tag(tag: str) -> str:
     if tag.startswith("literal["):
         return tag[len("literal[") : -1].replace(",", " or ")
     if tag.startswith("list["):
-        inner = _TYPE_WORDS.get(tag[len("list[") : -1])
+        member = tag[len("list[") : -1]
+        inner = _TYPE_WORDS.get(member)
+        if member.startswith("union[") and "str" in member and "dict[" in member:
+            return "a list of strings and mappings"  # search.strategies: names, paths and inline strategies
         return f"a list of {inner.split(' ', 1)[1]}s" if inner and inner.startswith("a ") else "a list"
     if tag.startswith("dict["):
         # the spec's floats are always finite (allow_inf_nan=False), so say so for a mapping's values
