@@ -141,6 +141,12 @@ def test_a_damaged_state_or_baseline_file_is_named_with_fresh_and_exits_3(csv_sp
     run = _resumable(csv_spec)
     path = getattr(run, damaged)
     path.write_text(path.read_text()[:25])  # cut short, as by a full disk or an editor
+    _refused_naming(csv_spec, monkeypatch, path, path.name)
+
+
+def _refused_naming(csv_spec, monkeypatch, path, shown: str) -> None:
+    """A search on ``csv_spec`` raises CorruptRunError for ``path``, and the CLI exits 3 in one line
+    holding ``shown`` (the file's name or path) and ``--fresh``."""
     monkeypatch.setattr(driver, "diagnose_dataset", _no_diagnosis)
     with pytest.raises(CorruptRunError) as caught:
         driver.run_search(*resolve_inputs(csv_spec))
@@ -148,7 +154,7 @@ def test_a_damaged_state_or_baseline_file_is_named_with_fresh_and_exits_3(csv_sp
     result = CliRunner().invoke(app, ["search", str(csv_spec), "--json"])
     assert result.exit_code == 3, result.output
     line = result.output.strip()
-    assert len(line.splitlines()) == 1 and path.name in line and "--fresh" in line and "Traceback" not in line
+    assert len(line.splitlines()) == 1 and shown in line and "--fresh" in line and "Traceback" not in line
 
 
 class _ScoreOnly:
@@ -188,14 +194,7 @@ def test_a_damaged_keras_tuner_state_file_is_named_with_fresh_before_the_diagnos
     path = {"oracle.json": run.tuner_oracle, "tuner0.json": run.tuner_state, "trial.json": run.tuner_trial("1")}[which]
     path.write_text(_TUNER_DAMAGE[damage](path.read_text()))
     before = {p: p.read_bytes() for p in run.root.rglob("*") if p.is_file()}
-    monkeypatch.setattr(driver, "diagnose_dataset", _no_diagnosis)
-    with pytest.raises(CorruptRunError) as caught:
-        driver.run_search(*resolve_inputs(csv_spec))
-    assert caught.value.path == path and "--fresh" in str(caught.value)
-    result = CliRunner().invoke(app, ["search", str(csv_spec), "--json"])
-    assert result.exit_code == 3, result.output
-    line = result.output.strip()
-    assert len(line.splitlines()) == 1 and str(path) in line and "--fresh" in line and "Traceback" not in line
+    _refused_naming(csv_spec, monkeypatch, path, str(path))
     assert {p: p.read_bytes() for p in run.root.rglob("*") if p.is_file()} == before  # refused before touching it
 
 
