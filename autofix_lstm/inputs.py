@@ -99,14 +99,15 @@ DEFAULT_OUTPUT = "runs/autofix"  # Spec's own default, for a spec given as a dic
 def in_memory_output(spec: Spec, dataset: Dataset, name: str) -> str:
     """The default output folder of a search on data given in memory: ``runs/<name>-<8 hex digits>``.
 
-    The digits hash the spec (output aside) and the data's samples, so two models, or one model on
-    two datasets, in one notebook get folders of their own, and running the same cell again resumes.
+    The digits hash the spec as its trials' results depend on it (``Spec.results_dict``: a larger
+    budget resumes the same search) and the data's samples, so two models, or one model on two
+    datasets, in one notebook get folders of their own, and running the same cell again resumes.
     """
     import hashlib
     import json
     import re
 
-    digest = hashlib.sha256(json.dumps({**spec.to_dict(), "output": None}, sort_keys=True, default=str).encode())
+    digest = hashlib.sha256(json.dumps(spec.results_dict(), sort_keys=True, default=str).encode())
     dataset.update_digest(digest)
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "model"
     return f"runs/{slug[:40]}-{digest.hexdigest()[:8]}"

@@ -28,6 +28,11 @@ from autofix_lstm.spec._sections import (
 from autofix_lstm.spec._task_fit import regression_head_problems
 from autofix_lstm.spec._values import Task
 
+# What a resumed search may change: the budget, the stages after the trials (minimize, confirm), the
+# oracle's proposal step, the logs and the devices do not change a finished trial's result.
+SEARCH_NOT_IN_RESULTS = ("max_trials", "max_time", "minimize", "confirm", "oracle_proposal", "tensorboard",
+                         "distribution")
+
 
 class Spec(_Strict):
     """A whole validated spec. ``base_dir`` anchors the relative paths in it."""
@@ -152,6 +157,14 @@ class Spec(_Strict):
         if output is not None:
             raw["output"] = output
         return _validate(raw, base_dir=Path.cwd(), source=None)
+
+    def results_dict(self) -> dict[str, Any]:
+        """``to_dict()`` less what does not decide a trial's result (``SEARCH_NOT_IN_RESULTS``, the output folder):
+        what a search's fingerprint and an in-memory search's folder name hash."""
+        raw = self.to_dict()
+        raw["search"] = {k: v for k, v in raw["search"].items() if k not in SEARCH_NOT_IN_RESULTS}
+        raw.pop("output", None)
+        return raw
 
     def updated(self, changes: dict[str, Any]) -> Spec:
         """A new validated spec with dotted-path ``changes`` applied (``{"train.epochs": 5}``)."""

@@ -36,14 +36,7 @@ def spec_fingerprint(spec: Spec, dataset: Dataset | None = None, strategies: lis
     extended), when given the windowed data itself (a changed file or DataFrame is a new search) and
     the contents of the strategies (an edited strategy file is a new search space).
     """
-    raw = spec.to_dict()
-    # The budget, the stages after the trials (minimize, confirm) and the oracle's proposal step do not
-    # change a finished trial's result: a resumed search may change them.
-    raw["search"] = {k: v for k, v in raw["search"].items()
-                     if k not in ("max_trials", "max_time", "minimize", "confirm", "oracle_proposal", "tensorboard",
-                                  "distribution")}
-    raw.pop("output", None)
-    digest = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode())
+    digest = hashlib.sha256(json.dumps(spec.results_dict(), sort_keys=True, default=str).encode())
     if dataset is not None:
         dataset.update_digest(digest)  # a chunk at a time: no copy of the windows
     if strategies is not None:
