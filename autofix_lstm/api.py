@@ -29,6 +29,7 @@ from autofix_lstm.render.progress import progress_reporter
 from autofix_lstm.render.report import write_report
 from autofix_lstm.run_dir import RunDir, RunLock
 from autofix_lstm.spec import Spec, load_spec
+from autofix_lstm.spec._paths import expand_user
 from autofix_lstm.tuning.driver import run_search
 from autofix_lstm.tuning.interrupts import StopRequested, StopSignals
 from autofix_lstm.tuning.result import SearchResult
@@ -262,7 +263,7 @@ def load_result(output_dir: str | Path) -> SearchResult:
         RunFolderError: no finished search there (no summary.json), or one of its files is damaged
             (``CorruptRunError``, naming it).
     """
-    folder = Path(output_dir).expanduser()
+    folder = expand_user(output_dir, "load_result's folder")  # ~user refused as the spec's paths are
     if folder.suffix in (".yaml", ".yml") and folder.is_file():
         folder = load_spec(folder, keras_checks=False).output_dir
     from autofix_lstm.tuning.records import load_records

@@ -84,7 +84,6 @@ class RichReporter(SearchReporter):
         )
         self._task = None
         self._eta = _Eta()
-        self._done = 0
 
     def _ensure_started(self) -> None:
         if self._task is None:
@@ -111,7 +110,6 @@ class RichReporter(SearchReporter):
         if best is not None:
             flag = "[green]fix found[/]" if fixed else "[yellow]no fix yet[/]"
             text = f"best objective {number(best.score, 4)}  std_ratio {number(_std_ratio(best))}  {flag}"
-        self._done = done
         self._progress.update(self._task, completed=done, best=text, description="search", eta=self._eta.text(done))
 
     def stop(self) -> None:
