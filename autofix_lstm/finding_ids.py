@@ -12,6 +12,8 @@ FINDING_IDS = (
     "unscaled_target",
     "output_activation_range",
     "loss_activation_mismatch",
+    "loss_target_mismatch",
+    "head_width_mismatch",
     "bottleneck_layer",
     "vanishing_gradients",
     "exploding_gradients",

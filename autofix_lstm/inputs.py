@@ -192,13 +192,13 @@ def _dataset(spec: Spec, data, x, y, validation_data, *, from_model: bool) -> Da
             raise SpecError("validation_data=(x_val, y_val) goes with windowed arrays x and y; for a DataFrame use validation_split")
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             raise SpecError(f"validation_data must be a tuple (x_val, y_val); got {type(validation_data).__name__}")
-        return dataset_from_arrays(x, y, *validation_data, task=spec.data.task)
+        return dataset_from_arrays(x, y, *validation_data, task=spec.data.task, loss=spec.model.loss)
     if from_model:
         if x is not None or y is not None:
             if x is None or y is None:
                 raise SpecError("give both x and y (already windowed arrays), or a DataFrame with target= and window=")
             split = split_index(len(x), spec.data.validation_split)
-            return dataset_from_arrays(x[:split], y[:split], x[split:], y[split:], task=spec.data.task)
+            return dataset_from_arrays(x[:split], y[:split], x[split:], y[split:], task=spec.data.task, loss=spec.model.loss)
         if data is None:
             raise SpecError("a keras.Model needs its data: x= and y= (windowed arrays), or a DataFrame with target= and window=")
         if spec.data.target is None or spec.data.window is None:

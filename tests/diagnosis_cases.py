@@ -150,6 +150,14 @@ TRIGGER_CASES: dict[str, Case] = {
         data={"features": ["x"]}, model={"layers": [lstm(), dense()], "loss": "binary_crossentropy"},
         preprocessing={"inputs": "standard"}, train=LONG,
     ),
+    "bce_regression": _table(
+        "binary cross-entropy on a real-valued target (a scaled sine), the head linear", sine,
+        model={"layers": [lstm(), dense()], "loss": "binary_crossentropy"}, preprocessing=SCALED, train=LONG,
+    ),
+    "wide_regression_head": _table(
+        "a Dense head of 3 units for a one-value regression target", sine,
+        model={"layers": [lstm(), dense(3)]}, preprocessing=SCALED, train=LONG,
+    ),
     "deep_sigmoid": _table(
         "six sigmoid Dense layers between the LSTM and the head", sine,
         model={"layers": [lstm(), *[dense(8, "sigmoid") for _ in range(6)], dense()]}, preprocessing=SCALED, train=LONG,
@@ -246,6 +254,14 @@ TRIGGERS: dict[str, Trigger] = {
     ),
     "loss_activation_mismatch": Trigger(
         "bce_linear", "error", ("loss", "head_activation"), lambda e: e["head_activation"] == "linear",
+    ),
+    "loss_target_mismatch": Trigger(
+        "bce_regression", "error", ("loss", "target_range", "distinct_values"),
+        lambda e: e["loss_kind"] == "binary" and e["distinct_values"] > 100,
+    ),
+    "head_width_mismatch": Trigger(
+        "wide_regression_head", "error", ("layer", "units", "expected_units", "training_error"),
+        lambda e: e["units"] == 3 and e["expected_units"] == [1] and "Incompatible shapes" in e["training_error"],
     ),
     "bottleneck_layer": Trigger(
         "bottleneck", "warning", ("layer", "units", "needed_width"), lambda e: e["units"] == 1 and e["needed_width"] == 2,

@@ -17,7 +17,6 @@ from autofix_lstm.spec import (
     MAX_UNITS,
     MAX_WINDOW,
     Spec,
-    check_model_fits_task,
     load_spec,
     parse_duration,
     safe_load_unique,
@@ -230,43 +229,22 @@ def test_numbers_must_be_finite(value):
                                      f"finite numbers, got {{0: {value}}}"]
 
 
-# --- a model that cannot learn a regression target (issue 12, point 10) ------------------------------
+# --- a loss or head that does not fit a regression target: a cause to fix, not a refusal (issue 24, point 2) ---
 
 _SOFTMAX_ONE = {"layers": [{"type": "lstm", "units": 4}, {"type": "dense", "units": 1, "activation": "softmax"}]}
 _THREE_UNITS = {"layers": [{"type": "lstm", "units": 4}, {"type": "dropout", "rate": 0.1}, {"type": "dense", "units": 3}]}
-_REGRESSION_REFUSALS = [
-    ({"loss": "binary_crossentropy"}, "model.loss 'binary_crossentropy' is for class labels but the task is regression; "
-     "use mse, mae or huber, or set data.task to binary or multiclass if the target holds class labels"),
-    ({"loss": "hinge"}, "model.loss 'hinge' is for class labels"),
-    ({"loss": "BinaryCrossentropy"}, "model.loss 'BinaryCrossentropy' is for class labels"),
-    (_SOFTMAX_ONE, "model.layers[1] (dense, softmax over 1 unit) is the output layer and always outputs 1.0 whatever its "
-     "input, so it cannot predict a regression target; use activation: linear"),
-    (_THREE_UNITS, "model.layers[2] (dense, 3 units) is the output layer, but a regression predicts one value per sample "
-     "(only the first of its 3 outputs would be used); give it units: 1, or set data.task to multiclass"),
-    ({"layers": [{"type": "lstm", "units": 4}]}, "model.layers[0] (lstm, 4 units) is the output layer"),
+_REGRESSION_MISTAKES = [
+    {"loss": "binary_crossentropy"}, {"loss": "hinge"}, {"loss": "BinaryCrossentropy"},
+    {"loss": "sparse_categorical_crossentropy"}, _SOFTMAX_ONE, _THREE_UNITS, {"layers": [{"type": "lstm", "units": 4}]},
 ]
 
 
-@pytest.mark.parametrize(("model", "problem"), _REGRESSION_REFUSALS)
-def test_a_declared_regression_refuses_a_model_that_cannot_learn_it(model, problem):
-    with pytest.raises(SpecError) as caught:
-        load_spec(spec_dict("s.csv", data={"task": "regression"}, model=model))
-    assert len(caught.value.problems) == 1 and caught.value.problems[0].startswith(problem)
-
-
-@pytest.mark.parametrize("command", ["train", "diagnose"])
-@pytest.mark.parametrize(("model", "problem"), _REGRESSION_REFUSALS[::3])
-def test_an_inferred_regression_is_refused_before_anything_trains(tmp_path, series_csv, command, model, problem):
-    from typer.testing import CliRunner
-
-    from autofix_lstm.cli import app
-
-    path = write_spec(tmp_path, spec_dict(series_csv.name, model=model, output="out"))  # no data.task: inferred
-    result = CliRunner().invoke(app, [command, str(path)])
-    assert result.exit_code == 2, result.output
-    lines = result.output.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"error (spec): {path}: {problem}"), lines
-    assert not (tmp_path / "out").exists()  # refused before training or writing
+@pytest.mark.parametrize("model", _REGRESSION_MISTAKES)
+def test_a_declared_regression_takes_a_loss_or_head_that_does_not_fit_it(model):
+    # Once refused ("no training can fix them"); now the diagnosis names them and the search fixes them.
+    spec = load_spec(spec_dict("s.csv", data={"task": "regression"}, model=model))
+    assert spec.data.task == "regression"
+    assert spec.model.loss == model.get("loss", "mse")
 
 
 @pytest.mark.parametrize(
@@ -278,8 +256,7 @@ def test_an_inferred_regression_is_refused_before_anything_trains(tmp_path, seri
      ("regression", {"layers": [{"type": "lstm", "units": 4}, {"type": "dense", "units": 1}], "loss": "huber"})],
 )
 def test_heads_the_diagnosis_explains_are_not_refused(task, model):
-    spec = load_spec(spec_dict("s.csv", data={"task": task}, model=model))
-    check_model_fits_task(spec, task)  # raises nothing
+    assert load_spec(spec_dict("s.csv", data={"task": task}, model=model)).data.task == task
 
 
 # --- YAML past its bounds, and a spec path that loops (issue 26, points 1-3) ------------------------

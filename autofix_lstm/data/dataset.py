@@ -237,15 +237,30 @@ def sample_starts(feature_ok: np.ndarray, target_ok: np.ndarray, window: int, ho
     return np.flatnonzero(window_clean & target_seen)
 
 
-def infer_task(target: pd.Series | np.ndarray) -> str:
+# Whole-number labels a categorical loss may read as classes (more are a count or a measurement).
+MAX_LOSS_IMPLIED_CLASSES = 100
+
+
+def infer_task(target: pd.Series | np.ndarray, loss: str | None = None) -> str:
     """Regression unless the target is boolean/text/categorical or has exactly two distinct values.
 
-    Numeric multiclass targets must be declared with ``data.task: multiclass``.
+    A numeric target of whole numbers 0..K-1 (K at most ``MAX_LOSS_IMPLIED_CLASSES``) under a
+    categorical cross-entropy ``loss`` is multiclass; any other numeric multiclass target must be
+    declared with ``data.task: multiclass``. A real-valued target stays regression whatever the loss:
+    a classification loss on it is the user's mistake, which the diagnosis names
+    (``loss_target_mismatch``) and the search fixes.
     """
     series = pd.Series(np.asarray(target)) if not isinstance(target, pd.Series) else target
     if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
         return "binary" if series.nunique() == 2 else "multiclass"
-    return "binary" if series.nunique() == 2 else "regression"
+    if series.nunique() == 2:
+        return "binary"
+    if loss is not None and "categorical" in loss.lower():
+        values = np.unique(series.to_numpy(dtype=np.float64))
+        whole = np.all(np.isfinite(values)) and np.all(values == np.round(values))
+        if whole and len(values) <= MAX_LOSS_IMPLIED_CLASSES and values.min() >= 0 and values.max() < len(values) + 1:
+            return "multiclass"
+    return "regression"
 
 
 def _encode_target(y: np.ndarray, task: str, source: str) -> tuple[np.ndarray, list]:
@@ -353,7 +368,7 @@ def _from_table(spec: Spec, frame: pd.DataFrame, source: str, in_file: bool = Tr
     table, labels, feature_ok, target_ok = _handle_missing(frame, features, d.target, d.missing, source, in_file)
     observed = labels[target_ok]
     _check_target_varies(observed.to_numpy(), source)
-    task = d.task or infer_task(observed)
+    task = d.task or infer_task(observed, spec.model.loss)
     encoded, classes = _encode_target(observed.to_numpy(), task, source)
     y_all = np.zeros(len(frame), encoded.dtype)
     y_all[target_ok] = encoded  # rows never observed are never a sample's target (sample_starts)
@@ -386,7 +401,7 @@ def _from_arrays(spec: Spec, x: np.ndarray, y: np.ndarray, source: str) -> Datas
             raise DataError(f"{source}: {nonfinite_line(bad)}; clean them or set data.missing: drop")
         x, y = x[~bad], y[~bad]
     _check_target_varies(y, source)
-    task = spec.data.task or infer_task(y)
+    task = spec.data.task or infer_task(y, spec.model.loss)
     y, classes = _encode_target(y, task, source)
     split = split_index(len(x), spec.data.validation_split)
     _check_sizes(len(x), split, source, "")
@@ -466,11 +481,11 @@ def _windows(x, y, source: str, names: tuple[str, str] = ("x", "y")) -> tuple[np
     return x.astype(np.float32), y
 
 
-def dataset_from_arrays(x_train, y_train, x_val, y_val, *, task: str | None = None) -> Dataset:
+def dataset_from_arrays(x_train, y_train, x_val, y_val, *, task: str | None = None, loss: str | None = None) -> Dataset:
     """A ``Dataset`` from windowed arrays already split in two, as ``fit(x, y, validation_data=(x_val, y_val))`` takes them.
 
     ``x``: (samples, timesteps, features); ``y``: (samples,), (samples, 1) or one-hot. The task is
-    inferred from both targets together unless given, and class labels are encoded over both, so a
+    inferred from both targets together unless given (``loss``: the model's, see ``infer_task``), and class labels are encoded over both, so a
     class seen only in validation keeps its index.
 
     Raises:
@@ -485,7 +500,7 @@ def dataset_from_arrays(x_train, y_train, x_val, y_val, *, task: str | None = No
     source = "the x/y arrays"
     y_all = np.concatenate([y_train, y_val])
     _check_target_varies(y_all, source)
-    task = task or infer_task(y_all)
+    task = task or infer_task(y_all, loss)
     encoded, classes = _encode_target(y_all, task, source)
     _check_sizes(len(y_all), len(y_train), source, "")
     _check_target_varies(encoded[: len(y_train)], "the training arrays (x, y)")

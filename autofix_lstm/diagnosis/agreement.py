@@ -67,6 +67,8 @@ EXPLAINS: tuple[Explains, ...] = (
              "a head pinned at its activation's bound passes almost no gradient back"),
     Explains("loss_activation_mismatch", "vanishing_gradients",
              "outputs clipped into the loss's range pass almost no gradient back"),
+    Explains("loss_target_mismatch", "vanishing_gradients",
+             "a label loss pushes the outputs to its bounds, where they pass almost no gradient back"),
     Explains("nan_output", "dead_units", "NaN weights give NaN outputs, which count as dead"),
     Explains("exploding_gradients", "dead_units", "a step thrown by an exploded gradient leaves units in their flat ends"),
     Explains("learning_rate_too_high", "dead_units", "oversized steps throw units into the flat ends of their activation"),
@@ -87,6 +89,8 @@ CONTRADICTS: tuple[Contradicts, ...] = (
 
 PRIORITY: tuple[str, ...] = (
     "target_leakage",
+    "loss_target_mismatch",
+    "head_width_mismatch",
     "loss_activation_mismatch",
     "output_activation_range",
     "bottleneck_layer",

@@ -12,6 +12,7 @@ from autofix_lstm.diagnosis.context import Context
 from autofix_lstm.diagnosis.findings import Finding, Severity
 from autofix_lstm.diagnosis.probes import layer_names
 from autofix_lstm.modeling.build import hidden_dense_indices
+from autofix_lstm.spec import is_class_label_loss, output_layer
 
 INF = math.inf
 # activation -> (lowest, highest) value it can output (bounds count as reachable: a minmax-scaled
@@ -146,6 +147,8 @@ def loss_activation_mismatch(ctx: Context) -> Finding | None:
     labels; a regression loss on a multiclass task treats class ids as numbers (warning). Error for
     the first two. A brief training that crashed on the loss is reported as evidence.
     """
+    if ctx.task == "regression" and is_class_label_loss(ctx.spec.model.loss):
+        return None  # the loss itself is wrong for the target: ``loss_target_mismatch``
     loss = canonical_loss(ctx.spec.model.loss)
     activation, units = ctx.head_activation, ctx.head_units
     ds = ctx.dataset
@@ -190,6 +193,88 @@ def loss_activation_mismatch(ctx: Context) -> Finding | None:
         f"The loss does not fit the output layer: {detail}. Use sigmoid + binary_crossentropy (binary), softmax "
         "over one unit per class + sparse_categorical_crossentropy (multiclass) or linear + mse (regression).",
         evidence,
+    )
+
+
+# What a class-label loss does to a real-valued target, by the loss' kind.
+_LOSS_ON_REAL_TARGET = {
+    "binary": "it scores each output as the probability of a label 0 or 1, so it pushes every output towards "
+              "one bound whatever the target",
+    "categorical": "Keras reads each target as a class index, which a real value is not",
+    "hinge": "it scores only the sign of each target against a margin of 1, not its value",
+}
+
+
+def _loss_kind(loss: str) -> str:
+    name = canonical_loss(loss)
+    return "hinge" if "hinge" in name else "binary" if "binary" in name else "categorical"
+
+
+def _one_line(text: str | None, limit: int = 240) -> str | None:
+    """The first line of an error message, cut to ``limit`` characters (None stays None)."""
+    if not text:
+        return None
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def loss_target_mismatch(ctx: Context) -> Finding | None:
+    """The loss scores class labels (a cross-entropy or a hinge) but the target is real-valued.
+
+    Measures (from the spec and the target, no threshold): the loss against the task the data has
+    (regression: a numeric target with more than two values); evidence: the target's range and
+    number of distinct values, and the brief training's crash when Keras could not train it at all.
+    Always an error: no training teaches a label loss a real value; the fix is a regression loss
+    (mse, huber, mae) with a linear head, or ``data.task`` when the target does hold class labels.
+    """
+    loss = ctx.spec.model.loss
+    if ctx.task != "regression" or not is_class_label_loss(loss):
+        return None
+    y = np.asarray(ctx.dataset.y_train, dtype=np.float64)
+    values = np.unique(y)
+    kind = _loss_kind(loss)
+    crash = _one_line(ctx.training_error)
+    return Finding(
+        "loss_target_mismatch", Severity.ERROR,
+        f"model.loss {loss} is a loss for class labels, but the target is real-valued ({len(values)} distinct "
+        f"values from {values.min():.3g} to {values.max():.3g}): {_LOSS_ON_REAL_TARGET[kind]}"
+        f"{'; Keras cannot train it at all' if crash else ''}. Use mse, huber or mae with a linear head, or set "
+        "data.task to binary or multiclass if the target holds class labels.",
+        {"loss": loss, "loss_function": canonical_loss(loss), "loss_kind": kind, "task": ctx.task,
+         "target_range": [float(values.min()), float(values.max())], "distinct_values": int(len(values)),
+         "head_activation": ctx.head_activation, "head_units": ctx.head_units, "training_error": crash},
+    )
+
+
+def head_width_mismatch(ctx: Context) -> Finding | None:
+    """The output layer's width does not fit the target: several units for a one-value regression, or
+    a classifier head neither one unit nor one per class.
+
+    Measures (from the spec and the labels, no threshold): the width of the layer that sets the
+    model's output (``spec.output_layer``, Dense or a recurrent layer left as the last one) against
+    1 (regression) or 1 or K (K classes). Always an error: Keras cannot train it (the shapes do not
+    match, or labels fall outside the units), or trains outputs nobody reads.
+    """
+    out = output_layer(ctx.spec.model)
+    if out is None:
+        return None
+    expected = (1,) if ctx.task == "regression" else (1, ctx.dataset.n_classes)
+    if out.units in expected:
+        return None
+    name = layer_names(ctx.spec)[out.index]
+    crash = _one_line(ctx.training_error)
+    if ctx.task == "regression":
+        need = "a regression predicts one value per sample"
+        fix = "give it units: 1 (or add a Dense(1) head after the recurrent layers)"
+    else:
+        need = f"the target has {ctx.dataset.n_classes} classes"
+        fix = f"give it {ctx.dataset.n_classes} units (softmax) or 1 unit" + (" (sigmoid)" if ctx.task == "binary" else "")
+    return Finding(
+        "head_width_mismatch", Severity.ERROR,
+        f"{name} ({out.kind}, {out.units} units) is the output layer, but {need}"
+        f"{': Keras cannot train it (' + crash + ')' if crash else ''}; {fix}.",
+        {"layer": name, "layer_type": out.kind, "units": out.units, "expected_units": list(expected),
+         "task": ctx.task, "n_classes": ctx.dataset.n_classes or None, "training_error": crash},
     )
 
 

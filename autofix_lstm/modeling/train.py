@@ -26,7 +26,7 @@ from autofix_lstm.modeling.release import releasing_custom_gradients
 from autofix_lstm.preflight import check_output_folder
 from autofix_lstm.run_dir import RunDir, save_model, write_json
 from autofix_lstm.scoring.metrics import Metrics
-from autofix_lstm.spec import Spec, check_model_fits_task
+from autofix_lstm.spec import Spec
 
 
 @dataclass
@@ -92,9 +92,8 @@ def prepare(spec: Spec, dataset: Dataset) -> Prepared:
     """Fit the spec's input/target preprocessing on the training part and transform both parts.
 
     Raises:
-        SpecError: the preprocessing or the model (``check_model_fits_task``) cannot fit the data's task.
+        SpecError: the preprocessing cannot fit the data's task.
     """
-    check_model_fits_task(spec, dataset.task)  # before any training: train, diagnose and search alike
     p = spec.preprocessing
     if dataset.task != "regression" and p.target != "none":
         raise SpecError(
@@ -158,16 +157,20 @@ class FitOutcome:
 
 
 def _check_head(spec: Spec, dataset: Dataset) -> None:
-    """A classifier's head must have one unit, or one per class; say so before Keras fails (regression: ``prepare``)."""
+    """A classifier's head must have one unit, or one per class: "cannot train" before Keras fails or trains
+    outputs no label names (the diagnosis names it ``head_width_mismatch``; the search fixes it)."""
     units = head_units(spec.model)
     if dataset.task == "regression" or units is None or units in (1, dataset.n_classes):
         return
-    raise ModelSpecError(
-        f"model.layers: the last dense layer has {units} units but the target has {dataset.n_classes} classes "
-        f"{dataset.classes[:10]}; give it {dataset.n_classes} units (softmax) or 1 unit"
-        + (" (sigmoid)" if dataset.task == "binary" else ""),
+    reason = (f"model.layers: the last dense layer has {units} units but the target has {dataset.n_classes} classes "
+              f"{dataset.classes[:10]}")
+    error = ModelSpecError(
+        f"cannot train: {reason}; give it {dataset.n_classes} units (softmax) or 1 unit"
+        + (" (sigmoid)" if dataset.task == "binary" else "") + "; `autofix-lstm search` fixes it for you",
         spec.source,
     )
+    error.reason = reason
+    raise error
 
 
 # What TensorFlow/Keras raise when the model, its loss and the labels do not fit each other (shapes,
@@ -197,12 +200,15 @@ def _training_error(err: Exception, spec: Spec, prepared: Prepared) -> Exception
         )
     if names & set(_SPEC_ERRORS):
         detail = next((line for line in lines if "label" in line.lower() or "shape" in line.lower()), lines[-1] if lines else "")
-        return ModelSpecError(
-            f"{_head_text(spec)} and model.loss {spec.model.loss!r} do not fit the {prepared.dataset.task} target: "
-            f"{type(err).__name__}: {detail.strip()[:300]}. Give the head 1 unit (or one per class) with the "
-            "activation the loss expects",
+        reason = (f"{_head_text(spec)} and model.loss {spec.model.loss!r} do not fit the {prepared.dataset.task} "
+                  f"target: {type(err).__name__}: {detail.strip()[:300]}")
+        error = ModelSpecError(
+            f"cannot train: {reason}. Give the head 1 unit (or one per class) with the activation the loss "
+            "expects; `autofix-lstm search` fixes it for you",
             spec.source,
         )
+        error.reason = reason  # Keras' reason alone, for the state "cannot train: <reason>"
+        return error
     return err
 
 

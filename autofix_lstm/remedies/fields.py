@@ -220,6 +220,25 @@ def _write_head(raw: dict, activation: str, ctx: dict) -> None:
             raw["model"]["loss"] = "sparse_categorical_crossentropy"
 
 
+def _read_loss(raw: dict, ctx: dict) -> str:
+    return str(raw["model"].get("loss", "mse"))
+
+
+def _write_loss(raw: dict, loss: str, ctx: dict) -> None:
+    """The task's head and loss (``activations.head: task``); for a regression, ``loss`` in place of mse
+    when it names one (huber, mae)."""
+    _write_head(raw, "task", ctx)
+    if loss != "task" and ctx["task"] == "regression":
+        raw["model"]["loss"] = loss
+
+
+def _loss_or_head_unfit(raw: dict, ctx: dict) -> bool:
+    """True when the task's own loss and head would change the spec: its loss or head does not fit the target."""
+    fitted = copy.deepcopy(raw)
+    _write_loss(fitted, "task", ctx)
+    return fitted["model"] != raw["model"]
+
+
 def _set_if_different(layer: dict, key: str, value, default=None) -> None:
     """Set ``layer[key]`` only when its effective value differs, so an unchanged spec stays identical."""
     current = layer.get(key, default)
@@ -322,6 +341,13 @@ def _describe_hidden_dense(old: Any, new: Any, task: str) -> str:
     return f"{way} the Dense layer before the head to {int(new)} units"
 
 
+def _describe_loss(old: Any, new: Any, task: str) -> str:
+    if new == "task":
+        loss = {"regression": "mse", "binary": "binary cross-entropy", "multiclass": "sparse categorical cross-entropy"}
+        return f"use {loss[task]} with a {TASK_HEAD[task]} head that fits the target"
+    return f"use the {new} loss with a linear head"
+
+
 def _describe_dropout(old: Any, new: Any, task: str) -> str:
     return "remove dropout" if float(new) == 0 else f"set dropout to {setting(new)}"
 
@@ -355,6 +381,8 @@ class Field:
         forced: values applied even when they read as the spec's own value.
         describe: ``(old, new, task) -> text``: the change in words, for the verdict
             (``scale the target (standard)``); None reads ``set <name> to <new>``.
+        searched_when: ``(raw_spec, ctx) -> bool``: whether the search takes the field for this spec at
+            all (the loss only when the spec's loss or head does not fit the target); None: always.
     """
 
     name: str
@@ -365,6 +393,7 @@ class Field:
     optional: bool = False
     forced: frozenset = field(default_factory=frozenset)
     describe: Callable[[Any, Any, str], str] | None = None
+    searched_when: Callable[[dict, dict], bool] | None = None
 
     def own(self, raw: dict, ctx: dict) -> Any:
         """The spec's own value."""
@@ -408,6 +437,8 @@ FIELDS: dict[str, Field] = {
               describe=_describe_recurrent_dropout),
         Field("activations.cell", _read_cell, _write_cell, needs_recurrent=True, describe=_describe_cell),
         Field("activations.head", _read_head, _write_head, forced=frozenset({"task"}), describe=_describe_head),
+        Field("model.loss", _read_loss, _write_loss, allowed=lambda v, ds: v == "task" or ds.task == "regression",
+              forced=frozenset({"task"}), describe=_describe_loss, searched_when=_loss_or_head_unfit),
         # no built-in strategy searches these; a user's may (a batch of 1 or of 450, one epoch, are common)
         # (``allowed`` leaves out what this data rules out; the spec's own bounds refuse the rest, 0 epochs say)
         _plain("train.batch_size", allowed=lambda v, ds: int(v) <= len(ds.y_train), describe=_describe_batch_size),

@@ -13,7 +13,8 @@ if TYPE_CHECKING:
     from autofix_lstm.scoring.objective import ModelState
 
 # a model's state (scoring.objective.ModelState) -> its colour
-STATE_STYLES = {"working": "bold green", "live": "bold yellow", "collapsed": "bold red", "diverged": "bold red"}
+STATE_STYLES = {"working": "bold green", "live": "bold yellow", "collapsed": "bold red", "diverged": "bold red",
+                "cannot_train": "bold red"}
 
 
 def metrics_table(metrics: Metrics, title: str = "validation metrics (original units)") -> Table:
@@ -35,18 +36,21 @@ _BEFORE_AFTER = {
 }
 
 
-def before_after_table(baseline: Metrics, best: Metrics, states: tuple[ModelState | None, ModelState | None]) -> Table:
+def before_after_table(baseline: Metrics | None, best: Metrics | None,
+                       states: tuple[ModelState | None, ModelState | None]) -> Table:
     """Baseline (the spec as written) against the best candidate, metric by metric, and each one's state.
 
-    The ``state`` row (working, live, collapsed or diverged) replaces a bare ``collapsed`` yes/no, which
-    said "no" for a spec whose loss went NaN.
+    The ``state`` row (working, live, collapsed, diverged or cannot_train) replaces a bare ``collapsed``
+    yes/no, which said "no" for a spec whose loss went NaN. A model that could not be trained has no
+    metrics: its column shows "-".
     """
     table = Table(title="before / after (validation, original units)")
     table.add_column("metric")
     table.add_column("as written", justify="right")
     table.add_column("best found", justify="right")
-    keys = _BEFORE_AFTER["regression" if best.is_regression else "classification"]
-    before, after = baseline.subset(keys), best.subset(keys)
+    measured = best or baseline
+    keys = _BEFORE_AFTER["regression" if measured is None or measured.is_regression else "classification"]
+    before, after = (m.subset(keys) if m is not None else {} for m in (baseline, best))
     for key in keys:
         table.add_row(key, cell(before.get(key)), cell(after.get(key)))
     words = ["-" if state is None else state.value for state in states]

@@ -40,14 +40,15 @@ from autofix_lstm.scoring.metrics import COLLAPSE_STD_RATIO, Metrics, is_collaps
 
 BEAT_MARGIN = 0.05
 TIE_WEIGHT = 1e-3  # among classifier fixes, the loss's weight: it decides only between equal balanced accuracies
-TIER_FIX, TIER_LIVE, TIER_COLLAPSED, TIER_NAN = 0, 1, 2, 3
+TIER_FIX, TIER_LIVE, TIER_COLLAPSED, TIER_NAN, TIER_CANNOT_TRAIN = 0, 1, 2, 3, 4
 PERSISTENCE_TIER = 0.5  # where the fixes that lose to persistence start, inside tier 0
 
 
 class ModelState(str, Enum):
     """What a trained model did, in one word: the verdicts, ``train`` and summary.json use it.
 
-    One state per objective tier: ``diverged`` (tier 3), ``collapsed`` (2), ``live`` (1: not
+    One state per objective tier: ``cannot_train`` (tier 4: the spec as written, when Keras refused to
+    train it; its record has no metrics), ``diverged`` (tier 3), ``collapsed`` (2), ``live`` (1: not
     collapsed, but no better than a constant) and ``working`` (0: not collapsed and beats the
     constant baseline). A diverged model is never "not collapsed": its weights are garbage even
     when its outputs stay finite.
@@ -57,6 +58,7 @@ class ModelState(str, Enum):
     LIVE = "live"
     COLLAPSED = "collapsed"
     DIVERGED = "diverged"
+    CANNOT_TRAIN = "cannot_train"  # Keras could not train it at all (the loss, head and target do not fit)
 
     def __str__(self) -> str:
         return self.value

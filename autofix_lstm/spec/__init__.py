@@ -26,8 +26,8 @@ from autofix_lstm.spec._sections import (
     TrainSpec,
     parse_duration,
 )
-from autofix_lstm.spec._spec import Spec, check_model_fits_task
-from autofix_lstm.spec._task_fit import CLASS_LABEL_LOSSES, regression_head_problems
+from autofix_lstm.spec._spec import Spec
+from autofix_lstm.spec._task_fit import CLASS_LABEL_LOSSES, OutputLayer, is_class_label_loss, output_layer
 from autofix_lstm.spec._values import (
     ARRAY_SUFFIXES,
     DATA_SUFFIXES,
@@ -73,9 +73,10 @@ __all__ = [
     "TargetScaling",
     "Task",
     "TrainSpec",
-    "check_model_fits_task",
     "load_spec",
     "parse_duration",
-    "regression_head_problems",
+    "is_class_label_loss",
+    "output_layer",
+    "OutputLayer",
     "safe_load_unique",
 ]

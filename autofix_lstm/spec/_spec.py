@@ -25,7 +25,6 @@ from autofix_lstm.spec._sections import (
     TrainSpec,
     _Strict,
 )
-from autofix_lstm.spec._task_fit import regression_head_problems
 from autofix_lstm.spec._values import Task
 
 # What a resumed search may change: the budget, the stages after the trials (minimize, confirm), the
@@ -46,17 +45,6 @@ class Spec(_Strict):
 
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
     _source: str | None = PrivateAttr(default=None)
-
-    @model_validator(mode="after")
-    def _model_fits_a_declared_regression(self) -> Spec:
-        # With data.task given, a model that cannot learn it is refused with the spec's other problems;
-        # an inferred task is checked once the data is read (``check_model_fits_task``).
-        if self.data.task == "regression":
-            problems = regression_head_problems(self.model)
-            if problems:
-                raise ValueError("\n".join(problems))
-        return self
-
 
     @property
     def base_dir(self) -> Path:
@@ -148,7 +136,7 @@ class Spec(_Strict):
         except ModelSpecError as err:
             raise ModelSpecError([f"the model {p}" for p in err.problems]) from None
         given = {"path": path, "target": target, "window": window, "features": features, "horizon": horizon,
-                 "task": task or _task_of_loss(model_section["loss"]), "validation_split": validation_split}
+                 "task": task, "validation_split": validation_split}
         raw: dict[str, Any] = {"data": {k: v for k, v in given.items() if v is not None}, "model": model_section}
         train = {k: v for k, v in {"epochs": epochs, "batch_size": batch_size, "seed": seed}.items() if v is not None}
         for section, values in (("train", train), ("preprocessing", preprocessing), ("search", search)):
@@ -172,28 +160,6 @@ class Spec(_Strict):
         for dotted, value in changes.items():
             _set_path(raw, dotted, value)
         return _validate(raw, base_dir=self._base_dir, source=self._source)
-
-
-def check_model_fits_task(spec: Spec, task: str) -> None:
-    """Refuse, before anything trains, a model that cannot learn a ``task`` target at all.
-
-    Only regression has such checks (``regression_head_problems``); a classifier's head or loss that
-    does not fit is a collapse cause the diagnosis explains and the search can fix.
-
-    Raises:
-        ModelSpecError: one line per problem, naming the layer or ``model.loss`` and the fix.
-    """
-    problems = regression_head_problems(spec.model) if task == "regression" else []
-    if problems:
-        raise ModelSpecError(problems, spec.source)
-
-
-def _task_of_loss(loss: str) -> Task | None:
-    """The task a classification loss implies (binary cross-entropy -> binary, categorical -> multiclass), else None."""
-    name = loss.lower()
-    if "binary" in name:
-        return "binary"
-    return "multiclass" if "categorical" in name else None
 
 
 def _set_path(raw: dict, dotted: str, value: Any) -> None:

@@ -1,8 +1,14 @@
-"""Whether a model can learn a regression target at all: what no training can fix, found before any runs."""
+"""What in a model does not fit a regression target: a loss for class labels, an output wider than one value.
+
+Neither is refused: both are the user's mistake, which the diagnosis names (``loss_target_mismatch``,
+``head_width_mismatch``) and the search fixes by changing the loss and the head. Read from the spec
+alone, so no TensorFlow import is needed.
+"""
 
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 from autofix_lstm.spec._sections import ModelSpec
 
@@ -15,7 +21,7 @@ _PASS_THROUGH_LAYERS = ("dropout", "layer_normalization", "batch_normalization")
 _SIZED_LAYERS = ("dense", "lstm", "gru", "simple_rnn")  # output `units` values per sample
 
 
-def _loss_function_name(loss: str) -> str:
+def loss_function_name(loss: str) -> str:
     """A Keras loss identifier as its function's name: ``BinaryCrossentropy`` and ``bce`` -> ``binary_crossentropy``.
 
     Spelled out rather than asked of Keras, so this check needs no TensorFlow import; Keras' own
@@ -25,20 +31,22 @@ def _loss_function_name(loss: str) -> str:
     return {"bce": "binary_crossentropy"}.get(name, name)
 
 
-def regression_head_problems(model: ModelSpec) -> list[str]:
-    """Why this model cannot predict a real-valued target, one line each naming the field; [] when it can.
+def is_class_label_loss(loss: str) -> bool:
+    """True for a loss that scores class labels or margins (cross-entropies, hinges): ``CLASS_LABEL_LOSSES``."""
+    return loss_function_name(loss) in CLASS_LABEL_LOSSES
 
-    Refused, because no training can fix them: a loss for class labels (cross-entropies, hinges), an
-    output layer with more than one unit (only its first column would be read as the prediction), and
-    a softmax over one unit (always 1.0). A head that merely cannot reach the targets (sigmoid, relu)
-    is left to the diagnosis (``output_activation_range``), which the search can fix.
-    """
-    problems = []
-    if _loss_function_name(model.loss) in CLASS_LABEL_LOSSES:
-        problems.append(
-            f"model.loss {model.loss!r} is for class labels but the task is regression; use mse, mae or huber, "
-            "or set data.task to binary or multiclass if the target holds class labels"
-        )
+
+class OutputLayer(NamedTuple):
+    """The layer whose units are the model's outputs: its index in ``model.layers``, type and width."""
+
+    index: int
+    kind: str
+    units: int
+
+
+def output_layer(model: ModelSpec) -> OutputLayer | None:
+    """The last layer that sets the model's output width (pass-through layers skipped); None when the
+    width is not read from the spec (a wrapper, a layer returning sequences, a saved model)."""
     for index in range(len(model.layers or []) - 1, -1, -1):
         layer = model.layers[index]
         kind = layer.type.lower()
@@ -46,18 +54,6 @@ def regression_head_problems(model: ModelSpec) -> list[str]:
             continue
         units = layer.kwargs.get("units")
         if kind not in _SIZED_LAYERS or not isinstance(units, int) or layer.kwargs.get("return_sequences"):
-            break  # a width not read from the spec, or one vector per timestep: the model build says what is wrong
-        activation = layer.kwargs.get("activation")
-        if units != 1:
-            problems.append(
-                f"model.layers[{index}] ({kind}, {units} units) is the output layer, but a regression predicts one "
-                f"value per sample (only the first of its {units} outputs would be used); give it units: 1, "
-                "or set data.task to multiclass if the target holds class labels"
-            )
-        elif isinstance(activation, str) and activation.lower() == "softmax":
-            problems.append(
-                f"model.layers[{index}] ({kind}, softmax over 1 unit) is the output layer and always outputs 1.0 "
-                "whatever its input, so it cannot predict a regression target; use activation: linear"
-            )
-        break
-    return problems
+            return None
+        return OutputLayer(index, kind, units)
+    return None

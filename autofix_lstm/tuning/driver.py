@@ -328,7 +328,7 @@ def _finish(spec: Spec, run: RunDir, baseline: TrialRecord, diagnosis, space: Se
 
     The best is the lowest objective, unless the confirmation stage reported another fix (the best
     one that held on every seed). ``fixed`` means a collapse or a divergence was repaired: the spec
-    as written was collapsed or diverged, and the best is a fix.
+    as written was collapsed, diverged or could not be trained at all, and the best is a fix.
     """
     records = load_records(run, start_order)
     best = best_record([baseline, *records])
@@ -338,7 +338,7 @@ def _finish(spec: Spec, run: RunDir, baseline: TrialRecord, diagnosis, space: Se
     best, baseline = best.judged_at(min_ratio), baseline.judged_at(min_ratio)
     baseline_state = baseline.state
     best_works = best.state is ModelState.WORKING
-    fixed = bool(best_works and baseline_state in (ModelState.COLLAPSED, ModelState.DIVERGED))
+    fixed = bool(best_works and baseline_state in (ModelState.COLLAPSED, ModelState.DIVERGED, ModelState.CANNOT_TRAIN))
     best_spec = record_spec(best, spec)
     keep_best_published(run, best, spec)  # a rerun of a finished search rewrites what is not whole
     cudnn = cudnn_problems(best_spec)

@@ -208,13 +208,15 @@ def find_minimal_fix(
     result = MinimalFix(ran=True, changes=changes, best_objective=best.score)
     # frozenset of kept fields -> the validation metrics of that subset, trained (the full set: the best trial)
     tried: dict[frozenset, Metrics] = {frozenset(c.field for c in changes): best.metrics}
+    # a spec as written that Keras could not train scores as a failed candidate (the worst tier)
+    as_written = baseline.metrics or Metrics.failed(space.context["task"], baseline.message or "cannot train")
 
     def attempt(kept: list[Change], what: str) -> dict | None:
         key = frozenset(c.field for c in kept)
         if key in tried:
             return tried[key]
         if not key:  # the spec as written: already trained
-            return baseline.metrics
+            return as_written
         if deadline is not None and time.time() >= deadline:
             raise _OutOfTime("max_time reached")
         if stage is not None:
@@ -254,7 +256,7 @@ def find_minimal_fix(
         result.complete, result.reason = False, "interrupted"
     for change in changes:
         change.necessary = change in kept
-    final = tried.get(frozenset(c.field for c in kept)) if kept else baseline.metrics
+    final = tried.get(frozenset(c.field for c in kept)) if kept else as_written
     result.metrics, result.objective, result.fixed = final, score(final, min_ratio), is_fix(final, min_ratio)
     result.spec = candidate_spec(spec, space, {c.field: c.new for c in kept})
     result.seconds = time.perf_counter() - started

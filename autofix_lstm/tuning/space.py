@@ -95,6 +95,8 @@ def build_space(spec: Spec, dataset: Dataset, strategies: list[Strategy]) -> Sea
             own = spec_field.own(raw, ctx)
             if own is None and spec_field.needs_recurrent:
                 continue  # no recurrent layer to change
+            if spec_field.searched_when is not None and not spec_field.searched_when(raw, ctx):
+                continue  # nothing for it to fix in this spec
             space.own[name] = own
             if candidates.range is not None:
                 low, high = float(candidates.range["min"]), float(candidates.range["max"])

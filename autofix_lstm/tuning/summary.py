@@ -159,13 +159,25 @@ def record_spec(record: TrialRecord, user_spec: Spec) -> Spec:
     return spec
 
 
-def _quality(metrics: Metrics) -> tuple[str, Any]:
-    """The number users judge the task on: r2 for regression, balanced accuracy for a classifier."""
+def _quality(metrics: Metrics | None) -> tuple[str, Any]:
+    """The number users judge the task on: r2 for regression, balanced accuracy for a classifier
+    (``("quality", None)`` for a model that could not be trained)."""
+    if metrics is None:
+        return "quality", None
     return metrics.quality_label, metrics.quality
 
 
-def state_phrase(metrics: Metrics | None, state: ModelState | None) -> str:
+def cannot_train_reason(message: str | None) -> str:
+    """Keras' reason a spec could not be trained, in one line (from a ``cannot_train`` record's message)."""
+    text = (message or "").removeprefix("cannot train:").strip()
+    line = text.splitlines()[0] if text else "Keras refused to train it"
+    return line if len(line) <= 300 else line[:297] + "..."
+
+
+def state_phrase(metrics: Metrics | None, state: ModelState | None, message: str | None = None) -> str:
     """What the spec as written did (its ``state``, as judged), as a verb phrase: "collapsed (std_ratio 0.002)"."""
+    if state is ModelState.CANNOT_TRAIN:
+        return f"could not be trained at all (cannot train: {cannot_train_reason(message)})"
     if metrics is None or state is None:
         return "could not be trained"
     label, value = _quality(metrics)
@@ -255,7 +267,7 @@ def verdict_text(fixed: bool, best: TrialRecord, baseline: TrialRecord, cudnn: l
     best, baseline = best.judged_at(min_std_ratio), baseline.judged_at(min_std_ratio)
     metrics = best.metrics
     as_written = baseline.state
-    was = state_phrase(baseline.metrics, baseline.state)
+    was = state_phrase(baseline.metrics, baseline.state, baseline.message)
     best_works = best.state is ModelState.WORKING
     label, value = _quality(metrics)
     _, before = _quality(baseline.metrics)
@@ -269,7 +281,9 @@ def verdict_text(fixed: bool, best: TrialRecord, baseline: TrialRecord, cudnn: l
         if clause is not None:
             text += f" {clause[0].upper()}{clause[1:]}."
     elif fixed:
-        repaired = "no longer collapses" if as_written is ModelState.COLLAPSED else "trains without diverging, does not collapse"
+        repaired = {ModelState.COLLAPSED: "no longer collapses",
+                    ModelState.CANNOT_TRAIN: "trains, does not collapse"}.get(as_written,
+                                                                              "trains without diverging, does not collapse")
         head = _headline("Fixed", best, confirmation)
         text = (
             f"{head} {'the' if head.endswith(':') else 'The'} spec as written {was}; trial {best.trial_id} {repaired} "
@@ -285,6 +299,9 @@ def verdict_text(fixed: bool, best: TrialRecord, baseline: TrialRecord, cudnn: l
         if clause is not None:
             text += f" {clause[0].upper()}{clause[1:]}."
         text += seeds
+    elif metrics is None:
+        text = (f"Not fixed: the spec as written {was}, and no configuration in the search could be trained either; "
+                "fix the loss and the head by hand (the diagnosis says how), or widen search.strategies.")
     else:
         nothing = "no configuration in the search beat a constant predictor without collapsing"
         if probe is not None and probe.beats_constant:

@@ -16,14 +16,14 @@ import keras
 import numpy as np
 
 from autofix_lstm.data.dataset import Dataset
-from autofix_lstm.errors import AutofixError, CorruptRunError, FatalSearchError, RunFolderError, TrialFailed
+from autofix_lstm.errors import AutofixError, CorruptRunError, FatalSearchError, ModelSpecError, RunFolderError, TrialFailed
 from autofix_lstm.modeling.callbacks import CollapsePruning
 from autofix_lstm.modeling.devices import distribution_scope
 from autofix_lstm.modeling.evaluate import predict_original
 from autofix_lstm.modeling.train import export_model, fit_prepared, prepare
 from autofix_lstm.run_dir import RunDir, save_model
 from autofix_lstm.scoring.metrics import Metrics
-from autofix_lstm.scoring.objective import judge
+from autofix_lstm.scoring.objective import TIER_CANNOT_TRAIN, ModelState, judge
 from autofix_lstm.spec import Spec
 from autofix_lstm.tuning.interrupts import StopRequested, StopSignals
 from autofix_lstm.tuning.process_role import worker_name
@@ -304,7 +304,12 @@ def train_baseline(spec: Spec, dataset: Dataset, run: RunDir, fingerprint: str, 
     # The same pruning as every candidate: a spec still collapsed (and not moving) after its first
     # epochs would not change its verdict by training on, and its time goes to the fixes.
     board = (run.tensorboard_trial(BASELINE_ID), None) if spec.search.tensorboard else None
-    outcome, prepared, pruned_at = train_candidate(spec, spec, dataset, stops=stops, board=board, callbacks=callbacks)
+    try:
+        outcome, prepared, pruned_at = train_candidate(spec, spec, dataset, stops=stops, board=board, callbacks=callbacks)
+    except ModelSpecError as err:  # Keras refused to train it: a state of the spec as written, which the search fixes
+        record = cannot_train_record(err, fingerprint, time.perf_counter() - started, clock(), spec, dataset)
+        record.save(run.baseline)
+        return record
     train_seconds, eval_seconds = _split(outcome, time.perf_counter() - started)
     writing = time.perf_counter()
     save_model(export_model(outcome.core, prepared), run.baseline_model)
@@ -336,4 +341,17 @@ def train_baseline(spec: Spec, dataset: Dataset, run: RunDir, fingerprint: str, 
     return record
 
 
-__all__ = ["TrialRunner", "train_baseline", "train_candidate"]
+def cannot_train_record(err: ModelSpecError, fingerprint: str, seconds: float, elapsed: float, spec: Spec,
+                        dataset: Dataset) -> TrialRecord:
+    """The baseline record of a spec Keras could not train at all: state ``cannot_train``, no metrics,
+    the reason in one line as its message, ranked behind every trained candidate (``TIER_CANNOT_TRAIN``)."""
+    reason = getattr(err, "reason", None) or " ".join(err.problems).strip()
+    return TrialRecord(
+        trial_id=BASELINE_ID, status=TrialStatus.FAILED, score=float(TIER_CANNOT_TRAIN), fix=False,
+        state=ModelState.CANNOT_TRAIN, beats_constant=False, message=f"cannot train: {reason.removeprefix('cannot train: ')}"[:2000],
+        fingerprint=fingerprint, seconds=seconds, elapsed_at_end=elapsed, spec=spec.to_dict(),
+        val_targets=_as_list(dataset.y_val), classes=dataset.classes,
+    )
+
+
+__all__ = ["TrialRunner", "cannot_train_record", "train_baseline", "train_candidate"]
