@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import Field, PrivateAttr, ValidationError, model_validator
+from pydantic import Field, PrivateAttr, ValidationError
 
 from autofix_lstm.errors import ModelSpecError, SpecError
 from autofix_lstm.spec._error_lines import _format_errors

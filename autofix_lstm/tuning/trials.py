@@ -16,7 +16,14 @@ import keras
 import numpy as np
 
 from autofix_lstm.data.dataset import Dataset
-from autofix_lstm.errors import AutofixError, CorruptRunError, FatalSearchError, ModelSpecError, RunFolderError, TrialFailed
+from autofix_lstm.errors import (
+    AutofixError,
+    CorruptRunError,
+    FatalSearchError,
+    ModelSpecError,
+    RunFolderError,
+    TrialFailed,
+)
 from autofix_lstm.modeling.callbacks import CollapsePruning
 from autofix_lstm.modeling.devices import distribution_scope
 from autofix_lstm.modeling.evaluate import predict_original
