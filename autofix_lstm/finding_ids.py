@@ -20,6 +20,7 @@ FINDING_IDS = (
     "learning_rate_too_high",
     "learning_rate_too_low",
     "slow_optimizer",
+    "too_few_steps",
     "dead_units",
     "excess_dropout",
     "too_little_data",

@@ -158,6 +158,11 @@ TRIGGER_CASES: dict[str, Case] = {
         "a Dense head of 3 units for a one-value regression target", sine,
         model={"layers": [lstm(), dense(3)]}, preprocessing=SCALED, train=LONG,
     ),
+    "few_steps": _table(
+        "a batch of 256 on ~250 windows for 2 epochs at Adam's default rate: 2 optimizer steps in all", sine,
+        model={"layers": [lstm(), dense()], "optimizer": {"learning_rate": 0.001}}, preprocessing=SCALED,
+        train={"epochs": 2, "batch_size": 256},
+    ),
     "deep_sigmoid": _table(
         "six sigmoid Dense layers between the LSTM and the head", sine,
         model={"layers": [lstm(), *[dense(8, "sigmoid") for _ in range(6)], dense()]}, preprocessing=SCALED, train=LONG,
@@ -283,6 +288,10 @@ TRIGGERS: dict[str, Trigger] = {
     "slow_optimizer": Trigger(
         "adagrad", "error", ("median_update_ratio", "optimizer", "update_ratio_limit"),
         lambda e: e["optimizer"] == "adagrad" and e["median_update_ratio"] < e["update_ratio_limit"] == 1e-3,
+    ),
+    "too_few_steps": Trigger(
+        "few_steps", "warning", ("steps", "steps_per_epoch", "epochs", "batch_size"),
+        lambda e: e["steps"] == 2 and e["brief_training_steps"] == 2 and e["beats_constant"] is False,
     ),
     "dead_units": Trigger("dead_relu", "error", ("layers", "dead_fraction"), lambda e: e["dead_fraction"] == 1.0),
     "excess_dropout": Trigger("heavy_dropout", "error", ("dropout", "keep_probability"), lambda e: e["keep_probability"] < 0.25),

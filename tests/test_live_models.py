@@ -14,7 +14,7 @@ import yaml
 from helpers import TRIALS_ONLY, series_frame
 
 from autofix_lstm import ModelSpecError, SearchResult, Spec, diagnose, load_spec, search, train
-from autofix_lstm.data.dataset import dataset_from_arrays
+from autofix_lstm.data.dataset import dataset_from_arrays, infer_task
 from autofix_lstm.errors import DataError, SpecError
 
 
@@ -73,7 +73,11 @@ def test_spec_from_a_model_reads_layers_optimizer_loss_and_training(tmp_path):
     assert functional.model.optimizer.name == "rmsprop" and functional.model.loss == "mean_absolute_error"
     assert (functional.data.path, functional.data.target, functional.data.window) == ("sales.csv", "y", 8)
     classifier = _sequential(head="sigmoid", loss=keras.losses.BinaryCrossentropy(), optimizer="sgd")
-    assert Spec.from_model(classifier).data.task == "binary"
+    classifier_spec = Spec.from_model(classifier)
+    # the task comes from the labels, with the loss as a hint: a cross-entropy on a real target stays regression
+    assert classifier_spec.data.task is None
+    assert infer_task(np.array([0.0, 1.0, 1.0]), classifier_spec.model.loss) == "binary"
+    assert infer_task(np.linspace(0, 9, 50), classifier_spec.model.loss) == "regression"
 
 
 class Scale(keras.layers.Layer):

@@ -21,6 +21,7 @@ import pandas as pd
 
 from autofix_lstm.data.array_checks import FLOAT32_MAX, check_shape, nonfinite_line, nonfinite_samples
 from autofix_lstm.data.table_reading import read_table, refuse_duplicate_names
+from autofix_lstm.data.task import MAX_LOSS_IMPLIED_CLASSES, infer_task  # noqa: F401  (re-exported)
 from autofix_lstm.errors import DataError, SpecError
 from autofix_lstm.spec import Spec
 
@@ -235,32 +236,6 @@ def sample_starts(feature_ok: np.ndarray, target_ok: np.ndarray, window: int, ho
     window_clean = bad[window : window + n] - bad[:n] == 0
     target_seen = np.asarray(target_ok, bool)[window - 1 + horizon : window - 1 + horizon + n]
     return np.flatnonzero(window_clean & target_seen)
-
-
-# Whole-number labels a categorical loss may read as classes (more are a count or a measurement).
-MAX_LOSS_IMPLIED_CLASSES = 100
-
-
-def infer_task(target: pd.Series | np.ndarray, loss: str | None = None) -> str:
-    """Regression unless the target is boolean/text/categorical or has exactly two distinct values.
-
-    A numeric target of whole numbers 0..K-1 (K at most ``MAX_LOSS_IMPLIED_CLASSES``) under a
-    categorical cross-entropy ``loss`` is multiclass; any other numeric multiclass target must be
-    declared with ``data.task: multiclass``. A real-valued target stays regression whatever the loss:
-    a classification loss on it is the user's mistake, which the diagnosis names
-    (``loss_target_mismatch``) and the search fixes.
-    """
-    series = pd.Series(np.asarray(target)) if not isinstance(target, pd.Series) else target
-    if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
-        return "binary" if series.nunique() == 2 else "multiclass"
-    if series.nunique() == 2:
-        return "binary"
-    if loss is not None and "categorical" in loss.lower():
-        values = np.unique(series.to_numpy(dtype=np.float64))
-        whole = np.all(np.isfinite(values)) and np.all(values == np.round(values))
-        if whole and len(values) <= MAX_LOSS_IMPLIED_CLASSES and values.min() >= 0 and values.max() < len(values) + 1:
-            return "multiclass"
-    return "regression"
 
 
 def _encode_target(y: np.ndarray, task: str, source: str) -> tuple[np.ndarray, list]:

@@ -10,6 +10,8 @@ import numpy as np
 from autofix_lstm.diagnosis.context import Context
 from autofix_lstm.diagnosis.findings import Finding, Severity
 from autofix_lstm.diagnosis.probes import EARLY_STEPS
+from autofix_lstm.modeling.steps import FEW_EPOCHS, FEW_STEPS, training_steps
+from autofix_lstm.scoring.objective import beats_constant
 
 # Input-side layers whose early gradient norm is a thousandth of the head's learn a thousand times
 # slower than the head: in our healthy models the ratio is 0.3-3. Below a hundredth is worth a warning.
@@ -345,4 +347,42 @@ def slow_optimizer(ctx: Context) -> Finding | None:
             "learning_rate": optimizer.learning_rate, "median_update_ratio": median,
             "update_ratio_limit": limit, "slow_by_kind": bool(kind),
         },
+    )
+
+
+def too_few_steps(ctx: Context) -> Finding | None:
+    """The whole training takes too few optimizer steps, or too few passes over the data, to train.
+
+    Measures (from the spec and the data, before anything trains): the steps of a full training,
+    ``ceil(training windows / batch_size) * epochs`` (``modeling.steps``), against ``FEW_STEPS``, and
+    the epochs against ``FEW_EPOCHS``. Reported only when the brief training's output collapsed or
+    does not beat a constant (a short training that learns is not a problem). Error when it collapsed
+    and the brief training already covered the whole training (its steps are at least the full
+    training's): the collapse seen is then the final state, not a slow start. Otherwise warning.
+    """
+    train = ctx.spec.train
+    windows = len(ctx.dataset.x_train)
+    steps = training_steps(windows, train.batch_size, train.epochs)
+    few, single = steps < FEW_STEPS, train.epochs < FEW_EPOCHS
+    useless = ctx.collapsed or (ctx.metrics is not None and not beats_constant(ctx.metrics))
+    if (not few and not single) or not useless:
+        return None
+    probe = ctx.probe
+    covered = probe is not None and probe.steps >= steps
+    severity = Severity.ERROR if covered and ctx.collapsed else Severity.WARNING
+    per_epoch = -(-windows // max(1, train.batch_size))
+    if few:
+        what = (f"The whole training takes {steps} optimizer steps ({train.epochs} epoch"
+                f"{'s' if train.epochs != 1 else ''} of {per_epoch} batch{'es' if per_epoch != 1 else ''} of "
+                f"{train.batch_size} from {windows} windows), too few to move an LSTM off its first constant")
+    else:
+        what = (f"The training makes one pass over the data ({train.epochs} epoch of {steps} steps, batch "
+                f"{train.batch_size}): every window is seen once, and the last steps decide the weights")
+    return Finding(
+        "too_few_steps", severity,
+        f"{what}; train with a smaller batch (train.batch_size 32) and more epochs (train.epochs 20 or more).",
+        {"steps": steps, "steps_per_epoch": per_epoch, "epochs": train.epochs, "batch_size": train.batch_size,
+         "train_samples": windows, "few_steps_limit": FEW_STEPS, "few_epochs_limit": FEW_EPOCHS,
+         "brief_training_steps": probe.steps if probe is not None else None, "collapsed": ctx.collapsed,
+         "beats_constant": None if ctx.metrics is None else beats_constant(ctx.metrics)},
     )

@@ -19,6 +19,7 @@ import numpy as np
 
 from autofix_lstm.format import number, setting
 from autofix_lstm.modeling.build import PASS_THROUGH_TYPES, hidden_dense_indices, recurrent_config
+from autofix_lstm.modeling.steps import few_steps
 from autofix_lstm.spec import MOMENTUM_OPTIMIZERS, Spec
 
 TASK_HEAD = {"regression": "linear", "binary": "sigmoid", "multiclass": "softmax"}
@@ -381,8 +382,6 @@ class Field:
         forced: values applied even when they read as the spec's own value.
         describe: ``(old, new, task) -> text``: the change in words, for the verdict
             (``scale the target (standard)``); None reads ``set <name> to <new>``.
-        searched_when: ``(raw_spec, ctx) -> bool``: whether the search takes the field for this spec at
-            all (the loss only when the spec's loss or head does not fit the target); None: always.
     """
 
     name: str
@@ -393,7 +392,6 @@ class Field:
     optional: bool = False
     forced: frozenset = field(default_factory=frozenset)
     describe: Callable[[Any, Any, str], str] | None = None
-    searched_when: Callable[[dict, dict], bool] | None = None
 
     def own(self, raw: dict, ctx: dict) -> Any:
         """The spec's own value."""
@@ -438,12 +436,26 @@ FIELDS: dict[str, Field] = {
         Field("activations.cell", _read_cell, _write_cell, needs_recurrent=True, describe=_describe_cell),
         Field("activations.head", _read_head, _write_head, forced=frozenset({"task"}), describe=_describe_head),
         Field("model.loss", _read_loss, _write_loss, allowed=lambda v, ds: v == "task" or ds.task == "regression",
-              forced=frozenset({"task"}), describe=_describe_loss, searched_when=_loss_or_head_unfit),
-        # no built-in strategy searches these; a user's may (a batch of 1 or of 450, one epoch, are common)
+              forced=frozenset({"task"}), describe=_describe_loss),
+        # the training strategy searches these when the steps are few; a user's may anyway (a batch of 1 or of
+        # 450, one epoch, are common)
         # (``allowed`` leaves out what this data rules out; the spec's own bounds refuse the rest, 0 epochs say)
         _plain("train.batch_size", allowed=lambda v, ds: int(v) <= len(ds.y_train), describe=_describe_batch_size),
         _plain("train.epochs", describe=_describe_epochs),
     )
+}
+
+
+def _few_steps(raw: dict, ctx: dict) -> bool:
+    train = raw.get("train") or {}
+    return few_steps(int(ctx["n_train"]), int(train.get("batch_size", 32)), int(train.get("epochs", 20)))
+
+
+# A strategy file's ``when:`` for a field: the field is searched only for a spec (and data) where this
+# holds. ``ctx`` as for ``apply_values``, with ``n_train`` (the training windows) besides.
+CONDITIONS: dict[str, Callable[[dict, dict], bool]] = {
+    "loss_or_head_unfit": _loss_or_head_unfit,  # the spec's loss or head does not fit its target
+    "few_steps": _few_steps,  # the whole training takes few optimizer steps (``modeling.steps``)
 }
 
 

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from autofix_lstm.errors import SpecError
 from autofix_lstm.finding_ids import FINDING_IDS
-from autofix_lstm.remedies.fields import FIELDS
+from autofix_lstm.remedies.fields import CONDITIONS, FIELDS
 from autofix_lstm.resources import builtin_strategy_texts
 from autofix_lstm.spec import safe_load_unique
 from autofix_lstm.spec._paths import expand_user
@@ -27,13 +27,22 @@ TASKS = ("regression", "binary", "multiclass")
 
 
 class FieldSpace(BaseModel):
-    """The candidates of one field: a list of ``values`` or a numeric ``range``."""
+    """The candidates of one field: a list of ``values`` or a numeric ``range``; ``when`` (optional) names
+    the condition under which the field is searched at all (``remedies.fields.CONDITIONS``)."""
 
     model_config = ConfigDict(extra="forbid")
 
     values: list[Any] | None = None
     range: dict[str, Any] | None = None
     tasks: list[Literal["regression", "binary", "multiclass"]] | None = None
+    when: str | None = None
+
+    @field_validator("when")
+    @classmethod
+    def _known_condition(cls, value: str | None) -> str | None:
+        if value is not None and value not in CONDITIONS:
+            raise ValueError(f"must be one of {', '.join(CONDITIONS)}, got {value!r}")
+        return value
 
     @model_validator(mode="after")
     def _one_kind(self) -> FieldSpace:
@@ -196,7 +205,7 @@ def check_candidates(strategies: list[Strategy], spec, dataset) -> None:
     """
     from autofix_lstm.remedies.fields import spec_with_values
 
-    ctx = {"task": dataset.task, "n_classes": dataset.n_classes}
+    ctx = {"task": dataset.task, "n_classes": dataset.n_classes, "n_train": len(dataset.y_train)}
     problems = []
     for strategy in strategies:
         if strategy._file is None or not strategy.applies_to(dataset.task):

@@ -401,7 +401,7 @@ def _rerun_pruned(runner: TrialRunner, records: list[TrialRecord], deadline: flo
         started = time.perf_counter()
         runner.train(
             f"{record.trial_id}{RERUN_SUFFIX}", runner.space.encode(record.values), record.values, started,
-            order=len(records) + position, epochs=spec.train.epochs, prune=False, rerun_of=record.trial_id,
+            order=len(records) + position, epochs=None, prune=False, rerun_of=record.trial_id,
             source="rerun",
         )
         ran += 1

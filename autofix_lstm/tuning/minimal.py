@@ -186,7 +186,7 @@ def find_minimal_fix(
     baseline: TrialRecord,
     *,
     train: Trainer,
-    epochs: int,
+    epochs: int | None,
     deadline: float | None = None,
     stage: Callable[[str], None] | None = None,
 ) -> MinimalFix:
@@ -198,7 +198,7 @@ def find_minimal_fix(
         best: the best trial's record; it must be a fix and not the baseline.
         baseline: the spec as written, trained (the empty subset: never retrained).
         train: trains a candidate spec for ``epochs`` the way every trial is trained; its metrics.
-        epochs: the best trial's epochs.
+        epochs: the best trial's epochs; None: each candidate's own ``train.epochs``.
         deadline: ``time.time()`` after which no new training starts (``search.max_time``).
         stage: told of each training (the progress display's stage line).
     """
@@ -318,9 +318,11 @@ def minimal_stage(
     elif deadline is not None and time.time() >= deadline:
         result = skipped("max_time reached before the ablation")
     else:
-        completed = best.status is TrialStatus.COMPLETED and best.epochs_run
+        # the best trial's epochs for every subset, unless the fix changed the epochs themselves: then each
+        # subset trains for its own (the user's without that change)
+        completed = best.status is TrialStatus.COMPLETED and best.epochs_run and "train.epochs" not in best.values
         result = find_minimal_fix(spec, space, best, baseline, train=train, deadline=deadline, stage=stage,
-                                  epochs=int(best.epochs_run) if completed else spec.train.epochs)
+                                  epochs=int(best.epochs_run) if completed else None)
     write_minimal_spec(result, folder)
     return result
 

@@ -19,8 +19,8 @@ import numpy as np
 
 from autofix_lstm.data.dataset import Dataset
 from autofix_lstm.diagnosis.findings import Severity
-from autofix_lstm.remedies.fields import FIELDS, apply_values, spec_with_values
-from autofix_lstm.remedies.strategies import Strategy, strategies_for
+from autofix_lstm.remedies.fields import CONDITIONS, FIELDS, apply_values, spec_with_values
+from autofix_lstm.remedies.strategies import FieldSpace, Strategy, strategies_for
 from autofix_lstm.spec import Spec
 
 
@@ -78,47 +78,57 @@ class SearchSpace:
 
 
 def build_space(spec: Spec, dataset: Dataset, strategies: list[Strategy]) -> SearchSpace:
-    """Keras Tuner hyperparameters for the strategies that apply to this task and model."""
+    """Keras Tuner hyperparameters for the strategies that apply to this task and model.
+
+    A field two strategies name (a built-in one and yours) is one hyperparameter: lists of values
+    are joined (yours add to the built-in's); a range is the first strategy's.
+    """
     raw = spec.to_dict()
-    ctx = {"task": dataset.task, "n_classes": dataset.n_classes}
+    ctx = {"task": dataset.task, "n_classes": dataset.n_classes, "n_train": len(dataset.y_train)}
     hp = kt.HyperParameters()
     space = SearchSpace(hyperparameters=hp, own={}, context=ctx)
+    declared: dict[str, FieldSpace] = {}  # field -> its candidates, in the order strategies declare them
     for strategy in strategies:
         if not strategy.applies_to(dataset.task):
             continue
         for name, candidates in strategy.fields.items():
             if candidates.tasks is not None and dataset.task not in candidates.tasks:
                 continue
-            if name in space.own:
-                continue  # an earlier strategy already declared it
-            spec_field = FIELDS[name]
-            own = spec_field.own(raw, ctx)
-            if own is None and spec_field.needs_recurrent:
-                continue  # no recurrent layer to change
-            if spec_field.searched_when is not None and not spec_field.searched_when(raw, ctx):
-                continue  # nothing for it to fix in this spec
-            space.own[name] = own
-            if candidates.range is not None:
-                low, high = float(candidates.range["min"]), float(candidates.range["max"])
-                if own is not None:
-                    low, high = min(low, float(own)), max(high, float(own))
-                hp.Float(name, low, high, sampling=candidates.range.get("sampling", "linear"), default=float(own))
+            if candidates.when is not None and not CONDITIONS[candidates.when](raw, ctx):
+                continue  # nothing for it to fix in this spec (the strategy file's ``when:``)
+            earlier = declared.get(name)
+            if earlier is None:
+                declared[name] = candidates
+            elif earlier.values is not None and candidates.values is not None:
+                joined = earlier.values + [v for v in candidates.values if v not in earlier.values]
+                declared[name] = earlier.model_copy(update={"values": joined})
+    for name, candidates in declared.items():
+        spec_field = FIELDS[name]
+        own = spec_field.own(raw, ctx)
+        if own is None and spec_field.needs_recurrent:
+            continue  # no recurrent layer to change
+        space.own[name] = own
+        if candidates.range is not None:
+            low, high = float(candidates.range["min"]), float(candidates.range["max"])
+            if own is not None:
+                low, high = min(low, float(own)), max(high, float(own))
+            hp.Float(name, low, high, sampling=candidates.range.get("sampling", "linear"), default=float(own))
+            continue
+        labels: dict[str, Any] = {}
+        produced: list[dict] = []
+        for value in [own, *candidates.values]:
+            if label(value) in labels or not spec_field.allowed(value, dataset):
                 continue
-            labels: dict[str, Any] = {}
-            produced: list[dict] = []
-            for value in [own, *candidates.values]:
-                if label(value) in labels or not spec_field.allowed(value, dataset):
-                    continue
-                result = apply_values(raw, {name: value}, ctx)
-                if result in produced:
-                    continue  # same spec as a candidate already listed
-                produced.append(result)
-                labels[label(value)] = value
-            if len(labels) < 2:
-                space.own.pop(name)
-                continue
-            space.choices[name] = labels
-            hp.Choice(name, list(labels), default=label(own))
+            result = apply_values(raw, {name: value}, ctx)
+            if result in produced:
+                continue  # same spec as a candidate already listed
+            produced.append(result)
+            labels[label(value)] = value
+        if len(labels) < 2:
+            space.own.pop(name)
+            continue
+        space.choices[name] = labels
+        hp.Choice(name, list(labels), default=label(own))
     return space
 
 

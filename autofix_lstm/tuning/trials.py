@@ -91,7 +91,7 @@ class TrialRunner:
         proposal = getattr(self.oracle, "proposal_seconds", {}).get(trial.trial_id)
         try:
             record = self.train(trial.trial_id, values, decoded, started, order=self._order(trial.trial_id),
-                                epochs=int(values.get("tuner/epochs", self.spec.train.epochs)), source=source,
+                                epochs=_tuner_epochs(values), source=source,
                                 oracle_seconds=proposal)
         except (RunFolderError, OSError) as err:  # a failed candidate is recorded by train; this could not be
             raise FatalSearchError(
@@ -123,13 +123,13 @@ class TrialRunner:
             self.reporter.stage(f"re-running trial {trial_id}: its record is missing or damaged")
             self.train(trial_id, values, self.space.decode(values), time.perf_counter(),
                        order=oracle.start_order.index(trial_id),
-                       epochs=int(values.get("tuner/epochs", self.spec.train.epochs)),
+                       epochs=_tuner_epochs(values),
                        source=getattr(oracle, "sources", {}).get(trial_id))
             ran += 1
         return ran
 
     def train(self, trial_id: str, values: dict, decoded: dict, started: float, *, order: int | None,
-              epochs: int, prune: bool = True, rerun_of: str | None = None, source: str | None = None,
+              epochs: int | None, prune: bool = True, rerun_of: str | None = None, source: str | None = None,
               oracle_seconds: float | None = None) -> TrialRecord:
         """Train one candidate, write its record, keep the best model so far; the record (failed or not).
 
@@ -248,6 +248,12 @@ class TrialRunner:
         self.reporter.trial_done(self.done, self.best, self.fix_found)
 
 
+def _tuner_epochs(values: dict) -> int | None:
+    """The epochs Hyperband gave a trial (``tuner/epochs``); None: the candidate's own ``train.epochs``
+    (the user's, or a value the search chose for that field)."""
+    return int(values["tuner/epochs"]) if "tuner/epochs" in values else None
+
+
 def _pruning(spec: Spec, prepared, epochs: int) -> CollapsePruning | None:
     """The collapse pruning a trial gets (None when ``search.prune_after`` is null)."""
     if spec.search.prune_after is None:
@@ -272,7 +278,7 @@ def train_candidate(spec: Spec, candidate: Spec, dataset: Dataset, *, epochs: in
     """
     epochs = epochs or candidate.train.epochs
     prepared = prepare(candidate, dataset)
-    pruning = _pruning(spec, prepared, epochs) if prune else None
+    pruning = _pruning(candidate, prepared, epochs) if prune else None  # its own batch size: steps per epoch
     user = [copy.deepcopy(callback) for callback in callbacks or []]
     callbacks = ([pruning] if pruning else []) + user
     stopper = stops.epoch_callback(epochs) if stops is not None else None
