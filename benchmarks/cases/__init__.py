@@ -35,6 +35,9 @@ CATEGORIES = (
     "model_size",
     "class_imbalance",
     "trend",
+    "loss_mistake",
+    "training_length",
+    "bottleneck",
     "healthy_control",
     "negative_control",
 )

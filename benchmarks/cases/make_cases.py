@@ -293,6 +293,53 @@ def airport_fog(hours: int = 2000, seed: int = 24) -> pd.DataFrame:
     })
 
 
+def reservoir_level(days: int = 1000, seed: int = 25) -> pd.DataFrame:
+    """Daily reservoir level (% full, 20-90) driven by rainfall two weeks earlier and a yearly cycle."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(days)
+    rain = rng.gamma(0.6, 6.0, days)
+    inflow = np.convolve(rain, np.exp(-np.arange(30) / 10.0), mode="full")[:days]
+    level = 55 + 15 * np.sin(2 * np.pi * (t - 60) / 365.25) + 0.35 * (inflow - inflow.mean()) + _ar1(days, 0.8, 1.5, rng)
+    return pd.DataFrame({"date": _dates(days, "D", "2020-01-01"), "rain_mm": rain.round(2),
+                         "level_pct": np.clip(level, 5, 98).round(2)})
+
+
+def factory_power(hours: int = 1000, seed: int = 26) -> pd.DataFrame:
+    """Hourly power draw of a factory (kW, ~300-900): a shift pattern, a weekly cycle and noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(hours)
+    shift = np.where((t % 24 >= 6) & (t % 24 < 22), 1.0, 0.0)
+    weekday = np.where((t // 24) % 7 < 5, 1.0, 0.55)
+    power = 320 + 480 * shift * weekday + 40 * np.sin(2 * np.pi * t / 24) + _ar1(hours, 0.85, 25.0, rng)
+    return pd.DataFrame({"time": _dates(hours, "h"), "power_kw": power.round(1)})
+
+
+def river_flow(days: int = 1100, seed: int = 27) -> pd.DataFrame:
+    """Daily river flow (m3/s): a seasonal base, storm peaks that decay over days."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(days)
+    storms = (rng.random(days) < 0.06) * rng.gamma(2.0, 40.0, days)
+    runoff = np.convolve(storms, 0.8 ** np.arange(20), mode="full")[:days]
+    flow = 60 + 25 * np.sin(2 * np.pi * (t - 90) / 365.25) + runoff + _ar1(days, 0.7, 3.0, rng)
+    return pd.DataFrame({"date": _dates(days, "D", "2018-01-01"), "flow_m3s": np.maximum(flow, 5).round(2)})
+
+
+def machine_state(rows: int = 1200, seed: int = 28) -> pd.DataFrame:
+    """A machine's vibration and temperature each minute; ``state`` is one of 5 operating modes.
+
+    The mode follows the vibration band of the last minutes (a sticky Markov chain over 5 modes,
+    each with its own vibration level and temperature), so the window tells the mode apart.
+    """
+    rng = np.random.default_rng(seed)
+    state = np.zeros(rows, dtype=int)
+    for i in range(1, rows):
+        state[i] = state[i - 1] if rng.random() < 0.97 else rng.integers(0, 5)
+    vibration = 1.0 + 0.8 * state + rng.normal(0, 0.2, rows)
+    temperature = 40 + 3.0 * state + rng.normal(0, 0.8, rows)
+    return pd.DataFrame({"minute": np.arange(rows), "vibration_mm_s": vibration.round(3),
+                         "temperature_c": temperature.round(2), "state": state})
+
+
 # case name -> (data file name, maker)
 CASES = {
     "healthy_store_sales": ("sales.csv", store_sales),
@@ -313,6 +360,10 @@ CASES = {
     "imbalance_bearing_failures": ("bearing.csv", bearing_failures),
     "adagrad_classifier": ("tide.csv", harbour_tide),
     "late_separating_classifier": ("fog.csv", airport_fog),
+    "bce_on_levels_reservoir": ("reservoir.csv", reservoir_level),
+    "batch_450_factory_power": ("power.csv", factory_power),
+    "batch_1_one_epoch_river": ("river.csv", river_flow),
+    "bottleneck_machine_states": ("machine.csv", machine_state),
 }
 
 

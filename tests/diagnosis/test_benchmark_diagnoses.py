@@ -36,7 +36,14 @@ CAUSES: dict[str, set[str]] = {
     "model_size": {"vanishing_gradients", "dead_units"},  # too deep: vanishing; too narrow: saturated units
     "class_imbalance": {"class_imbalance"},
     "trend": {"nonstationary_target"},
+    "loss_mistake": {"loss_target_mismatch", "head_width_mismatch", "loss_activation_mismatch"},
+    "training_length": {"too_few_steps"},
+    "bottleneck": {"bottleneck_layer"},
 }
+
+# Cases whose spec as written is weak but not collapsed (``expect_collapsed_baseline: false``): no
+# collapse is seen, so the cause is a warning; it must be the first finding, and nothing an error.
+WEAK_NOT_COLLAPSED = {"batch_450_factory_power", "bottleneck_machine_states"}
 
 # Cases whose collapse the brief training does not show, with why. For them the check is weaker:
 # no error finding at all (the diagnosis blames nothing else).
@@ -106,7 +113,7 @@ def _diagnosis(path: Path):
 def test_every_category_is_mapped_to_finding_ids():
     assert set(CAUSES) == set(CATEGORIES) - set(CONTROL_CATEGORIES)
     assert set().union(*CAUSES.values()) <= set(DETECTORS)
-    assert set(NOT_SEEN_IN_BRIEF_TRAINING) | set(ALSO_CAUSES) <= {c.name for c in CASES}
+    assert set(NOT_SEEN_IN_BRIEF_TRAINING) | set(ALSO_CAUSES) | WEAK_NOT_COLLAPSED <= {c.name for c in CASES}
     assert set(ALLOWED_FIX_ERRORS) <= {c.name for c in CASES if c.reference_fix is not None}
     assert set(ALLOWED_RETURNED_FIX_ERRORS) | set(CRIES_WOLF) <= {c.name for c in CASES if c.returned_fix is not None}
 
@@ -115,6 +122,11 @@ def test_every_category_is_mapped_to_finding_ids():
 def test_the_first_error_names_the_known_cause(case):
     result = _diagnosis(case.spec)
     errors = [(f.id, f.severity) for f in result.findings]
+    if case.name in WEAK_NOT_COLLAPSED:
+        assert not case.expect_collapsed_baseline
+        assert result.findings and result.findings[0].id in CAUSES[case.category], f"{case.name}: {errors}"
+        assert result.errors == [], f"{case.name}: {errors}"
+        return
     if case.name in NOT_SEEN_IN_BRIEF_TRAINING:
         assert result.errors == [], f"{case.name}: {errors}"
         return

@@ -113,3 +113,18 @@ def test_a_strategy_written_inline_is_checked_as_a_file_is_and_can_search_batch_
         check_candidates(resolve_strategies(["all", bad], tmp_path), spec, dataset)
     with pytest.raises(SpecError, match=r"search.strategies\[0\]: fields must name at least one field"):
         resolve_strategies([{"name": "empty", "fields": {}}], tmp_path)
+
+
+def test_a_trial_trains_for_its_candidates_epochs_not_the_users(tmp_path):
+    # A strategy value for train.epochs was written into the candidate but every trial trained for the
+    # user's epochs (the runner passed spec.train.epochs); now the candidate's own count is used.
+    from helpers import series_frame, spec_dict
+
+    from autofix_lstm.data.dataset import load_dataset
+    from autofix_lstm.spec import load_spec
+    from autofix_lstm.tuning.trials import train_candidate
+
+    spec = load_spec(spec_dict(None, data={"path": None, "window": 4}, train={"epochs": 1, "batch_size": 32}))
+    dataset = load_dataset(spec, frame=series_frame(80))
+    outcome, _, _ = train_candidate(spec, spec.updated({"train.epochs": 3}), dataset, prune=False)
+    assert outcome.epochs_run == 3 and len(outcome.history["loss"]) == 3

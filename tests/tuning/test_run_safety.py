@@ -539,7 +539,8 @@ def test_trials_keras_tuner_ended_without_a_readable_record_are_run_again(tmp_pa
     from autofix_lstm.tuning.records import load_records
 
     assert runner.rerun_unrecorded(Oracle(), load_records(run)) == 2
-    assert trained == [("1", {"a": 1}, 1, 2, "seed"), ("2", {"a": 2}, 2, 2, None)]  # "3" is Keras Tuner's to retry
+    # epochs None: each candidate's own train.epochs; "3" is Keras Tuner's to retry
+    assert trained == [("1", {"a": 1}, 1, None, "seed"), ("2", {"a": 2}, 2, None, None)]
 
 
 def test_a_signal_during_the_baseline_stops_cleanly_and_the_next_run_trains_it_again(csv_spec, monkeypatch):
