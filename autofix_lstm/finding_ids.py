@@ -23,6 +23,7 @@ FINDING_IDS = (
     "too_few_steps",
     "dead_units",
     "excess_dropout",
+    "heavy_regularization",
     "too_little_data",
     "class_imbalance",
     "nonstationary_target",

@@ -163,6 +163,13 @@ TRIGGER_CASES: dict[str, Case] = {
         model={"layers": [lstm(), dense()], "optimizer": {"learning_rate": 0.001}}, preprocessing=SCALED,
         train={"epochs": 2, "batch_size": 256},
     ),
+    "heavy_l2": _table(
+        "an L2 penalty of 5 on every kernel: the weights shrink to zero and the output to the bias", sine,
+        model={"layers": [lstm(kernel_regularizer={"class_name": "L2", "config": {"l2": 5.0}},
+                               recurrent_regularizer={"class_name": "L2", "config": {"l2": 5.0}}),
+                          dense(kernel_regularizer={"class_name": "L2", "config": {"l2": 5.0}})]},
+        preprocessing=SCALED, train=LONG,
+    ),
     "deep_sigmoid": _table(
         "six sigmoid Dense layers between the LSTM and the head", sine,
         model={"layers": [lstm(), *[dense(8, "sigmoid") for _ in range(6)], dense()]}, preprocessing=SCALED, train=LONG,
@@ -292,6 +299,10 @@ TRIGGERS: dict[str, Trigger] = {
     "too_few_steps": Trigger(
         "few_steps", "warning", ("steps", "steps_per_epoch", "epochs", "batch_size"),
         lambda e: e["steps"] == 2 and e["brief_training_steps"] == 2 and e["beats_constant"] is False,
+    ),
+    "heavy_regularization": Trigger(
+        "heavy_l2", "error", ("largest_factor", "penalties", "initial_penalty", "penalty_share"),
+        lambda e: e["largest_factor"] == 5.0 and e["penalty_share"] >= 1.0 and len(e["penalties"]) == 3,
     ),
     "dead_units": Trigger("dead_relu", "error", ("layers", "dead_fraction"), lambda e: e["dead_fraction"] == 1.0),
     "excess_dropout": Trigger("heavy_dropout", "error", ("dropout", "keep_probability"), lambda e: e["keep_probability"] < 0.25),

@@ -108,6 +108,7 @@ PRIORITY: tuple[str, ...] = (
     "exploding_gradients",
     "vanishing_gradients",
     "excess_dropout",
+    "heavy_regularization",
     "dead_units",
     "class_imbalance",
     "too_little_data",

@@ -1,11 +1,16 @@
-"""Detectors that look at the hidden units: dead ones, and dropout that silences them."""
+"""Detectors that look at the hidden units and their weights: dead units, dropout that silences them,
+and weight penalties that pull the weights to zero."""
 
 from __future__ import annotations
+
+import numpy as np
 
 from autofix_lstm.diagnosis.context import Context
 from autofix_lstm.diagnosis.findings import Finding, Severity
 from autofix_lstm.diagnosis.layer_measures import DEAD_UNIT_STD
 from autofix_lstm.modeling.build import recurrent_config
+from autofix_lstm.modeling.regularizers import largest_factor, penalties
+from autofix_lstm.scoring.objective import beats_constant
 
 # Half of a layer's units giving the same value for every sample halves what the layer can carry and
 # usually means the rest are close behind (saturated tanh, relu below zero); a quarter is worth a warning.
@@ -117,4 +122,64 @@ def excess_dropout(ctx: Context) -> Finding | None:
             "last_train_loss": ctx.losses[-1] if ctx.losses else None,
             "last_val_loss": probe.val_loss[-1] if probe and probe.val_loss else None,
         },
+    )
+
+
+# The weight penalty at initialisation against the loss a constant predictor gets: at a tenth of it
+# the optimum already trades fit for small weights; at the constant's own loss, all-zero weights (the
+# output = the head's bias) cost less than any fit.
+PENALTY_SHARE_WARNING = 0.1
+PENALTY_SHARE_ERROR = 1.0
+
+
+def _initial_penalty(ctx: Context) -> float | None:
+    """The L1/L2 penalty of the spec's model at initialisation (the sum Keras adds to the loss); None if unbuilt."""
+    import keras  # the detectors run inside a diagnosis, which has loaded Keras already
+
+    from autofix_lstm.modeling.build import build_core
+
+    x = ctx.prepared.x_train
+    try:
+        keras.utils.set_random_seed(ctx.spec.train.seed)
+        core = build_core(ctx.spec.model, (int(x.shape[1]), int(x.shape[2])), name="penalty_probe")
+        core(np.zeros((1, *x.shape[1:]), dtype="float32"))  # a call makes Keras compute the penalties
+        return float(sum(float(keras.ops.convert_to_numpy(loss)) for loss in core.losses))
+    except Exception:  # noqa: BLE001  (a model the brief training could not build either: no evidence here)
+        return None
+
+
+def heavy_regularization(ctx: Context) -> Finding | None:
+    """An L1/L2 weight penalty heavy enough to pull the weights to zero, so the output settles on the bias.
+
+    Measures: every ``*_regularizer`` set (``modeling.regularizers``) and the penalty of the model at
+    initialisation (seeded as the training is) against the loss a constant predictor gets (regression:
+    the variance of the targets the head sees; classification: log K). Reported only when the brief
+    training's output collapsed or does not beat a constant (an LSTM under an L2 of 0.5 that still
+    reaches r2 0.9 is regularized, not broken). Error: a collapse seen (``Context.collapse_seen``) and
+    a penalty of at least ``PENALTY_SHARE_ERROR`` of that loss; warning from ``PENALTY_SHARE_WARNING``.
+    """
+    layers = [layer.to_dict() for layer in ctx.spec.model.layers or []]
+    if largest_factor(layers) <= 0:
+        return None
+    penalty = _initial_penalty(ctx)
+    if penalty is None:
+        return None
+    if ctx.task == "regression":
+        scale = float(np.var(ctx.model_targets)) or 1.0
+    else:
+        scale = float(np.log(max(2, ctx.dataset.n_classes)))
+    share = penalty / scale
+    useless = ctx.collapsed or (ctx.metrics is not None and not beats_constant(ctx.metrics))
+    if share < PENALTY_SHARE_WARNING or not useless:
+        return None  # a model that learns under its penalty is regularized, not broken (no crying wolf)
+    severity = Severity.ERROR if share >= PENALTY_SHARE_ERROR and ctx.collapse_seen else Severity.WARNING
+    factor = largest_factor(layers)
+    return Finding(
+        "heavy_regularization", severity,
+        f"The weight penalties (largest factor {factor:g}) add {penalty:.3g} to the loss at initialisation, "
+        f"{share:.0%} of what a constant predictor loses ({scale:.3g}): the cheapest way down is to shrink every "
+        "weight towards zero, and a model whose weights are near zero outputs its head's bias for every "
+        "sample; lower the factors (0.0001) or remove the regularizers.",
+        {"largest_factor": factor, "penalties": penalties(layers), "initial_penalty": penalty,
+         "constant_loss": scale, "penalty_share": share, "collapsed": ctx.collapsed},
     )

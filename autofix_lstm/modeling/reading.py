@@ -39,6 +39,24 @@ def _same_setting(value: Any, default: Any) -> bool:
     return _plain(value) == _plain(default)
 
 
+def _portable_object(key: str, value: Any, layer_name: str) -> dict[str, Any] | None:
+    """A serialised Keras initializer/regularizer/constraint as ``{class_name, config}`` (None stays None).
+
+    Raises:
+        ModelSpecError: it is not one of Keras' own (a custom class the spec cannot describe).
+    """
+    if not isinstance(value, dict) or "class_name" not in value:
+        return None if value is None else value
+    module = str(value.get("module") or "keras")
+    if not module.startswith("keras"):
+        raise ModelSpecError(
+            f"holds a custom {key} ({value['class_name']!r} from {module}) in layer {layer_name!r}, which the spec "
+            "cannot describe; use one of Keras' own (keras.regularizers, keras.initializers)"
+        )
+    config = {k: float(f"{v:.7g}") if isinstance(v, float) else _plain(v) for k, v in (value.get("config") or {}).items()}
+    return {"class_name": value["class_name"], "config": config}  # float32 factors read back as 0.01, not 0.0099999998
+
+
 def _type_of(layer: keras.layers.Layer) -> str:
     type_name = _CLASS_TO_TYPE.get(type(layer).__name__)
     if type_name is None or not isinstance(layer, LAYERS[type_name]):
@@ -81,7 +99,11 @@ def layer_dict_from_keras(layer: keras.layers.Layer, *, wrapped: bool = False) -
         if key not in signature or key in skipped:
             continue
         if isinstance(value, dict) and "class_name" in value:
-            # Initializers/regularizers: keep defaults implicit; a non-default object is not portable YAML.
+            # Initializers, regularizers, constraints: a non-default Keras object is kept as portable YAML
+            # ({class_name, config}, which Keras deserialises); a default one stays implicit.
+            portable = _portable_object(key, value, layer.name)
+            if portable != _portable_object(key, default_config.get(key), layer.name):
+                out[key] = portable
             continue
         if key in required or not _same_setting(value, default_config.get(key, signature[key].default)):
             out[key] = _plain(value)

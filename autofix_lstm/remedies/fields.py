@@ -17,12 +17,32 @@ from typing import Any
 
 import numpy as np
 
-from autofix_lstm.format import number, setting
+from autofix_lstm.format import setting
 from autofix_lstm.modeling.build import PASS_THROUGH_TYPES, hidden_dense_indices, recurrent_config
+from autofix_lstm.modeling.regularizers import largest_factor, set_factor
 from autofix_lstm.modeling.steps import few_steps
+from autofix_lstm.remedies.descriptions import (
+    TASK_HEAD,
+    describe_batch_size,
+    describe_cell,
+    describe_class_weight,
+    describe_clipnorm,
+    describe_depth,
+    describe_dropout,
+    describe_epochs,
+    describe_head,
+    describe_hidden_dense,
+    describe_inputs,
+    describe_learning_rate,
+    describe_loss,
+    describe_optimizer,
+    describe_recurrent_dropout,
+    describe_regularization,
+    describe_target,
+    describe_units,
+)
 from autofix_lstm.spec import MOMENTUM_OPTIMIZERS, Spec
 
-TASK_HEAD = {"regression": "linear", "binary": "sigmoid", "multiclass": "softmax"}
 REGRESSION_LOSSES = ("mse", "mae", "huber", "mean_squared_error", "mean_absolute_error", "log_cosh", "logcosh")
 
 
@@ -147,6 +167,14 @@ def _write_hidden_dense(raw: dict, units: int, ctx: dict) -> None:
         return
     for i in hidden:
         _layers(raw)[i]["units"] = units
+
+
+def _read_regularization(raw: dict, ctx: dict) -> float:
+    return largest_factor(_layers(raw))
+
+
+def _write_regularization(raw: dict, factor: float, ctx: dict) -> None:
+    set_factor(_layers(raw), float(factor))
 
 
 def _read_dropout(raw: dict, ctx: dict) -> float:
@@ -288,85 +316,6 @@ def _always(value: Any, dataset) -> bool:
     return True
 
 
-# How a change reads in the verdict: ``(old, new, task) -> text``, one per field below.
-
-
-def _describe_target(old: Any, new: Any, task: str) -> str:
-    return {"difference": "predict the target's change (difference)", "log": "log-scale the target",
-            "none": "leave the target unscaled"}.get(new, f"scale the target ({new})")
-
-
-def _describe_inputs(old: Any, new: Any, task: str) -> str:
-    return {"window_relative": "make the inputs window-relative", "none": "leave the inputs unscaled"}.get(
-        new, f"scale the inputs ({new})")
-
-
-def _describe_class_weight(old: Any, new: Any, task: str) -> str:
-    return "drop the class weights" if new is None else f"weight the classes ({setting(new)})"
-
-
-def _describe_clipnorm(old: Any, new: Any, task: str) -> str:
-    return "stop clipping the gradients" if new is None else f"clip the gradients (clipnorm {setting(new)})"
-
-
-def _describe_optimizer(old: Any, new: Any, task: str) -> str:
-    return f"switch the optimizer to {'SGD with momentum' if new == 'sgd_momentum' else new}"
-
-
-def _describe_learning_rate(old: Any, new: Any, task: str) -> str:
-    way = "raise" if float(new) > float(old) else "lower"
-    return f"{way} the learning rate to {number(new, 2)}"
-
-
-def _describe_depth(old: Any, new: Any, task: str) -> str:
-    return f"use {int(new)} recurrent layer{'s' if int(new) != 1 else ''}"
-
-
-def _describe_units(old: Any, new: Any, task: str) -> str:
-    way = "widen" if int(new) > int(old) else "narrow"
-    return f"{way} the recurrent layers to {int(new)} units"
-
-
-def _describe_batch_size(old: Any, new: Any, task: str) -> str:
-    return f"train in batches of {int(new)}"
-
-
-def _describe_epochs(old: Any, new: Any, task: str) -> str:
-    return f"train for {int(new)} epochs"
-
-
-def _describe_hidden_dense(old: Any, new: Any, task: str) -> str:
-    if int(new) == 0:
-        return "remove the Dense layer between the recurrent layers and the head"
-    way = "widen" if int(new) > int(old) else "narrow"
-    return f"{way} the Dense layer before the head to {int(new)} units"
-
-
-def _describe_loss(old: Any, new: Any, task: str) -> str:
-    if new == "task":
-        loss = {"regression": "mse", "binary": "binary cross-entropy", "multiclass": "sparse categorical cross-entropy"}
-        return f"use {loss[task]} with a {TASK_HEAD[task]} head that fits the target"
-    return f"use the {new} loss with a linear head"
-
-
-def _describe_dropout(old: Any, new: Any, task: str) -> str:
-    return "remove dropout" if float(new) == 0 else f"set dropout to {setting(new)}"
-
-
-def _describe_recurrent_dropout(old: Any, new: Any, task: str) -> str:
-    return "remove recurrent dropout" if float(new) == 0 else f"set recurrent dropout to {setting(new)}"
-
-
-def _describe_cell(old: Any, new: Any, task: str) -> str:
-    return f"use {new} cells"
-
-
-def _describe_head(old: Any, new: Any, task: str) -> str:
-    # The minimal fix drops " with a matching loss" when the change leaves the loss as it was.
-    head = TASK_HEAD[task] if new == "task" else new
-    return f"make the head {head}" + (" with a matching loss" if new == "task" else "")
-
-
 @dataclass(frozen=True)
 class Field:
     """One searchable spec field.
@@ -377,8 +326,9 @@ class Field:
         write: ``(raw_spec, value, ctx) -> None``: apply a value in place.
         allowed: ``(value, dataset) -> bool``: whether a candidate can apply to this data.
         needs_recurrent: the field acts on the recurrent layers; skipped for a model without one.
-        optional: the field acts on layers a spec may not have (the hidden Dense layers before the
-            head); without them its other values change nothing, so the search leaves it out.
+        optional: the field acts on settings a spec may not have (the hidden Dense layers before the
+            head, the L1/L2 penalties); without them its other values change nothing, so the search
+            leaves it out.
         forced: values applied even when they read as the spec's own value.
         describe: ``(old, new, task) -> text``: the change in words, for the verdict
             (``scale the target (standard)``); None reads ``set <name> to <new>``.
@@ -418,30 +368,32 @@ def _plain(dotted: str, **options) -> Field:
 FIELDS: dict[str, Field] = {
     f.name: f
     for f in (
-        _plain("preprocessing.inputs", describe=_describe_inputs),
-        _plain("preprocessing.target", allowed=_target_allowed, describe=_describe_target),
-        _plain("preprocessing.class_weight", describe=_describe_class_weight),
+        _plain("preprocessing.inputs", describe=describe_inputs),
+        _plain("preprocessing.target", allowed=_target_allowed, describe=describe_target),
+        _plain("preprocessing.class_weight", describe=describe_class_weight),
         Field("model.optimizer.clipnorm", _plain_field("model.optimizer.clipnorm")[0], _write_clipnorm,
-              describe=_describe_clipnorm),
-        Field("model.optimizer.name", _read_optimizer, _write_optimizer, describe=_describe_optimizer),
-        _plain("model.optimizer.learning_rate", describe=_describe_learning_rate),
+              describe=describe_clipnorm),
+        Field("model.optimizer.name", _read_optimizer, _write_optimizer, describe=describe_optimizer),
+        _plain("model.optimizer.learning_rate", describe=describe_learning_rate),
         Field("architecture.depth", _read_depth, _write_depth, allowed=lambda v, ds: int(v) >= 1, needs_recurrent=True,
-              describe=_describe_depth),
-        Field("architecture.units", _read_units, _write_units, needs_recurrent=True, describe=_describe_units),
+              describe=describe_depth),
+        Field("architecture.units", _read_units, _write_units, needs_recurrent=True, describe=describe_units),
         Field("architecture.hidden_dense_units", _read_hidden_dense, _write_hidden_dense,
-              allowed=lambda v, ds: int(v) >= 0, optional=True, describe=_describe_hidden_dense),
-        Field("dropout.rate", _read_dropout, _write_dropout, describe=_describe_dropout),
+              allowed=lambda v, ds: int(v) >= 0, optional=True, describe=describe_hidden_dense),
+        Field("regularization.factor", _read_regularization, _write_regularization, optional=True,
+              describe=describe_regularization),
+        Field("dropout.rate", _read_dropout, _write_dropout, describe=describe_dropout),
         Field("dropout.recurrent", _read_recurrent_dropout, _write_recurrent_dropout,
-              describe=_describe_recurrent_dropout),
-        Field("activations.cell", _read_cell, _write_cell, needs_recurrent=True, describe=_describe_cell),
-        Field("activations.head", _read_head, _write_head, forced=frozenset({"task"}), describe=_describe_head),
+              describe=describe_recurrent_dropout),
+        Field("activations.cell", _read_cell, _write_cell, needs_recurrent=True, describe=describe_cell),
+        Field("activations.head", _read_head, _write_head, forced=frozenset({"task"}), describe=describe_head),
         Field("model.loss", _read_loss, _write_loss, allowed=lambda v, ds: v == "task" or ds.task == "regression",
-              forced=frozenset({"task"}), describe=_describe_loss),
+              forced=frozenset({"task"}), describe=describe_loss),
         # the training strategy searches these when the steps are few; a user's may anyway (a batch of 1 or of
         # 450, one epoch, are common)
         # (``allowed`` leaves out what this data rules out; the spec's own bounds refuse the rest, 0 epochs say)
-        _plain("train.batch_size", allowed=lambda v, ds: int(v) <= len(ds.y_train), describe=_describe_batch_size),
-        _plain("train.epochs", describe=_describe_epochs),
+        _plain("train.batch_size", allowed=lambda v, ds: int(v) <= len(ds.y_train), describe=describe_batch_size),
+        _plain("train.epochs", describe=describe_epochs),
     )
 }
 
@@ -456,6 +408,7 @@ def _few_steps(raw: dict, ctx: dict) -> bool:
 CONDITIONS: dict[str, Callable[[dict, dict], bool]] = {
     "loss_or_head_unfit": _loss_or_head_unfit,  # the spec's loss or head does not fit its target
     "few_steps": _few_steps,  # the whole training takes few optimizer steps (``modeling.steps``)
+    "regularized": lambda raw, ctx: largest_factor(_layers(raw)) > 0,  # a layer has an L1/L2 penalty
 }
 
 

@@ -98,3 +98,32 @@ def test_a_saved_model_under_a_class_index_loss_on_a_real_target_is_diagnosed(tm
     first = json.loads(result.output)["findings"][0]
     assert first["id"] == "loss_target_mismatch" and first["evidence"]["loss_kind"] == "categorical"
     assert "outside the valid range" in first["evidence"]["training_error"]  # Keras could not train it at all
+
+
+def test_a_live_model_keeps_its_l2_and_the_search_removes_it_when_it_collapses_the_output(tmp_path):
+    # Issue 24 (3): a live model's regularizers and initializers were dropped when it was read into a
+    # spec (the spec then described another model). An L2 of 5 on every kernel: the penalty is 60 times
+    # what a constant predictor loses, the weights shrink and the output goes flat.
+    x, y = _sine_windows()
+    heavy = keras.regularizers.L2(5.0)
+    model = keras.Sequential([
+        keras.Input((8, 2)),
+        keras.layers.LSTM(8, kernel_regularizer=heavy, recurrent_regularizer=heavy,
+                          kernel_initializer=keras.initializers.RandomUniform(-0.05, 0.05)),
+        keras.layers.Dense(1, kernel_regularizer=heavy),
+    ])
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    options = {"epochs": 10, "batch_size": 16, "preprocessing": {"inputs": "standard", "target": "standard"}}
+
+    diagnosis = diagnose(model, x=x, y=y, save=False, **options)
+    lstm = diagnosis.spec.model.layers[0].kwargs
+    assert lstm["kernel_regularizer"] == {"class_name": "L2", "config": {"l2": 5.0}}
+    assert lstm["kernel_initializer"] == {"class_name": "RandomUniform",
+                                          "config": {"seed": None, "minval": -0.05, "maxval": 0.05}}
+    finding = diagnosis.finding("heavy_regularization")
+    assert finding is not None and finding.evidence["penalty_share"] > 10 and "regularization" in finding.strategies
+
+    result = search(model, x=x, y=y, output=str(tmp_path / "search"),
+                    search={**_SEARCH, "strategies": ["regularization"]}, **options)
+    assert result.summary["baseline_state"] == "collapsed" and result.fixed, result.verdict
+    assert "kernel_regularizer" not in result.best_spec.model.layers[0].kwargs  # removed: factor 0
