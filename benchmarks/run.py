@@ -26,6 +26,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import yaml  # noqa: E402
 
+from autofix_lstm.remedies.strategies import builtin_strategies  # noqa: E402
 from autofix_lstm.run_dir import RunDir  # noqa: E402
 from autofix_lstm.spec import load_spec  # noqa: E402
 from autofix_lstm.tuning.records import TrialRecord  # noqa: E402
@@ -78,6 +79,10 @@ def run_case(case, methods: list[str], trials: int, epochs: int | None, work: Pa
     changes = {"search.max_trials": trials, **(settings or {})}
     if epochs is not None:
         changes["train.epochs"] = epochs
+        if spec.search.strategies == "all":
+            # every method trains for the same epochs: the training strategy (more epochs when they are
+            # few) would give autofix-lstm's trials 20 or 40 where the peers get ``epochs``
+            changes["search.strategies"] = [name for name in builtin_strategies() if name != "training"]
     spec = spec.updated(changes)
     meta = {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(case).items()}
     result = {"case": case.name, "meta": meta, "trials_budget": trials, "epochs": spec.train.epochs, "methods": {},

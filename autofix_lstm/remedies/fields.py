@@ -20,7 +20,7 @@ import numpy as np
 from autofix_lstm.format import setting
 from autofix_lstm.modeling.build import PASS_THROUGH_TYPES, hidden_dense_indices, recurrent_config
 from autofix_lstm.modeling.regularizers import largest_factor, set_factor
-from autofix_lstm.modeling.steps import few_steps
+from autofix_lstm.modeling.steps import FEW_EPOCHS, few_steps
 from autofix_lstm.remedies.descriptions import (
     TASK_HEAD,
     describe_batch_size,
@@ -408,6 +408,7 @@ def _few_steps(raw: dict, ctx: dict) -> bool:
 CONDITIONS: dict[str, Callable[[dict, dict], bool]] = {
     "loss_or_head_unfit": _loss_or_head_unfit,  # the spec's loss or head does not fit its target
     "few_steps": _few_steps,  # the whole training takes few optimizer steps (``modeling.steps``)
+    "single_epoch": lambda raw, ctx: int((raw.get("train") or {}).get("epochs", 20)) < FEW_EPOCHS,  # one pass
     "regularized": lambda raw, ctx: largest_factor(_layers(raw)) > 0,  # a layer has an L1/L2 penalty
 }
 
