@@ -30,6 +30,7 @@ from autofix_lstm.remedies.strategies import builtin_strategies  # noqa: E402
 from autofix_lstm.run_dir import RunDir  # noqa: E402
 from autofix_lstm.spec import load_spec  # noqa: E402
 from autofix_lstm.tuning.records import TrialRecord  # noqa: E402
+from benchmarks import kept_quality  # noqa: E402
 from benchmarks.cases import list_cases  # noqa: E402
 from benchmarks.methods import METHODS, common_score, floor_seconds, seed_check, train_reference, verify  # noqa: E402
 
@@ -165,10 +166,21 @@ def main(argv: list[str] | None = None) -> int:
         settings = {key: yaml.safe_load(value) for key, value in (item.split("=", 1) for item in args.settings)}
     except ValueError:
         parser.error("--set takes KEY=VALUE, e.g. search.refine=false")
+    stored = kept_quality.load()
+    regressions = []
     for case in cases:
         result = run_case(case, args.methods, trials, epochs, args.work, settings, timing=not args.no_timing)
         result["run"] = meta
         (args.results / f"{case.name}.json").write_text(json.dumps(result, indent=1, default=str) + "\n")
+        drop = kept_quality.worse(case.name, result, stored) if "autofix" in args.methods else None
+        if drop is not None:
+            regressions.append(drop)
+            print(f"  WORSE since the last full run: {case.name} kept {drop['metric']} {drop['now']:.3f}, was "
+                  f"{drop['before']:.3f} ({drop['change']:+.3f}; {drop['since']})", flush=True)
+    (args.results / "worse_since_last_run.json").write_text(json.dumps(regressions, indent=1) + "\n")
+    if regressions:
+        print(f"{len(regressions)} case(s) kept a worse model than the last full run (by more than "
+              f"{kept_quality.WORSE_BY}): {', '.join(r['case'] for r in regressions)}", flush=True)
     return 0
 
 
