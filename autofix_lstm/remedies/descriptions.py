@@ -77,10 +77,10 @@ def describe_hidden_dense(old: Any, new: Any, task: str) -> str:
 
 def describe_loss(old: Any, new: Any, task: str) -> str:
     """A change of the loss in words."""
-    if new == "task":
-        loss = {"regression": "mse", "binary": "binary cross-entropy", "multiclass": "sparse categorical cross-entropy"}
-        return f"use {loss[task]} with a {TASK_HEAD[task]} head that fits the target"
-    return f"use the {new} loss with a linear head"
+    if task == "regression":
+        return f"use {'mse' if new == 'task' else f'the {new} loss'} over one output unit"
+    loss = {"binary": "binary cross-entropy", "multiclass": "sparse categorical cross-entropy"}[task]
+    return f"use {loss} with a {TASK_HEAD[task]} head that fits the target"
 
 
 def describe_regularization(old: Any, new: Any, task: str) -> str:

@@ -254,15 +254,28 @@ def _read_loss(raw: dict, ctx: dict) -> str:
 
 
 def _write_loss(raw: dict, loss: str, ctx: dict) -> None:
-    """The task's head and loss (``activations.head: task``); for a regression, ``loss`` in place of mse
-    when it names one (huber, mae)."""
-    _write_head(raw, "task", ctx)
-    if loss != "task" and ctx["task"] == "regression":
+    """A loss that fits the task, with a head of the width it needs. A classifier gets the task's head and
+    loss (``activations.head: task``: the activation comes with the loss). A regression gets one output
+    unit (a Dense(1) head added after a recurrent last layer) and ``loss`` (``task``: mse unless its loss
+    is already a regression one); its head's activation is left to ``activations.head``."""
+    if ctx["task"] != "regression":
+        _write_head(raw, "task", ctx)
+        return
+    index = _head_index(raw)
+    if index is None:
+        raw["model"]["layers"].append({"type": "dense", "units": 1, "activation": "linear"})
+    else:
+        _set_if_different(_layers(raw)[index], "units", 1)
+    current = raw["model"].get("loss", "mse")
+    if loss != "task":
         raw["model"]["loss"] = loss
+    elif current not in REGRESSION_LOSSES:
+        raw["model"]["loss"] = "mse"
 
 
 def _loss_or_head_unfit(raw: dict, ctx: dict) -> bool:
-    """True when the task's own loss and head would change the spec: its loss or head does not fit the target."""
+    """True when the task's own loss (``model.loss: task``) would change the spec: its loss or its head's
+    width does not fit the target (a regression head's activation is ``activations.head``'s to fix)."""
     fitted = copy.deepcopy(raw)
     _write_loss(fitted, "task", ctx)
     return fitted["model"] != raw["model"]
