@@ -37,6 +37,17 @@ class ModelSpecError(SpecError):
     """The model described (layer list or saved ``path:`` model) cannot be built or is unsupported."""
 
 
+class CannotTrainError(ModelSpecError):
+    """Keras refused to train the model on this data (the loss, the head and the target do not fit).
+
+    ``reason``: Keras' reason alone, without the advice, for the state "cannot train: <reason>".
+    """
+
+    def __init__(self, problems: list[str] | str, source: str | None = None, *, reason: str):
+        super().__init__(problems, source)
+        self.reason = reason
+
+
 class TrialFailed(AutofixError):
     """One search candidate failed (NaN loss, build error): record it and go on with the search.
 

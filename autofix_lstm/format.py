@@ -41,6 +41,14 @@ def cell(value: Any) -> str:
     return str(value)
 
 
+def first_line(text: str | None, limit: int = 240) -> str | None:
+    """The first non-empty line of ``text``, cut to ``limit`` characters with "..." (None for no text)."""
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    if not lines:
+        return None
+    return lines[0] if len(lines[0]) <= limit else lines[0][: limit - 3] + "..."
+
+
 def plural(count: Any, word: str, many: str | None = None) -> str:
     """``1 trial``, ``2 trials``, ``0 trials``; a dash for an unknown count (``- trials``)."""
     if count is None:

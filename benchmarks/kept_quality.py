@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from autofix_lstm.scoring.metrics import Metrics
+
 HERE = Path(__file__).resolve().parent
 KEPT = HERE / "kept_quality.json"
 WORSE_BY = 0.02  # a kept quality lower by more than this is reported
@@ -25,9 +27,11 @@ WORSE_BY = 0.02  # a kept quality lower by more than this is reported
 
 def kept(result: dict[str, Any], method: str = "autofix") -> dict[str, Any] | None:
     """``{"metric", "quality", "run"}`` of one case's result file for ``method``; None when it kept nothing."""
-    metrics = (result.get("methods", {}).get(method) or {}).get("best_metrics") or {}
-    metric = "r2" if metrics.get("task", "regression") == "regression" else "balanced_accuracy"
-    value = metrics.get(metric)
+    best = (result.get("methods", {}).get(method) or {}).get("best_metrics")
+    if not best:
+        return None
+    metrics = Metrics.from_dict(best)
+    metric, value = metrics.quality_label, metrics.quality
     if value is None:
         return None
     run = result.get("run") or {}

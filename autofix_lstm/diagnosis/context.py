@@ -14,6 +14,7 @@ from autofix_lstm.diagnosis.trajectory import Trajectory, judge, loss_summary
 from autofix_lstm.modeling.build import head_activation, head_units
 from autofix_lstm.modeling.train import Prepared
 from autofix_lstm.scoring.metrics import Metrics
+from autofix_lstm.scoring.objective import beats_constant
 from autofix_lstm.scoring.signal import SignalProbe
 from autofix_lstm.spec import Spec
 
@@ -54,6 +55,12 @@ class Context:
     def collapsed(self) -> bool:
         """The brief training's collapse verdict (False when it did not run)."""
         return bool(self.metrics is not None and self.metrics.collapsed)
+
+    @property
+    def output_useless(self) -> bool:
+        """The brief training's output collapsed, or does not beat a constant predictor (False when it did
+        not run): what a cause that only matters when the model fails (few steps, a penalty) waits for."""
+        return self.collapsed or (self.metrics is not None and not beats_constant(self.metrics))
 
     @cached_property
     def trajectory(self) -> Trajectory:

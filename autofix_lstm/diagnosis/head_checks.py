@@ -11,6 +11,7 @@ import numpy as np
 from autofix_lstm.diagnosis.context import Context
 from autofix_lstm.diagnosis.findings import Finding, Severity
 from autofix_lstm.diagnosis.probes import layer_names
+from autofix_lstm.format import first_line
 from autofix_lstm.modeling.build import hidden_dense_indices
 from autofix_lstm.spec import is_class_label_loss, output_layer
 
@@ -210,14 +211,6 @@ def _loss_kind(loss: str) -> str:
     return "hinge" if "hinge" in name else "binary" if "binary" in name else "categorical"
 
 
-def _one_line(text: str | None, limit: int = 240) -> str | None:
-    """The first line of an error message, cut to ``limit`` characters (None stays None)."""
-    if not text:
-        return None
-    line = text.strip().splitlines()[0] if text.strip() else ""
-    return line if len(line) <= limit else line[: limit - 3] + "..."
-
-
 def loss_target_mismatch(ctx: Context) -> Finding | None:
     """The loss scores class labels (a cross-entropy or a hinge) but the target is real-valued.
 
@@ -233,7 +226,7 @@ def loss_target_mismatch(ctx: Context) -> Finding | None:
     y = np.asarray(ctx.dataset.y_train, dtype=np.float64)
     values = np.unique(y)
     kind = _loss_kind(loss)
-    crash = _one_line(ctx.training_error)
+    crash = first_line(ctx.training_error)
     return Finding(
         "loss_target_mismatch", Severity.ERROR,
         f"model.loss {loss} is a loss for class labels, but the target is real-valued ({len(values)} distinct "
@@ -262,7 +255,7 @@ def head_width_mismatch(ctx: Context) -> Finding | None:
     if out.units in expected:
         return None
     name = layer_names(ctx.spec)[out.index]
-    crash = _one_line(ctx.training_error)
+    crash = first_line(ctx.training_error)
     if ctx.task == "regression":
         need = "a regression predicts one value per sample"
         fix = "give it units: 1 (or add a Dense(1) head after the recurrent layers)"

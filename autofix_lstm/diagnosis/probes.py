@@ -121,6 +121,7 @@ class Probe:
     predicted_shares: list[float] | None = None  # classifiers: share of validation windows given each class
     head_layer: str | None = None  # the last trainable layer (reference for gradient ratios)
     trainable_params: int = 0
+    initial_penalty: float = 0.0  # the L1/L2 penalty Keras adds to the loss, at initialisation (0: none)
     validation_windows: int = 0  # windows in the validation part
     validation_sample: int = 0  # of them, measured for val_loss and the metrics (evenly spaced)
 
@@ -206,6 +207,7 @@ def run_probe(spec: Spec, prepared: Prepared, *, on_step=None) -> tuple[Probe, d
         pairs = layer_inputs_and_outputs(extractor, x_batch)
         probe.saturation_init = measure_saturation(core, names, pairs)
         probe.output_init = output_stats(pairs)
+    probe.initial_penalty = float(sum(float(np.asarray(penalty)) for penalty in core.losses))
     head_width = int(np.prod(pairs[-1][1].shape[1:])) if pairs else 1
     n_val = len(prepared.x_val)
     val_index = np.unique(np.linspace(0, n_val - 1, min(n_val, ACTIVATION_BATCH)).astype(int))

@@ -10,7 +10,7 @@ import numpy as np
 from autofix_lstm.diagnosis.context import Context
 from autofix_lstm.diagnosis.findings import Finding, Severity
 from autofix_lstm.diagnosis.probes import EARLY_STEPS
-from autofix_lstm.modeling.steps import FEW_EPOCHS, FEW_STEPS, training_steps
+from autofix_lstm.modeling.steps import FEW_EPOCHS, FEW_STEPS, steps_per_epoch, training_steps
 from autofix_lstm.scoring.objective import beats_constant
 
 # Input-side layers whose early gradient norm is a thousandth of the head's learn a thousand times
@@ -364,13 +364,12 @@ def too_few_steps(ctx: Context) -> Finding | None:
     windows = len(ctx.dataset.x_train)
     steps = training_steps(windows, train.batch_size, train.epochs)
     few, single = steps < FEW_STEPS, train.epochs < FEW_EPOCHS
-    useless = ctx.collapsed or (ctx.metrics is not None and not beats_constant(ctx.metrics))
-    if (not few and not single) or not useless:
+    if (not few and not single) or not ctx.output_useless:
         return None
     probe = ctx.probe
     covered = probe is not None and probe.steps >= steps
     severity = Severity.ERROR if covered and ctx.collapsed else Severity.WARNING
-    per_epoch = -(-windows // max(1, train.batch_size))
+    per_epoch = steps_per_epoch(windows, train.batch_size)
     if few:
         what = (f"The whole training takes {steps} optimizer steps ({train.epochs} epoch"
                 f"{'s' if train.epochs != 1 else ''} of {per_epoch} batch{'es' if per_epoch != 1 else ''} of "

@@ -10,7 +10,6 @@ from autofix_lstm.diagnosis.findings import Finding, Severity
 from autofix_lstm.diagnosis.layer_measures import DEAD_UNIT_STD
 from autofix_lstm.modeling.build import recurrent_config
 from autofix_lstm.modeling.regularizers import largest_factor, penalties
-from autofix_lstm.scoring.objective import beats_constant
 
 # Half of a layer's units giving the same value for every sample halves what the layer can carry and
 # usually means the rest are close behind (saturated tanh, relu below zero); a quarter is worth a warning.
@@ -132,27 +131,11 @@ PENALTY_SHARE_WARNING = 0.1
 PENALTY_SHARE_ERROR = 1.0
 
 
-def _initial_penalty(ctx: Context) -> float | None:
-    """The L1/L2 penalty of the spec's model at initialisation (the sum Keras adds to the loss); None if unbuilt."""
-    import keras  # the detectors run inside a diagnosis, which has loaded Keras already
-
-    from autofix_lstm.modeling.build import build_core
-
-    x = ctx.prepared.x_train
-    try:
-        keras.utils.set_random_seed(ctx.spec.train.seed)
-        core = build_core(ctx.spec.model, (int(x.shape[1]), int(x.shape[2])), name="penalty_probe")
-        core(np.zeros((1, *x.shape[1:]), dtype="float32"))  # a call makes Keras compute the penalties
-        return float(sum(float(keras.ops.convert_to_numpy(loss)) for loss in core.losses))
-    except Exception:  # noqa: BLE001  (a model the brief training could not build either: no evidence here)
-        return None
-
-
 def heavy_regularization(ctx: Context) -> Finding | None:
     """An L1/L2 weight penalty heavy enough to pull the weights to zero, so the output settles on the bias.
 
     Measures: every ``*_regularizer`` set (``modeling.regularizers``) and the penalty of the model at
-    initialisation (seeded as the training is) against the loss a constant predictor gets (regression:
+    initialisation (the brief training's model, ``Probe.initial_penalty``) against the loss a constant predictor gets (regression:
     the variance of the targets the head sees; classification: log K). Reported only when the brief
     training's output collapsed or does not beat a constant (an LSTM under an L2 of 0.5 that still
     reaches r2 0.9 is regularized, not broken). Error: a collapse seen (``Context.collapse_seen``) and
@@ -161,17 +144,16 @@ def heavy_regularization(ctx: Context) -> Finding | None:
     layers = [layer.to_dict() for layer in ctx.spec.model.layers or []]
     if largest_factor(layers) <= 0:
         return None
-    penalty = _initial_penalty(ctx)
-    if penalty is None:
-        return None
+    if ctx.probe is None or not ctx.output_useless:
+        return None  # a model that learns under its penalty is regularized, not broken (no crying wolf)
+    penalty = ctx.probe.initial_penalty
     if ctx.task == "regression":
         scale = float(np.var(ctx.model_targets)) or 1.0
     else:
         scale = float(np.log(max(2, ctx.dataset.n_classes)))
     share = penalty / scale
-    useless = ctx.collapsed or (ctx.metrics is not None and not beats_constant(ctx.metrics))
-    if share < PENALTY_SHARE_WARNING or not useless:
-        return None  # a model that learns under its penalty is regularized, not broken (no crying wolf)
+    if share < PENALTY_SHARE_WARNING:
+        return None
     severity = Severity.ERROR if share >= PENALTY_SHARE_ERROR and ctx.collapse_seen else Severity.WARNING
     factor = largest_factor(layers)
     return Finding(

@@ -15,9 +15,14 @@ FEW_STEPS = 100
 FEW_EPOCHS = 2
 
 
+def steps_per_epoch(train_windows: int, batch_size: int) -> int:
+    """The optimizer steps of one epoch: ``ceil(windows / batch_size)``."""
+    return math.ceil(max(0, train_windows) / max(1, batch_size))
+
+
 def training_steps(train_windows: int, batch_size: int, epochs: int) -> int:
-    """The optimizer steps of a whole training: ``ceil(windows / batch_size) * epochs``."""
-    return math.ceil(max(0, train_windows) / max(1, batch_size)) * max(0, epochs)
+    """The optimizer steps of a whole training: ``steps_per_epoch * epochs``."""
+    return steps_per_epoch(train_windows, batch_size) * max(0, epochs)
 
 
 def few_steps(train_windows: int, batch_size: int, epochs: int) -> bool:

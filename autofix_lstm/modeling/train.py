@@ -18,7 +18,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from autofix_lstm.data.batches import STREAM_ABOVE_BYTES, WindowBatches, logical_bytes
 from autofix_lstm.data.dataset import Dataset, evenly_spaced
 from autofix_lstm.data.transforms import InputTransform, TargetTransform
-from autofix_lstm.errors import ModelSpecError, ResourceError, RunFolderError, SpecError
+from autofix_lstm.errors import CannotTrainError, ModelSpecError, ResourceError, RunFolderError, SpecError
 from autofix_lstm.modeling.build import build_core, compile_core, head_units
 from autofix_lstm.modeling.callbacks import EpochProgress, StopOnInvalidLoss
 from autofix_lstm.modeling.evaluate import measure, predict_original
@@ -164,13 +164,11 @@ def _check_head(spec: Spec, dataset: Dataset) -> None:
         return
     reason = (f"model.layers: the last dense layer has {units} units but the target has {dataset.n_classes} classes "
               f"{dataset.classes[:10]}")
-    error = ModelSpecError(
+    raise CannotTrainError(
         f"cannot train: {reason}; give it {dataset.n_classes} units (softmax) or 1 unit"
         + (" (sigmoid)" if dataset.task == "binary" else "") + "; `autofix-lstm search` fixes it for you",
-        spec.source,
+        spec.source, reason=reason,
     )
-    error.reason = reason
-    raise error
 
 
 # What TensorFlow/Keras raise when the model, its loss and the labels do not fit each other (shapes,
@@ -202,13 +200,11 @@ def _training_error(err: Exception, spec: Spec, prepared: Prepared) -> Exception
         detail = next((line for line in lines if "label" in line.lower() or "shape" in line.lower()), lines[-1] if lines else "")
         reason = (f"{_head_text(spec)} and model.loss {spec.model.loss!r} do not fit the {prepared.dataset.task} "
                   f"target: {type(err).__name__}: {detail.strip()[:300]}")
-        error = ModelSpecError(
+        return CannotTrainError(
             f"cannot train: {reason}. Give the head 1 unit (or one per class) with the activation the loss "
             "expects; `autofix-lstm search` fixes it for you",
-            spec.source,
+            spec.source, reason=reason,
         )
-        error.reason = reason  # Keras' reason alone, for the state "cannot train: <reason>"
-        return error
     return err
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from autofix_lstm.format import number, setting
+from autofix_lstm.format import first_line, number, setting
 from autofix_lstm.modeling.build import recurrent_config
 from autofix_lstm.run_dir import RunDir, write_text
 from autofix_lstm.scoring.metrics import COLLAPSE_STD_RATIO, Metrics
@@ -169,9 +169,7 @@ def _quality(metrics: Metrics | None) -> tuple[str, Any]:
 
 def cannot_train_reason(message: str | None) -> str:
     """Keras' reason a spec could not be trained, in one line (from a ``cannot_train`` record's message)."""
-    text = (message or "").removeprefix("cannot train:").strip()
-    line = text.splitlines()[0] if text else "Keras refused to train it"
-    return line if len(line) <= 300 else line[:297] + "..."
+    return first_line((message or "").removeprefix("cannot train:"), 300) or "Keras refused to train it"
 
 
 def state_phrase(metrics: Metrics | None, state: ModelState | None, message: str | None = None) -> str:

@@ -18,6 +18,7 @@ import numpy as np
 from autofix_lstm.data.dataset import Dataset
 from autofix_lstm.errors import (
     AutofixError,
+    CannotTrainError,
     CorruptRunError,
     FatalSearchError,
     ModelSpecError,
@@ -358,7 +359,7 @@ def cannot_train_record(err: ModelSpecError, fingerprint: str, seconds: float, e
                         dataset: Dataset) -> TrialRecord:
     """The baseline record of a spec Keras could not train at all: state ``cannot_train``, no metrics,
     the reason in one line as its message, ranked behind every trained candidate (``TIER_CANNOT_TRAIN``)."""
-    reason = getattr(err, "reason", None) or " ".join(err.problems).strip()
+    reason = err.reason if isinstance(err, CannotTrainError) else " ".join(err.problems).strip()
     return TrialRecord(
         trial_id=BASELINE_ID, status=TrialStatus.FAILED, score=float(TIER_CANNOT_TRAIN), fix=False,
         state=ModelState.CANNOT_TRAIN, beats_constant=False, message=f"cannot train: {reason.removeprefix('cannot train: ')}"[:2000],
