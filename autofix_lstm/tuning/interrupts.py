@@ -16,7 +16,12 @@ TensorFlow's C++ fast path it is swallowed, so the search went on as if no signa
 A second signal stops at once: ``StopNow`` (a ``StopRequested`` the stages do not wait on) unwinds
 the search without writing further outputs; every file is written atomically, so the folder is left
 as a kill would leave it, and the same command resumes it. Should that exception be swallowed too,
-every later check point, and the start of each batch of a training, raises it again.
+every later check point, and the start of each batch of a training, raises it again. Raised wherever
+the main thread is, it can also land inside a library's C code (TensorFlow's ``FlattenForData`` in
+the middle of an import turned it into a ``SystemError`` whose traceback the library printed): after
+a second signal, until the handlers are removed, what Python would print for such an exception
+(``sys.excepthook``, ``sys.unraisablehook``, writes to ``sys.stderr``) is dropped, so the user sees
+the stop's one line, not the unwinding libraries' noise.
 
 The handlers are installed only for the search's duration and the previous ones restored; only
 from the main thread (Python allows no other); and never over a signal the process was started
@@ -27,7 +32,9 @@ to stop on it.
 from __future__ import annotations
 
 import contextlib
+import io
 import signal
+import sys
 import threading
 
 import keras
@@ -66,6 +73,7 @@ class StopSignals:
         self.now = False  # a second signal came: stop at once
         self._immediate = True
         self._previous: dict[int, object] = {}  # signal number -> the handler to restore
+        self._quieted: tuple | None = None  # (excepthook, unraisablehook, stderr) to restore after a second signal
 
     def __enter__(self) -> StopSignals:
         if threading.current_thread() is not threading.main_thread():
@@ -82,6 +90,9 @@ class StopSignals:
         for signum, previous in self._previous.items():
             signal.signal(signum, previous)
         self._previous.clear()
+        if self._quieted is not None:
+            sys.excepthook, sys.unraisablehook, sys.stderr = self._quieted
+            self._quieted = None
 
     @property
     def requested(self) -> bool:
@@ -118,9 +129,23 @@ class StopSignals:
         self.request(signal.Signals(signum).name)
         if repeated:
             self.now = True
+            self._quiet()
             raise StopNow(self.signal_name)
         if self._immediate:
             raise StopRequested(self.signal_name)
+
+
+    def _quiet(self) -> None:
+        """Drop what Python would print for the exceptions the libraries raise as they unwind (second signal)."""
+        if self._quieted is None and self._previous:  # only while this object's handlers are installed
+            self._quieted = (sys.excepthook, sys.unraisablehook, sys.stderr)
+            sys.excepthook = _ignore
+            sys.unraisablehook = _ignore
+            sys.stderr = io.StringIO()
+
+
+def _ignore(*args) -> None:
+    """An exception hook that prints nothing."""
 
 
 class StopAtEpochEnd(keras.callbacks.Callback):

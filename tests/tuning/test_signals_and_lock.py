@@ -12,6 +12,7 @@ Nothing trains here but the brief training of point 15's diagnosis (one step of 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import gc
 import json
@@ -36,7 +37,7 @@ from autofix_lstm.run_dir import RunDir, append_line, write_json
 from autofix_lstm.scoring.metrics import Metrics
 from autofix_lstm.spec import load_spec
 from autofix_lstm.tuning import driver, trials
-from autofix_lstm.tuning.interrupts import StopNow, StopSignals
+from autofix_lstm.tuning.interrupts import StopNow, StopRequested, StopSignals
 from autofix_lstm.tuning.trials import TrialRunner
 
 COLLAPSED = Metrics(task="regression", nan=False, std_ratio=0.001, r2=-30.0, mse=31.0, constant_mse=1.0,
@@ -161,6 +162,31 @@ def test_a_second_signal_is_not_caught_by_a_stage_that_writes_the_best_so_far():
         stopper = stops.epoch_callback(3)
         with pytest.raises(StopNow):
             stopper.on_train_batch_begin(0)
+
+
+def test_after_a_second_signal_what_unwinding_libraries_print_is_dropped_until_the_handlers_go(capsys):
+    # CI once saw TensorFlow print a SystemError's traceback: the second signal's exception landed
+    # inside its C code, in the middle of an import. The user asked to stop; they see the stop's line.
+    hooks = (sys.excepthook, sys.unraisablehook)
+    with StopSignals(), contextlib.suppress(StopRequested):
+        os.kill(os.getpid(), signal.SIGINT)  # one signal: raised at once outside at_epoch_ends
+    assert (sys.excepthook, sys.unraisablehook) == hooks  # one signal changes nothing
+    with StopSignals() as stops, contextlib.suppress(StopNow):
+        with contextlib.suppress(StopRequested):
+            os.kill(os.getpid(), signal.SIGINT)
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+        except StopNow:
+            try:
+                raise SystemError("<built-in function __import__> returned a result with an exception set")
+            except SystemError:
+                sys.excepthook(*sys.exc_info())  # as PyErr_Print would
+            print("Traceback (most recent call last):", file=sys.stderr)
+            sys.unraisablehook(None)
+            assert stops.now
+    assert (sys.excepthook, sys.unraisablehook) == hooks
+    print("after", file=sys.stderr)
+    assert capsys.readouterr().err == "after\n"
 
 
 def test_a_second_signal_in_the_trials_stops_the_search_writing_no_outputs(csv_spec, monkeypatch):
