@@ -55,7 +55,8 @@ def nonfinite_samples(x: np.ndarray, y: np.ndarray, source: str, names: tuple[st
         raise DataError(f"{source}: x must be numeric, got dtype {x.dtype}")
     bad = ~np.isfinite(x.astype(np.float64)).all(axis=(1, 2))
     if np.issubdtype(y.dtype, np.number):
-        bad |= ~np.isfinite(y.astype(np.float64))
+        finite = np.isfinite(y.astype(np.float64))
+        bad |= ~(finite.reshape(len(y), -1).all(axis=1) if y.ndim > 1 else finite)  # a forecast's steps
     return bad
 
 

@@ -2,7 +2,8 @@
 
 A sample starting at row ``i`` of a table with rows ``0..N-1`` is ``x = rows[i : i + window]``
 (features) and ``y = target[i + window - 1 + horizon]``: horizon 0 is the window's last row, horizon 1
-the next one. Rows are the file's rows: with missing values a window never spans a dropped row and
+the next one. A multi-step forecast (``horizon: [1, 2, 3]`` or ``{steps: 3}``) has one target per
+offset: ``y`` is (samples, steps), and a sample needs every one of its target rows observed. Rows are the file's rows: with missing values a window never spans a dropped row and
 the horizon counts real rows (a sample whose window or target row is missing is left out), and a
 target that was never observed is never filled in. The LAST ``validation_split`` fraction of samples
 is the validation part; it is never shuffled into training.
@@ -19,11 +20,12 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from autofix_lstm.data.array_checks import FLOAT32_MAX, check_shape, nonfinite_line, nonfinite_samples
+from autofix_lstm.data.array_checks import check_shape, nonfinite_line, nonfinite_samples
+from autofix_lstm.data.missing_values import handle_missing
 from autofix_lstm.data.table_reading import read_table, refuse_duplicate_names
 from autofix_lstm.data.task import MAX_LOSS_IMPLIED_CLASSES, infer_task  # noqa: F401  (re-exported)
 from autofix_lstm.errors import DataError, SpecError
-from autofix_lstm.spec import Spec
+from autofix_lstm.spec import Spec, is_class_label_loss
 
 MIN_TRAIN_SAMPLES = 4
 MIN_VAL_SAMPLES = 2
@@ -62,14 +64,15 @@ class Dataset:
     """Windowed samples in the ORIGINAL units, split into training and validation parts."""
 
     x_train: np.ndarray  # (samples, timesteps, features), float32; read-only views over ``rows`` (tables)
-    y_train: np.ndarray  # (samples,): float targets, or class indices for classification
+    y_train: np.ndarray  # (samples,): float targets, or class indices; (samples, steps): a multi-step forecast
     x_val: np.ndarray
     y_val: np.ndarray
     task: str
     feature_names: list[str]
     target_name: str
     target_index: int | None = None  # the target's column among the features, if it is one
-    horizon: int | None = None  # None for already windowed .npz data
+    horizon: int | None = None  # None for already windowed .npz data; a multi-step forecast: its nearest step
+    steps: tuple[int, ...] | None = None  # a multi-step forecast's offsets (None: one step, or not known)
     classes: list = field(default_factory=list)  # original labels, index = class id
     rows: np.ndarray | None = None  # tables: the (filled) feature rows, float32, that the windows view
     starts: np.ndarray | None = None  # tables: each sample's first row in ``rows``, in sample order
@@ -128,6 +131,16 @@ class Dataset:
         return int(self.x_train.shape[2])
 
     @property
+    def n_outputs(self) -> int:
+        """Target values per sample: 1, or a multi-step forecast's steps."""
+        return 1 if self.y_train.ndim == 1 else int(self.y_train.shape[1])
+
+    @property
+    def multi_step(self) -> bool:
+        """True when each sample's target is several values (a multi-step forecast)."""
+        return self.n_outputs > 1
+
+    @property
     def n_classes(self) -> int:
         """Number of classes (0 for regression)."""
         return len(self.classes)
@@ -144,98 +157,19 @@ class Dataset:
         return x[:, -1, self.target_index].astype(np.float64)
 
 
-def _bad_rows(values: pd.Series) -> np.ndarray:
-    numeric = pd.to_numeric(values, errors="coerce")
-    return np.flatnonzero(~np.isfinite(numeric.to_numpy(dtype=np.float64)))
-
-
-def _describe_rows(rows: np.ndarray, index: pd.Index | None = None) -> str:
-    """``3 rows (file lines 5, 12, 13)``; with a DataFrame's ``index``, its labels instead of file lines."""
-    if index is None:
-        where, shown = "file lines", [str(int(r) + 2) for r in rows[:5]]  # +2: header line, 1-based lines
-    else:
-        where, shown = "index", [str(index[r]) for r in rows[:5]]
-    more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
-    return f"{len(rows)} row{'s' if len(rows) != 1 else ''} ({where} {', '.join(shown)}{more})"
-
-
-def _handle_missing(
-    frame: pd.DataFrame, features: list[str], target: str, how: str, source: str, in_file: bool = True
-) -> tuple[pd.DataFrame, pd.Series, np.ndarray, np.ndarray]:
-    """The feature columns (filled for ffill/interpolate), the target as observed, and which rows may be
-    a window's row and a sample's target.
-
-    Returns ``(features, target, feature_ok, target_ok)``: the target is never filled;
-    ``feature_ok[r]`` says row ``r`` may lie in a window, ``target_ok[r]`` that it may be a sample's
-    target. ``drop`` keeps only rows with every value present (for both); ``ffill`` and ``interpolate``
-    fill the features (the target too, where it is one of them) and keep a row as a target only where
-    the target was observed.
-    """
-    columns = list(dict.fromkeys(features + [target]))
-    frame = frame[columns].copy()
-    index = None if in_file else frame.index
-    numeric_cols = [c for c in columns if pd.api.types.is_numeric_dtype(frame[c])]
-    for column in numeric_cols:
-        if pd.api.types.is_complex_dtype(frame[column]):
-            raise DataError(
-                f"{source}: column {column!r} has complex dtype {frame[column].dtype}; the model takes real numbers: "
-                "keep the real part, or the real and imaginary parts as two columns"
-            )
-    for column in numeric_cols:  # finite here, infinite once the model reads it in float32
-        values = frame[column].to_numpy(dtype=np.float64)
-        rows = np.flatnonzero(np.isfinite(values) & (np.abs(values) > FLOAT32_MAX))
-        if len(rows):
-            raise DataError(
-                f"{source}: column {column!r} holds values beyond float32's range (|value| > 3.4e38) in "
-                f"{_describe_rows(rows, index)}; the model computes in float32: rescale the column or fix those values"
-            )
-    frame[numeric_cols] = frame[numeric_cols].replace([np.inf, -np.inf], np.nan)
-    present = frame.notna()
-    labels = frame[target]
-    empty = [c for c in columns if not present[c].any()]
-    if empty and how != "error":  # ("error" names every column with a missing value already)
-        one = len(empty) == 1
-        raise DataError(
-            f"{source}: column{'' if one else 's'} {', '.join(map(repr, empty))} "
-            f"{'has' if one else 'have'} no value in any of {'its' if one else 'their'} {len(frame)} rows "
-            f"(every one is missing, NaN or infinite), so data.missing: {how} leaves no sample; fill "
-            f"{'it' if one else 'them'} or leave {'it' if one else 'them'} out of data.features"
-            + (", and set data.target to a column with values" if target in empty else "")
-        )
-    if how == "error":
-        problems = []
-        for column in columns:
-            rows = np.flatnonzero(~present[column].to_numpy())
-            if len(rows):
-                problems.append(f"column {column!r} has NaN or infinite values in {_describe_rows(rows, index)}")
-        if problems:
-            raise DataError(
-                f"{source}: " + "; ".join(problems)
-                + ". Clean the data, or set data.missing to drop, ffill or interpolate"
-            )
-        everywhere = np.ones(len(frame), bool)
-        return frame[features], labels, everywhere, everywhere
-    if how == "drop":
-        kept = present.all(axis=1).to_numpy()
-        return frame[features], labels, kept, kept
-    filled = frame[features].copy()
-    if how == "interpolate":
-        numeric_features = [c for c in features if c in numeric_cols]
-        filled[numeric_features] = filled[numeric_features].interpolate(limit_direction="both")
-    filled = filled.ffill().bfill()
-    return filled, labels, filled.notna().all(axis=1).to_numpy(), present[target].to_numpy()
-
-
-def sample_starts(feature_ok: np.ndarray, target_ok: np.ndarray, window: int, horizon: int) -> np.ndarray:
-    """First rows of the usable samples: every row of the window may lie in one, and the target row
-    ``start + window - 1 + horizon`` may be a target (file rows: the horizon counts real rows)."""
-    n = len(feature_ok) - window - horizon + 1
+def sample_starts(feature_ok: np.ndarray, target_ok: np.ndarray, window: int, horizon: int | tuple[int, ...]) -> np.ndarray:
+    """First rows of the usable samples: every row of the window may lie in one, and each target row
+    ``start + window - 1 + h`` (``h`` in ``horizon``, one offset or a forecast's several) may be a target
+    (file rows: the horizon counts real rows)."""
+    steps = (horizon,) if isinstance(horizon, int) else tuple(horizon)
+    n = len(feature_ok) - window - max(steps) + 1
     if n <= 0:
         return np.empty(0, np.int64)
     bad = np.concatenate([[0], np.cumsum(~np.asarray(feature_ok, bool))])
-    window_clean = bad[window : window + n] - bad[:n] == 0
-    target_seen = np.asarray(target_ok, bool)[window - 1 + horizon : window - 1 + horizon + n]
-    return np.flatnonzero(window_clean & target_seen)
+    usable = bad[window : window + n] - bad[:n] == 0
+    for h in steps:
+        usable &= np.asarray(target_ok, bool)[window - 1 + h : window - 1 + h + n]
+    return np.flatnonzero(usable)
 
 
 def _encode_target(y: np.ndarray, task: str, source: str) -> tuple[np.ndarray, list]:
@@ -287,7 +221,7 @@ def min_samples(validation_split: float) -> int:
 
 def _check_table_sizes(n_samples: int, rows: int, data, source: str, gaps: str = "") -> None:
     """``_check_sizes`` for a table of ``rows`` rows; without ``gaps``, say how many rows the window needs."""
-    window, horizon = data.window, data.horizon
+    window, horizon = data.window, data.furthest
     needed = f" (rows {rows} - window {window} - horizon {horizon} + 1{gaps})"
     if not gaps:
         least = min_samples(data.validation_split) + window + horizon - 1
@@ -306,7 +240,9 @@ def _check_sizes(n_samples: int, split: int, source: str, needed: str) -> None:
 
 
 def _check_target_varies(y: np.ndarray, source: str) -> None:
-    if len(y) and len(pd.unique(np.asarray(y))) < 2:
+    y = np.asarray(y)
+    y = y.reshape(-1) if y.ndim > 1 else y  # a multi-step forecast's targets
+    if len(y) and len(pd.unique(y)) < 2:
         value = y[0].item() if hasattr(y[0], "item") else y[0]
         raise DataError(
             f"{source}: the target is constant ({value!r} everywhere); there is nothing to learn. "
@@ -338,18 +274,25 @@ def _from_table(spec: Spec, frame: pd.DataFrame, source: str, in_file: bool = Tr
                     f"{source}: feature column {column!r} is not numeric (dtype {frame[column].dtype}); "
                     "encode it as numbers or leave it out of data.features"
                 )
-    full = max(0, len(frame) - d.window - d.horizon + 1)
+    full = max(0, len(frame) - d.window - d.furthest + 1)
     _check_table_sizes(full, len(frame), d, source)  # before any other check on the values: too few rows says so
-    table, labels, feature_ok, target_ok = _handle_missing(frame, features, d.target, d.missing, source, in_file)
+    table, labels, feature_ok, target_ok = handle_missing(frame, features, d.target, d.missing, source, in_file)
     observed = labels[target_ok]
     _check_target_varies(observed.to_numpy(), source)
     task = d.task or infer_task(observed, spec.model.loss)
+    if d.multi_step and task != "regression":
+        raise DataError(
+            f"{source}: data.horizon asks for a {len(d.steps)}-step forecast, but the target {d.target!r} is "
+            f"{'read as ' if d.task is None else ''}{task}: a multi-step forecast predicts numbers. Give one "
+            "horizon for a classifier, or a numeric target (data.task: regression)"
+        )
     encoded, classes = _encode_target(observed.to_numpy(), task, source)
     y_all = np.zeros(len(frame), encoded.dtype)
     y_all[target_ok] = encoded  # rows never observed are never a sample's target (sample_starts)
     rows = np.ascontiguousarray(table.to_numpy(dtype=np.float64), dtype=np.float32)
-    starts = sample_starts(feature_ok, target_ok, d.window, d.horizon)
-    y = y_all[starts + d.window - 1 + d.horizon]
+    starts = sample_starts(feature_ok, target_ok, d.window, d.steps)
+    offsets = np.asarray(d.steps) if d.multi_step else d.steps[0]
+    y = y_all[starts[:, None] + d.window - 1 + offsets] if d.multi_step else y_all[starts + d.window - 1 + offsets]
     split = split_index(len(starts), d.validation_split)
     if len(starts) < full:
         _check_table_sizes(len(starts), len(frame), d, source,
@@ -360,7 +303,7 @@ def _from_table(spec: Spec, frame: pd.DataFrame, source: str, in_file: bool = Tr
         x_val=window_view(rows, starts[split:], d.window), y_val=y[split:], task=task,
         feature_names=features, target_name=d.target,
         target_index=features.index(d.target) if d.target in features else None,
-        horizon=d.horizon, classes=classes, rows=rows, starts=starts,
+        horizon=d.steps[0], steps=d.steps if d.multi_step else None, classes=classes, rows=rows, starts=starts,
     )
 
 
@@ -368,15 +311,16 @@ def _from_arrays(spec: Spec, x: np.ndarray, y: np.ndarray, source: str) -> Datas
     x = np.asarray(x)
     y = np.asarray(y).reshape(-1) if np.asarray(y).ndim == 2 and np.asarray(y).shape[1] == 1 else np.asarray(y)
     check_shape(x, source)
-    if y.ndim != 1:
-        raise DataError(f"{source}: y must have shape (samples,), got shape {y.shape}")
+    if y.ndim not in (1, 2):
+        raise DataError(f"{source}: y must have shape (samples,), or (samples, steps) for a multi-step forecast; "
+                        f"got shape {y.shape}")
     bad = nonfinite_samples(x, y, source)
     if bad.any():
         if spec.data.missing == "error":
             raise DataError(f"{source}: {nonfinite_line(bad)}; clean them or set data.missing: drop")
         x, y = x[~bad], y[~bad]
     _check_target_varies(y, source)
-    task = spec.data.task or infer_task(y, spec.model.loss)
+    task = _forecast_task(y, spec.data.task, source) if y.ndim == 2 else spec.data.task or infer_task(y, spec.model.loss)
     y, classes = _encode_target(y, task, source)
     split = split_index(len(x), spec.data.validation_split)
     _check_sizes(len(x), split, source, "")
@@ -435,20 +379,43 @@ def load_dataset(spec: Spec, *, frame: pd.DataFrame | Dataset | None = None, x=N
     return _from_table(spec, read_table(path), str(path))
 
 
-def _labels(y, source: str) -> np.ndarray:
-    """Targets as one value per sample: ``(n, 1)`` flattened, a one-hot ``(n, k)`` as class indices."""
+def _forecast_task(y: np.ndarray, task: str | None, source: str) -> str:
+    """The task of a (samples, steps) target: a multi-step forecast is a regression.
+
+    Raises:
+        DataError: ``task`` names a classification, or the values are not numbers.
+    """
+    if task not in (None, "regression") or not np.issubdtype(y.dtype, np.number):
+        raise DataError(
+            f"{source}: y of shape {y.shape} is a {y.shape[1]}-step forecast, which predicts numbers; "
+            f"got {'data.task ' + task if task else 'dtype ' + str(y.dtype)}. Give class labels as (samples,) or one-hot"
+        )
+    return "regression"
+
+
+def _one_hot(y: np.ndarray) -> bool:
+    """True for (samples, classes) rows of 0/1 with a single 1 each, as categorical cross-entropy takes labels."""
+    return bool(np.issubdtype(y.dtype, np.number) and np.all((y == 0) | (y == 1)) and np.all(y.sum(axis=1) == 1))
+
+
+def _labels(y, source: str, loss: str | None = None) -> np.ndarray:
+    """Targets as the dataset holds them: ``(n, 1)`` flattened, a one-hot ``(n, k)`` as class indices, any
+    other ``(n, steps)`` of numbers kept as a multi-step forecast's targets (one-hot-looking rows too,
+    under a regression ``loss``)."""
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1:
         return y.reshape(-1)
-    if y.ndim == 2 and np.issubdtype(y.dtype, np.number) and np.all((y == 0) | (y == 1)) and np.all(y.sum(axis=1) == 1):
+    regression_loss = loss is not None and not is_class_label_loss(loss) and "crossentropy" not in loss.lower()
+    if y.ndim == 2 and _one_hot(y) and not regression_loss:
         return np.argmax(y, axis=1)  # one-hot, as categorical_crossentropy takes it
-    if y.ndim != 1:
-        raise DataError(f"{source}: y must have shape (samples,), (samples, 1) or one-hot (samples, classes); got {y.shape}")
+    if y.ndim not in (1, 2):
+        raise DataError(f"{source}: y must have shape (samples,), (samples, 1), one-hot (samples, classes), or "
+                        f"(samples, steps) for a multi-step forecast; got {y.shape}")
     return y
 
 
-def _windows(x, y, source: str, names: tuple[str, str] = ("x", "y")) -> tuple[np.ndarray, np.ndarray]:
-    x, y = np.asarray(x), _labels(y, source)
+def _windows(x, y, source: str, names: tuple[str, str] = ("x", "y"), loss: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    x, y = np.asarray(x), _labels(y, source, loss)
     check_shape(x, source, names[0])
     bad = nonfinite_samples(x, y, source, names)
     if bad.any():
@@ -466,16 +433,21 @@ def dataset_from_arrays(x_train, y_train, x_val, y_val, *, task: str | None = No
     Raises:
         DataError: shapes that do not fit, NaN/infinite values, a constant target, too few samples.
     """
-    x_train, y_train = _windows(x_train, y_train, "the training arrays (x, y)")
-    x_val, y_val = _windows(x_val, y_val, "validation_data", ("x_val", "y_val"))
+    x_train, y_train = _windows(x_train, y_train, "the training arrays (x, y)", loss=loss)
+    x_val, y_val = _windows(x_val, y_val, "validation_data", ("x_val", "y_val"), loss=loss)
     if x_train.shape[1:] != x_val.shape[1:]:
         raise DataError(
             f"validation_data: x_val has windows of shape {x_val.shape[1:]} but x has {x_train.shape[1:]}; they must match"
         )
+    if y_train.shape[1:] != y_val.shape[1:]:
+        raise DataError(
+            f"validation_data: y_val has targets of shape {y_val.shape[1:]} per sample but y has {y_train.shape[1:]}; "
+            "they must match"
+        )
     source = "the x/y arrays"
     y_all = np.concatenate([y_train, y_val])
     _check_target_varies(y_all, source)
-    task = task or infer_task(y_all, loss)
+    task = _forecast_task(y_all, task, source) if y_all.ndim == 2 else task or infer_task(y_all, loss)
     encoded, classes = _encode_target(y_all, task, source)
     _check_sizes(len(y_all), len(y_train), source, "")
     _check_target_varies(encoded[: len(y_train)], "the training arrays (x, y)")

@@ -228,9 +228,20 @@ class RelativeWindows:
         return out if dtype is None else out.astype(dtype, copy=False)
 
 
+def _last_observed(x: np.ndarray, target_index: int, ndim: int) -> np.ndarray:
+    """The target's last value in each window, shaped to broadcast over targets of ``ndim`` dimensions."""
+    last = np.asarray(x[:, -1, target_index], dtype=np.float64)
+    return last.reshape(last.shape + (1,) * (ndim - 1))
+
+
 @dataclass
 class TargetTransform:
-    """How original targets become training targets, and back."""
+    """How original targets become training targets, and back.
+
+    One scale for every step of a multi-step forecast (they are one quantity). ``difference`` predicts
+    each step's change from the last observed value (not the change from the step before), so its
+    inverse adds the last observed value to every step: no running sum whose errors accumulate.
+    """
 
     kind: str = "none"
     center: float = 0.0
@@ -257,7 +268,7 @@ class TargetTransform:
                     "preprocessing.target 'difference' predicts the change from the last observed target value, "
                     "so the target column must be among data.features"
                 )
-            y = y - x_train[:, -1, target_index]
+            y = y - _last_observed(x_train, target_index, y.ndim)
             kind_for_scaler = "standard"
         else:
             kind_for_scaler = kind
@@ -272,7 +283,7 @@ class TargetTransform:
         if self.kind == "log":
             y = np.log1p(y)
         elif self.kind == "difference":
-            y = y - x_raw[:, -1, self.target_index]
+            y = y - _last_observed(x_raw, self.target_index, y.ndim)
         return ((y - self.center) / self.scale).astype(np.float32)
 
     def invert(self, pred: np.ndarray, x_raw: np.ndarray) -> np.ndarray:

@@ -78,13 +78,14 @@ class Context:
 
     @cached_property
     def model_targets(self) -> np.ndarray:
-        """Regression: the training targets as the head sees them (after the target transform).
+        """Regression: the training targets as the head sees them (after the target transform), every
+        step's of a multi-step forecast.
 
-        Classification: the class labels 0..K-1. Float64, one value per sample.
+        Classification: the class labels 0..K-1. Float64, flat.
         """
         if self.task != "regression":
             return np.asarray(self.dataset.y_train, dtype=np.float64)
-        return np.asarray(self.prepared.y_train, dtype=np.float64).reshape(len(self.prepared.y_train), -1)[:, 0]
+        return np.asarray(self.prepared.y_train, dtype=np.float64).reshape(-1)
 
     @cached_property
     def losses(self) -> list[float]:

@@ -240,23 +240,29 @@ def loss_target_mismatch(ctx: Context) -> Finding | None:
 
 
 def head_width_mismatch(ctx: Context) -> Finding | None:
-    """The output layer's width does not fit the target: several units for a one-value regression, or
-    a classifier head neither one unit nor one per class.
+    """The output layer's width does not fit the target: several units for a one-value regression, one
+    (or another count) for an H-step forecast, or a classifier head neither one unit nor one per class.
 
     Measures (from the spec and the labels, no threshold): the width of the layer that sets the
     model's output (``spec.output_layer``, Dense or a recurrent layer left as the last one) against
-    1 (regression) or 1 or K (K classes). Always an error: Keras cannot train it (the shapes do not
-    match, or labels fall outside the units), or trains outputs nobody reads.
+    1, or H for a forecast of H steps (regression), or 1 or K (K classes). Always an error: Keras
+    cannot train it (the shapes do not match, or labels fall outside the units), trains outputs nobody
+    reads, or (one unit on H steps) broadcasts one value to every step: a forecast flat by construction.
     """
     out = output_layer(ctx.spec.model)
     if out is None:
         return None
-    expected = (1,) if ctx.task == "regression" else (1, ctx.dataset.n_classes)
+    steps = ctx.dataset.n_outputs
+    expected = (steps,) if ctx.task == "regression" else (1, ctx.dataset.n_classes)
     if out.units in expected:
         return None
     name = layer_names(ctx.spec)[out.index]
     crash = first_line(ctx.training_error)
-    if ctx.task == "regression":
+    if ctx.task == "regression" and steps > 1:
+        need = (f"each sample's target is a {steps}-step forecast"
+                + (": one unit predicts the same value for every step" if out.units == 1 else ""))
+        fix = f"give it units: {steps} (or add a Dense({steps}) head after the recurrent layers)"
+    elif ctx.task == "regression":
         need = "a regression predicts one value per sample"
         fix = "give it units: 1 (or add a Dense(1) head after the recurrent layers)"
     else:

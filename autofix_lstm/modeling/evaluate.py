@@ -13,7 +13,8 @@ from autofix_lstm.scoring.metrics import Metrics, class_probabilities, classific
 
 
 def predict_original(core: keras.Model, prepared, x_raw: np.ndarray, batch_size: int = 1024) -> np.ndarray:
-    """Predictions for raw windows in ORIGINAL units (regression: (n,); classification: raw outputs)."""
+    """Predictions for raw windows in ORIGINAL units (regression: (n,), or (n, steps) for a multi-step
+    forecast; classification: raw outputs)."""
     with np.errstate(all="ignore"):
         # Called directly rather than through model.predict: every candidate is a new model, and
         # predict would trace a new tf.function for each (slow, and TensorFlow warns about it).
@@ -22,7 +23,8 @@ def predict_original(core: keras.Model, prepared, x_raw: np.ndarray, batch_size:
                   for i in range(0, len(x_raw), batch_size)]
         out = np.concatenate(chunks).astype(np.float64) if chunks else np.empty((0, 1))
         if prepared.dataset.task == "regression":
-            return prepared.target.invert(out, x_raw).reshape(len(x_raw), -1)[:, 0]
+            values = prepared.target.invert(out, x_raw).reshape(len(x_raw), -1)
+            return values if prepared.dataset.multi_step else values[:, 0]
     return out
 
 

@@ -229,7 +229,8 @@ def _write_head(raw: dict, activation: str, ctx: dict) -> None:
         activation = TASK_HEAD[task]
     index = _head_index(raw)
     if index is None:
-        raw["model"]["layers"].append({"type": "dense", "units": 1, "activation": activation})
+        units = _regression_units(ctx) if task == "regression" else 1
+        raw["model"]["layers"].append({"type": "dense", "units": units, "activation": activation})
         index = len(_layers(raw)) - 1
     head = _layers(raw)[index]
     _set_if_different(head, "activation", activation, default="linear")
@@ -237,7 +238,7 @@ def _write_head(raw: dict, activation: str, ctx: dict) -> None:
         return
     loss = raw["model"].get("loss", "mse")
     if task == "regression":
-        _set_if_different(head, "units", 1)
+        _set_if_different(head, "units", _regression_units(ctx))
         if loss not in REGRESSION_LOSSES:
             raw["model"]["loss"] = "mse"
     elif task == "binary":
@@ -256,21 +257,26 @@ def _read_loss(raw: dict, ctx: dict) -> str:
 def _write_loss(raw: dict, loss: str, ctx: dict) -> None:
     """A loss that fits the task, with a head of the width it needs. A classifier gets the task's head and
     loss (``activations.head: task``: the activation comes with the loss). A regression gets one output
-    unit (a Dense(1) head added after a recurrent last layer) and ``loss`` (``task``: mse unless its loss
+    unit per target value (a Dense head added after a recurrent last layer) and ``loss`` (``task``: mse unless its loss
     is already a regression one); its head's activation is left to ``activations.head``."""
     if ctx["task"] != "regression":
         _write_head(raw, "task", ctx)
         return
     index = _head_index(raw)
     if index is None:
-        raw["model"]["layers"].append({"type": "dense", "units": 1, "activation": "linear"})
+        raw["model"]["layers"].append({"type": "dense", "units": _regression_units(ctx), "activation": "linear"})
     else:
-        _set_if_different(_layers(raw)[index], "units", 1)
+        _set_if_different(_layers(raw)[index], "units", _regression_units(ctx))
     current = raw["model"].get("loss", "mse")
     if loss != "task":
         raw["model"]["loss"] = loss
     elif current not in REGRESSION_LOSSES:
         raw["model"]["loss"] = "mse"
+
+
+def _regression_units(ctx: dict) -> int:
+    """A regression head's width: one unit per value a sample's target holds (a forecast's steps)."""
+    return int(ctx.get("n_outputs", 1))
 
 
 def _loss_or_head_unfit(raw: dict, ctx: dict) -> bool:

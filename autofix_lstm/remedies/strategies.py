@@ -205,7 +205,8 @@ def check_candidates(strategies: list[Strategy], spec, dataset) -> None:
     """
     from autofix_lstm.remedies.fields import spec_with_values
 
-    ctx = {"task": dataset.task, "n_classes": dataset.n_classes, "n_train": len(dataset.y_train)}
+    ctx = {"task": dataset.task, "n_classes": dataset.n_classes, "n_train": len(dataset.y_train),
+           "n_outputs": dataset.n_outputs}
     problems = []
     for strategy in strategies:
         if strategy._file is None or not strategy.applies_to(dataset.task):

@@ -184,6 +184,8 @@ def predictions_figure(baseline: dict, best: dict | None = None, *, best_label: 
     runs = [("your spec as written", BASELINE_COLOUR, _as_array(baseline.get("val_predictions")))]
     if best is not None:
         runs.append((best_label, BEST_COLOUR, _as_array(best.get("val_predictions"))))
+    if task == "regression" and targets is not None and targets.ndim == 2 and targets.shape[1] > 1:
+        return _forecast_predictions(targets, runs)
     if task == "regression":
         return _regression_predictions(targets, runs)
     if targets is None:
@@ -235,6 +237,44 @@ def _regression_predictions(targets: np.ndarray | None, runs) -> Figure:
     ax.set_title("Validation predictions against the actual values")
     if ax.get_legend_handles_labels()[0]:
         ax.legend(loc="best", fontsize=8)
+    if notes:
+        ax.text(0.01, 0.02, "; ".join(notes), transform=ax.transAxes, fontsize=8, color="#d62728")
+    return fig
+
+
+FAN_WINDOWS = 6  # validation samples whose whole forecast a multi-step report draws
+
+
+def _forecast_predictions(targets: np.ndarray, runs) -> Figure:
+    """A multi-step forecast: the actual series (each sample's first step) and, from a few evenly spaced
+    validation samples, every run's whole forecast drawn over the steps it predicts (a fan)."""
+    fig, axes = _figure(9, 3.8)
+    ax = axes[0, 0]
+    samples, steps = targets.shape
+    ax.plot(np.arange(samples), targets[:, 0], color=ACTUAL_COLOUR, linewidth=1.4, label="actual (first step)")
+    low, high = float(np.min(targets)), float(np.max(targets))
+    pad = 0.25 * (high - low) if high > low else max(abs(high), 1.0) * 0.1
+    starts = np.unique(np.linspace(0, max(samples - steps, 0), FAN_WINDOWS).astype(int))
+    notes = []
+    for label, colour, pred in runs:
+        if pred is None or pred.size not in (samples, samples * steps):
+            notes.append(f"{label}: no predictions saved")
+            continue
+        pred = np.broadcast_to(pred.reshape(samples, -1), targets.shape)  # one value per sample: every step
+        if not np.all(np.isfinite(pred)):
+            notes.append(f"{label}: predictions are NaN/inf")
+            continue
+        style = "--" if colour == BASELINE_COLOUR else "-"
+        for n, start in enumerate(starts):
+            ax.plot(start + np.arange(steps), pred[start], color=colour, linestyle=style, linewidth=1.6,
+                    marker=".", markersize=4, label=f"{label}: {steps}-step forecasts" if n == 0 else None)
+        if np.mean((pred < low - pad) | (pred > high + pad)) > 0.5:
+            notes.append(f"{label}: around {np.median(pred):.4g}, off the chart")
+    ax.set_ylim(low - pad, high + pad)
+    ax.set_xlabel("validation sample (time order); each forecast drawn over the steps it predicts")
+    ax.set_ylabel("target (original units)")
+    ax.set_title(f"{steps}-step forecasts from {len(starts)} validation windows against the actual values")
+    ax.legend(loc="best", fontsize=8)
     if notes:
         ax.text(0.01, 0.02, "; ".join(notes), transform=ax.transAxes, fontsize=8, color="#d62728")
     return fig

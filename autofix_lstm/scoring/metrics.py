@@ -31,7 +31,7 @@ CLASSIFICATION_KEYS = ("task", "n_val", "nan", "majority_accuracy", "majority_ba
                        "prior_log_loss", "std_ratio", "accuracy", "balanced_accuracy", "macro_f1",
                        "distinct_predictions", "log_loss", "collapsed")
 # Keys written only when set: how the training went, rather than what its predictions scored.
-OPTIONAL_KEYS = ("loss_diverged", "collapse_checks_on", "message")
+OPTIONAL_KEYS = ("loss_diverged", "collapse_checks_on", "message", "step_std_ratio", "per_step")
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,9 @@ class Metrics:
     loss_diverged: bool | None = None  # the training loss went NaN/inf (None: not a training's metrics)
     collapse_checks_on: str | None = None  # the validation sample the per-epoch collapse checks used
     message: str | None = None  # why a training failed, where it did
+    # a multi-step forecast: how it varies across its steps against the truth, and each step's own numbers
+    step_std_ratio: float | None = None
+    per_step: list[dict[str, Any]] | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # keys this version does not know
 
     @property
@@ -162,16 +165,30 @@ def regression_metrics(
     *,
     min_std_ratio: float = COLLAPSE_STD_RATIO,
 ) -> Metrics:
-    """Metrics of a regression model; ``persistence`` is the last observed value per sample, if it applies."""
+    """Metrics of a regression model; ``persistence`` is the last observed value per sample, if it applies.
+
+    A multi-step forecast (``y_val`` of shape (samples, steps)) is measured over all its steps: ``mse``,
+    ``mae`` and ``r2`` over every value (r2 against each step's own mean), ``std_ratio`` from each
+    step's spread across samples, persistence as the last observed value repeated for every step.
+    It is collapsed when it is the same for every sample, or when it is flat across its steps where the
+    truth is not (``step_std_ratio`` below the floor); ``per_step`` holds each step's own numbers. A
+    one-value prediction per sample on such a target is read as that value for every step.
+    """
     # Imported here: the Metrics type itself is read by the CLI before anything trains.
     from sklearn.dummy import DummyRegressor
     from sklearn.metrics import mean_absolute_error, mean_squared_error
 
     y_val = np.asarray(y_val, dtype=np.float64)
-    pred = np.asarray(pred, dtype=np.float64).reshape(-1)
+    y_train = np.asarray(y_train, dtype=np.float64)
+    pred = np.asarray(pred, dtype=np.float64)
+    steps = y_val.shape[1] if y_val.ndim == 2 else 0
+    pred = np.broadcast_to(pred.reshape(len(pred), -1), y_val.shape) if steps else pred.reshape(-1)
+    if persistence is not None:
+        persistence = np.asarray(persistence, dtype=np.float64)
+        persistence = np.repeat(persistence.reshape(-1, 1), steps, axis=1) if steps else persistence
     constant = DummyRegressor(strategy="mean").fit(np.zeros((len(y_train), 1)), y_train)
     constant_mse = float(mean_squared_error(y_val, constant.predict(np.zeros((len(y_val), 1)))))
-    variance = float(np.var(y_val))
+    variance = float(np.mean(np.var(y_val, axis=0)))
     out = {
         "task": "regression",
         "n_val": int(len(y_val)),
@@ -184,13 +201,55 @@ def regression_metrics(
         return _finished(out)
     mse = float(mean_squared_error(y_val, pred))
     out.update(
-        std_ratio=_std_ratio(pred, y_val, y_train),
+        std_ratio=_spread_ratio(pred, y_val, y_train),
         mse=mse,
         mae=float(mean_absolute_error(y_val, pred)),
         r2=1.0 - mse / variance if variance > 0 else 0.0,
     )
     out["collapsed"] = out["std_ratio"] < min_std_ratio
+    if steps:
+        flat = _flatness_ratio(pred, y_val)
+        out["step_std_ratio"] = flat
+        out["collapsed"] = out["collapsed"] or (flat is not None and flat < min_std_ratio)
+        out["per_step"] = [
+            _step_metrics(k, y_val[:, k], pred[:, k], y_train[:, k], None if persistence is None else persistence[:, k])
+            for k in range(steps)
+        ]
     return _finished(out)
+
+
+def _spread_ratio(pred: np.ndarray, truth: np.ndarray, reference: np.ndarray) -> float:
+    """``_std_ratio`` of one target, or of a forecast's steps together: their spreads across samples, summed."""
+    if truth.ndim == 1:
+        return _std_ratio(pred, truth, reference)
+    truth_std = float(np.sum(np.std(truth, axis=0)))
+    if truth_std <= 0:
+        truth_std = float(np.sum(np.std(reference, axis=0)))
+    return float(np.sum(np.std(pred, axis=0))) / truth_std if truth_std > 0 else 0.0
+
+
+def _flatness_ratio(pred: np.ndarray, truth: np.ndarray) -> float | None:
+    """How much a forecast varies across its steps against how much the truth does (mean spread within a
+    sample's steps); None when the truth does not vary across steps either."""
+    truth_std = float(np.mean(np.std(truth, axis=1)))
+    if truth_std <= 0:
+        return None
+    return float(np.mean(np.std(pred, axis=1))) / truth_std
+
+
+def _step_metrics(index: int, truth: np.ndarray, pred: np.ndarray, train: np.ndarray,
+                  persistence: np.ndarray | None) -> dict[str, Any]:
+    """One forecast step's numbers: ``step`` (1-based position), mse, mae, r2, std_ratio, persistence_mse."""
+    mse = float(np.mean((truth - pred) ** 2))
+    variance = float(np.var(truth))
+    return {
+        "step": index + 1,
+        "mse": mse,
+        "mae": float(np.mean(np.abs(truth - pred))),
+        "r2": 1.0 - mse / variance if variance > 0 else 0.0,
+        "std_ratio": _std_ratio(pred, truth, train),
+        "persistence_mse": None if persistence is None else float(np.mean((truth - persistence) ** 2)),
+    }
 
 
 def _finished(values: dict[str, Any]) -> Metrics:
@@ -290,4 +349,5 @@ def is_collapsed(metrics: Metrics, min_std_ratio: float = COLLAPSE_STD_RATIO) ->
         return True
     if not metrics.is_regression and metrics.distinct_predictions is not None and metrics.distinct_predictions < 2:
         return True
-    return metrics.std_ratio < min_std_ratio
+    flat = metrics.step_std_ratio is not None and metrics.step_std_ratio < min_std_ratio  # a flat forecast
+    return metrics.std_ratio < min_std_ratio or flat

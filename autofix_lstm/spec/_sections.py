@@ -22,6 +22,7 @@ from autofix_lstm.spec._values import (
     DATA_SUFFIXES,
     MAX_BATCH_SIZE,
     MAX_EPOCHS,
+    MAX_FORECAST_STEPS,
     MAX_HORIZON,
     MAX_LAYERS,
     MAX_SEARCH_SECONDS,
@@ -58,14 +59,26 @@ class _Strict(BaseModel):
         return value
 
 
+class HorizonSteps(_Strict):
+    """``horizon: {steps: H}``: a forecast of the next H rows, the short form of ``horizon: [1, 2, ..., H]``."""
+
+    steps: int = Field(..., ge=1, le=MAX_FORECAST_STEPS)
+
+
 class DataSpec(_Strict):
-    """Where the data is and how to cut it into (window, target) samples."""
+    """Where the data is and how to cut it into (window, target) samples.
+
+    ``horizon``: which row after the window's last row is the target. One number (``1``: the next row)
+    gives one target value per sample; a list of ascending offsets (``[1, 2, 3]``) or ``{steps: H}``
+    (the next H rows) gives a multi-step forecast: H target values per sample, predicted at once by a
+    head of H units (``Dense(H)``) or an encoder-decoder.
+    """
 
     path: str | None = None
     target: str | None = None
     features: list[str] | None = Field(None, min_length=1)
     window: int | None = Field(None, ge=1, le=MAX_WINDOW)
-    horizon: int = Field(1, ge=0, le=MAX_HORIZON)
+    horizon: int | list[int] | HorizonSteps = 1
     task: Task | None = None
     validation_split: float = Field(0.2, gt=0.0, lt=1.0)
     missing: Literal["error", "drop", "ffill", "interpolate"] = "error"
@@ -76,6 +89,43 @@ class DataSpec(_Strict):
         if value is not None and Path(value).suffix.lower() not in DATA_SUFFIXES:
             raise ValueError(f"must end in one of {', '.join(DATA_SUFFIXES)}, got {value!r}")
         return value
+
+    @field_validator("horizon")
+    @classmethod
+    def _offsets(cls, value):
+        if isinstance(value, int) and not 0 <= value <= MAX_HORIZON:  # one offset: the bounds' usual words
+            raise ValueError(f"must be <= {MAX_HORIZON}, got {value}" if value > 0 else f"must be >= 0, got {value}")
+        offsets = value if isinstance(value, list) else [value] if isinstance(value, int) else None
+        if offsets is None:
+            return value
+        if not offsets:
+            raise ValueError("a list of horizons needs at least one offset, e.g. [1, 2, 3]")
+        if len(offsets) > MAX_FORECAST_STEPS:
+            raise ValueError(f"forecasts at most {MAX_FORECAST_STEPS} steps at once, got {len(offsets)}")
+        out_of_range = [h for h in offsets if not 0 <= h <= MAX_HORIZON]
+        if out_of_range:
+            raise ValueError(f"each horizon must be between 0 and {MAX_HORIZON}, got {out_of_range[:5]}")
+        if any(b <= a for a, b in zip(offsets, offsets[1:])):
+            raise ValueError(f"the horizons must be strictly ascending (each step once), got {offsets[:10]}")
+        return value
+
+    @property
+    def steps(self) -> tuple[int, ...]:
+        """The target rows' offsets after the window's last row: ``(1,)`` for ``horizon: 1``, ``(1, 2, 3)``
+        for ``horizon: {steps: 3}``."""
+        if isinstance(self.horizon, HorizonSteps):
+            return tuple(range(1, self.horizon.steps + 1))
+        return tuple(self.horizon) if isinstance(self.horizon, list) else (self.horizon,)
+
+    @property
+    def multi_step(self) -> bool:
+        """True for a forecast of several steps per sample."""
+        return len(self.steps) > 1
+
+    @property
+    def furthest(self) -> int:
+        """The furthest target row's offset: the rows a sample needs after its window."""
+        return max(self.steps)
 
     @property
     def is_array_file(self) -> bool:

@@ -17,6 +17,7 @@ MAX_UNITS = 8_192  # units of a layer (and filters, for layer types that have th
 MAX_LAYERS = 100
 MAX_WINDOW = 100_000  # rows in one input sequence
 MAX_HORIZON = 100_000
+MAX_FORECAST_STEPS = 1_000  # values one sample's multi-step forecast predicts at once
 MAX_SEARCH_SECONDS = 30 * 86_400  # search.max_time: 30 days
 SEED_LIMIT = 2**32  # numpy and Keras seeds are 32-bit: 0 <= seed < 2**32
 _COUNT_KWARGS = ("units", "filters")  # layer arguments that size a layer

@@ -84,7 +84,8 @@ def build_space(spec: Spec, dataset: Dataset, strategies: list[Strategy]) -> Sea
     are joined (yours add to the built-in's); a range is the first strategy's.
     """
     raw = spec.to_dict()
-    ctx = {"task": dataset.task, "n_classes": dataset.n_classes, "n_train": len(dataset.y_train)}
+    ctx = {"task": dataset.task, "n_classes": dataset.n_classes, "n_train": len(dataset.y_train),
+           "n_outputs": dataset.n_outputs}
     hp = kt.HyperParameters()
     space = SearchSpace(hyperparameters=hp, own={}, context=ctx)
     declared: dict[str, FieldSpace] = {}  # field -> its candidates, in the order strategies declare them
