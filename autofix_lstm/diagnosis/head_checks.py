@@ -261,7 +261,9 @@ def head_width_mismatch(ctx: Context) -> Finding | None:
     if ctx.task == "regression" and steps > 1:
         need = (f"each sample's target is a {steps}-step forecast"
                 + (": one unit predicts the same value for every step" if out.units == 1 else ""))
-        fix = f"give it units: {steps} (or add a Dense({steps}) head after the recurrent layers)"
+        fix = (f"set the repeat_vector's n to {steps} and the TimeDistributed Dense's units to 1"
+               if out.kind == "time_distributed dense" else
+               f"give it units: {steps} (or add a Dense({steps}) head after the recurrent layers)")
     elif ctx.task == "regression":
         need = "a regression predicts one value per sample"
         fix = "give it units: 1 (or add a Dense(1) head after the recurrent layers)"

@@ -33,6 +33,8 @@ LAYERS: dict[str, type] = {
     "masking": keras.layers.Masking,
     "bidirectional": keras.layers.Bidirectional,
     "time_distributed": keras.layers.TimeDistributed,
+    # an encoder-decoder's bridge: the encoder's last state repeated once per forecast step
+    "repeat_vector": keras.layers.RepeatVector,
 }
 RECURRENT_TYPES = ("lstm", "gru", "simple_rnn")
 # Wrappers hold the layer they wrap under ``layer`` (a spec layer dict); which types each may wrap.
@@ -165,7 +167,8 @@ def build_core(model_spec, input_shape: tuple[int, int], *, name: str = "core") 
     """The user's Sequential model on model-space inputs of ``input_shape`` (timesteps, features), uncompiled.
 
     Raises:
-        ModelSpecError: the layers do not produce one vector per sample.
+        ModelSpecError: the layers do not produce one vector per sample (or, after a ``repeat_vector``,
+            one value per forecast step).
     """
     layers = [keras.Input(shape=input_shape)]
     layers += [make_layer(layer.type, layer.kwargs) for layer in model_spec.layers]
@@ -173,7 +176,9 @@ def build_core(model_spec, input_shape: tuple[int, int], *, name: str = "core") 
         model = keras.Sequential(layers, name=name)
     except (ValueError, TypeError) as err:
         raise ModelSpecError(f"the layers cannot be stacked on inputs of shape {input_shape}: {err}") from None
-    if len(model.output_shape) != 2:
+    per_step = any(layer.type == "repeat_vector" for layer in model_spec.layers) and model.output_shape[-1] == 1
+    if len(model.output_shape) != 2 and not (per_step and len(model.output_shape) == 3):
+        # (an encoder-decoder's (steps, 1) output is one value per forecast step: a vector per sample)
         raise ModelSpecError(
             f"the model outputs shape {model.output_shape}, one vector per timestep; "
             "set return_sequences: false on the last recurrent layer, or add a flatten or "
@@ -228,13 +233,19 @@ def hidden_dense_indices(layers: list[dict[str, Any]]) -> list[int]:
 
 
 def head_units(model_spec) -> int | None:
-    """Units of the last Dense layer (the head), or None when the last layer is not Dense."""
+    """Units of the last Dense layer (the head), or None when the last layer is not Dense (an
+    encoder-decoder's TimeDistributed Dense included: its units are per step)."""
     for layer in reversed(model_spec.layers):
         if layer.type == "dense":
             return int(layer.kwargs.get("units", 1))
         if layer.type not in PASS_THROUGH_TYPES:
             return None
     return None
+
+
+def encoder_end(layers: list[dict[str, Any]]) -> int | None:
+    """The index of an encoder-decoder's ``repeat_vector`` (the layers before it are the encoder), else None."""
+    return next((i for i, layer in enumerate(layers) if layer.get("type") == "repeat_vector"), None)
 
 
 # layer type -> its activation when none is given

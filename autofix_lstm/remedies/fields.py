@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from autofix_lstm.format import setting
-from autofix_lstm.modeling.build import PASS_THROUGH_TYPES, hidden_dense_indices, recurrent_config
+from autofix_lstm.modeling.build import PASS_THROUGH_TYPES, encoder_end, hidden_dense_indices, recurrent_config
 from autofix_lstm.modeling.regularizers import largest_factor, set_factor
 from autofix_lstm.modeling.steps import FEW_EPOCHS, few_steps
 from autofix_lstm.remedies.descriptions import (
@@ -63,11 +63,35 @@ def _cell(raw: dict, index: int) -> dict:
 def _head_index(raw: dict) -> int | None:
     for i in range(len(_layers(raw)) - 1, -1, -1):
         kind = _layers(raw)[i]["type"]
-        if kind == "dense":
+        if kind == "dense" or _per_step_dense(_layers(raw)[i]):
             return i
         if kind not in PASS_THROUGH_TYPES:
             return None
     return None
+
+
+def _per_step_dense(layer: dict) -> bool:
+    """True for a TimeDistributed Dense: an encoder-decoder's head, one output per step."""
+    inner = layer.get("layer")
+    return layer.get("type") == "time_distributed" and isinstance(inner, dict) and inner.get("type") == "dense"
+
+
+def _head(raw: dict, index: int) -> dict:
+    """The dict holding the head's units and activation (a TimeDistributed head's wrapped Dense)."""
+    layer = _layers(raw)[index]
+    return layer["layer"] if _per_step_dense(layer) else layer
+
+
+def _set_regression_width(raw: dict, index: int, ctx: dict) -> None:
+    """A regression head's width: one unit per target value; an encoder-decoder's per-step head one unit,
+    and its ``repeat_vector`` one repeat per step."""
+    if not _per_step_dense(_layers(raw)[index]):
+        _set_if_different(_layers(raw)[index], "units", _regression_units(ctx))
+        return
+    _set_if_different(_head(raw, index), "units", 1)
+    end = encoder_end(_layers(raw))
+    if end is not None:
+        _set_if_different(_layers(raw)[end], "n", _regression_units(ctx))
 
 
 def _get_path(raw: dict, dotted: str):
@@ -96,17 +120,25 @@ def _plain_field(dotted: str):
 
 
 def _read_depth(raw: dict, ctx: dict) -> int:
-    return len(_recurrent_indices(raw))
+    return len(_depth_stack(raw))
+
+
+def _depth_stack(raw: dict) -> list[int]:
+    """The recurrent layers depth acts on: an encoder-decoder's encoder (before its ``repeat_vector``,
+    whose decoder stays as the user built it), else every one."""
+    end = encoder_end(_layers(raw))
+    return [i for i in _recurrent_indices(raw) if end is None or i < end]
 
 
 def _write_depth(raw: dict, depth: int, ctx: dict) -> None:
     """Drop the deepest recurrent layers, or add copies of the last one (a bidirectional lstm stays one).
 
     Every recurrent layer but the last returns sequences; the last keeps what the user's last one
-    returned, so a flatten or pooling layer behind it still gets its sequence.
+    returned, so a flatten or pooling layer behind it still gets its sequence. In an encoder-decoder
+    this is the encoder's depth (``_depth_stack``).
     """
     layers = _layers(raw)
-    rec = _recurrent_indices(raw)
+    rec = _depth_stack(raw)
     if not rec or depth == len(rec):
         return
     depth = int(depth)
@@ -125,7 +157,7 @@ def _write_depth(raw: dict, depth: int, ctx: dict) -> None:
         last = rec[-1]
         extra = [copy.deepcopy(layers[last]) for _ in range(depth - len(rec))]
         raw["model"]["layers"] = layers[: last + 1] + extra + layers[last + 1 :]
-    rec = _recurrent_indices(raw)
+    rec = _depth_stack(raw)
     for n, i in enumerate(rec):
         _cell(raw, i)["return_sequences"] = True if n < len(rec) - 1 else last_returns
 
@@ -217,7 +249,7 @@ def _read_head(raw: dict, ctx: dict) -> str:
     index = _head_index(raw)
     if index is None:
         return "none"
-    activation = _layers(raw)[index].get("activation", "linear")
+    activation = _head(raw, index).get("activation", "linear")
     return "linear" if activation is None else str(activation)
 
 
@@ -232,13 +264,13 @@ def _write_head(raw: dict, activation: str, ctx: dict) -> None:
         units = _regression_units(ctx) if task == "regression" else 1
         raw["model"]["layers"].append({"type": "dense", "units": units, "activation": activation})
         index = len(_layers(raw)) - 1
-    head = _layers(raw)[index]
+    head = _head(raw, index)
     _set_if_different(head, "activation", activation, default="linear")
     if not fitting:
         return
     loss = raw["model"].get("loss", "mse")
     if task == "regression":
-        _set_if_different(head, "units", _regression_units(ctx))
+        _set_regression_width(raw, index, ctx)
         if loss not in REGRESSION_LOSSES:
             raw["model"]["loss"] = "mse"
     elif task == "binary":
@@ -266,7 +298,7 @@ def _write_loss(raw: dict, loss: str, ctx: dict) -> None:
     if index is None:
         raw["model"]["layers"].append({"type": "dense", "units": _regression_units(ctx), "activation": "linear"})
     else:
-        _set_if_different(_layers(raw)[index], "units", _regression_units(ctx))
+        _set_regression_width(raw, index, ctx)
     current = raw["model"].get("loss", "mse")
     if loss != "task":
         raw["model"]["loss"] = loss

@@ -46,14 +46,32 @@ class OutputLayer(NamedTuple):
 
 def output_layer(model: ModelSpec) -> OutputLayer | None:
     """The last layer that sets the model's output width (pass-through layers skipped); None when the
-    width is not read from the spec (a wrapper, a layer returning sequences, a saved model)."""
+    width is not read from the spec (a wrapper, a layer returning sequences, a saved model).
+
+    An encoder-decoder's TimeDistributed Dense outputs its units at each of the ``repeat_vector``'s
+    steps: its width is their product.
+    """
     for index in range(len(model.layers or []) - 1, -1, -1):
         layer = model.layers[index]
         kind = layer.type.lower()
         if kind in _PASS_THROUGH_LAYERS:
             continue
+        if kind == "time_distributed":
+            return _per_step_output(model, index)
         units = layer.kwargs.get("units")
         if kind not in _SIZED_LAYERS or not isinstance(units, int) or layer.kwargs.get("return_sequences"):
             return None
         return OutputLayer(index, kind, units)
     return None
+
+
+def _per_step_output(model: ModelSpec, index: int) -> OutputLayer | None:
+    """A TimeDistributed Dense head after a ``repeat_vector``: units x repeats values per sample."""
+    inner = model.layers[index].kwargs.get("layer")
+    repeats = [layer.kwargs.get("n") for layer in model.layers[:index] if layer.type.lower() == "repeat_vector"]
+    if not isinstance(inner, dict) or inner.get("type") != "dense" or len(repeats) != 1:
+        return None
+    units, n = inner.get("units"), repeats[0]
+    if not isinstance(units, int) or not isinstance(n, int):
+        return None
+    return OutputLayer(index, "time_distributed dense", units * n)

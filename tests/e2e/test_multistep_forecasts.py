@@ -103,3 +103,22 @@ def test_a_live_model_with_one_output_for_four_steps_is_named_and_given_four(tmp
     assert result.best_spec.model.layers[-1].kwargs["units"] == STEPS and result.best["r2"] > 0.5
     predicted = result.best_model.predict(x[:5], verbose=0)
     assert predicted.shape == (5, STEPS)
+
+
+def test_a_live_encoder_decoder_is_read_with_its_repeat_vector_and_fixed(tmp_path):
+    x, y = _windows()
+    y = 500 + 100 * y  # in the hundreds, under a sigmoid per-step head: collapsed
+    model = keras.Sequential([
+        keras.Input((WINDOW, 2)), keras.layers.LSTM(8), keras.layers.RepeatVector(STEPS),
+        keras.layers.LSTM(8, return_sequences=True), keras.layers.TimeDistributed(keras.layers.Dense(1, activation="sigmoid")),
+    ])
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    result = search(model, x=x, y=y, epochs=6, batch_size=16, output=str(tmp_path / "encdec"),
+                    search={"max_trials": 2, "tuner": "random", "strategies": ["scaling", "activations"],
+                            "refine": False, "rerun_pruned": 0, "confirm": False, "minimize": False})
+    types = [layer.type for layer in result.best_spec.model.layers]
+    assert types == ["lstm", "repeat_vector", "lstm", "time_distributed"]
+    assert result.summary["baseline_state"] == "collapsed" and result.fixed, result.verdict
+    assert result.best["r2"] > 0.5 and len(result.best["per_step"]) == STEPS
+    predicted = np.asarray(result.best_model.predict(x[-5:], verbose=0)).reshape(5, -1)
+    assert predicted.shape == (5, STEPS) and np.all(np.abs(predicted - y[-5:]) < 100)  # in the target's units

@@ -209,3 +209,41 @@ def test_every_value_a_strategy_may_try_builds(strategy, name, value, task):
     assert spec.data.task == task
     outputs = CLASSES if task == "multiclass" else 1
     assert _answer_shape(spec.model) == (2, outputs)
+
+
+# --- forecasts: a Dense(H) head and an encoder-decoder (issue 24, point 1) ------------------------------------
+
+STEPS = 4
+_FORECASTS = {
+    "vector": [{"type": "lstm", "units": 8}, {"type": "dense", "units": STEPS}],
+    "encoder_decoder": [{"type": "lstm", "units": 8}, {"type": "repeat_vector", "n": STEPS},
+                        {"type": "lstm", "units": 8, "return_sequences": True},
+                        {"type": "time_distributed", "layer": {"type": "dense", "units": 1}}],
+}
+FORECAST_TRIES = [
+    pytest.param(form, name, value, id=f"{form}-{name}={value}")
+    for form in _FORECASTS for name in FIELDS for value in FIELD_VALUES.get(name, [])
+]
+
+
+@pytest.mark.parametrize(("form", "name", "value"), FORECAST_TRIES)
+def test_every_value_keeps_a_forecasts_steps(form, name, value):
+    raw = spec_dict("series.csv", data={"task": "regression", "horizon": {"steps": STEPS}},
+                    model={"layers": _FORECASTS[form], "loss": "mse", "optimizer": {"name": "adam", "learning_rate": 0.01}})
+    ctx = {**_context("regression"), "n_outputs": STEPS}
+    spec = load_spec(apply_values(json.loads(json.dumps(load_spec(raw).to_dict())), {name: value}, ctx))
+    shape = _answer_shape(spec.model)
+    assert shape[0] == 2 and int(np.prod(shape[1:])) == STEPS, f"{name}={value!r} answers {shape}"
+
+
+@pytest.mark.parametrize("form", list(_FORECASTS))
+def test_the_heads_width_for_a_forecast_is_one_unit_per_step(form):
+    layers = copy.deepcopy(_FORECASTS[form])
+    head = layers[-1].get("layer", layers[-1])
+    head["units"] = 2  # a mistake the loss field fits back
+    if form == "encoder_decoder":
+        layers[1]["n"] = 3
+    raw = spec_dict("series.csv", data={"horizon": {"steps": STEPS}}, model={"layers": layers, "loss": "mse"})
+    ctx = {**_context("regression"), "n_outputs": STEPS}
+    fitted = apply_values(json.loads(json.dumps(load_spec(raw).to_dict())), {"model.loss": "task"}, ctx)
+    assert _answer_shape(load_spec(fitted).model) in ((2, STEPS), (2, STEPS, 1))
