@@ -24,7 +24,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -33,11 +32,9 @@ from rich.table import Table
 from rich.text import Text
 
 from autofix_lstm.format import cell, plural
+from autofix_lstm.native_log import quiet_libraries
 from autofix_lstm.render.terminal import STATE_STYLES, before_after_table, metrics_table
 from autofix_lstm.run_dir import RunDir
-
-if TYPE_CHECKING:
-    pass
 
 app = typer.Typer(
     add_completion=False,
@@ -57,8 +54,6 @@ EXIT_INTERRUPTED = 130  # SIGINT (Ctrl-C): 128 + 2
 EXIT_TERMINATED = 143  # SIGTERM (a batch scheduler's stop): 128 + 15
 
 
-# Loggers and warnings that speak to TensorFlow's and Keras' developers, not to our users.
-_NOISY_MODULES = r"(tensorflow|keras|keras_tuner|absl|tf_keras)(\.|$)"
 VERBOSE_HELP = "show TensorFlow's, absl's and Keras' own log lines and warnings"
 
 
@@ -77,32 +72,6 @@ def _root(
     ),
 ) -> None:
     """Find out why a Keras LSTM predicts a constant, and fix it."""
-
-
-def quiet_libraries(verbose: bool) -> None:
-    """Silence TensorFlow's C++ log lines, absl's logging and Keras' warnings, unless ``verbose``.
-
-    The C++ level is read once, when TensorFlow is first imported: call this before that.
-    """
-    import warnings
-
-    if verbose:
-        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
-        return
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # 2 still lets errors through (a GPU build's "Unable to register...")
-    for name in ("absl", "tensorflow", "keras_tuner"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    logging.getLogger("tensorflow").addFilter(_never_used)  # once: a logger keeps one of each filter
-    warnings.filterwarnings("ignore", module=_NOISY_MODULES)
-    try:
-        from absl import logging as absl_logging  # light; TensorFlow logs through it
-    except ImportError:  # pragma: no cover - absl comes with TensorFlow
-        return
-    absl_logging.set_verbosity(absl_logging.ERROR)
-
-
-def _never_used(record) -> bool:  # TensorFlow's ERROR block for a TensorArray left when a 2nd signal stopped its loop
-    return "Object was never used" not in record.getMessage()
 
 
 def _print_error(kind: str, line: str) -> None:
