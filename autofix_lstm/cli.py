@@ -1,6 +1,6 @@
 """The ``autofix-lstm`` command: a thin typer shell over the library.
 
-Only this module prints and decides exit codes, one meaning each (the README's table, which
+Only this module prints and decides exit codes, one meaning each (the table in docs/cli.md, which
 ``tests/test_cli_exit_codes.py`` holds to the constants below): 0 the command ran, 1 ``search``
 found no fix, 2 bad input, 3 this machine could not run it, 4 a bug, 130 / 143 interrupted by
 SIGINT / SIGTERM.
