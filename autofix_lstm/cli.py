@@ -1,6 +1,6 @@
 """The ``autofix-lstm`` command: a thin typer shell over the library.
 
-Only this module prints and decides exit codes, one meaning each (the README's table, which
+Only this module prints and decides exit codes, one meaning each (the table in docs/cli.md, which
 ``tests/test_cli_exit_codes.py`` holds to the constants below): 0 the command ran, 1 ``search``
 found no fix, 2 bad input, 3 this machine could not run it, 4 a bug, 130 / 143 interrupted by
 SIGINT / SIGTERM.
@@ -24,7 +24,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -32,12 +31,11 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from autofix_lstm.demo import DEFAULT_FOLDER, copy_example
 from autofix_lstm.format import cell, plural
+from autofix_lstm.native_log import quiet_libraries
 from autofix_lstm.render.terminal import STATE_STYLES, before_after_table, metrics_table
 from autofix_lstm.run_dir import RunDir
-
-if TYPE_CHECKING:
-    pass
 
 app = typer.Typer(
     add_completion=False,
@@ -57,8 +55,6 @@ EXIT_INTERRUPTED = 130  # SIGINT (Ctrl-C): 128 + 2
 EXIT_TERMINATED = 143  # SIGTERM (a batch scheduler's stop): 128 + 15
 
 
-# Loggers and warnings that speak to TensorFlow's and Keras' developers, not to our users.
-_NOISY_MODULES = r"(tensorflow|keras|keras_tuner|absl|tf_keras)(\.|$)"
 VERBOSE_HELP = "show TensorFlow's, absl's and Keras' own log lines and warnings"
 
 
@@ -77,32 +73,6 @@ def _root(
     ),
 ) -> None:
     """Find out why a Keras LSTM predicts a constant, and fix it."""
-
-
-def quiet_libraries(verbose: bool) -> None:
-    """Silence TensorFlow's C++ log lines, absl's logging and Keras' warnings, unless ``verbose``.
-
-    The C++ level is read once, when TensorFlow is first imported: call this before that.
-    """
-    import warnings
-
-    if verbose:
-        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
-        return
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # 2 still lets errors through (a GPU build's "Unable to register...")
-    for name in ("absl", "tensorflow", "keras_tuner"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    logging.getLogger("tensorflow").addFilter(_never_used)  # once: a logger keeps one of each filter
-    warnings.filterwarnings("ignore", module=_NOISY_MODULES)
-    try:
-        from absl import logging as absl_logging  # light; TensorFlow logs through it
-    except ImportError:  # pragma: no cover - absl comes with TensorFlow
-        return
-    absl_logging.set_verbosity(absl_logging.ERROR)
-
-
-def _never_used(record) -> bool:  # TensorFlow's ERROR block for a TensorArray left when a 2nd signal stopped its loop
-    return "Object was never used" not in record.getMessage()
 
 
 def _print_error(kind: str, line: str) -> None:
@@ -263,23 +233,32 @@ def diagnose(
     )
 
 
+# The options `search` and `demo` share (one definition: the same flag reads the same in both).
+_FRESH = typer.Option(False, "--fresh", help="discard an earlier search in the output folder and start over")
+_MAX_TRIALS = typer.Option(None, "--max-trials", min=1, help="override search.max_trials")
+_MINIMIZE = typer.Option(
+    True, "--minimize/--no-minimize", help="after a fix, find which of its changes were needed (minimal_spec.yaml)"
+)
+_SUMMARY_JSON = typer.Option(False, "--json", help="print summary.json instead of tables")
+_NO_CONFIRM = typer.Option(
+    False, "--no-confirm", help="do not train the best fix again with two more seeds (search.confirm: false)"
+)
+_VERBOSE = typer.Option(False, "--verbose", help=VERBOSE_HELP)
+
+
 @app.command()
 def search(
     spec: Path = typer.Argument(..., help="the spec.yaml whose model collapsed"),
-    fresh: bool = typer.Option(False, "--fresh", help="discard an earlier search in the output folder and start over"),
-    max_trials: int = typer.Option(None, "--max-trials", min=1, help="override search.max_trials"),
-    minimize: bool = typer.Option(
-        True, "--minimize/--no-minimize", help="after a fix, find which of its changes were needed (minimal_spec.yaml)"
-    ),
-    json_output: bool = typer.Option(False, "--json", help="print summary.json instead of tables"),
-    no_confirm: bool = typer.Option(
-        False, "--no-confirm", help="do not train the best fix again with two more seeds (search.confirm: false)"
-    ),
+    fresh: bool = _FRESH,
+    max_trials: int = _MAX_TRIALS,
+    minimize: bool = _MINIMIZE,
+    json_output: bool = _SUMMARY_JSON,
+    no_confirm: bool = _NO_CONFIRM,
     tensorboard: bool = typer.Option(
         False, "--tensorboard", help="log each trial's curves and values for TensorBoard in <output>/tensorboard/ "
         "(search.tensorboard: true)",
     ),
-    verbose: bool = typer.Option(False, "--verbose", help=VERBOSE_HELP),
+    verbose: bool = _VERBOSE,
     max_time: str = typer.Option(
         None, "--max-time", help="override search.max_time (e.g. 8h): no trial starts after it, on any worker"
     ),
@@ -330,6 +309,33 @@ def search(
 
     if not Summary.from_dict(result.summary).best_works:
         raise typer.Exit(EXIT_NOT_FIXED)
+
+
+@app.command()
+def demo(
+    output: Path = typer.Option(
+        Path(DEFAULT_FOLDER), "--output", "-o", help="the folder the example's spec and data are copied into; "
+        "the search writes into <output>/runs/energy",
+    ),
+    max_trials: int = typer.Option(None, "--max-trials", min=1, help="override the example's 8 trials"),
+    fresh: bool = _FRESH,
+    minimize: bool = _MINIMIZE,
+    no_confirm: bool = _NO_CONFIRM,
+    json_output: bool = _SUMMARY_JSON,
+    verbose: bool = _VERBOSE,
+) -> None:
+    """Fix the bundled example: an LSTM fed a raw energy table, whose output collapses (nothing else needed).
+
+    Copies its energy.yaml and energy.csv into --output, then runs `autofix-lstm search` on them: the
+    same outputs and exit codes. Run it again to resume; edit the copied spec and run search on it.
+    """
+    with _exit_codes():
+        spec = copy_example(output)
+    if not json_output:
+        console.print(Text(f"the bundled example, copied to {spec}: searching for the fix of its collapsed LSTM"),
+                      highlight=False, soft_wrap=True)
+    search(spec, fresh=fresh, max_trials=max_trials, minimize=minimize, json_output=json_output,
+           no_confirm=no_confirm, tensorboard=False, verbose=verbose, max_time=None, workers=0, chief=False, port=0)
 
 
 @app.command()

@@ -2,7 +2,7 @@
 
 A saved ``model.keras`` holds the layers of ``data.transforms`` (input scaling, the target's
 inverse), which Keras finds only once they are registered. ``import autofix_lstm`` must not import
-TensorFlow (the CLI would take seconds to answer ``--help``), yet the README promises that
+TensorFlow (the CLI would take seconds to answer ``--help``), yet docs/metrics.md promises that
 ``import autofix_lstm; keras.saving.load_model(path)`` works. So ``register_when_keras_loads``
 registers the layers at once when Keras is already imported, and otherwise installs a one-shot
 import hook that registers them right after Keras' own module has run (PEP 302 finder/loader).

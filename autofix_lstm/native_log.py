@@ -1,4 +1,8 @@
-"""Keep TensorFlow's native INFO/WARNING log lines off a command's stderr.
+"""Keep TensorFlow's, absl's and Keras' log lines off a command's stderr.
+
+``quiet_libraries`` silences their Python loggers and warnings, which speak to those libraries'
+developers, and sets TensorFlow's C++ level (read once: call it before TensorFlow is first imported).
+The rest of this module is about the native lines no such setting reaches.
 
 ``TF_CPP_MIN_LOG_LEVEL`` silences TensorFlow's own C++ logging, but lines logged through absl before
 ``absl::InitializeLog()`` ignore every threshold (abseil-cpp#1718, still open): on CPUs where
@@ -16,6 +20,7 @@ library never touches a process's descriptors), and not under ``--verbose``.
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import re
 import sys
@@ -29,6 +34,35 @@ DROPPED = re.compile(
 # A partial line that may still become a dropped one is held until its end arrives.
 _MAYBE_DROPPED = re.compile(rb"^(W(A(R(N(I(N(G(:.*)?)?)?)?)?)?)?|[IW][\d :.]*(\S+(:\d*)?)?)$", re.DOTALL)
 _restore: list = []  # while the filter runs: the function that puts descriptor 2 back
+
+# Loggers and warnings that speak to TensorFlow's and Keras' developers, not to our users.
+_NOISY_MODULES = r"(tensorflow|keras|keras_tuner|absl|tf_keras)(\.|$)"
+
+
+def quiet_libraries(verbose: bool) -> None:
+    """Silence TensorFlow's C++ log lines, absl's logging and Keras' warnings, unless ``verbose``.
+
+    The C++ level is read once, when TensorFlow is first imported: call this before that.
+    """
+    import warnings
+
+    if verbose:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
+        return
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # 2 still lets errors through (a GPU build's "Unable to register...")
+    for name in ("absl", "tensorflow", "keras_tuner"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    logging.getLogger("tensorflow").addFilter(_never_used)  # once: a logger keeps one of each filter
+    warnings.filterwarnings("ignore", module=_NOISY_MODULES)
+    try:
+        from absl import logging as absl_logging  # light; TensorFlow logs through it
+    except ImportError:  # pragma: no cover - absl comes with TensorFlow
+        return
+    absl_logging.set_verbosity(absl_logging.ERROR)
+
+
+def _never_used(record) -> bool:  # TensorFlow's ERROR block for a TensorArray left when a 2nd signal stopped its loop
+    return "Object was never used" not in record.getMessage()
 
 
 def _forward(reader: int, writer: int) -> None:

@@ -1,6 +1,6 @@
-"""Data files shipped inside the package: the built-in remedy strategies and the JSON schemas.
+"""Data files shipped inside the package: the built-in remedy strategies, the JSON schemas and the demo's example.
 
-Both are read through ``importlib.resources``. The strategy files' one source is the repository's
+All are read through ``importlib.resources``. The strategy files' one source is the repository's
 top-level ``strategies/`` folder: a wheel carries copies of them in ``autofix_lstm/remedies/builtin``
 (``BUILTIN_STRATEGIES``; setup.py's build step copies them), and an editable install or a source
 checkout on ``sys.path``, which run the package from the repository, read that folder itself. This
@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 PACKAGE = "autofix_lstm"
 # Where a built package carries the built-in strategy files (setup.py copies strategies/*.yaml there).
 BUILTIN_STRATEGIES = "remedies/builtin"
+# The bundled collapsed example (``autofix-lstm demo``): a spec and its data, declared as package data in pyproject.toml.
+DEMO_DATA = "demo_data"
+DEMO_FILES = ("energy.yaml", "energy.csv")  # the spec first; its data.path names the second
 
 
 def _strategies_folder() -> Traversable:
@@ -60,3 +63,16 @@ def schema_text(name: str) -> str:
         known = sorted(e.name for e in folder.iterdir() if e.name.endswith(".json")) if folder.is_dir() else []
         raise FileNotFoundError(f"no schema {name!r} in {PACKAGE}/schemas; there are: {', '.join(known) or 'none'}")
     return entry.read_text(encoding="utf-8")
+
+
+def demo_texts() -> dict[str, str]:
+    """The bundled example's files (``autofix_lstm/demo_data``): file name -> text, the spec first.
+
+    Raises:
+        FileNotFoundError: a file is missing; the installation is incomplete.
+    """
+    folder = resources.files(PACKAGE) / DEMO_DATA
+    missing = [name for name in DEMO_FILES if not (folder / name).is_file()]
+    if missing:
+        raise FileNotFoundError(f"no {', '.join(missing)} in {folder}: the installation is incomplete")
+    return {name: (folder / name).read_text(encoding="utf-8") for name in DEMO_FILES}

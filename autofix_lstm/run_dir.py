@@ -7,7 +7,7 @@ NaN/inf as ``null`` (``jsonable``, the one converter the package has). A search 
 lock (``RunLock``: one search per folder) and ``RunDir.clear_search`` removes only the files a
 search writes, so a user's own files in the folder survive ``--fresh``.
 
-The folder's layout (a public contract, see the README)::
+The folder's layout (a public contract, see docs/outputs.md)::
 
     <output>/
       summary.json  trials.csv  best_spec.yaml  best_model.keras  report.html   # search

@@ -1,6 +1,6 @@
 """On a GPU machine: run the demo and check that its search trained on the GPU and took the cuDNN kernel.
 
-For maintainers, after ``pip install "autofix-lstm[gpu]"`` (see the README's "GPUs"); it installs
+For maintainers, after ``pip install "autofix-lstm[gpu]"`` (see "GPUs" in docs/distributed.md); it installs
 nothing itself. It:
 
 1. refuses plainly, exit 3, where TensorFlow sees no GPU (saying whether this TensorFlow is a CUDA
@@ -60,7 +60,7 @@ def no_gpu_message(tf) -> str:
     if not cuda:
         lines.append(f"This TensorFlow ({tf.__version__}) is a CPU build"
                      + (f" (tensorflow-cpu {cpu_wheel} is installed)" if cpu_wheel else "")
-                     + ': install the CUDA build as the README says under "GPUs" (pip install "autofix-lstm[gpu]", '
+                     + ': install the CUDA build as docs/distributed.md says under "GPUs" (pip install "autofix-lstm[gpu]", '
                        "then replace tensorflow-cpu).")
     else:
         lines.append("This TensorFlow is a CUDA build: check the driver (nvidia-smi) and CUDA_VISIBLE_DEVICES.")

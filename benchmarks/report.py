@@ -303,7 +303,7 @@ def write(results: list[dict], path: Path = HERE / "RESULTS.md", plot_path: Path
         f"scikit-learn {v.get('scikit_learn')}.",
         f"Budget: {results[0]['trials_budget']} trials per method and case, each case's own epochs and seed. "
         "Every verdict below is computed by the runner from the method's saved best model (one definition of "
-        "a fix for all: not collapsed and beats the best constant, see the README's objective).",
+        "a fix for all: not collapsed and beats the best constant, see the objective in docs/search.md).",
         "",
         "## Summary",
         "",

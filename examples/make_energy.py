@@ -4,6 +4,9 @@ The load (in MWh, around 5,000) has a weekly cycle, a yearly temperature-driven 
 growth trend and autocorrelated noise; temperature (in degrees C) drives it. Fed to an LSTM
 UNSCALED, as many first attempts do, the tanh gates saturate and the head crawls towards the
 mean: the model predicts almost the same number every day. Run: ``python examples/make_energy.py``.
+
+The package ships the same table for ``autofix-lstm demo`` (``autofix_lstm/demo_data/energy.csv``):
+this script writes both, and ``tests/test_demo.py`` keeps them equal.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 HERE = Path(__file__).resolve().parent
+PACKAGED = HERE.parent / "autofix_lstm" / "demo_data"
 
 
 def make(days: int = 1095, seed: int = 7) -> pd.DataFrame:
@@ -35,5 +39,7 @@ def make(days: int = 1095, seed: int = 7) -> pd.DataFrame:
 
 
 if __name__ == "__main__":
-    make().to_csv(HERE / "energy.csv", index=False)
-    print(f"wrote {HERE / 'energy.csv'}")
+    table = make()
+    for folder in (HERE, PACKAGED):
+        table.to_csv(folder / "energy.csv", index=False)
+        print(f"wrote {folder / 'energy.csv'}")

@@ -1,4 +1,4 @@
-"""Exit codes with one meaning each (the README's table), and one clear line for every way a command fails.
+"""Exit codes with one meaning each (the table in docs/cli.md), and one clear line for every way a command fails.
 
 The library's failures are raised on purpose here (monkeypatched entry points) so each code is
 checked without training; the refusals that come from real inputs (an output that is a file, a
@@ -28,7 +28,7 @@ from autofix_lstm.errors import (
     SpecError,
 )
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+COMMANDS_PAGE = Path(__file__).resolve().parents[1] / "docs" / "cli.md"  # where the README points for them
 
 
 def _invoke(*args: str):
@@ -47,14 +47,14 @@ def _one_line(result, code: int, *fragments: str) -> str:
     return lines[0]
 
 
-def _readme_exit_codes() -> dict[int, str]:
-    section = README.read_text(encoding="utf-8").split("## Exit codes", 1)[1].split("\n## ", 1)[0]
+def _documented_exit_codes() -> dict[int, str]:
+    section = COMMANDS_PAGE.read_text(encoding="utf-8").split("## Exit codes", 1)[1].split("\n## ", 1)[0]
     return {int(code): meaning for code, meaning in re.findall(r"^\|\s*(\d+)\s*\|\s*(.+?)\s*\|$", section, re.M)}
 
 
-def test_the_readme_table_lists_exactly_the_codes_the_cli_uses():
+def test_the_documented_table_lists_exactly_the_codes_the_cli_uses():
     constants = {name: value for name, value in vars(cli).items() if name.startswith("EXIT_")}
-    documented = _readme_exit_codes()
+    documented = _documented_exit_codes()
     assert sorted(documented) == sorted(constants.values()), (documented, constants)
     assert len(set(constants.values())) == len(constants), f"two names for one code: {constants}"
     assert "no configuration that beats a constant" in documented[cli.EXIT_NOT_FIXED]

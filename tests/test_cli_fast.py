@@ -32,7 +32,7 @@ def _python(code: str, **env: str) -> subprocess.CompletedProcess:
 def test_help_version_and_refusals_import_no_tensorflow(tmp_path, series_csv):
     bad_spec = write_spec(tmp_path, spec_dict(series_csv.name, data={"window": 0}), name="bad.yaml")
     no_data = write_spec(tmp_path, spec_dict("nowhere.csv"), name="no_data.yaml")
-    runs = [["--help"], ["--version"], ["search", "--help"], ["train", "--help"],
+    runs = [["--help"], ["--version"], ["search", "--help"], ["train", "--help"], ["demo", "--help"],
             ["train", str(bad_spec)], ["search", str(no_data)], ["diagnose", str(tmp_path / "absent.yaml")]]
     done = _python(f"""
         import json, sys
@@ -46,7 +46,7 @@ def test_help_version_and_refusals_import_no_tensorflow(tmp_path, series_csv):
         print(json.dumps({{"codes": codes, "heavy": [m for m in {HEAVY!r} if m in sys.modules]}}))
     """)
     report = json.loads(done.stdout.strip().splitlines()[-1])
-    assert report["codes"] == [0, 0, 0, 0, 2, 2, 2]
+    assert report["codes"] == [0, 0, 0, 0, 0, 2, 2, 2]
     assert report["heavy"] == []
     assert "autofix-lstm 0.1.0" in done.stdout
     assert "data.window must be >= 1, got 0" in done.stderr and "data file not found" in done.stderr

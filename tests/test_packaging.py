@@ -3,7 +3,8 @@
 The strategy files' one source is the top-level ``strategies/`` folder: a wheel carries copies of them
 in ``autofix_lstm/remedies/builtin`` (setup.py's build step), and an editable install (this
 environment) or a source checkout on ``sys.path`` reads the folder itself. The wheel test builds one
-from a copy of the sources and imports it from elsewhere (slow: pip installs the build backend).
+from a copy of the sources and imports it from elsewhere (slow: pip installs the build backend), and
+checks that it carries the example `autofix-lstm demo` copies out (``autofix_lstm/demo_data``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,14 @@ from pathlib import Path
 
 import pytest
 
-from autofix_lstm.resources import BUILTIN_STRATEGIES, builtin_strategy_texts, schema_text
+from autofix_lstm.resources import (
+    BUILTIN_STRATEGIES,
+    DEMO_DATA,
+    DEMO_FILES,
+    builtin_strategy_texts,
+    demo_texts,
+    schema_text,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "autofix_lstm"
@@ -92,6 +100,13 @@ _READ_STRATEGIES = """
                       "texts": builtin_strategy_texts()}))
 """
 
+_COPY_DEMO = """
+    import json
+    import autofix_lstm
+    from autofix_lstm.demo import copy_example
+    print(json.dumps({"package": autofix_lstm.__file__, "spec": str(copy_example("demo"))}))
+"""
+
 
 def test_a_source_checkout_on_sys_path_reads_the_strategies_folder(tmp_path):
     seen = _python(_READ_STRATEGIES, ROOT, tmp_path)
@@ -101,7 +116,7 @@ def test_a_source_checkout_on_sys_path_reads_the_strategies_folder(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_wheel_installed_elsewhere_carries_every_strategy_file(tmp_path):
+def test_a_wheel_installed_elsewhere_carries_every_strategy_file_and_the_demo(tmp_path):
     source = tmp_path / "source"
     source.mkdir()
     for name in ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md"):
@@ -122,12 +137,20 @@ def test_a_wheel_installed_elsewhere_carries_every_strategy_file(tmp_path):
     sources = {path.relative_to(ROOT).as_posix() for path in PACKAGE.rglob("*")
                if path.is_file() and "__pycache__" not in path.parts and not path.name.endswith(".pyc")}
     assert sorted(sources - names) == [], "package files missing from the wheel"
+    demo = {name.rsplit("/", 1)[1] for name in names if name.startswith(f"autofix_lstm/{DEMO_DATA}/")}
+    assert demo == set(DEMO_FILES), "the wheel does not carry autofix-lstm demo's example"
 
     seen = _python(_READ_STRATEGIES, tmp_path / "site", tmp_path)
     site = tmp_path / "site" / "autofix_lstm"
     assert Path(seen["package"]).parent == site
     assert Path(seen["folder"]) == site / "remedies" / "builtin"
     assert seen["texts"] == _strategy_files()
+
+    # autofix-lstm demo's first step, from the installed wheel: its example, copied out where the user asked
+    copied = _python(_COPY_DEMO, tmp_path / "site", tmp_path)
+    assert Path(copied["package"]).parent == site
+    assert Path(copied["spec"]) == Path("demo", DEMO_FILES[0])
+    assert {name: (tmp_path / "demo" / name).read_text(encoding="utf-8") for name in DEMO_FILES} == demo_texts()
 
 
 def test_diagnosis_schema_parses_as_json():

@@ -258,8 +258,7 @@ def why_unreadable(path: Path, err: Exception) -> str:
     custom = re.search(r"Could not locate (class|function) '([^']+)'", messages)
     if custom:
         return (f"{path} holds the custom {custom.group(1)} {custom.group(2)!r}: custom layers and objects are "
-                "not supported; describe the model under model.layers with the supported layer types (README: "
-                "The spec)")
+                "not supported; describe the model under model.layers with the supported layer types (docs/spec.md)")
     first_line = (str(err).strip().splitlines() or [""])[0][:200]
     return f"{path} cannot be read as a Keras model ({type(err).__name__}: {first_line})"
 

@@ -353,7 +353,7 @@ class TrainSpec(_Strict):
 
 
 class SearchSpec(_Strict):
-    """How to search for a fix (see the README: the search)."""
+    """How to search for a fix (see docs/search.md)."""
 
     tuner: Literal["bayesian", "random", "hyperband"] = "bayesian"
     max_trials: int = Field(30, ge=1, le=MAX_TRIALS)

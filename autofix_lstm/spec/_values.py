@@ -8,7 +8,7 @@ TABLE_SUFFIXES = (".csv", ".parquet")
 ARRAY_SUFFIXES = (".npz",)
 DATA_SUFFIXES = TABLE_SUFFIXES + ARRAY_SUFFIXES
 
-# Upper bounds on counts: far above what a demanding user trains (the README's spec section says
+# Upper bounds on counts: far above what a demanding user trains (docs/spec.md says
 # why each), so a value above one is a typo or a unit mix-up (10**12 epochs), refused before it runs.
 MAX_EPOCHS = 10_000
 MAX_BATCH_SIZE = 65_536

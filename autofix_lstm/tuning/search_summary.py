@@ -33,7 +33,7 @@ class Summary:
 
     ``baseline``/``best`` are the metrics of the spec as written and of the best found; the
     ``*_state`` fields their ``ModelState``; the nested blocks (``pruning``, ``refinement``,
-    ``minimal_fix``, ``time`` ...) keep the shapes the README documents for summary.json.
+    ``minimal_fix``, ``time`` ...) keep the shapes docs/outputs.md documents for summary.json.
     """
 
     fixed: bool

@@ -1,6 +1,6 @@
 """Judging a finished search and writing what it leaves: summary.json, trials.csv, best_spec.yaml.
 
-These files are a public contract (see the README). This module holds the verdict, the
+These files are a public contract (see docs/outputs.md). This module holds the verdict, the
 summary.json keys, and the comparisons the summary reports: the list of changes (best spec
 against the user's) and whether a spec can use the fast cuDNN kernel on a GPU.
 """

@@ -1,4 +1,4 @@
-"""A second Ctrl-C stops a real search at once, with the README's exit code, and the same command resumes it.
+"""A second Ctrl-C stops a real search at once, with the documented exit code (docs/cli.md), and the same command resumes it.
 
 The child is started as a terminal starts it (SIGINT at its default, a session of its own; see
 ``test_interrupts.py``). The first signal comes while a trial trains, the second 0.3 s later: while the
