@@ -28,8 +28,9 @@ FLAGS = (
 PROBE = """<script>
 window.addEventListener("load", function () {
   var images = Array.prototype.map.call(document.images, function (img) {
+    var box = img.getBoundingClientRect();
     return {alt: img.alt, complete: img.complete, naturalWidth: img.naturalWidth, naturalHeight: img.naturalHeight,
-            src: img.src.slice(0, 40)};
+            src: img.src.slice(0, 40), top: box.top, left: box.left, width: box.width, height: box.height};
   });
   var verdict = document.getElementById("verdict"), seen = null;
   if (verdict) {
@@ -71,7 +72,8 @@ def probe_page(report: Path, *, browser: str | None = None, width: int = 1200, h
                timeout: float = 60) -> dict:
     """Load ``report`` in headless Chromium and return what a person would see.
 
-    Returns a dict with ``images`` (alt, complete, naturalWidth, naturalHeight for every ``<img>``),
+    Returns a dict with ``images`` (alt, complete, naturalWidth, naturalHeight and the box it is drawn in:
+    top, left, width, height, for every ``<img>``),
     ``verdict`` (its text, computed display/visibility/opacity and box, or None when absent) and
     ``height`` (the page's full height in CSS pixels). The page is loaded from a temporary copy
     with a measuring script appended; the report itself is not changed.

@@ -28,7 +28,7 @@ import pandas as pd
 
 from autofix_lstm.errors import CorruptRunError
 from autofix_lstm.format import cell, evidence_lines, number
-from autofix_lstm.render import plots
+from autofix_lstm.render import history_plot, plots
 from autofix_lstm.render.verdict import banner_kind, before_after_table, search_notes, stats_line
 from autofix_lstm.run_dir import RunDir, read_json, write_text
 from autofix_lstm.scoring.metrics import Metrics
@@ -177,8 +177,10 @@ def _trials(out: Outputs) -> _Part:
     if out.trials is None:
         return _Part(note=f"No trials to show: {out.run.trials_csv.name} is missing.")
     fig = plots.trials_figure(out.trials, out.summary)
+    history = history_plot.history_figure(out.trials, out.summary)
     rows = [[cell(value) for value in row.values()] for row in out.trials.to_dict("records")]
-    return _Part({"image": _image(fig, "Every trial: objective against std_ratio"),
+    return _Part({"history": _image(history, history_plot.ALT_TEXT),
+                  "image": _image(fig, "Every trial: objective against std_ratio"),
                   "columns": [str(column) for column in out.trials.columns], "rows": rows})
 
 

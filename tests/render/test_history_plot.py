@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,11 +15,23 @@ from fake_outputs import write_fake_outputs
 from matplotlib.colors import to_hex
 
 from autofix_lstm.render import plots
-from autofix_lstm.render.history_plot import BASELINE_TICK, KIND_STYLE, history_figure, trial_kind, trial_numbers
-from autofix_lstm.render.report import load_outputs
+from autofix_lstm.render.history_plot import (
+    ALT_TEXT,
+    BASELINE_TICK,
+    KIND_STYLE,
+    history_figure,
+    trial_kind,
+    trial_numbers,
+)
+from autofix_lstm.render.report import load_outputs, report_html, write_report
 from autofix_lstm.tuning.search_summary import Summary
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples"))
+import screenshot_report  # noqa: E402
+
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+BROWSER = screenshot_report.find_browser()
+needs_browser = pytest.mark.skipif(BROWSER is None, reason="no chromium/chrome on PATH (Debian: apt-get install chromium)")
 
 
 def _points(ax) -> dict[str, list[tuple[float, float]]]:
@@ -107,3 +123,45 @@ def test_the_scatter_draws_a_spec_keras_could_not_train_on_its_failed_row_too(tm
     ax = plots.trials_figure(outputs.trials, outputs.summary).axes[0]
     assert _points(ax)[plots.BASELINE_UNTRAINABLE] == [(0.0, plots.FAILED_Y)]
     assert ax.get_ylim()[1] > plots.FAILED_Y
+
+
+# ---------------------------------------------------------------- in the report
+
+
+class _Pair(HTMLParser):
+    """The ``<img>`` tags inside ``div.pair``, in page order."""
+
+    def __init__(self):
+        super().__init__()
+        self.depth = 0  # > 0 inside the pair
+        self.images: list[dict] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "div" and (self.depth or attrs.get("class") == "pair"):
+            self.depth += 1
+        elif tag == "img" and self.depth:
+            self.images.append(attrs)
+
+    def handle_endtag(self, tag):
+        if tag == "div" and self.depth:
+            self.depth -= 1
+
+
+def test_the_report_shows_the_history_beside_the_scatter(tmp_path):
+    pair = _Pair()
+    pair.feed(report_html(write_fake_outputs(tmp_path)))
+    assert [image["alt"] for image in pair.images] == [ALT_TEXT, "Every trial: objective against std_ratio"]
+    assert "Optimisation history" in ALT_TEXT
+    for image in pair.images:
+        assert base64.b64decode(image["src"].split(",", 1)[1])[:8] == PNG_MAGIC
+
+
+@needs_browser
+def test_the_history_sits_left_of_the_scatter_in_chromium(tmp_path):
+    report = write_report(write_fake_outputs(tmp_path / "out"))
+    seen = {image["alt"]: image for image in screenshot_report.probe_page(report, browser=BROWSER, width=1200)["images"]}
+    history, scatter = seen[ALT_TEXT], seen["Every trial: objective against std_ratio"]
+    assert history["naturalWidth"] > 0 and scatter["naturalWidth"] > 0
+    assert history["top"] == pytest.approx(scatter["top"], abs=2)  # one row
+    assert history["left"] + history["width"] <= scatter["left"]
