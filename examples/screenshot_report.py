@@ -43,10 +43,17 @@ window.addEventListener("load", function () {
     return {row: td.parentElement.cells[0].innerText, column: td.cellIndex, text: td.innerText,
             color: style.color, fontWeight: style.fontWeight};
   });
+  var headings = Array.prototype.map.call(document.querySelectorAll("h2"), function (h) {
+    return {text: h.innerText, top: h.getBoundingClientRect().top};
+  });
+  // a closed <details> keeps its content laid out but unrendered (content-visibility), so ask for visibility
+  var evidence = Array.prototype.filter.call(document.querySelectorAll("ul.evidence"), function (ul) {
+    return ul.checkVisibility ? ul.checkVisibility() : ul.getBoundingClientRect().height > 0;
+  }).length;
   var out = document.createElement("pre");
   out.id = "autofix-probe";
-  out.textContent = JSON.stringify({images: images, verdict: seen, cells: cells,
-                                    height: document.documentElement.scrollHeight});
+  out.textContent = JSON.stringify({images: images, verdict: seen, cells: cells, headings: headings,
+                                    evidenceShown: evidence, height: document.documentElement.scrollHeight});
   document.body.appendChild(out);
 });
 </script>"""
@@ -74,8 +81,10 @@ def probe_page(report: Path, *, browser: str | None = None, width: int = 1200, h
 
     Returns a dict with ``images`` (alt, complete, naturalWidth, naturalHeight and the box it is drawn in:
     top, left, width, height, for every ``<img>``),
-    ``verdict`` (its text, computed display/visibility/opacity and box, or None when absent) and
-    ``height`` (the page's full height in CSS pixels). The page is loaded from a temporary copy
+    ``verdict`` (its text, computed display/visibility/opacity and box, or None when absent), ``cells``
+    (the before/after table's cells and their computed colour), ``headings`` (each ``<h2>``'s text and
+    top, in page order), ``evidenceShown`` (how many findings' evidence lists a reader sees: 0 while
+    they are folded) and ``height`` (the page's full height in CSS pixels). The page is loaded from a temporary copy
     with a measuring script appended; the report itself is not changed.
 
     Raises:
