@@ -28,8 +28,9 @@ FLAGS = (
 PROBE = """<script>
 window.addEventListener("load", function () {
   var images = Array.prototype.map.call(document.images, function (img) {
+    var box = img.getBoundingClientRect();
     return {alt: img.alt, complete: img.complete, naturalWidth: img.naturalWidth, naturalHeight: img.naturalHeight,
-            src: img.src.slice(0, 40)};
+            src: img.src.slice(0, 40), top: box.top, left: box.left, width: box.width, height: box.height};
   });
   var verdict = document.getElementById("verdict"), seen = null;
   if (verdict) {
@@ -42,10 +43,17 @@ window.addEventListener("load", function () {
     return {row: td.parentElement.cells[0].innerText, column: td.cellIndex, text: td.innerText,
             color: style.color, fontWeight: style.fontWeight};
   });
+  var headings = Array.prototype.map.call(document.querySelectorAll("h2"), function (h) {
+    return {text: h.innerText, top: h.getBoundingClientRect().top};
+  });
+  // a closed <details> keeps its content laid out but unrendered (content-visibility), so ask for visibility
+  var evidence = Array.prototype.filter.call(document.querySelectorAll("ul.evidence"), function (ul) {
+    return ul.checkVisibility ? ul.checkVisibility() : ul.getBoundingClientRect().height > 0;
+  }).length;
   var out = document.createElement("pre");
   out.id = "autofix-probe";
-  out.textContent = JSON.stringify({images: images, verdict: seen, cells: cells,
-                                    height: document.documentElement.scrollHeight});
+  out.textContent = JSON.stringify({images: images, verdict: seen, cells: cells, headings: headings,
+                                    evidenceShown: evidence, height: document.documentElement.scrollHeight});
   document.body.appendChild(out);
 });
 </script>"""
@@ -71,9 +79,12 @@ def probe_page(report: Path, *, browser: str | None = None, width: int = 1200, h
                timeout: float = 60) -> dict:
     """Load ``report`` in headless Chromium and return what a person would see.
 
-    Returns a dict with ``images`` (alt, complete, naturalWidth, naturalHeight for every ``<img>``),
-    ``verdict`` (its text, computed display/visibility/opacity and box, or None when absent) and
-    ``height`` (the page's full height in CSS pixels). The page is loaded from a temporary copy
+    Returns a dict with ``images`` (alt, complete, naturalWidth, naturalHeight and the box it is drawn in:
+    top, left, width, height, for every ``<img>``),
+    ``verdict`` (its text, computed display/visibility/opacity and box, or None when absent), ``cells``
+    (the before/after table's cells and their computed colour), ``headings`` (each ``<h2>``'s text and
+    top, in page order), ``evidenceShown`` (how many findings' evidence lists a reader sees: 0 while
+    they are folded) and ``height`` (the page's full height in CSS pixels). The page is loaded from a temporary copy
     with a measuring script appended; the report itself is not changed.
 
     Raises:

@@ -23,6 +23,7 @@ from matplotlib.ticker import MaxNLocator
 
 from autofix_lstm.format import as_number
 from autofix_lstm.scoring.metrics import class_probabilities
+from autofix_lstm.scoring.objective import TIER_CANNOT_TRAIN
 from autofix_lstm.tuning.records import TrialStatus
 
 if TYPE_CHECKING:
@@ -39,8 +40,11 @@ BEST_COLOUR = "#2ca02c"
 ACTUAL_COLOUR = "#222222"
 # The objective's tiers (autofix_lstm.scoring.objective): the integer part of a score.
 TIER_LABELS = ("fix", "live, no better than a constant", "collapsed", "NaN")
-# Failed trials have no objective; they are drawn just above the NaN tier.
+# Failed trials have no objective; they are drawn just above the NaN tier (so is a spec Keras could not train).
 FAILED_Y = 3.25
+BASELINE_UNTRAINABLE = "your spec as written (could not be trained)"
+# The two trial figures share a size: the report shows them side by side, each in half the page's width.
+TRIALS_FIGSIZE = (6.4, 4.2)
 
 
 class ReportFigure(Figure):
@@ -50,7 +54,8 @@ class ReportFigure(Figure):
         return figure_png(self)
 
 
-def _figure(width: float, height: float, *, ncols: int = 1, nrows: int = 1, **kwargs):
+def new_figure(width: float, height: float, *, ncols: int = 1, nrows: int = 1, **kwargs):
+    """A ``ReportFigure`` on its own Agg canvas (never pyplot's) and its grid of axes (``axes[row, column]``)."""
     fig = ReportFigure(figsize=(width, height), layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(nrows, ncols, squeeze=False, **kwargs)
@@ -71,10 +76,21 @@ def figure_data_uri(fig: Figure, dpi: int = 110) -> str:
     return "data:image/png;base64," + base64.b64encode(figure_png(fig, dpi)).decode("ascii")
 
 
-def _note(ax, text: str) -> None:
+def note(ax, text: str) -> None:
+    """Write ``text`` in the middle of an empty panel, without ticks: what it shows instead of data."""
     ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True, transform=ax.transAxes, color="#555555")
     ax.set_xticks([])
     ax.set_yticks([])
+
+
+def tier_bands(ax, x: float, *, failed: bool = False) -> None:
+    """Shade the objective's first three tiers on ``ax`` and name each at ``x`` (data units), just right of
+    the plot; with ``failed``, also name the row where trials without an objective are drawn (``FAILED_Y``)."""
+    for level, label in enumerate(TIER_LABELS[:3]):
+        ax.axhspan(level, level + 1, color=("#e8f5e9", "#fff8e1", "#fdecea")[level], zorder=0)
+        ax.text(x, level + 0.5, f" {label}", va="center", ha="left", fontsize=8, color="#555555", clip_on=False)
+    if failed:
+        ax.text(x, FAILED_Y, " failed", va="center", ha="left", fontsize=8, color="#555555", clip_on=False)
 
 
 # ---------------------------------------------------------------- trials
@@ -94,16 +110,13 @@ def trials_figure(trials, summary: Summary | None = None) -> Figure:
         (``min_std_ratio``) as a vertical line and the objective's tiers shaded.
     """
     floor = (None if summary is None else as_number(summary.min_std_ratio)) or 0.1
-    fig, axes = _figure(7.5, 4.2)
+    fig, axes = new_figure(*TRIALS_FIGSIZE)
     ax = axes[0, 0]
     rows = [] if trials is None else trials.to_dict("records")
     ratios = [r for r in (as_number(row.get("std_ratio")) for row in rows) if r is not None]
     baseline_ratio = None if summary is None or summary.baseline is None else as_number(summary.baseline.std_ratio)
     top = max([1.0, floor * 2, *ratios, *([baseline_ratio] if baseline_ratio is not None else [])]) * 1.3
 
-    for level, label in enumerate(TIER_LABELS[:3]):
-        ax.axhspan(level, level + 1, color=("#e8f5e9", "#fff8e1", "#fdecea")[level], zorder=0)
-        ax.text(top, level + 0.5, f" {label}", va="center", ha="left", fontsize=8, color="#555555", clip_on=False)
     ax.axvline(floor, color="#d62728", linestyle="--", linewidth=1.2, label=f"collapse floor (min_std_ratio {floor:g})")
 
     for status, (colour, marker, label) in STATUS_STYLE.items():
@@ -117,9 +130,11 @@ def trials_figure(trials, summary: Summary | None = None) -> Figure:
                    label=f"{label}: {len(points)}", zorder=3)
 
     baseline_objective = None if summary is None else as_number(summary.baseline_objective)
+    untrainable = baseline_objective is not None and baseline_objective >= TIER_CANNOT_TRAIN
     if baseline_objective is not None:
-        ax.scatter([baseline_ratio or 0.0], [baseline_objective], marker="D", s=60, facecolors="none",
-                   edgecolors=BASELINE_COLOUR, linewidths=1.8, label="your spec as written", zorder=4)
+        ax.scatter([baseline_ratio or 0.0], [FAILED_Y if untrainable else baseline_objective], marker="D", s=60,
+                   facecolors="none", edgecolors=BASELINE_COLOUR, linewidths=1.8, zorder=4,
+                   label=BASELINE_UNTRAINABLE if untrainable else "your spec as written")
 
     best_id = None if summary is None else summary.best_trial
     best_point = None
@@ -127,7 +142,7 @@ def trials_figure(trials, summary: Summary | None = None) -> Figure:
         match = [row for row in rows if str(row.get("trial_id")) == str(best_id)]
         if match:
             best_point = (as_number(match[0].get("std_ratio")) or 0.0, as_number(match[0].get("objective")))
-    elif str(best_id) == "baseline" and baseline_objective is not None:
+    elif str(best_id) == "baseline" and baseline_objective is not None and not untrainable:
         best_point = (baseline_ratio or 0.0, baseline_objective)
     if best_point is None and rows:  # no summary: the lowest objective is the best
         scored = [row for row in rows if as_number(row.get("objective")) is not None]
@@ -139,14 +154,14 @@ def trials_figure(trials, summary: Summary | None = None) -> Figure:
         ax.scatter([best_point[0]], [best_point[1]], marker="*", s=320, c=BEST_COLOUR, edgecolors="black",
                    linewidths=0.8, label=f"best (trial {best_id})", zorder=5)
 
-    if any(row.get("status") == TrialStatus.FAILED.value for row in rows):
-        ax.text(top, FAILED_Y, " failed", va="center", ha="left", fontsize=8, color="#555555", clip_on=False)
+    failed = untrainable or any(row.get("status") == TrialStatus.FAILED.value for row in rows)
+    tier_bands(ax, top, failed=failed)
     if not rows and baseline_objective is None:
         ax.text(0.5, 0.5, "no trials recorded", ha="center", va="center", transform=ax.transAxes, color="#555555")
     linthresh = max(floor / 10, 1e-4)
     ax.set_xscale("symlog", linthresh=linthresh, linscale=0.5)
     ax.set_xlim(-linthresh / 2, top)  # a little room left of 0, where the collapsed trials sit
-    ax.set_ylim(-0.05, FAILED_Y + 0.35 if any(r.get("status") == TrialStatus.FAILED.value for r in rows) else 3.1)
+    ax.set_ylim(-0.05, FAILED_Y + 0.35 if failed else 3.1)
     ax.set_xlabel("std_ratio (prediction spread / target spread; validation)")
     ax.set_ylabel("objective (lower is better)")
     ax.set_title("Every trial of the search")
@@ -189,8 +204,8 @@ def predictions_figure(baseline: dict, best: dict | None = None, *, best_label: 
     if task == "regression":
         return _regression_predictions(targets, runs)
     if targets is None:
-        fig, axes = _figure(7.5, 2.2)
-        _note(axes[0, 0], "No validation labels were saved with the baseline (baseline.json has no val_targets).")
+        fig, axes = new_figure(7.5, 2.2)
+        note(axes[0, 0], "No validation labels were saved with the baseline (baseline.json has no val_targets).")
         return fig
     classes = list(baseline.get("classes") or [])
     n_classes = len(classes) or int(np.nanmax(targets)) + 1
@@ -198,7 +213,7 @@ def predictions_figure(baseline: dict, best: dict | None = None, *, best_label: 
 
 
 def _regression_predictions(targets: np.ndarray | None, runs) -> Figure:
-    fig, axes = _figure(9, 3.8)
+    fig, axes = new_figure(9, 3.8)
     ax = axes[0, 0]
     notes = []
     if targets is not None:
@@ -289,7 +304,7 @@ def _confusion(truth: np.ndarray, predicted: np.ndarray, n_classes: int) -> np.n
 def _classification_predictions(targets: np.ndarray, runs, n_classes: int, classes: list) -> Figure:
     binary = n_classes == 2
     ncols = len(runs) + (1 if binary else 0)
-    fig, axes = _figure(3.4 * ncols + (2.2 if binary else 0), 3.6, ncols=ncols,
+    fig, axes = new_figure(3.4 * ncols + (2.2 if binary else 0), 3.6, ncols=ncols,
                         width_ratios=[2.2, *[1] * len(runs)] if binary else None)
     names = [str(c) for c in classes] if classes else [str(i) for i in range(n_classes)]
     column = 0
@@ -320,7 +335,7 @@ def _classification_predictions(targets: np.ndarray, runs, n_classes: int, class
         ax = axes[0, column]
         column += 1
         if proba is None:
-            _note(ax, f"{label}:\nno finite predictions")
+            note(ax, f"{label}:\nno finite predictions")
             continue
         matrix = _confusion(targets, np.argmax(proba, axis=1), n_classes)
         ax.imshow(matrix, cmap="Blues")
@@ -348,11 +363,11 @@ def learning_curves_figure(baseline_history: dict | None, best_history: dict | N
     runs = [(baseline_label, baseline_history)]
     if best_history is not None:
         runs.append((best_label, best_history))
-    fig, axes = _figure(4.6 * len(runs), 3.4, ncols=len(runs))
+    fig, axes = new_figure(4.6 * len(runs), 3.4, ncols=len(runs))
     for ax, (label, history) in zip(axes[0], runs):
         series = {k: v for k, v in (history or {}).items() if k in ("loss", "val_loss") and v}
         if not series:
-            _note(ax, f"{label}:\nno training history saved")
+            note(ax, f"{label}:\nno training history saved")
             continue
         values = []
         for name, raw in series.items():
@@ -384,10 +399,10 @@ def gradient_norm_figure(norms: dict[str, float | None], *, ratios: dict[str, fl
         ratios: layer name -> norm relative to the head's, written on the bars when given.
     """
     names = list(norms)
-    fig, axes = _figure(max(4.5, 1.1 * len(names) + 2), 3.2)
+    fig, axes = new_figure(max(4.5, 1.1 * len(names) + 2), 3.2)
     ax = axes[0, 0]
     if not names:
-        _note(ax, "no gradient norms were measured")
+        note(ax, "no gradient norms were measured")
         return fig
     values = [as_number(norms[name]) for name in names]
     finite = [v for v in values if v is not None and v > 0]
@@ -429,10 +444,10 @@ def change_contribution_figure(summary: Summary) -> Figure:
     """
     rows = [(c, True) for c in summary.necessary_changes or []]
     rows += [(c, False) for c in summary.incidental_changes or []]
-    fig, axes = _figure(8.5, max(2.2, 0.55 * len(rows) + 1.3))
+    fig, axes = new_figure(8.5, max(2.2, 0.55 * len(rows) + 1.3))
     ax = axes[0, 0]
     if not rows:
-        _note(ax, "no changes were ablated")
+        note(ax, "no changes were ablated")
         return fig
     tolerance = (None if summary.minimal_fix is None else as_number(summary.minimal_fix.tolerance)) or 0.0
     labels, values, colours, texts = [], [], [], []
@@ -476,6 +491,9 @@ __all__ = [
     "figure_png",
     "gradient_norm_figure",
     "learning_curves_figure",
+    "new_figure",
+    "note",
     "predictions_figure",
+    "tier_bands",
     "trials_figure",
 ]

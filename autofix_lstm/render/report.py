@@ -1,12 +1,17 @@
 """``<output>/report.html``: one self-contained page about a search, for people.
 
 ``write_report(output_dir)`` reads what a search left in its output folder (summary.json,
-trials.csv, baseline.json, the best trial's record, best_spec.yaml, diagnosis.json) and writes a
-single HTML file: every image is a base64 ``data:`` URI and the styles are inline, so the page
+trials.csv, baseline.json, the best trial's record, best_spec.yaml, minimal_spec.yaml,
+diagnosis.json) and writes a single HTML file: every image is a base64 ``data:`` URI and the styles are inline, so the page
 opens offline, from an e-mail attachment or a CI artifact, and loads nothing from the network.
 
 A file that is missing or unreadable never stops the report: its section says what is missing and
 how to get it, and the top of the page lists every gap.
+
+The page leads with what to change (``render.lead``: the minimal fix in plain words and
+minimal_spec.yaml), then the evidence: the before/after table, predictions, every trial (the
+optimisation history, ``render.history_plot``, beside the std_ratio scatter), the diagnosis (each
+finding's evidence folded under ``<details>``), learning curves and the full list of changes.
 
 This module gathers what the page shows as plain values (text, numbers written through
 ``autofix_lstm.format``, figures as data URIs); the page itself is the Jinja2 template
@@ -28,7 +33,8 @@ import pandas as pd
 
 from autofix_lstm.errors import CorruptRunError
 from autofix_lstm.format import cell, evidence_lines, number
-from autofix_lstm.render import plots
+from autofix_lstm.render import history_plot, plots
+from autofix_lstm.render.lead import what_to_change
 from autofix_lstm.render.verdict import banner_kind, before_after_table, search_notes, stats_line
 from autofix_lstm.run_dir import RunDir, read_json, write_text
 from autofix_lstm.scoring.metrics import Metrics
@@ -77,6 +83,7 @@ class Outputs:
     baseline: dict | None = None  # baseline.json, as TrialRecord.to_dict() writes it
     best: dict | None = None  # the best trial's record; None when the baseline is the best or it is missing
     best_spec: str | None = None
+    minimal_spec: str | None = None  # minimal_spec.yaml; None when missing or the minimal fix did not run
     diagnosis: dict | None = None
     gaps: list[str] = field(default_factory=list)  # one sentence per missing or unreadable file
 
@@ -125,6 +132,10 @@ def load_outputs(output_dir: str | Path) -> Outputs:
         out.best = _read(path, gaps, f"the record of the best trial, {out.best_id}, under {path.parent}", _read_record)
     out.best_spec = _read(run.best_spec, gaps, "the search has not finished here",
                           lambda path: path.read_text(encoding="utf-8"))
+    minimal = None if out.summary is None else out.summary.minimal_fix
+    if minimal is not None and minimal.ran:  # otherwise the search rightly wrote none
+        out.minimal_spec = _read(run.minimal_spec, gaps, "the minimal fix ran, but its spec was not written here",
+                                 lambda path: path.read_text(encoding="utf-8"))
     out.diagnosis = _read(run.diagnosis, gaps, "run `autofix-lstm diagnose` on the spec to add it", read_json)
     return out
 
@@ -177,8 +188,10 @@ def _trials(out: Outputs) -> _Part:
     if out.trials is None:
         return _Part(note=f"No trials to show: {out.run.trials_csv.name} is missing.")
     fig = plots.trials_figure(out.trials, out.summary)
+    history = history_plot.history_figure(out.trials, out.summary)
     rows = [[cell(value) for value in row.values()] for row in out.trials.to_dict("records")]
-    return _Part({"image": _image(fig, "Every trial: objective against std_ratio"),
+    return _Part({"history": _image(history, history_plot.ALT_TEXT),
+                  "image": _image(fig, "Every trial: objective against std_ratio"),
                   "columns": [str(column) for column in out.trials.columns], "rows": rows})
 
 
@@ -261,6 +274,15 @@ def _minimal(summary: Summary | None, run: RunDir) -> dict | None:
             "trainings": minimal.trainings, "seconds": number(minimal.seconds)}
 
 
+def _lead(out: Outputs) -> _Part:
+    run = out.run
+    lead = what_to_change(out.summary, minimal_spec=out.minimal_spec, baseline=out.baseline,
+                          minimal_spec_name=run.minimal_spec.name, best_spec_name=run.best_spec.name)
+    if lead is None:
+        return _Part(note=f"Nothing to say yet: {run.summary.name} is missing, so the search's fix is not known.")
+    return _Part(lead)
+
+
 def _fix(out: Outputs) -> _Part:
     run = out.run
     return _Part({
@@ -270,10 +292,13 @@ def _fix(out: Outputs) -> _Part:
         "spec": out.best_spec,
         "spec_name": run.best_spec.name,
         "spec_note": f"{run.best_spec.name} is missing.",
+        "spec_folded": out.minimal_spec is not None,  # the minimal spec leads the page; the best one is the detail
     })
 
 
-_PARTS = {"predictions": _predictions, "trials": _trials, "diagnosis": _diagnosis, "curves": _curves, "fix": _fix}
+# in page order: what to change first, then the evidence
+_PARTS = {"lead": _lead, "predictions": _predictions, "trials": _trials, "diagnosis": _diagnosis, "curves": _curves,
+          "fix": _fix}
 
 
 def _part(build: Callable[[Outputs], _Part], out: Outputs) -> _Part:

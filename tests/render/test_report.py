@@ -76,8 +76,8 @@ def test_report_is_self_contained(fake_folder):
     path = write_report(fake_folder)
     text = path.read_text(encoding="utf-8")
     page = _parse(text)
-    # predictions, trials, gradient norms, learning curves
-    assert len(page.images) == 4
+    # predictions, the optimisation history and the trials scatter, gradient norms, learning curves
+    assert len(page.images) == 5
     for image in page.images:
         assert image["src"].startswith("data:image/png;base64,")
         assert base64.b64decode(image["src"].split(",", 1)[1])[:8] == PNG_MAGIC
@@ -188,7 +188,7 @@ needs_browser = pytest.mark.skipif(
 def test_report_renders_in_chromium(tmp_path, task):
     report = write_report(write_fake_outputs(tmp_path / "out", task=task))
     seen = screenshot_report.probe_page(report, browser=BROWSER)
-    assert len(seen["images"]) == 4
+    assert len(seen["images"]) == 5
     for image in seen["images"]:
         assert image["complete"] and image["naturalWidth"] > 0 and image["naturalHeight"] > 0, image
     verdict = seen["verdict"]
