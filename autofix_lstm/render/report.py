@@ -33,7 +33,7 @@ import pandas as pd
 
 from autofix_lstm.errors import CorruptRunError
 from autofix_lstm.format import cell, evidence_lines, number
-from autofix_lstm.render import history_plot, plots
+from autofix_lstm.render import history_plot, plots, prediction_plots
 from autofix_lstm.render.lead import what_to_change
 from autofix_lstm.render.verdict import banner_kind, before_after_table, search_notes, stats_line
 from autofix_lstm.run_dir import RunDir, read_json, write_text
@@ -179,7 +179,7 @@ def _predictions(out: Outputs) -> _Part:
         note = f"The best trial's record (trial {out.best_id}) is missing; only the spec as written is shown."
     elif out.best_id == BASELINE_ID:
         text = "The spec as written was the best configuration; it is shown alone."
-    fig = plots.predictions_figure(out.baseline, out.best, best_label=_best_label(out))
+    fig = prediction_plots.predictions_figure(out.baseline, out.best, best_label=_best_label(out))
     return _Part({"note": note, "text": text,
                   "image": _image(fig, "Validation predictions against the actual values")})
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from fake_outputs import fake_result, write_fake_outputs
 
-from autofix_lstm.render import plots
+from autofix_lstm.render import plots, prediction_plots
 from autofix_lstm.render.report import gradient_norms, load_outputs
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -25,7 +25,7 @@ def _pyplot_figures() -> list:
 def _all_figures(outputs):
     label = "best found (trial 3)"
     yield plots.trials_figure(outputs.trials, outputs.summary)
-    yield plots.predictions_figure(outputs.baseline, outputs.best, best_label=label)
+    yield prediction_plots.predictions_figure(outputs.baseline, outputs.best, best_label=label)
     yield plots.learning_curves_figure(outputs.baseline["history"], outputs.best["history"], best_label=label)
     norms, ratios = gradient_norms(outputs.diagnosis)
     yield plots.gradient_norm_figure(norms, ratios=ratios)
@@ -69,21 +69,21 @@ def test_trials_figure_with_no_trials():
 
 def test_regression_predictions_show_actual_baseline_and_best(tmp_path):
     outputs = load_outputs(write_fake_outputs(tmp_path))
-    ax = plots.predictions_figure(outputs.baseline, outputs.best, best_label="best").axes[0]
+    ax = prediction_plots.predictions_figure(outputs.baseline, outputs.best, best_label="best").axes[0]
     assert [line.get_label() for line in ax.get_lines()] == ["actual", "your spec as written", "best"]
 
 
 def test_regression_predictions_skip_nan_runs(tmp_path):
     outputs = load_outputs(write_fake_outputs(tmp_path))
     outputs.best["val_predictions"] = [None] * len(outputs.best["val_predictions"])
-    ax = plots.predictions_figure(outputs.baseline, outputs.best, best_label="best").axes[0]
+    ax = prediction_plots.predictions_figure(outputs.baseline, outputs.best, best_label="best").axes[0]
     assert "best" not in [line.get_label() for line in ax.get_lines()]
     assert any("NaN" in text.get_text() for text in ax.texts)
 
 
 def test_binary_predictions_have_probability_and_two_confusion_matrices(tmp_path):
     outputs = load_outputs(write_fake_outputs(tmp_path, task="binary"))
-    fig = plots.predictions_figure(outputs.baseline, outputs.best)
+    fig = prediction_plots.predictions_figure(outputs.baseline, outputs.best)
     titles = [ax.get_title() for ax in fig.axes]
     assert titles[0].startswith("Predicted probability")
     assert titles[1:] == ["Confusion matrix: your spec as written", "Confusion matrix: best found"]
@@ -94,7 +94,7 @@ def test_binary_predictions_have_probability_and_two_confusion_matrices(tmp_path
 
 def test_multiclass_predictions_are_confusion_matrices(tmp_path):
     outputs = load_outputs(write_fake_outputs(tmp_path, task="multiclass"))
-    fig = plots.predictions_figure(outputs.baseline, outputs.best)
+    fig = prediction_plots.predictions_figure(outputs.baseline, outputs.best)
     assert len(fig.axes) == 2
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["low", "mid", "high"]
 
@@ -123,3 +123,20 @@ def test_search_result_html(tmp_path):
     assert "<table" in text and "your spec as written" in text
     assert 'src="data:image/png;base64,' in text
     assert "preprocessing.target: none -&gt; standard" in text
+
+
+def test_a_multi_step_forecast_is_drawn_as_a_fan_over_the_actual_series():
+    steps, samples = 4, 60
+    series = np.sin(np.arange(samples + steps) / 5.0) * 100 + 500
+    targets = np.stack([series[i + 1 : i + 1 + steps] for i in range(samples)])
+    baseline = {"val_targets": targets.tolist(), "val_predictions": np.full((samples, 1), 0.5).tolist(),
+                "metrics": {"task": "regression"}}
+    best = {"val_predictions": (targets + 1.0).tolist()}
+    ax = prediction_plots.predictions_figure(baseline, best).axes[0]
+    assert ax.get_title() == f"{steps}-step forecasts from {prediction_plots.FAN_WINDOWS} validation windows against the actual values"
+    best_lines = [line for line in ax.get_lines() if line.get_color() == plots.BEST_COLOUR]
+    assert len(best_lines) == prediction_plots.FAN_WINDOWS
+    assert all(len(line.get_xdata()) == steps for line in best_lines)
+    first = best_lines[0]
+    np.testing.assert_allclose(first.get_ydata(), targets[0] + 1.0)  # a window's whole forecast, over its steps
+    assert "your spec as written: around 0.5, off the chart" in " ".join(t.get_text() for t in ax.texts)
