@@ -19,6 +19,9 @@ from autofix_lstm.scoring.metrics import Metrics, is_collapsed
 from autofix_lstm.scoring.objective import beats_constant
 
 RECOVERY_FACTOR = 1.25
+# A spread under this share of the collapse floor is nil: an output pinned at a bound (a saturated
+# sigmoid head) whose float noise may well "grow" by a quarter from one epoch to the next.
+NIL_SPREAD = 0.01
 MIN_STEPS = 30  # optimizer steps a trial gets before it may be pruned
 LOSS_STILL_FALLING = 0.02  # a training loss that fell by more than 2% over the last epoch is still moving
 # The per-epoch collapse check looks at this many validation windows at most (evenly spaced): enough
@@ -37,18 +40,19 @@ def loss_still_falling(losses: list[float | None]) -> bool:
 def still_moving(metrics: Metrics, previous: float | None, losses: list[float | None], *, min_std_ratio: float) -> bool:
     """Whether a collapsed output shows a sign of moving off its constant, one epoch against the last.
 
-    The evidence ``CollapsePruning`` spares a trial on: its spread (``std_ratio``) grew by
-    ``RECOVERY_FACTOR`` since the previous look (``previous``); or this is the first look and the
-    spread is not nil (above a hundredth of ``min_std_ratio``); or, for a classifier, its training
-    loss fell by more than ``LOSS_STILL_FALLING`` over the last epoch (``losses``: one per epoch), or
-    it already predicts two or more classes and beats the majority answer's balanced accuracy.
-    NaN predictions never move.
+    The evidence ``CollapsePruning`` spares a trial on: its spread (``std_ratio``) is not nil (above
+    ``NIL_SPREAD`` of ``min_std_ratio``) and either grew by ``RECOVERY_FACTOR`` since the previous
+    look (``previous``) or this is the first look; or, for a classifier, its training loss fell by
+    more than ``LOSS_STILL_FALLING`` over the last epoch (``losses``: one per epoch), or it already
+    predicts two or more classes and beats the majority answer's balanced accuracy. NaN predictions
+    never move.
     """
     if metrics.nan:
         return False
     ratio = metrics.std_ratio
-    spread_growing = ratio is not None and previous is not None and ratio > RECOVERY_FACTOR * previous
-    first_look = previous is None and ratio is not None and ratio > 0.01 * min_std_ratio
+    spread = ratio is not None and ratio > NIL_SPREAD * min_std_ratio
+    spread_growing = spread and previous is not None and ratio > RECOVERY_FACTOR * previous
+    first_look = spread and previous is None
     classifier = not metrics.is_regression
     # A classifier whose probabilities are still bunched (a low std_ratio) but that already ranks
     # the classes better than the majority answer, on two or more predicted classes, is separating.

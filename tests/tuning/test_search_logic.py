@@ -245,6 +245,7 @@ def test_still_moving_is_the_pruning_evidence_one_epoch_against_the_last():
     assert not still_moving(regression(0.0005), None, [1.0], min_std_ratio=0.1)  # first look, flat
     assert still_moving(regression(0.07), 0.05, [1.0, 0.9], min_std_ratio=0.1)  # grew 1.4x
     assert not still_moving(regression(0.06), 0.05, [1.0, 0.5], min_std_ratio=0.1)  # 1.2x; a falling loss is no evidence
+    assert not still_moving(regression(0.0008), 0.0005, [1.0, 0.9], min_std_ratio=0.1)  # a nil spread's noise
     assert not still_moving(Metrics(task="regression", nan=True), 0.05, [1.0, 0.5], min_std_ratio=0.1)
     one_class = Metrics(task="binary", std_ratio=0.01, distinct_predictions=1, collapsed=True)
     assert still_moving(one_class, 0.01, [1.0, 0.9], min_std_ratio=0.1)  # a classifier's loss still falling
