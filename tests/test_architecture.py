@@ -159,7 +159,8 @@ def test_the_metrics_check_finds_a_string_key_read():
 # Where a spec is still rebuilt from a dict the package made itself (not user input), and why.
 # Each is its owner's to replace; none may be added.
 SPEC_REBUILT_INSIDE = {
-    f"{NAME}.diagnosis.monitor": "CollapseMonitor is given a live model in the user's own fit: its head becomes a spec",
+    f"{NAME}.diagnosis.monitor_model": "CollapseMonitor is given a live model in the user's own fit: when Spec.from_model "
+                                       "refuses it, its head becomes a spec",
     f"{NAME}.tuning.summary": "a trial record's spec dict, and best_spec re-anchored in another folder",
 }
 

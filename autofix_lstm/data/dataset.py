@@ -32,6 +32,11 @@ MIN_VAL_SAMPLES = 2
 _DIGEST_CHUNK = 4096  # samples hashed at a time
 
 
+def array_feature_names(count: int) -> list[str]:
+    """The names of the features of windowed arrays, which carry none: ``f0``, ``f1``, ..."""
+    return [f"f{i}" for i in range(count)]
+
+
 def window_view(rows: np.ndarray, starts: np.ndarray, window: int) -> np.ndarray:
     """The windows ``rows[s : s + window]`` for each ``s`` in ``starts``, shape (samples, window, features).
 
@@ -327,7 +332,7 @@ def _from_arrays(spec: Spec, x: np.ndarray, y: np.ndarray, source: str) -> Datas
     _check_target_varies(y, source)
     return Dataset(
         x_train=x[:split].astype(np.float32), y_train=y[:split], x_val=x[split:].astype(np.float32),
-        y_val=y[split:], task=task, feature_names=[f"f{i}" for i in range(x.shape[2])],
+        y_val=y[split:], task=task, feature_names=array_feature_names(x.shape[2]),
         target_name="y", classes=classes,
     )
 
@@ -453,5 +458,5 @@ def dataset_from_arrays(x_train, y_train, x_val, y_val, *, task: str | None = No
     _check_target_varies(encoded[: len(y_train)], "the training arrays (x, y)")
     return Dataset(
         x_train=x_train, y_train=encoded[: len(y_train)], x_val=x_val, y_val=encoded[len(y_train) :], task=task,
-        feature_names=[f"f{i}" for i in range(x_train.shape[2])], target_name="y", classes=classes,
+        feature_names=array_feature_names(x_train.shape[2]), target_name="y", classes=classes,
     )

@@ -1,17 +1,21 @@
 """``CollapseMonitor``: a Keras callback that watches the user's own ``model.fit`` for a collapsed output.
 
-After each epoch it predicts a bounded, evenly spaced sample of the validation windows and measures
-the output's spread the way every other part of autofix-lstm does (``modeling.evaluate.measure``:
-``std_ratio`` in the model's units; a classifier predicting a single class). Once the output has been
-collapsed for ``patience`` epochs in a row it warns, once, with a ``CollapseWarning`` (and a rich
-panel in a notebook) that lists the likely causes found without any extra training: the diagnosis'
-own detectors (``diagnosis.registry``) on the validation arrays and the live model (unscaled inputs or
-target, the head's activation against the targets, the loss against the head, class imbalance), and
-the learning rate read from the update/weight ratio of the kernels over the first steps of each epoch.
+After each epoch it predicts a bounded sample of the validation windows (``monitor_data``: arrays, a
+``tf.data.Dataset``, a ``keras.utils.PyDataset``, or the fit's own validation data) and measures the
+output's spread the way every other part of autofix-lstm does (``modeling.evaluate.measure``:
+``std_ratio`` in the model's units; a classifier predicting a single class). A collapsed epoch counts
+only when the output is not moving off its constant either, by the evidence the search's pruning
+spares a trial on (``modeling.callbacks.still_moving``: a spread that grew by a quarter since the last
+epoch, a classifier's loss still falling), so a slow starter is not cried wolf on. Once ``patience``
+such epochs come in a row it warns, once, with a ``CollapseWarning`` (and a rich panel in a notebook)
+that lists the likely causes found without any extra training: the diagnosis' own detectors
+(``diagnosis.registry``) on the validation sample and the live model, read as ``diagnose`` reads them
+(``monitor_model``), their findings settled and given their remedy strategies as ``diagnose`` does
+(``runner.settle_findings``); and the learning rate read from the update/weight ratio of the kernels
+over the first steps of each epoch.
 
 The monitor only sees the validation data, so the data checks read it in place of the training data.
-Its model description (head, loss, optimizer) is read from the compiled model; nothing is retrained
-and the user's weights are never changed.
+Nothing is retrained and the user's weights are never changed.
 """
 
 from __future__ import annotations
@@ -22,32 +26,42 @@ import warnings
 import keras
 import numpy as np
 
-from autofix_lstm.data.dataset import Dataset, infer_task
 from autofix_lstm.data.transforms import InputTransform, TargetTransform
-from autofix_lstm.diagnosis.agreement import reconcile
 from autofix_lstm.diagnosis.context import Context
 from autofix_lstm.diagnosis.findings import Finding, Severity
-from autofix_lstm.diagnosis.head_checks import BINARY_LOSSES, canonical_loss
+from autofix_lstm.diagnosis.layer_measures import output_stats
+from autofix_lstm.diagnosis.monitor_data import MIN_WINDOWS, fit_validation_windows, sample_windows
+from autofix_lstm.diagnosis.monitor_model import (
+    ModelReading,
+    initial_copy,
+    monitor_dataset,
+    output_units,
+    read_model,
+    start_measures,
+)
 from autofix_lstm.diagnosis.probes import Probe
 from autofix_lstm.diagnosis.registry import get
+from autofix_lstm.diagnosis.runner import settle_findings
 from autofix_lstm.errors import SpecError
-from autofix_lstm.modeling.build import OPTIMIZERS
+from autofix_lstm.modeling.callbacks import still_moving
 from autofix_lstm.modeling.evaluate import measure
+from autofix_lstm.modeling.reading import stacked_layers
 from autofix_lstm.modeling.train import Prepared
+from autofix_lstm.remedies.strategies import resolve_strategies
 from autofix_lstm.scoring.metrics import COLLAPSE_STD_RATIO, Metrics, is_collapsed
-from autofix_lstm.spec import MOMENTUM_OPTIMIZERS, Spec, load_spec
 
 # Validation windows predicted after each epoch: enough for a stable spread, cheap next to an epoch.
 MAX_SAMPLES = 512
 # Optimizer steps at the start of each epoch whose update/weight ratio is measured (two weight reads each).
 SAMPLED_STEPS = 3
-# The detectors that need no brief training: they read the arrays, the head, the loss and the measured
+# The detectors that need no brief training: they read the arrays, the model, the loss and the measured
 # update ratios. Findings ids, in the diagnosis' own registry.
 CHEAP_CHECKS = (
     "unscaled_inputs",
     "unscaled_target",
     "output_activation_range",
     "loss_activation_mismatch",
+    "loss_target_mismatch",
     "class_imbalance",
     "learning_rate_too_high",
     "learning_rate_too_low",
@@ -62,65 +76,95 @@ class CollapseWarning(UserWarning):
 
 
 class CollapseMonitor(keras.callbacks.Callback):
-    """Warn when the validation output stays collapsed for ``patience`` epochs, and say why.
+    """Warn when the validation output stays collapsed, and not moving, for ``patience`` epochs; say why.
 
     Args:
-        validation_data: ``(x_val, y_val)``: windows ``(samples, timesteps, features)`` and targets
-            (regression values, class labels, or one-hot rows).
-        patience: consecutive collapsed epochs before warning.
+        validation_data: the windows ``(samples, timesteps, features)`` and targets (regression values,
+            class labels, or one-hot rows) to measure, at most ``max_samples`` of them: ``(x_val, y_val)``
+            (evenly spaced windows), a ``keras.utils.PyDataset`` of ``(x, y)`` batches (evenly spaced
+            batches), or a ``tf.data.Dataset`` of them (its first batches). Left out: the validation data
+            the fit was given (``validation_data=`` or ``validation_split=``; its first batches), read at
+            the first epoch's end; a fit without any, or one that validates only every few epochs
+            (``validation_freq``), raises a ``SpecError`` there, saying what to pass.
+        patience: consecutive collapsed epochs, not moving, before warning.
         stop_training: also stop the fit when it warns.
         min_std_ratio: the collapse floor (``std_ratio`` below it counts as collapsed).
-        max_samples: validation windows predicted after each epoch (evenly spaced over the data).
+        max_samples: validation windows predicted after each epoch.
+
+    Raises:
+        SpecError: validation data of another kind, windows that are not (samples, timesteps, features)
+            or fewer than four, a patience below 1.
 
     Attributes:
         std_ratios: the measured ``std_ratio`` after each epoch (None for NaN predictions).
         update_ratios: layer -> update/weight ratio ``||dW|| / ||W||`` of its kernels at each sampled step
-            (the first ``SAMPLED_STEPS`` steps of each epoch).
+            (the first ``SAMPLED_STEPS`` steps of each epoch); layers are named as the diagnosis names them.
         collapsed_epochs: 1-based epochs whose output was collapsed.
+        moving_epochs: of those, the ones whose output was still moving (``still_moving``): not counted.
         warned_at: the epoch at whose end it warned (None while it has not).
-        findings: the likely causes listed in the warning (``diagnosis.Finding``).
+        findings: the likely causes listed in the warning (``diagnosis.Finding``, with their strategies).
         message: the warning's text.
     """
 
-    def __init__(self, validation_data, patience: int = 2, stop_training: bool = False, *,
+    def __init__(self, validation_data=None, patience: int = 2, stop_training: bool = False, *,
                  min_std_ratio: float = COLLAPSE_STD_RATIO, max_samples: int = MAX_SAMPLES):
         super().__init__()
-        try:
-            x_val, y_val = validation_data
-        except (TypeError, ValueError):
-            raise SpecError(
-                f"CollapseMonitor's validation_data must be an (x_val, y_val) tuple, got {type(validation_data).__name__}"
-            ) from None
         if int(patience) < 1:
             raise SpecError(f"CollapseMonitor's patience must be >= 1, got {patience}")
-        x_val, y_val = np.asarray(x_val), np.asarray(y_val)
-        if x_val.ndim != 3 or len(x_val) != len(y_val) or len(x_val) < 2:
-            raise SpecError(
-                f"CollapseMonitor's validation_data must hold windows (samples, timesteps, features) and as many "
-                f"targets, at least 2; got x {x_val.shape} and y {y_val.shape}"
-            )
-        index = np.unique(np.linspace(0, len(x_val) - 1, min(len(x_val), int(max_samples))).astype(int))
-        self.x = x_val[index].astype(np.float32)
-        self.y = y_val[index]
+        if int(max_samples) < MIN_WINDOWS:
+            raise SpecError(f"CollapseMonitor's max_samples must be >= {MIN_WINDOWS}, got {max_samples}")
+        self.max_samples = int(max_samples)
+        self.x, self.y = (None, None) if validation_data is None else sample_windows(validation_data, self.max_samples)
         self.patience = int(patience)
         self.stop_on_collapse = bool(stop_training)
         self.min_std_ratio = float(min_std_ratio)
         self.std_ratios: list[float | None] = []
         self.collapsed_epochs: list[int] = []
+        self.moving_epochs: list[int] = []
         self.warned_at: int | None = None
         self.findings: list[Finding] = []
         self.message: str | None = None
+        self.update_ratios: dict[str, list[float | None]] = {}
+        self._reading: ModelReading | None = None
+        self._kernel_layers: list[tuple[str, keras.layers.Layer]] = []  # (diagnosis name, layer) with kernels
+        self._start: tuple[dict, dict] = ({}, {})  # gate saturation and head output as the fit started
+        self._initial_weights: list | None = None  # the fit's starting weights, until the fit's own data is read
         self._prepared: Prepared | None = None
         self._losses: list[float | None] = []
-        self.update_ratios: dict[str, list[float | None]] = {}
+        self._trained_output: dict = {}  # head output {mean, std} at the last epoch's end
         self._before: dict[str, list[np.ndarray]] | None = None
         self._streak = 0
+
+    # -- the model, as the fit starts ------------------------------------------------------------
+    def on_train_begin(self, logs=None):
+        if self._reading is not None:  # a second fit with the same monitor: the first one's start stands
+            return
+        self._reading = read_model(self.model)
+        names = self._reading.names
+        layers = stacked_layers(self.model) if names else list(self.model.layers)
+        self._kernel_layers = [
+            (name, layer) for name, layer in zip(names or [layer.name for layer in layers], layers)
+            if any(len(w.shape) >= 2 for w in layer.trainable_weights)
+        ]
+        if self.x is not None:
+            self._start = start_measures(self.model, names, self.x)
+        elif names:  # the fit's validation data is read at the first epoch's end: keep where it started
+            self._initial_weights = self.model.get_weights()
+
+    def _fit_data_and_start(self) -> None:
+        """The fit's own validation sample (first epoch's end), and the start measured on a copy at its weights."""
+        self.x, self.y = fit_validation_windows(self.model, self.max_samples)
+        if self._initial_weights is not None:
+            copy = initial_copy(self.model, self._initial_weights)
+            self._initial_weights = None
+            if copy is not None:
+                self._start = start_measures(copy, self._reading.names, self.x)
 
     # -- measuring -------------------------------------------------------------------------------
     def _prepared_data(self) -> Prepared:
         """The validation sample as a one-part ``Prepared`` dataset (built once, at the first epoch's end)."""
         if self._prepared is None:
-            dataset = _dataset(self.model, self.x, self.y)
+            dataset = monitor_dataset(self._reading.spec, output_units(self.model), self.x, self.y)
             none = InputTransform.fit("none", dataset.x_train)
             self._prepared = Prepared(
                 dataset=dataset, inputs=none, target=TargetTransform.fit("none", dataset.y_train, dataset.x_train, None),
@@ -129,19 +173,22 @@ class CollapseMonitor(keras.callbacks.Callback):
         return self._prepared
 
     def _measure(self) -> Metrics:
+        if self.x is None:
+            self._fit_data_and_start()
         prepared = self._prepared_data()
         with np.errstate(all="ignore"):
             # The model's own compiled predict step (traced once, at the first epoch): an eager call runs
             # the recurrence step by step in Python, several times slower.
             raw = np.asarray(self.model.predict_on_batch(self.x), dtype=np.float64)
+            self._trained_output = output_stats([(None, raw)])  # the head's output, as the probe keeps it
         if prepared.dataset.task == "regression":
             raw = raw.reshape(len(raw), -1)[:, 0]
         return measure(prepared, raw, min_std_ratio=self.min_std_ratio)
 
     def _kernels(self) -> dict[str, list[np.ndarray]]:
         return {
-            layer.name: [keras.ops.convert_to_numpy(w) for w in layer.trainable_weights if len(w.shape) >= 2]
-            for layer in self.model.layers if any(len(w.shape) >= 2 for w in layer.trainable_weights)
+            name: [keras.ops.convert_to_numpy(w) for w in layer.trainable_weights if len(w.shape) >= 2]
+            for name, layer in self._kernel_layers
         }
 
     # The kernels are read at the start of steps 0..SAMPLED_STEPS: each read after the first closes the
@@ -175,11 +222,17 @@ class CollapseMonitor(keras.callbacks.Callback):
         loss = (logs or {}).get("loss")
         self._losses.append(float(loss) if loss is not None and math.isfinite(float(loss)) else None)
         metrics = self._measure()
+        previous = self.std_ratios[-1] if self.std_ratios else None
         self.std_ratios.append(metrics.std_ratio)
         if not is_collapsed(metrics, self.min_std_ratio):
             self._streak = 0
             return
         self.collapsed_epochs.append(epoch + 1)
+        # The search's pruning spares a trial on this evidence; a slow starter is not warned about either.
+        if still_moving(metrics, previous, self._losses, min_std_ratio=self.min_std_ratio):
+            self.moving_epochs.append(epoch + 1)
+            self._streak = 0
+            return
         self._streak += 1
         if self._streak >= self.patience:
             self._warn(epoch + 1, metrics)
@@ -195,17 +248,21 @@ class CollapseMonitor(keras.callbacks.Callback):
             self.model.stop_training = True
 
     def causes(self, metrics: Metrics) -> list[Finding]:
-        """The likely causes: the cheap detectors on the validation sample, the model and the update ratios."""
+        """The likely causes: the cheap detectors on the validation sample, the model and the update ratios,
+        settled and given their remedy strategies as ``diagnose`` does (info findings left out)."""
         prepared = self._prepared_data()
-        spec, skipped = _model_spec(self.model)
+        reading = self._reading
         steps = int((self.params or {}).get("steps") or 0)
         epochs = int((self.params or {}).get("epochs") or 0)
+        saturation, output = self._start
         # Epoch losses stand in for step losses: the loss trajectory the learning-rate checks read.
         probe = Probe(epochs=len(self._losses), steps=len(self._losses), batch_size=0,
-                      full_training_steps=steps * epochs, loss=list(self._losses), update_ratios=dict(self.update_ratios))
-        ctx = Context(spec, prepared, probe, metrics)
-        found = [f for f in (get(i)(ctx) for i in CHEAP_CHECKS if i not in skipped) if f is not None]
-        return [f for f in reconcile(found, ctx) if f.severity != Severity.INFO]
+                      full_training_steps=steps * epochs, loss=list(self._losses), update_ratios=dict(self.update_ratios),
+                      saturation_init=dict(saturation), output_init=dict(output), output_trained=dict(self._trained_output))
+        ctx = Context(reading.spec, prepared, probe, metrics)
+        found = [f for f in (get(i)(ctx) for i in CHEAP_CHECKS if i not in reading.skipped) if f is not None]
+        selected = resolve_strategies(reading.spec.search.strategies, reading.spec.base_dir)
+        return [f for f in settle_findings(found, ctx, selected) if f.severity != Severity.INFO]
 
 
 def collapse_message(epoch: int, patience: int, metrics: Metrics, findings: list[Finding], stopped: bool) -> str:
@@ -217,11 +274,12 @@ def collapse_message(epoch: int, patience: int, metrics: Metrics, findings: list
         how = "it predicts a single class for every validation window"
     else:
         how = f"the spread of its predictions is {ratio:.1%} of the targets' (std_ratio {ratio:.3g})"
-    streak = f"{patience} epochs in a row" if patience > 1 else "its first collapsed epoch"
-    lines = [f"The model's output collapsed: after epoch {epoch} ({streak}) {how}."]
+    streak = f"{patience} epochs in a row" if patience > 1 else "an epoch"
+    lines = [f"The model's output collapsed: after epoch {epoch} ({streak} collapsed and not moving off it) {how}."]
     if findings:
         lines.append("Likely causes (checked on the validation data and the model, no extra training):")
-        lines += [f"  - [{f.severity}] {f.id}: {f.message}" for f in findings]
+        lines += [f"  - [{f.severity}] {f.id}: {f.message}"
+                  + (f" Remedies the search tries: {', '.join(f.strategies)}." if f.strategies else "") for f in findings]
     else:
         lines.append("None of the checks that need no training explains it; the search's diagnosis trains briefly, "
                      "instrumented, to find out more.")
@@ -240,95 +298,6 @@ def _show_panel(message: str) -> None:
     console = Console()
     if console.is_jupyter:
         console.print(Panel(message, title="autofix-lstm: collapsed output", border_style="red"))
-
-
-def _head_layer(model: keras.Model):
-    """The last layer that decides the output's activation (a wrapper's inner layer)."""
-    for layer in reversed(model.layers):
-        inner = getattr(layer, "layer", layer)  # TimeDistributed, Bidirectional
-        if getattr(inner, "activation", None) is not None or hasattr(inner, "units"):
-            return inner
-    return None
-
-
-def _activation_name(layer) -> str:
-    activation = getattr(layer, "activation", None) if layer is not None else None
-    if activation is None:
-        return "linear"
-    name = getattr(activation, "__name__", None) or str(keras.activations.serialize(activation))
-    return str(name).lower()
-
-
-def _output_units(model: keras.Model) -> int:
-    shape = model.outputs[0].shape if getattr(model, "outputs", None) else model.output_shape
-    return int(shape[-1] or 1)
-
-
-def _loss_name(model: keras.Model) -> str | None:
-    loss = getattr(model, "loss", None)
-    if loss is None:
-        return None
-    if isinstance(loss, str):
-        return loss
-    name = getattr(loss, "name", None) or getattr(loss, "__name__", None)
-    return None if name is None else canonical_loss(str(name))
-
-
-def _task(model: keras.Model, y: np.ndarray) -> str:
-    """multiclass for K > 1 output units, binary for a binary cross-entropy or two labels, else regression."""
-    if _output_units(model) > 1:
-        return "multiclass"
-    loss = _loss_name(model)
-    if loss is not None and canonical_loss(loss) in BINARY_LOSSES:
-        return "binary"
-    return infer_task(y.reshape(-1)) if y.ndim == 1 or y.shape[-1] == 1 else "regression"
-
-
-def _dataset(model: keras.Model, x: np.ndarray, y: np.ndarray) -> Dataset:
-    """The validation sample as a ``Dataset`` whose training part is itself (the monitor sees nothing else)."""
-    task = _task(model, y)
-    if task == "regression":
-        targets, classes = y.reshape(len(y), -1)[:, 0].astype(np.float64), []
-    else:
-        units = _output_units(model)
-        labels = np.argmax(y, axis=-1) if y.ndim == 2 and y.shape[1] > 1 else y.reshape(-1)
-        labels = np.rint(labels.astype(np.float64)).astype(np.int64)
-        count = max(units if units > 1 else 2, int(labels.max()) + 1)
-        targets, classes = labels, list(range(count))
-    names = [f"feature_{i}" for i in range(x.shape[2])]
-    return Dataset(x_train=x, y_train=targets, x_val=x, y_val=targets, task=task, feature_names=names,
-                   target_name="target", classes=classes)
-
-
-def _model_spec(model: keras.Model) -> tuple[Spec, set[str]]:
-    """The compiled model's head, loss and optimizer as a spec, and the checks it cannot feed.
-
-    Only what the cheap detectors read: the head (one Dense layer with the model's output units and
-    the head's activation), the loss and the optimizer. A loss that cannot be named skips the loss
-    check; an optimizer the spec does not know skips the slow-optimizer check.
-    """
-    skipped: set[str] = set()
-    loss = _loss_name(model)
-    optimizer = getattr(model, "optimizer", None)
-    name = type(optimizer).__name__.lower()
-    if name not in OPTIMIZERS:
-        name = "adam"
-        skipped.add("slow_optimizer")
-    try:
-        rate = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
-    except (AttributeError, TypeError, ValueError):
-        rate = 0.001
-    raw_optimizer = {"name": name, "learning_rate": rate if rate > 0 else 0.001}
-    if name in MOMENTUM_OPTIMIZERS:
-        raw_optimizer["momentum"] = float(getattr(optimizer, "momentum", 0.0) or 0.0)
-    head = {"type": "dense", "units": _output_units(model), "activation": _activation_name(_head_layer(model))}
-    raw = {"data": {}, "model": {"layers": [head], "optimizer": raw_optimizer, "loss": loss or "mse"}}
-    try:
-        return load_spec(raw), skipped | ({"loss_activation_mismatch"} if loss is None else set())
-    except SpecError:
-        # A loss or head activation the spec cannot hold: keep the checks that read only the data.
-        raw["model"].update(loss="mse", layers=[{"type": "dense", "units": head["units"]}])
-        return load_spec(raw), skipped | {"loss_activation_mismatch", "output_activation_range"}
 
 
 __all__ = ["CollapseMonitor", "CollapseWarning", "collapse_message"]

@@ -205,7 +205,7 @@ def run_probe(spec: Spec, prepared: Prepared, *, on_step=None) -> tuple[Probe, d
     extractor = layer_extractor(core)
     with np.errstate(all="ignore"):
         pairs = layer_inputs_and_outputs(extractor, x_batch)
-        probe.saturation_init = measure_saturation(core, names, pairs)
+        probe.saturation_init = measure_saturation(core.layers, names, pairs)
         probe.output_init = output_stats(pairs)
     probe.initial_penalty = float(sum(float(np.asarray(penalty)) for penalty in core.losses))
     head_width = int(np.prod(pairs[-1][1].shape[1:])) if pairs else 1
@@ -271,7 +271,7 @@ def run_probe(spec: Spec, prepared: Prepared, *, on_step=None) -> tuple[Probe, d
         ) from None
     with np.errstate(all="ignore"):
         pairs = layer_inputs_and_outputs(extractor, x_batch)
-        probe.saturation_trained = measure_saturation(core, names, pairs)
+        probe.saturation_trained = measure_saturation(core.layers, names, pairs)
         probe.units = measure_units(core, names, pairs)
         probe.output_trained = output_stats(pairs)
         if probe.spread_steps[-1] != probe.steps:  # stopped early (NaN loss): measure where it stopped

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from autofix_lstm.data.dataset import Dataset
 from autofix_lstm.diagnosis.agreement import reconcile
 from autofix_lstm.diagnosis.context import Context
-from autofix_lstm.diagnosis.findings import Severity
+from autofix_lstm.diagnosis.findings import Finding, Severity
 from autofix_lstm.diagnosis.output_checks import explain_collapse
 from autofix_lstm.diagnosis.probes import run_probe
 from autofix_lstm.diagnosis.registry import run_detectors
@@ -40,6 +40,18 @@ def _step_progress(enabled: bool):
             bar.update(task, completed=done, total=total)
 
         yield on_step
+
+
+def settle_findings(findings: list[Finding], ctx: Context, selected: list) -> list[Finding]:
+    """Name each finding's remedy strategies among ``selected``, then reconcile them (``agreement.reconcile``).
+
+    The one path from detectors' findings to the findings a user reads: ``diagnose`` and
+    ``CollapseMonitor`` both take it, so the same cause reads the same in both.
+    """
+    for finding in findings:
+        # The strategy files' ``findings:`` keys are the one place a finding is linked to its remedies.
+        finding.strategies = strategies_for(finding.id, selected)
+    return reconcile(findings, ctx)
 
 
 def diagnose(spec: Spec, dataset: Dataset, *, save: bool = True, progress: bool = False) -> DiagnosisResult:
@@ -102,12 +114,9 @@ def diagnose_dataset(spec: Spec, dataset: Dataset, selected: list, *, save: bool
         crash = err
     ctx = Context(spec, prepared, probe, metrics, training_error=str(crash) if crash else None, signal=signal)
     findings = run_detectors(ctx)
-    for finding in findings:
-        # The strategy files' ``findings:`` keys are the one place a finding is linked to its remedies.
-        finding.strategies = strategies_for(finding.id, selected)
     if crash is not None and not any(f.severity == Severity.ERROR for f in findings):
         raise crash
-    findings = explain_collapse(reconcile(findings, ctx), ctx)
+    findings = explain_collapse(settle_findings(findings, ctx, selected), ctx)
     result = DiagnosisResult(
         findings=findings,
         metrics=metrics,

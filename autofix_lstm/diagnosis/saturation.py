@@ -146,15 +146,15 @@ def layer_saturation(layer: keras.layers.Layer, x: np.ndarray) -> dict[str, floa
     return {gate: float(np.mean([m[gate] for m in measured if gate in m])) for gate in measured[0]}
 
 
-def measure_saturation(core: keras.Model, names: list[str], pairs) -> dict[str, dict[str, float]]:
-    """``gate_saturation`` of every recurrent layer of ``core`` (wrapped in ``Bidirectional`` or not),
-    given each layer's (input, output)."""
+def measure_saturation(layers, names: list[str], pairs) -> dict[str, dict[str, float]]:
+    """``gate_saturation`` of every recurrent layer of ``layers`` (a model's layers, wrapped in
+    ``Bidirectional`` or not), given each layer's name and (input, output), in the same order."""
     from threadpoolctl import threadpool_limits  # a scikit-learn dependency
 
     # Small matrices, one timestep at a time: BLAS threads only wait on each other (10x slower here).
     with threadpool_limits(limits=1, user_api="blas"):
         return {
             names[i]: layer_saturation(layer, pairs[i][0])
-            for i, layer in enumerate(core.layers)
+            for i, layer in enumerate(layers)
             if _recurrent_directions(layer)
         }

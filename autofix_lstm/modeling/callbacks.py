@@ -4,7 +4,8 @@
 
 ``CollapsePruning`` stops a trial whose output is still collapsed after its first epochs and
 shows no sign of moving: most broken candidates are obvious early (NaN, or an output that does
-not vary), and their time is better spent on other candidates.
+not vary), and their time is better spent on other candidates. ``still_moving`` is that evidence,
+on its own: ``diagnosis.monitor.CollapseMonitor`` warns on a user's fit by the same judgment.
 """
 
 from __future__ import annotations
@@ -14,15 +15,50 @@ import math
 import keras
 
 from autofix_lstm.modeling.evaluate import measure, predict_original
-from autofix_lstm.scoring.metrics import is_collapsed
+from autofix_lstm.scoring.metrics import Metrics, is_collapsed
 from autofix_lstm.scoring.objective import beats_constant
 
 RECOVERY_FACTOR = 1.25
+# A spread under this share of the collapse floor is nil: an output pinned at a bound (a saturated
+# sigmoid head) whose float noise may well "grow" by a quarter from one epoch to the next.
+NIL_SPREAD = 0.01
 MIN_STEPS = 30  # optimizer steps a trial gets before it may be pruned
 LOSS_STILL_FALLING = 0.02  # a training loss that fell by more than 2% over the last epoch is still moving
 # The per-epoch collapse check looks at this many validation windows at most (evenly spaced): enough
 # for a stable spread, at a bounded cost however large the validation part.
 COLLAPSE_CHECK_WINDOWS = 10_000
+
+
+def loss_still_falling(losses: list[float | None]) -> bool:
+    """The last epoch's training loss fell by more than ``LOSS_STILL_FALLING`` of the one before (None, NaN: no)."""
+    if len(losses) < 2 or losses[-2] is None or losses[-1] is None:
+        return False
+    before, now = losses[-2], losses[-1]
+    return math.isfinite(before) and math.isfinite(now) and before > 0 and (before - now) / before > LOSS_STILL_FALLING
+
+
+def still_moving(metrics: Metrics, previous: float | None, losses: list[float | None], *, min_std_ratio: float) -> bool:
+    """Whether a collapsed output shows a sign of moving off its constant, one epoch against the last.
+
+    The evidence ``CollapsePruning`` spares a trial on: its spread (``std_ratio``) is not nil (above
+    ``NIL_SPREAD`` of ``min_std_ratio``) and either grew by ``RECOVERY_FACTOR`` since the previous
+    look (``previous``) or this is the first look; or, for a classifier, its training loss fell by
+    more than ``LOSS_STILL_FALLING`` over the last epoch (``losses``: one per epoch), or it already
+    predicts two or more classes and beats the majority answer's balanced accuracy. NaN predictions
+    never move.
+    """
+    if metrics.nan:
+        return False
+    ratio = metrics.std_ratio
+    spread = ratio is not None and ratio > NIL_SPREAD * min_std_ratio
+    spread_growing = spread and previous is not None and ratio > RECOVERY_FACTOR * previous
+    first_look = spread and previous is None
+    classifier = not metrics.is_regression
+    # A classifier whose probabilities are still bunched (a low std_ratio) but that already ranks
+    # the classes better than the majority answer, on two or more predicted classes, is separating.
+    separating = classifier and (metrics.distinct_predictions or 0) >= 2 and beats_constant(metrics)
+    learning = classifier and loss_still_falling(losses)
+    return spread_growing or first_look or separating or learning
 
 
 class StopOnInvalidLoss(keras.callbacks.Callback):
@@ -101,12 +137,6 @@ class CollapsePruning(keras.callbacks.Callback):
             return self.after
         return max(self.after, -(-MIN_STEPS // self.steps_per_epoch))
 
-    def _loss_still_falling(self) -> bool:
-        if len(self.losses) < 2:
-            return False
-        before, now = self.losses[-2], self.losses[-1]
-        return math.isfinite(before) and math.isfinite(now) and before > 0 and (before - now) / before > LOSS_STILL_FALLING
-
     def on_epoch_end(self, epoch, logs=None):
         loss = (logs or {}).get("loss")
         self.losses.append(float(loss) if loss is not None else float("nan"))
@@ -114,22 +144,12 @@ class CollapsePruning(keras.callbacks.Callback):
         if done < self.earliest_epoch or (self.epochs is not None and done >= self.epochs):
             return
         metrics = measure(self.checked, predict_original(self.model, self.checked, self.checked.dataset.x_val))
-        ratio = metrics.std_ratio
         previous = self.std_ratios[-1] if self.std_ratios else None
-        self.std_ratios.append(ratio)
-        if metrics.nan:
-            self._prune(done)
-            return
-        if not is_collapsed(metrics, self.min_std_ratio):
-            return
-        spread_growing = ratio is not None and previous is not None and ratio > RECOVERY_FACTOR * previous
-        first_look = previous is None and ratio is not None and ratio > 0.01 * self.min_std_ratio
-        classifier = self.prepared.dataset.task != "regression"
-        # A classifier whose probabilities are still bunched (a low std_ratio) but that already ranks
-        # the classes better than the majority answer, on two or more predicted classes, is separating.
-        separating = classifier and (metrics.distinct_predictions or 0) >= 2 and beats_constant(metrics)
-        learning = classifier and self._loss_still_falling()
-        if not (spread_growing or first_look or learning or separating):
+        self.std_ratios.append(metrics.std_ratio)
+        # NaN predictions count as collapsed and never as moving: pruned at the first look.
+        if is_collapsed(metrics, self.min_std_ratio) and not still_moving(
+            metrics, previous, self.losses, min_std_ratio=self.min_std_ratio
+        ):
             self._prune(done)
 
     def _prune(self, epoch: int) -> None:

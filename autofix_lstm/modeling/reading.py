@@ -124,8 +124,13 @@ def _bidirectional_dict(layer: keras.layers.Bidirectional) -> dict[str, Any]:
     return out
 
 
-def _stacked_layers(model: keras.Model) -> list[keras.layers.Layer]:
-    """The layers of a Sequential, or of a functional model that is a linear stack, input side first."""
+def stacked_layers(model: keras.Model) -> list[keras.layers.Layer]:
+    """The layers of a Sequential, or of a functional model that is a linear stack, input side first:
+    the ones ``layers_from_model`` describes, in its order.
+
+    Raises:
+        ModelSpecError: a branch, several inputs or outputs, or a model that does not end at its last layer.
+    """
     if isinstance(model, keras.Sequential):
         return list(model.layers)
     if len(model.inputs) != 1 or len(model.outputs) != 1:
@@ -154,7 +159,7 @@ def layers_from_model(model: keras.Model) -> list[dict[str, Any]]:
     Raises:
         ModelSpecError: a branch, several inputs or outputs, or a layer the spec cannot describe.
     """
-    layers = _stacked_layers(model)
+    layers = stacked_layers(model)
     if not layers:
         raise ModelSpecError("has no layers")
     return [layer_dict_from_keras(layer) for layer in layers]
@@ -264,4 +269,4 @@ def why_unreadable(path: Path, err: Exception) -> str:
 
 
 __all__ = ["layer_dict_from_keras", "layers_from_model", "loss_from_model", "optimizer_from_model",
-           "read_layers_from_file", "why_unreadable"]
+           "read_layers_from_file", "stacked_layers", "why_unreadable"]

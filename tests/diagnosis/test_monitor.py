@@ -8,8 +8,12 @@ import keras
 import numpy as np
 import pytest
 
+import autofix_lstm
 from autofix_lstm import CollapseMonitor, CollapseWarning
+from autofix_lstm.diagnosis.monitor import CHEAP_CHECKS
 from autofix_lstm.errors import SpecError
+from autofix_lstm.modeling.callbacks import RECOVERY_FACTOR
+from autofix_lstm.scoring.metrics import COLLAPSE_STD_RATIO
 
 
 def _windows(n: int = 300, window: int = 8):
@@ -48,6 +52,61 @@ def test_warns_once_within_patience_on_a_collapsing_fit_and_names_the_causes():
     assert "output_activation_range" in ids and "unscaled_target" in ids
 
 
+def _sunspot_like(n: int = 320, window: int = 12):
+    """An 11-step cycle whose peaks vary, with noise, standard-scaled: x (n, window, 1) and the next value."""
+    rng = np.random.default_rng(0)
+    t = np.arange(n + window)
+    s = 80 * (np.sin(2 * np.pi * t / 11) + 1) ** 2 * (1 + 0.3 * np.sin(2 * np.pi * t / 97)) + rng.normal(0, 10, n + window)
+    s = (s - s.mean()) / s.std()
+    x = np.stack([s[i : i + window] for i in range(n)])[..., None].astype("float32")
+    return x, s[window:]
+
+
+@pytest.mark.slow
+def test_silent_on_a_slow_starter_whose_spread_grows_every_epoch():
+    """Collapsed for its first epochs, but its spread grows by more than RECOVERY_FACTOR each epoch: the
+    search's pruning would spare it, and the monitor does not cry wolf (it used to warn at epoch 2)."""
+    x, y = _sunspot_like()
+    model = keras.Sequential([keras.Input((12, 1)), keras.layers.LSTM(32), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.Adam(5e-4), loss="mse")
+    monitor = CollapseMonitor((x[240:], y[240:]), patience=2)
+    _, caught = _fit(model, x, y, monitor, epochs=4)
+    ratios = monitor.std_ratios
+    assert ratios == pytest.approx([0.053, 0.072, 0.093, 0.115], abs=0.005)  # seen with the fixed seeds
+    assert monitor.collapsed_epochs == [1, 2, 3] and ratios[2] < COLLAPSE_STD_RATIO  # 3 collapsed epochs in a row
+    # ... each one's spread more than RECOVERY_FACTOR times the last (1.36x, then 1.29x)
+    assert all(later > RECOVERY_FACTOR * earlier for earlier, later in zip(ratios[:2], ratios[1:3]))
+    assert monitor.moving_epochs == [1, 2, 3]
+    assert caught == [] and monitor.warned_at is None
+
+
+@pytest.mark.slow
+def test_the_monitor_names_what_diagnose_names_on_the_same_arrays():
+    """Same arrays through diagnose and the monitor: the same ids, severities, remedy strategies and
+    feature names for the checks both run (the learning-rate ones read each training's own steps)."""
+    rng = np.random.default_rng(0)
+    series = 300 + 50 * np.sin(np.arange(130) / 8) + rng.normal(0, 5, 130)  # inputs and target in the hundreds
+    x = np.stack([series[i : i + 8] for i in range(120)])[..., None].astype("float32")
+    y = series[8:128].astype("float32")
+    model = _model("sigmoid")
+    diagnosis = autofix_lstm.diagnose(model, x=x, y=y, validation_data=(x, y), save=False, epochs=3)
+    monitor = CollapseMonitor((x, y), patience=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CollapseWarning)
+        model.fit(x, y, epochs=3, batch_size=32, verbose=0, callbacks=[monitor])
+    shared = set(CHEAP_CHECKS) - {"learning_rate_too_high", "learning_rate_too_low", "slow_optimizer"}
+
+    def view(findings):
+        return {f.id: (str(f.severity), f.strategies) for f in findings if f.id in shared}
+
+    assert view(monitor.findings) == view(diagnosis.findings)
+    assert {"unscaled_inputs", "unscaled_target", "output_activation_range"} <= set(view(monitor.findings))
+    assert all(severity == "error" and strategies for severity, strategies in view(monitor.findings).values())
+    inputs = [next(f for f in found if f.id == "unscaled_inputs") for found in (monitor.findings, diagnosis.findings)]
+    assert [list(f.evidence["feature_magnitude_p99"]) for f in inputs] == [["f0"], ["f0"]]
+    assert "Remedies the search tries: scaling" in monitor.message
+
+
 @pytest.mark.slow
 def test_silent_on_a_healthy_fit():
     x, y = _windows()
@@ -77,8 +136,12 @@ def test_a_classifier_predicting_one_class_is_collapsed():
     monitor = CollapseMonitor((x[150:], y[150:]), patience=1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CollapseWarning)
-        model.fit(x[:150], y[:150], epochs=1, verbose=0, callbacks=[monitor])
-    assert monitor.warned_at == 1
+        model.fit(x[:150], y[:150], epochs=6, verbose=0, callbacks=[monitor])
+    # Collapsed from the first epoch; spared while the pruning's evidence says it may still move (the
+    # first look, then predictions on both sides of the threshold that beat the majority answer on
+    # these 50 windows), warned once that evidence is gone.
+    assert monitor.collapsed_epochs[:5] == [1, 2, 3, 4, 5] and monitor.moving_epochs == [1, 2, 3, 4]
+    assert monitor.warned_at == 5
     assert "output collapsed" in monitor.message
     assert "class_imbalance" in [f.id for f in monitor.findings]
 

@@ -16,7 +16,7 @@ from helpers import make_series_csv, spec_dict, write_spec
 
 from autofix_lstm.data.dataset import load_dataset
 from autofix_lstm.errors import FatalSearchError, SpecError, TrialFailed
-from autofix_lstm.modeling.callbacks import CollapsePruning
+from autofix_lstm.modeling.callbacks import CollapsePruning, still_moving
 from autofix_lstm.modeling.train import prepare
 from autofix_lstm.remedies.fields import FIELDS, apply_values
 from autofix_lstm.remedies.strategies import builtin_strategies, resolve_strategies
@@ -234,6 +234,23 @@ def test_pruning_stops_a_flat_output_and_spares_a_varying_or_waking_one(sine_spe
     assert _pruning_run(sine_spec, waking).pruned_at is None
     nan = [np.full(n, np.nan)] * 6
     assert _pruning_run(sine_spec, nan).pruned_at == 2
+
+
+def test_still_moving_is_the_pruning_evidence_one_epoch_against_the_last():
+    """The judgment CollapsePruning and CollapseMonitor share, on fixed metrics."""
+    def regression(ratio):
+        return Metrics(task="regression", std_ratio=ratio, collapsed=True)
+
+    assert still_moving(regression(0.05), None, [1.0], min_std_ratio=0.1)  # first look, spread not nil
+    assert not still_moving(regression(0.0005), None, [1.0], min_std_ratio=0.1)  # first look, flat
+    assert still_moving(regression(0.07), 0.05, [1.0, 0.9], min_std_ratio=0.1)  # grew 1.4x
+    assert not still_moving(regression(0.06), 0.05, [1.0, 0.5], min_std_ratio=0.1)  # 1.2x; a falling loss is no evidence
+    assert not still_moving(regression(0.0008), 0.0005, [1.0, 0.9], min_std_ratio=0.1)  # a nil spread's noise
+    assert not still_moving(Metrics(task="regression", nan=True), 0.05, [1.0, 0.5], min_std_ratio=0.1)
+    one_class = Metrics(task="binary", std_ratio=0.01, distinct_predictions=1, collapsed=True)
+    assert still_moving(one_class, 0.01, [1.0, 0.9], min_std_ratio=0.1)  # a classifier's loss still falling
+    assert not still_moving(one_class, 0.01, [1.0, 0.99], min_std_ratio=0.1)
+    assert not still_moving(one_class, 0.01, [None, 0.5], min_std_ratio=0.1)
 
 
 # --- the tuner, with a fake runner -----------------------------------------------------------------
