@@ -22,6 +22,7 @@ import pandas as pd
 
 from autofix_lstm.data.array_checks import check_shape, nonfinite_line, nonfinite_samples
 from autofix_lstm.data.missing_values import handle_missing
+from autofix_lstm.data.rollout import Rollout, rollout_from_rows
 from autofix_lstm.data.table_reading import read_table, refuse_duplicate_names
 from autofix_lstm.data.task import MAX_LOSS_IMPLIED_CLASSES, infer_task  # noqa: F401  (re-exported)
 from autofix_lstm.errors import DataError, SpecError
@@ -78,6 +79,7 @@ class Dataset:
     target_index: int | None = None  # the target's column among the features, if it is one
     horizon: int | None = None  # None for already windowed .npz data; a multi-step forecast: its nearest step
     steps: tuple[int, ...] | None = None  # a multi-step forecast's offsets (None: one step, or not known)
+    rollout: Rollout | None = None  # ``data.rollout``: the validation samples a one-step model is rolled out from
     classes: list = field(default_factory=list)  # original labels, index = class id
     rows: np.ndarray | None = None  # tables: the (filled) feature rows, float32, that the windows view
     starts: np.ndarray | None = None  # tables: each sample's first row in ``rows``, in sample order
@@ -123,7 +125,14 @@ class Dataset:
         if len(self.y_val) <= limit:
             return self
         part = evenly_spaced(len(self.y_val), limit)
-        return replace(self, x_val=self.x_val[part], y_val=self.y_val[part], rows=None, starts=None)
+        rollout = None if self.rollout is None else self.rollout.sample(limit)
+        return replace(self, x_val=self.x_val[part], y_val=self.y_val[part], rows=None, starts=None, rollout=rollout)
+
+    @property
+    def validation_targets(self) -> np.ndarray:
+        """What the validation predictions are judged against: ``y_val``, or each rolled-out sample's
+        truth at every step (``data.rollout``)."""
+        return self.y_val if self.rollout is None else self.rollout.targets
 
     @property
     def window(self) -> int:
@@ -303,12 +312,27 @@ def _from_table(spec: Spec, frame: pd.DataFrame, source: str, in_file: bool = Tr
         _check_table_sizes(len(starts), len(frame), d, source,
                            f", less {full - len(starts)} windows over missing values")
     _check_target_varies(y, source)
+    target_index = features.index(d.target) if d.target in features else None
+    rollout = None
+    if d.rollout is not None:
+        if task != "regression":
+            raise DataError(f"{source}: data.rollout feeds a forecaster's predictions back as inputs; the target "
+                            f"{d.target!r} is {task}. Remove data.rollout")
+        if target_index is None:
+            raise DataError(f"{source}: data.rollout feeds the model's predictions back as the target column, "
+                            f"so the target {d.target!r} must be among data.features")
+        rollout = rollout_from_rows(rows, starts[split:], feature_ok, target_ok, y_all, d.window, d.rollout,
+                                    target_index)
+        if len(rollout) < MIN_VAL_SAMPLES:
+            raise DataError(f"{source}: data.rollout {d.rollout} leaves {len(rollout)} validation samples with "
+                            f"{d.rollout} observed rows after their window; lower data.rollout or data.window, or "
+                            "raise data.validation_split")
     return Dataset(
         x_train=window_view(rows, starts[:split], d.window), y_train=y[:split],
         x_val=window_view(rows, starts[split:], d.window), y_val=y[split:], task=task,
         feature_names=features, target_name=d.target,
-        target_index=features.index(d.target) if d.target in features else None,
-        horizon=d.steps[0], steps=d.steps if d.multi_step else None, classes=classes, rows=rows, starts=starts,
+        target_index=target_index, horizon=d.steps[0], steps=d.steps if d.multi_step else None,
+        classes=classes, rows=rows, starts=starts, rollout=rollout,
     )
 
 

@@ -14,7 +14,7 @@ import math
 
 import keras
 
-from autofix_lstm.modeling.evaluate import measure, predict_original
+from autofix_lstm.modeling.evaluate import measure, validation_predictions
 from autofix_lstm.scoring.metrics import Metrics, is_collapsed
 from autofix_lstm.scoring.objective import beats_constant
 
@@ -143,7 +143,7 @@ class CollapsePruning(keras.callbacks.Callback):
         done = epoch + 1
         if done < self.earliest_epoch or (self.epochs is not None and done >= self.epochs):
             return
-        metrics = measure(self.checked, predict_original(self.model, self.checked, self.checked.dataset.x_val))
+        metrics = measure(self.checked, validation_predictions(self.model, self.checked))
         previous = self.std_ratios[-1] if self.std_ratios else None
         self.std_ratios.append(metrics.std_ratio)
         # NaN predictions count as collapsed and never as moving: pruned at the first look.

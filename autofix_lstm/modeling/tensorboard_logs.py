@@ -18,7 +18,7 @@ import tensorflow as tf
 from tensorboard.plugins.hparams import api as hp
 
 from autofix_lstm.modeling.callbacks import COLLAPSE_CHECK_WINDOWS
-from autofix_lstm.modeling.evaluate import measure, predict_original
+from autofix_lstm.modeling.evaluate import measure, validation_predictions
 from autofix_lstm.run_dir import TENSORBOARD_FILES
 
 SCALARS = ("loss", "val_loss", "std_ratio")  # the tags written each epoch
@@ -59,7 +59,7 @@ class TrialBoard(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = dict(logs or {})
-        metrics = measure(self.checked, predict_original(self.model, self.checked, self.checked.dataset.x_val))
+        metrics = measure(self.checked, validation_predictions(self.model, self.checked))
         logs["std_ratio"] = metrics.std_ratio
         with self._writer.as_default():
             for tag in SCALARS:

@@ -21,7 +21,7 @@ from autofix_lstm.data.transforms import InputTransform, TargetTransform
 from autofix_lstm.errors import CannotTrainError, ModelSpecError, ResourceError, RunFolderError, SpecError
 from autofix_lstm.modeling.build import build_core, compile_core, head_units
 from autofix_lstm.modeling.callbacks import EpochProgress, StopOnInvalidLoss
-from autofix_lstm.modeling.evaluate import measure, predict_original
+from autofix_lstm.modeling.evaluate import measure, validation_predictions
 from autofix_lstm.modeling.release import releasing_custom_gradients
 from autofix_lstm.preflight import check_output_folder
 from autofix_lstm.run_dir import RunDir, save_model, write_json
@@ -258,7 +258,7 @@ def fit_prepared(
     except Exception as err:
         raise _training_error(err, spec, prepared) from None
     train_seconds = time.perf_counter() - started
-    raw_pred = predict_original(core, prepared, prepared.dataset.x_val)
+    raw_pred = validation_predictions(core, prepared)
     metrics = measure(prepared, raw_pred, min_std_ratio=min_std_ratio)
     # Extension: a loss that went NaN/inf makes the weights garbage even when the outputs stay finite.
     sampled = [cb.checked_windows for cb in callbacks or [] if getattr(cb, "checked_windows", None) is not None]

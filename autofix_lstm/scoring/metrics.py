@@ -31,7 +31,7 @@ CLASSIFICATION_KEYS = ("task", "n_val", "nan", "majority_accuracy", "majority_ba
                        "prior_log_loss", "std_ratio", "accuracy", "balanced_accuracy", "macro_f1",
                        "distinct_predictions", "log_loss", "collapsed")
 # Keys written only when set: how the training went, rather than what its predictions scored.
-OPTIONAL_KEYS = ("loss_diverged", "collapse_checks_on", "message", "step_std_ratio", "per_step")
+OPTIONAL_KEYS = ("loss_diverged", "collapse_checks_on", "message", "step_std_ratio", "per_step", "rollout_steps")
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,7 @@ class Metrics:
     # a multi-step forecast: how it varies across its steps against the truth, and each step's own numbers
     step_std_ratio: float | None = None
     per_step: list[dict[str, Any]] | None = None
+    rollout_steps: int | None = None  # a one-step model rolled out this many steps (``data.rollout``)
     extra: dict[str, Any] = field(default_factory=dict)  # keys this version does not know
 
     @property
@@ -164,6 +165,7 @@ def regression_metrics(
     persistence: np.ndarray | None = None,
     *,
     min_std_ratio: float = COLLAPSE_STD_RATIO,
+    rollout: bool = False,
 ) -> Metrics:
     """Metrics of a regression model; ``persistence`` is the last observed value per sample, if it applies.
 
@@ -172,7 +174,9 @@ def regression_metrics(
     step's spread across samples, persistence as the last observed value repeated for every step.
     It is collapsed when it is the same for every sample, or when it is flat across its steps where the
     truth is not (``step_std_ratio`` below the floor); ``per_step`` holds each step's own numbers. A
-    one-value prediction per sample on such a target is read as that value for every step.
+    one-value prediction per sample on such a target is read as that value for every step. A one-step
+    model's ``rollout`` is also collapsed when its last step is (its predictions converged to the same
+    value whatever came before); ``rollout_steps`` says how many steps were rolled out.
     """
     # Imported here: the Metrics type itself is read by the CLI before anything trains.
     from sklearn.dummy import DummyRegressor
@@ -215,6 +219,9 @@ def regression_metrics(
             _step_metrics(k, y_val[:, k], pred[:, k], y_train[:, k], None if persistence is None else persistence[:, k])
             for k in range(steps)
         ]
+        if rollout:
+            out["rollout_steps"] = steps
+            out["collapsed"] = out["collapsed"] or out["per_step"][-1]["std_ratio"] < min_std_ratio
     return _finished(out)
 
 
@@ -350,4 +357,5 @@ def is_collapsed(metrics: Metrics, min_std_ratio: float = COLLAPSE_STD_RATIO) ->
     if not metrics.is_regression and metrics.distinct_predictions is not None and metrics.distinct_predictions < 2:
         return True
     flat = metrics.step_std_ratio is not None and metrics.step_std_ratio < min_std_ratio  # a flat forecast
-    return metrics.std_ratio < min_std_ratio or flat
+    converged = bool(metrics.rollout_steps and metrics.per_step) and metrics.per_step[-1]["std_ratio"] < min_std_ratio
+    return metrics.std_ratio < min_std_ratio or flat or converged

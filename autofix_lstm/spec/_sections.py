@@ -68,6 +68,9 @@ class HorizonSteps(_Strict):
 class DataSpec(_Strict):
     """Where the data is and how to cut it into (window, target) samples.
 
+    ``rollout``: evaluate a one-step model (``horizon: 1``) by feeding it its own predictions that many
+    times from each validation window (``data.rollout``).
+
     ``horizon``: which row after the window's last row is the target. One number (``1``: the next row)
     gives one target value per sample; a list of ascending offsets (``[1, 2, 3]``) or ``{steps: H}``
     (the next H rows) gives a multi-step forecast: H target values per sample, predicted at once by a
@@ -79,6 +82,7 @@ class DataSpec(_Strict):
     features: list[str] | None = Field(None, min_length=1)
     window: int | None = Field(None, ge=1, le=MAX_WINDOW)
     horizon: int | list[int] | HorizonSteps = 1
+    rollout: int | None = Field(None, ge=2, le=MAX_FORECAST_STEPS)
     task: Task | None = None
     validation_split: float = Field(0.2, gt=0.0, lt=1.0)
     missing: Literal["error", "drop", "ffill", "interpolate"] = "error"
@@ -140,8 +144,9 @@ class DataSpec(_Strict):
             for name in ("target", "features", "window"):
                 if getattr(self, name) is not None:
                     problems.append(f".{name} does not apply to .npz files (they are already windowed); remove it")
-            if "horizon" in self.model_fields_set:
-                problems.append(".horizon does not apply to .npz files (they are already windowed); remove it")
+            for name in ("horizon", "rollout"):
+                if name in self.model_fields_set:
+                    problems.append(f".{name} does not apply to .npz files (they are already windowed); remove it")
             if self.missing in ("ffill", "interpolate"):
                 problems.append(f".missing must be 'error' or 'drop' for .npz files, got {self.missing!r}")
         elif self.path is not None:
@@ -149,6 +154,9 @@ class DataSpec(_Strict):
                 problems.append(".target is required for .csv/.parquet data: name the column to predict")
             if self.window is None:
                 problems.append(".window is required for .csv/.parquet data: the number of rows in each input sequence")
+        if self.rollout is not None and self.steps != (1,):
+            problems.append(f".rollout rolls a one-step model out (horizon: 1); got horizon {self.horizon}. For a model "
+                            "that predicts several steps at once, use horizon: {steps: H} instead")
         if problems:
             raise ValueError("\n".join(problems))
         return self

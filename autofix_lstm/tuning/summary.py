@@ -183,7 +183,7 @@ def state_phrase(metrics: Metrics | None, state: ModelState | None, message: str
         what = "its training loss" if metrics.loss_diverged and not metrics.nan else "its predictions"
         return f"diverged ({what} went NaN or infinite)"
     if state is ModelState.COLLAPSED:
-        return f"collapsed (std_ratio {number(metrics.std_ratio)})"
+        return f"collapsed ({collapse_evidence(metrics)})"
     if state is ModelState.LIVE:
         return f"was not collapsed, but no better than a constant predictor ({label} {number(value)})"
     return f"was not collapsed, and beat a constant predictor ({label} {number(value)})"
@@ -201,12 +201,28 @@ def state_line(metrics: Metrics, min_std_ratio: float = COLLAPSE_STD_RATIO) -> t
         what = "the training loss" if metrics.loss_diverged and not metrics.nan else "the predictions"
         return state, f"{what} went NaN or infinite: the weights are garbage, whatever the other numbers say"
     if state is ModelState.COLLAPSED:
-        return state, f"the output barely varies (std_ratio {number(metrics.std_ratio)})"
+        return state, f"the output barely varies ({collapse_evidence(metrics, min_std_ratio)})"
     if state is ModelState.LIVE:
         return state, f"not collapsed, but no better than a constant predictor ({label} {number(value)})"
     text = f"not collapsed, and beats a constant predictor ({label} {number(value)})"
     clause = persistence_clause(metrics)
     return state, text if clause is None else f"{text}; {clause}"
+
+
+def collapse_evidence(metrics: Metrics, min_std_ratio: float = COLLAPSE_STD_RATIO) -> str:
+    """The number that makes a collapsed model collapsed: "std_ratio 0.002"; for a forecast flat across its
+    steps, its step_std_ratio; for a roll-out that converged, its last step's std_ratio."""
+    text = f"std_ratio {number(metrics.std_ratio)}"
+    if metrics.std_ratio is None or metrics.std_ratio < min_std_ratio or not metrics.per_step:
+        return text
+    last = metrics.per_step[-1]
+    if metrics.rollout_steps and last["std_ratio"] < min_std_ratio:
+        return (f"rolled out {metrics.rollout_steps} steps, it converges to the same value whatever came before: "
+                f"std_ratio {number(last['std_ratio'])} at the last step, {number(metrics.std_ratio)} over all")
+    if metrics.step_std_ratio is not None and metrics.step_std_ratio < min_std_ratio:
+        return (f"its forecast is flat across its {len(metrics.per_step)} steps: step_std_ratio "
+                f"{number(metrics.step_std_ratio)}, {text} across samples")
+    return text
 
 
 def persistence_clause(metrics: Metrics) -> str | None:

@@ -27,7 +27,7 @@ from autofix_lstm.errors import (
 )
 from autofix_lstm.modeling.callbacks import CollapsePruning
 from autofix_lstm.modeling.devices import distribution_scope
-from autofix_lstm.modeling.evaluate import predict_original
+from autofix_lstm.modeling.evaluate import validation_predictions
 from autofix_lstm.modeling.train import export_model, fit_prepared, prepare
 from autofix_lstm.run_dir import RunDir, save_model
 from autofix_lstm.scoring.metrics import Metrics
@@ -330,7 +330,7 @@ def train_baseline(spec: Spec, dataset: Dataset, run: RunDir, fingerprint: str, 
     write_seconds = time.perf_counter() - writing
     metrics = outcome.metrics
     evaluating = time.perf_counter()
-    val_predictions = _as_list(predict_original(outcome.core, prepared, dataset.x_val))
+    val_predictions = _as_list(validation_predictions(outcome.core, prepared))
     eval_seconds += time.perf_counter() - evaluating
     record = TrialRecord.judged(
         BASELINE_ID,
@@ -345,7 +345,7 @@ def train_baseline(spec: Spec, dataset: Dataset, run: RunDir, fingerprint: str, 
         elapsed_at_end=clock(),
         spec=spec.to_dict(),
         val_predictions=val_predictions,
-        val_targets=_as_list(dataset.y_val),
+        val_targets=_as_list(dataset.validation_targets),
         classes=dataset.classes,
         train_seconds=train_seconds,
         eval_seconds=eval_seconds,
@@ -364,7 +364,7 @@ def cannot_train_record(err: ModelSpecError, fingerprint: str, seconds: float, e
         trial_id=BASELINE_ID, status=TrialStatus.FAILED, score=float(TIER_CANNOT_TRAIN), fix=False,
         state=ModelState.CANNOT_TRAIN, beats_constant=False, message=f"cannot train: {reason.removeprefix('cannot train: ')}"[:2000],
         fingerprint=fingerprint, seconds=seconds, elapsed_at_end=elapsed, spec=spec.to_dict(),
-        val_targets=_as_list(dataset.y_val), classes=dataset.classes,
+        val_targets=_as_list(dataset.validation_targets), classes=dataset.classes,
     )
 
 

@@ -122,3 +122,26 @@ def test_a_live_encoder_decoder_is_read_with_its_repeat_vector_and_fixed(tmp_pat
     assert result.best["r2"] > 0.5 and len(result.best["per_step"]) == STEPS
     predicted = np.asarray(result.best_model.predict(x[-5:], verbose=0)).reshape(5, -1)
     assert predicted.shape == (5, STEPS) and np.all(np.abs(predicted - y[-5:]) < 100)  # in the target's units
+
+
+def test_a_one_step_model_is_judged_rolled_out_and_fixed(tmp_path):
+    _load_series().to_csv(tmp_path / "load.csv", index=False)
+    spec = spec_dict(
+        "load.csv",
+        data={"target": "load", "features": ["load", "hour"], "window": WINDOW, "horizon": 1, "rollout": 8},
+        model={"layers": [{"type": "lstm", "units": 16}, {"type": "dense", "units": 1, "activation": "sigmoid"}],
+               "optimizer": {"name": "adam", "learning_rate": 0.003}},
+        train={"epochs": 8, "batch_size": 16},
+        search={"max_trials": 2, "tuner": "random", "strategies": ["scaling", "activations"], "rerun_pruned": 0,
+                "refine": False, "minimize": False, "confirm": False},
+        output="runs/rollout",
+    )
+    result = CliRunner().invoke(app, ["search", str(write_spec(tmp_path, spec))], terminal_width=400)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "runs/rollout/summary.json").read_text())
+    assert summary["baseline_state"] == "collapsed" and summary["fixed"] is True, summary["verdict"]
+    best = summary["best"]
+    assert best["rollout_steps"] == 8 and len(best["per_step"]) == 8
+    assert best["per_step"][-1]["r2"] > 0.3 and best["per_step"][-1]["std_ratio"] > 0.5  # the 8th fed-back step
+    baseline = json.loads((tmp_path / "runs/rollout/baseline.json").read_text())
+    assert np.asarray(baseline["val_targets"]).shape[1] == 8  # the roll-out's truth, drawn as a fan
