@@ -150,8 +150,8 @@ class Dataset:
         return 1 if self.y_train.ndim == 1 else int(self.y_train.shape[1])
 
     @property
-    def multi_step(self) -> bool:
-        """True when each sample's target is several values (a multi-step forecast)."""
+    def multi_output(self) -> bool:
+        """True when each sample's target is several values (a multi-step forecast, several targets)."""
         return self.n_outputs > 1
 
     @property

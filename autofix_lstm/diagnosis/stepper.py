@@ -88,7 +88,8 @@ def predict_validation(core: keras.Model, prepared: Prepared) -> np.ndarray:
         for part in _eval_chunks(len(x_raw))]
     out = np.concatenate(chunks) if chunks else np.empty((0, 1))
     if prepared.dataset.task == "regression":
-        return prepared.target.invert(out, x_raw).reshape(len(x_raw), -1)[:, 0]
+        values = prepared.target.invert(out, x_raw).reshape(len(x_raw), -1)
+        return values if prepared.dataset.multi_output else values[:, 0]  # as ``predict_original``
     return out
 
 

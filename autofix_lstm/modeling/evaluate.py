@@ -24,7 +24,7 @@ def predict_original(core: keras.Model, prepared, x_raw: np.ndarray, batch_size:
         out = np.concatenate(chunks).astype(np.float64) if chunks else np.empty((0, 1))
         if prepared.dataset.task == "regression":
             values = prepared.target.invert(out, x_raw).reshape(len(x_raw), -1)
-            return values if prepared.dataset.multi_step else values[:, 0]
+            return values if prepared.dataset.multi_output else values[:, 0]
     return out
 
 

@@ -64,7 +64,7 @@ def test_windowed_arrays_with_a_forecast_per_sample_are_a_regression():
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(60, 5, 2)), rng.normal(size=(60, 4))
     dataset = dataset_from_arrays(x[:48], y[:48], x[48:], y[48:])
-    assert dataset.task == "regression" and dataset.y_val.shape == (12, 4) and dataset.multi_step
+    assert dataset.task == "regression" and dataset.y_val.shape == (12, 4) and dataset.multi_output
     one_hot = np.eye(3)[rng.integers(0, 3, 60)]
     one_hot_ce = dataset_from_arrays(x[:48], one_hot[:48], x[48:], one_hot[48:], loss="categorical_crossentropy")
     assert one_hot_ce.task == "multiclass" and one_hot_ce.y_val.ndim == 1
@@ -120,3 +120,19 @@ def test_a_forecast_flat_across_its_steps_or_the_same_for_every_sample_is_collap
     assert same.std_ratio < 1e-9 and same.collapsed
     one_step = regression_metrics(truth[:, 0], truth[:, 0], train[:, 0])
     assert one_step.step_std_ratio is None and "per_step" not in one_step.to_dict()
+
+
+def test_the_diagnosis_brief_training_judges_every_step_of_a_forecast():
+    # it took the first column of a forecast's predictions, as for one value: a flat forecast, "collapsed"
+    from autofix_lstm.diagnosis.stepper import predict_validation
+    from autofix_lstm.modeling.train import prepare
+
+    last, y = _sine_forecast()
+    x = np.stack([np.sin(np.arange(i - 7, i + 1) / 6.0) for i in range(240)])[:, :, None]
+    dataset = dataset_from_arrays(x[:180], y[:180], x[180:], y[180:])
+    spec = load_spec({"data": {}, "model": {"layers": [{"type": "lstm", "units": 2}, {"type": "dense", "units": 5}]}})
+    prepared = prepare(spec, dataset)
+    import keras
+
+    core = keras.Sequential([keras.Input((8, 1)), keras.layers.Flatten(), keras.layers.Dense(5)])
+    assert predict_validation(core, prepared).shape == (60, 5)
