@@ -24,8 +24,8 @@ def _describe_rows(rows: np.ndarray, index: pd.Index | None = None) -> str:
 
 
 def handle_missing(
-    frame: pd.DataFrame, features: list[str], target: str, how: str, source: str, in_file: bool = True
-) -> tuple[pd.DataFrame, pd.Series, np.ndarray, np.ndarray]:
+    frame: pd.DataFrame, features: list[str], target: str | list[str], how: str, source: str, in_file: bool = True
+) -> tuple[pd.DataFrame, pd.Series | pd.DataFrame, np.ndarray, np.ndarray]:
     """The feature columns (filled for ffill/interpolate), the target as observed, and which rows may be
     a window's row and a sample's target.
 
@@ -33,9 +33,11 @@ def handle_missing(
     ``feature_ok[r]`` says row ``r`` may lie in a window, ``target_ok[r]`` that it may be a sample's
     target. ``drop`` keeps only rows with every value present (for both); ``ffill`` and ``interpolate``
     fill the features (the target too, where it is one of them) and keep a row as a target only where
-    the target was observed.
+    the target was observed. Several targets (a list) come back as a DataFrame; a row is a target row
+    only where every one of them was observed.
     """
-    columns = list(dict.fromkeys(features + [target]))
+    targets = list(target) if isinstance(target, list) else [target]
+    columns = list(dict.fromkeys(features + targets))
     frame = frame[columns].copy()
     index = None if in_file else frame.index
     numeric_cols = [c for c in columns if pd.api.types.is_numeric_dtype(frame[c])]
@@ -64,7 +66,7 @@ def handle_missing(
             f"{'has' if one else 'have'} no value in any of {'its' if one else 'their'} {len(frame)} rows "
             f"(every one is missing, NaN or infinite), so data.missing: {how} leaves no sample; fill "
             f"{'it' if one else 'them'} or leave {'it' if one else 'them'} out of data.features"
-            + (", and set data.target to a column with values" if target in empty else "")
+            + (", and set data.target to a column with values" if set(targets) & set(empty) else "")
         )
     if how == "error":
         problems = []
@@ -87,4 +89,4 @@ def handle_missing(
         numeric_features = [c for c in features if c in numeric_cols]
         filled[numeric_features] = filled[numeric_features].interpolate(limit_direction="both")
     filled = filled.ffill().bfill()
-    return filled, labels, filled.notna().all(axis=1).to_numpy(), present[target].to_numpy()
+    return filled, labels, filled.notna().all(axis=1).to_numpy(), present[targets].all(axis=1).to_numpy()

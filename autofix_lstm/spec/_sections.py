@@ -78,7 +78,7 @@ class DataSpec(_Strict):
     """
 
     path: str | None = None
-    target: str | None = None
+    target: str | list[str] | None = None
     features: list[str] | None = Field(None, min_length=1)
     window: int | None = Field(None, ge=1, le=MAX_WINDOW)
     horizon: int | list[int] | HorizonSteps = 1
@@ -112,6 +112,29 @@ class DataSpec(_Strict):
         if any(b <= a for a, b in zip(offsets, offsets[1:])):
             raise ValueError(f"the horizons must be strictly ascending (each step once), got {offsets[:10]}")
         return value
+
+    @field_validator("target")
+    @classmethod
+    def _target_columns(cls, value):
+        if isinstance(value, list):
+            if not value:
+                raise ValueError("a list of targets needs at least one column name")
+            twice = sorted({name for name in value if value.count(name) > 1})
+            if twice:
+                raise ValueError(f"names a column twice: {twice}")
+        return value
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """The target columns: one, or several predicted together (``target: [a, b]``)."""
+        if self.target is None:
+            return ()
+        return tuple(self.target) if isinstance(self.target, list) else (self.target,)
+
+    @property
+    def multi_target(self) -> bool:
+        """True when several columns are predicted together."""
+        return len(self.targets) > 1
 
     @property
     def steps(self) -> tuple[int, ...]:
@@ -154,6 +177,11 @@ class DataSpec(_Strict):
                 problems.append(".target is required for .csv/.parquet data: name the column to predict")
             if self.window is None:
                 problems.append(".window is required for .csv/.parquet data: the number of rows in each input sequence")
+        if self.multi_target and self.multi_step:
+            problems.append(f".target names {len(self.targets)} columns and .horizon {len(self.steps)} steps; predict "
+                            "several targets one step ahead, or one target several steps ahead")
+        if self.multi_target and self.rollout is not None:
+            problems.append(".rollout rolls out one target; give data.target one column")
         if self.rollout is not None and self.steps != (1,):
             problems.append(f".rollout rolls a one-step model out (horizon: 1); got horizon {self.horizon}. For a model "
                             "that predicts several steps at once, use horizon: {steps: H} instead")

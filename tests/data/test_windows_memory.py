@@ -115,7 +115,7 @@ def test_the_data_digest_is_unchanged_and_chunked(monkeypatch):
     whole = hashlib.sha256()
     for array in (ds.x_train, ds.y_train, ds.x_val, ds.y_val):
         whole.update(np.ascontiguousarray(array).tobytes())
-    monkeypatch.setattr("autofix_lstm.data.dataset._DIGEST_CHUNK", 7)
+    monkeypatch.setattr("autofix_lstm.data.samples._DIGEST_CHUNK", 7)
     chunked = hashlib.sha256()
     ds.update_digest(chunked)
     assert chunked.hexdigest() == whole.hexdigest()

@@ -1,0 +1,127 @@
+"""Already windowed arrays as a ``Dataset``: an ``.npz`` file, ``x``/``y`` from a notebook, or the
+``fit``-style parts ``(x, y)`` and ``validation_data``.
+
+``y`` is one value per sample, one-hot class rows, or (samples, steps) for a multi-step forecast.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from autofix_lstm.data.array_checks import check_shape, nonfinite_line, nonfinite_samples
+from autofix_lstm.data.samples import (
+    Dataset,
+    _check_sizes,
+    _check_target_varies,
+    _encode_target,
+    array_feature_names,
+    split_index,
+)
+from autofix_lstm.data.task import infer_task
+from autofix_lstm.errors import DataError
+from autofix_lstm.spec import Spec, is_class_label_loss
+
+
+def from_arrays(spec: Spec, x: np.ndarray, y: np.ndarray, source: str) -> Dataset:
+    """The spec's already windowed ``x``, ``y`` (an .npz file's, or given in memory), split as the spec says."""
+    x = np.asarray(x)
+    y = np.asarray(y).reshape(-1) if np.asarray(y).ndim == 2 and np.asarray(y).shape[1] == 1 else np.asarray(y)
+    check_shape(x, source)
+    if y.ndim not in (1, 2):
+        raise DataError(f"{source}: y must have shape (samples,), or (samples, steps) for a multi-step forecast; "
+                        f"got shape {y.shape}")
+    bad = nonfinite_samples(x, y, source)
+    if bad.any():
+        if spec.data.missing == "error":
+            raise DataError(f"{source}: {nonfinite_line(bad)}; clean them or set data.missing: drop")
+        x, y = x[~bad], y[~bad]
+    _check_target_varies(y, source)
+    task = _forecast_task(y, spec.data.task, source) if y.ndim == 2 else spec.data.task or infer_task(y, spec.model.loss)
+    y, classes = _encode_target(y, task, source)
+    split = split_index(len(x), spec.data.validation_split)
+    _check_sizes(len(x), split, source, "")
+    _check_target_varies(y, source)
+    return Dataset(
+        x_train=x[:split].astype(np.float32), y_train=y[:split], x_val=x[split:].astype(np.float32),
+        y_val=y[split:], task=task, feature_names=array_feature_names(x.shape[2]),
+        target_name="y", classes=classes,
+    )
+
+
+def _forecast_task(y: np.ndarray, task: str | None, source: str) -> str:
+    """The task of a (samples, steps) target: a multi-step forecast is a regression.
+
+    Raises:
+        DataError: ``task`` names a classification, or the values are not numbers.
+    """
+    if task not in (None, "regression") or not np.issubdtype(y.dtype, np.number):
+        raise DataError(
+            f"{source}: y of shape {y.shape} is a {y.shape[1]}-step forecast, which predicts numbers; "
+            f"got {'data.task ' + task if task else 'dtype ' + str(y.dtype)}. Give class labels as (samples,) or one-hot"
+        )
+    return "regression"
+
+
+def _one_hot(y: np.ndarray) -> bool:
+    """True for (samples, classes) rows of 0/1 with a single 1 each, as categorical cross-entropy takes labels."""
+    return bool(np.issubdtype(y.dtype, np.number) and np.all((y == 0) | (y == 1)) and np.all(y.sum(axis=1) == 1))
+
+
+def _labels(y, source: str, loss: str | None = None) -> np.ndarray:
+    """Targets as the dataset holds them: ``(n, 1)`` flattened, a one-hot ``(n, k)`` as class indices, any
+    other ``(n, steps)`` of numbers kept as a multi-step forecast's targets (one-hot-looking rows too,
+    under a regression ``loss``)."""
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        return y.reshape(-1)
+    regression_loss = loss is not None and not is_class_label_loss(loss) and "crossentropy" not in loss.lower()
+    if y.ndim == 2 and _one_hot(y) and not regression_loss:
+        return np.argmax(y, axis=1)  # one-hot, as categorical_crossentropy takes it
+    if y.ndim not in (1, 2):
+        raise DataError(f"{source}: y must have shape (samples,), (samples, 1), one-hot (samples, classes), or "
+                        f"(samples, steps) for a multi-step forecast; got {y.shape}")
+    return y
+
+
+def _windows(x, y, source: str, names: tuple[str, str] = ("x", "y"), loss: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    x, y = np.asarray(x), _labels(y, source, loss)
+    check_shape(x, source, names[0])
+    bad = nonfinite_samples(x, y, source, names)
+    if bad.any():
+        raise DataError(f"{source}: {nonfinite_line(bad)}; clean them first")
+    return x.astype(np.float32), y
+
+
+def dataset_from_arrays(x_train, y_train, x_val, y_val, *, task: str | None = None, loss: str | None = None) -> Dataset:
+    """A ``Dataset`` from windowed arrays already split in two, as ``fit(x, y, validation_data=(x_val, y_val))`` takes them.
+
+    ``x``: (samples, timesteps, features); ``y``: (samples,), (samples, 1) or one-hot. The task is
+    inferred from both targets together unless given (``loss``: the model's, see ``infer_task``), and class labels are encoded over both, so a
+    class seen only in validation keeps its index.
+
+    Raises:
+        DataError: shapes that do not fit, NaN/infinite values, a constant target, too few samples.
+    """
+    x_train, y_train = _windows(x_train, y_train, "the training arrays (x, y)", loss=loss)
+    x_val, y_val = _windows(x_val, y_val, "validation_data", ("x_val", "y_val"), loss=loss)
+    if x_train.shape[1:] != x_val.shape[1:]:
+        raise DataError(
+            f"validation_data: x_val has windows of shape {x_val.shape[1:]} but x has {x_train.shape[1:]}; they must match"
+        )
+    if y_train.shape[1:] != y_val.shape[1:]:
+        raise DataError(
+            f"validation_data: y_val has targets of shape {y_val.shape[1:]} per sample but y has {y_train.shape[1:]}; "
+            "they must match"
+        )
+    source = "the x/y arrays"
+    y_all = np.concatenate([y_train, y_val])
+    _check_target_varies(y_all, source)
+    task = _forecast_task(y_all, task, source) if y_all.ndim == 2 else task or infer_task(y_all, loss)
+    encoded, classes = _encode_target(y_all, task, source)
+    _check_sizes(len(y_all), len(y_train), source, "")
+    _check_target_varies(encoded[: len(y_train)], "the training arrays (x, y)")
+    return Dataset(
+        x_train=x_train, y_train=encoded[: len(y_train)], x_val=x_val, y_val=encoded[len(y_train) :], task=task,
+        feature_names=array_feature_names(x_train.shape[2]), target_name="y", classes=classes,
+    )
+
