@@ -80,8 +80,10 @@ def _from_table(spec: Spec, frame: pd.DataFrame, source: str, in_file: bool = Tr
     if len(frame) == 0:
         raise DataError(f"{source}: the table has no data rows (columns {list(frame.columns)}); provide the data")
     refuse_duplicate_names(list(frame.columns), source)
-    if d.target not in frame.columns:
-        raise DataError(f"{source}: target column {d.target!r} is not in the data; columns are {list(frame.columns)}")
+    absent = [name for name in d.targets if name not in frame.columns]
+    if absent:
+        raise DataError(f"{source}: target column {', '.join(map(repr, absent))} is not in the data; "
+                        f"columns are {list(frame.columns)}")
     if d.features is None:
         features = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])]
         if not features:
@@ -101,8 +103,11 @@ def _from_table(spec: Spec, frame: pd.DataFrame, source: str, in_file: bool = Tr
                 )
     full = max(0, len(frame) - d.window - d.furthest + 1)
     _check_table_sizes(full, len(frame), d, source)  # before any other check on the values: too few rows says so
-    table, labels, feature_ok, target_ok = handle_missing(frame, features, d.target, d.missing, source, in_file)
+    target = list(d.targets) if d.multi_target else d.target
+    table, labels, feature_ok, target_ok = handle_missing(frame, features, target, d.missing, source, in_file)
     observed = labels[target_ok]
+    if d.multi_target:
+        return _several_targets(spec, table, observed, feature_ok, target_ok, features, source, full)
     _check_target_varies(observed.to_numpy(), source)
     task = d.task or infer_task(observed, spec.model.loss)
     if d.multi_step and task != "regression":
@@ -144,6 +149,36 @@ def _from_table(spec: Spec, frame: pd.DataFrame, source: str, in_file: bool = Tr
         feature_names=features, target_name=d.target,
         target_index=target_index, horizon=d.steps[0], steps=d.steps if d.multi_step else None,
         classes=classes, rows=rows, starts=starts, rollout=rollout,
+    )
+
+
+def _several_targets(spec: Spec, table: pd.DataFrame, observed: pd.DataFrame, feature_ok: np.ndarray,
+                     target_ok: np.ndarray, features: list[str], source: str, full: int) -> Dataset:
+    """``target: [a, b]``: each sample's targets are those columns' values at the horizon's row, a
+    regression with one output per column (each column its own quantity: scaled and measured apart)."""
+    d = spec.data
+    words = [name for name in d.targets if not pd.api.types.is_numeric_dtype(observed[name])
+             or pd.api.types.is_bool_dtype(observed[name])]
+    if (d.task not in (None, "regression")) or words:
+        got = f"data.task {d.task}" if d.task not in (None, "regression") else f"column {words[0]!r} is not numeric"
+        raise DataError(f"{source}: data.target names {len(d.targets)} columns, which are predicted together as "
+                        f"numbers (a regression); {got}. Predict class labels one column at a time")
+    for name in d.targets:
+        _check_target_varies(observed[name].to_numpy(), f"{source}: target column {name!r}")
+    y_all = np.zeros((len(table), len(d.targets)))
+    y_all[target_ok] = observed.to_numpy(dtype=np.float64)
+    rows = np.ascontiguousarray(table.to_numpy(dtype=np.float64), dtype=np.float32)
+    starts = sample_starts(feature_ok, target_ok, d.window, d.steps)
+    y = y_all[starts + d.window - 1 + d.steps[0]]
+    if len(starts) < full:
+        _check_table_sizes(len(starts), len(table), d, source, f", less {full - len(starts)} windows over missing values")
+    split = split_index(len(starts), d.validation_split)
+    indices = tuple(features.index(name) for name in d.targets) if set(d.targets) <= set(features) else None
+    return Dataset(
+        x_train=window_view(rows, starts[:split], d.window), y_train=y[:split],
+        x_val=window_view(rows, starts[split:], d.window), y_val=y[split:], task="regression",
+        feature_names=features, target_name=", ".join(d.targets), target_indices=indices,
+        target_names=tuple(d.targets), horizon=d.steps[0], rows=rows, starts=starts,
     )
 
 

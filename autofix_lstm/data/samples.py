@@ -64,6 +64,8 @@ class Dataset:
     feature_names: list[str]
     target_name: str
     target_index: int | None = None  # the target's column among the features, if it is one
+    target_indices: tuple[int, ...] | None = None  # several targets: each one's column, if all are features
+    target_names: tuple[str, ...] = ()  # several targets (``target: [a, b]``): their columns, in y's order
     horizon: int | None = None  # None for already windowed .npz data; a multi-step forecast: its nearest step
     steps: tuple[int, ...] | None = None  # a multi-step forecast's offsets (None: one step, or not known)
     rollout: Rollout | None = None  # ``data.rollout``: the validation samples a one-step model is rolled out from
@@ -149,13 +151,24 @@ class Dataset:
     @property
     def persistence_applies(self) -> bool:
         """True when 'predict the last observed value' is a meaningful baseline."""
-        return self.task == "regression" and self.target_index is not None and bool(self.horizon)
+        observed = self.target_index is not None or self.target_indices is not None
+        return self.task == "regression" and observed and bool(self.horizon)
+
+    @property
+    def multi_target(self) -> bool:
+        """True when several target columns are predicted together."""
+        return len(self.target_names) > 1
+
+    @property
+    def target_columns(self) -> int | list[int] | None:
+        """Where the target is in a window's features: one index, one per target column, or None."""
+        return list(self.target_indices) if self.target_indices is not None else self.target_index
 
     def last_observed(self, x: np.ndarray) -> np.ndarray:
-        """The target's last value inside each window of ``x`` (requires ``target_index``)."""
-        if self.target_index is None:
+        """The target's last value inside each window of ``x`` ((samples, targets) for several targets)."""
+        if self.target_columns is None:
             raise DataError("the target is not among the features, so windows carry no last observed target")
-        return x[:, -1, self.target_index].astype(np.float64)
+        return x[:, -1, self.target_columns].astype(np.float64)
 
 
 def _encode_target(y: np.ndarray, task: str, source: str) -> tuple[np.ndarray, list]:

@@ -228,29 +228,33 @@ class RelativeWindows:
         return out if dtype is None else out.astype(dtype, copy=False)
 
 
-def _last_observed(x: np.ndarray, target_index: int, ndim: int) -> np.ndarray:
-    """The target's last value in each window, shaped to broadcast over targets of ``ndim`` dimensions."""
+def _last_observed(x: np.ndarray, target_index: int | list[int], ndim: int) -> np.ndarray:
+    """The target's last value in each window, shaped to broadcast over targets of ``ndim`` dimensions
+    (several targets' indices: one column each, as the targets have)."""
     last = np.asarray(x[:, -1, target_index], dtype=np.float64)
-    return last.reshape(last.shape + (1,) * (ndim - 1))
+    return last if isinstance(target_index, list) else last.reshape(last.shape + (1,) * (ndim - 1))
 
 
 @dataclass
 class TargetTransform:
     """How original targets become training targets, and back.
 
-    One scale for every step of a multi-step forecast (they are one quantity). ``difference`` predicts
-    each step's change from the last observed value (not the change from the step before), so its
-    inverse adds the last observed value to every step: no running sum whose errors accumulate.
+    One scale for every step of a multi-step forecast (they are one quantity); one per column for
+    several targets (``per_column``: each its own quantity and units). ``difference`` predicts each
+    step's change from the last observed value (not the change from the step before), so its inverse
+    adds the last observed value to every step: no running sum whose errors accumulate.
     """
 
     kind: str = "none"
-    center: float = 0.0
-    scale: float = 1.0
-    target_index: int | None = None  # for ``difference``: the target's column in the raw window
+    center: float | list[float] = 0.0
+    scale: float | list[float] = 1.0
+    target_index: int | list[int] | None = None  # for ``difference``: the target's column(s) in the raw window
 
     @classmethod
-    def fit(cls, kind: str, y_train: np.ndarray, x_train: np.ndarray, target_index: int | None) -> TargetTransform:
-        """Fit on the training targets (and windows, for ``difference``)."""
+    def fit(cls, kind: str, y_train: np.ndarray, x_train: np.ndarray, target_index: int | list[int] | None,
+            *, per_column: bool = False) -> TargetTransform:
+        """Fit on the training targets (and windows, for ``difference``); ``per_column``: a scale per target
+        column, ``target_index`` then one index per column (or None)."""
         if kind == "none":
             return cls()
         y = np.asarray(y_train, dtype=np.float64)
@@ -272,6 +276,9 @@ class TargetTransform:
             kind_for_scaler = "standard"
         else:
             kind_for_scaler = kind
+        if per_column:
+            center, scale = fit_scaler(kind_for_scaler, y.reshape(len(y), -1))
+            return cls(kind, [float(v) for v in center], [float(v) for v in scale], target_index)
         center, scale = fit_scaler(kind_for_scaler, y.reshape(-1, 1))
         return cls(kind, float(center[0]), float(scale[0]), target_index)
 
@@ -284,15 +291,18 @@ class TargetTransform:
             y = np.log1p(y)
         elif self.kind == "difference":
             y = y - _last_observed(x_raw, self.target_index, y.ndim)
-        return ((y - self.center) / self.scale).astype(np.float32)
+        return ((y - np.asarray(self.center)) / np.asarray(self.scale)).astype(np.float32)
 
     def invert(self, pred: np.ndarray, x_raw: np.ndarray) -> np.ndarray:
         """Model outputs back to original units (numpy)."""
-        out = np.asarray(pred, dtype=np.float64) * self.scale + self.center
+        out = np.asarray(pred, dtype=np.float64)
+        if isinstance(self.scale, list):  # a column per target: the model's (samples, targets) output
+            out = out.reshape(len(out), -1)
+        out = out * np.asarray(self.scale) + np.asarray(self.center)
         if self.kind == "log":
             out = np.expm1(out)
         elif self.kind == "difference":
-            out = out + x_raw[:, -1, self.target_index].reshape(out.shape[:1] + (1,) * (out.ndim - 1))
+            out = out + _last_observed(x_raw, self.target_index, out.ndim)
         return out
 
     def layer(self) -> keras.layers.Layer | None:
@@ -333,15 +343,17 @@ class InvertTarget(keras.layers.Layer):
     def __init__(self, kind, center, scale, target_index=None, **kwargs):
         super().__init__(**kwargs)
         self.kind = kind
-        self.center = float(center)
-        self.scale = float(scale)
-        self.target_index = target_index
+        self.center = [float(v) for v in center] if isinstance(center, (list, tuple)) else float(center)
+        self.scale = [float(v) for v in scale] if isinstance(scale, (list, tuple)) else float(scale)
+        self.target_index = list(target_index) if isinstance(target_index, (list, tuple)) else target_index
 
     def call(self, inputs):
         pred, raw = inputs
-        out = pred * self.scale + self.center
+        out = pred * ops.convert_to_tensor(self.scale, pred.dtype) + ops.convert_to_tensor(self.center, pred.dtype)
         if self.kind == "log":
             out = ops.expm1(out)
+        elif self.kind == "difference" and isinstance(self.target_index, list):  # one column per target
+            out = out + ops.cast(ops.take(raw[:, -1, :], self.target_index, axis=1), out.dtype)
         elif self.kind == "difference":
             out = out + ops.cast(raw[:, -1, self.target_index : self.target_index + 1], out.dtype)
         return out

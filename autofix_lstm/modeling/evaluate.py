@@ -68,6 +68,7 @@ def measure(
                                   rollout=True, **kwargs)
     if ds.task == "regression":
         persistence = ds.last_observed(ds.x_val) if ds.persistence_applies else None
-        return regression_metrics(ds.y_val, raw_pred, ds.y_train, persistence, **kwargs)
+        return regression_metrics(ds.y_val, raw_pred, ds.y_train, persistence,
+                                  targets=ds.target_names if ds.multi_target else None, **kwargs)
     proba = class_probabilities(raw_pred, ds.n_classes)
     return classification_metrics(ds.y_val, proba, ds.y_train, ds.n_classes, **kwargs)

@@ -101,7 +101,8 @@ def prepare(spec: Spec, dataset: Dataset) -> Prepared:
             spec.source,
         )
     inputs = InputTransform.fit(p.inputs, dataset.x_train, dataset.training_rows())
-    target = TargetTransform.fit(p.target, dataset.y_train, dataset.x_train, dataset.target_index)
+    target = TargetTransform.fit(p.target, dataset.y_train, dataset.x_train, dataset.target_columns,
+                                 per_column=dataset.multi_target)
     if dataset.task == "regression":
         y_train = target.apply(dataset.y_train, dataset.x_train)
         y_val = target.apply(dataset.y_val, dataset.x_val)

@@ -42,6 +42,9 @@ def predictions_figure(baseline: dict, best: dict | None = None, *, best_label: 
     runs = [("your spec as written", BASELINE_COLOUR, _as_array(baseline.get("val_predictions")))]
     if best is not None:
         runs.append((best_label, BEST_COLOUR, _as_array(best.get("val_predictions"))))
+    several = [entry.get("target") for entry in (baseline.get("metrics") or {}).get("per_target") or []]
+    if task == "regression" and targets is not None and targets.ndim == 2 and len(several) == targets.shape[1] > 1:
+        return _target_predictions(targets, runs, several)
     if task == "regression" and targets is not None and targets.ndim == 2 and targets.shape[1] > 1:
         return _forecast_predictions(targets, runs)
     if task == "regression":
@@ -101,6 +104,43 @@ def _regression_predictions(targets: np.ndarray | None, runs) -> Figure:
 
 
 FAN_WINDOWS = 6  # validation samples whose whole forecast a multi-step report draws
+
+
+MAX_TARGET_PANELS = 4  # several targets: one panel each, the first ones
+
+
+def _target_predictions(targets: np.ndarray, runs, names: list[str]) -> Figure:
+    """Several targets (``target: [a, b]``): a panel per target, the actual series with each run's predictions."""
+    shown = min(len(names), MAX_TARGET_PANELS)
+    fig, axes = new_figure(9, 2.4 * shown, nrows=shown)
+    samples = len(targets)
+    for k in range(shown):
+        ax = axes[k, 0]
+        ax.plot(np.arange(samples), targets[:, k], color=ACTUAL_COLOUR, linewidth=1.4, label="actual")
+        low, high = float(np.min(targets[:, k])), float(np.max(targets[:, k]))
+        pad = 0.25 * (high - low) if high > low else max(abs(high), 1.0) * 0.1
+        notes = []
+        for label, colour, pred in runs:
+            if pred is None or pred.size != targets.size:
+                notes.append(f"{label}: no predictions saved")
+                continue
+            column = pred.reshape(samples, -1)[:, k]
+            if not np.all(np.isfinite(column)):
+                notes.append(f"{label}: predictions are NaN/inf")
+                continue
+            ax.plot(np.arange(samples), column, color=colour, linestyle="--" if colour == BASELINE_COLOUR else "-",
+                    linewidth=1.6, label=label)
+            if np.mean((column < low - pad) | (column > high + pad)) > 0.5:
+                notes.append(f"{label}: around {np.median(column):.4g}, off the chart")
+        ax.set_ylim(low - pad, high + pad)
+        ax.set_ylabel(f"{names[k]} (original units)")
+        if notes:
+            ax.text(0.01, 0.02, "; ".join(notes), transform=ax.transAxes, fontsize=8, color="#d62728")
+    axes[0, 0].set_title(f"Validation predictions against the actual values, {len(names)} targets"
+                         + (f" (the first {shown})" if shown < len(names) else ""))
+    axes[0, 0].legend(loc="best", fontsize=8)
+    axes[shown - 1, 0].set_xlabel("validation sample (time order)")
+    return fig
 
 
 def _forecast_predictions(targets: np.ndarray, runs) -> Figure:

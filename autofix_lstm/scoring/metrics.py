@@ -31,7 +31,8 @@ CLASSIFICATION_KEYS = ("task", "n_val", "nan", "majority_accuracy", "majority_ba
                        "prior_log_loss", "std_ratio", "accuracy", "balanced_accuracy", "macro_f1",
                        "distinct_predictions", "log_loss", "collapsed")
 # Keys written only when set: how the training went, rather than what its predictions scored.
-OPTIONAL_KEYS = ("loss_diverged", "collapse_checks_on", "message", "step_std_ratio", "per_step", "rollout_steps")
+OPTIONAL_KEYS = ("loss_diverged", "collapse_checks_on", "message", "step_std_ratio", "per_step", "rollout_steps",
+                 "per_target")
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ class Metrics:
     step_std_ratio: float | None = None
     per_step: list[dict[str, Any]] | None = None
     rollout_steps: int | None = None  # a one-step model rolled out this many steps (``data.rollout``)
+    per_target: list[dict[str, Any]] | None = None  # several targets (``target: [a, b]``): each one's numbers
     extra: dict[str, Any] = field(default_factory=dict)  # keys this version does not know
 
     @property
@@ -166,6 +168,7 @@ def regression_metrics(
     *,
     min_std_ratio: float = COLLAPSE_STD_RATIO,
     rollout: bool = False,
+    targets: tuple[str, ...] | None = None,
 ) -> Metrics:
     """Metrics of a regression model; ``persistence`` is the last observed value per sample, if it applies.
 
@@ -177,6 +180,11 @@ def regression_metrics(
     one-value prediction per sample on such a target is read as that value for every step. A one-step
     model's ``rollout`` is also collapsed when its last step is (its predictions converged to the same
     value whatever came before); ``rollout_steps`` says how many steps were rolled out.
+
+    Several ``targets`` (the columns of a 2-D ``y_val``, each its own quantity; ``persistence`` then one
+    column each): ``r2`` is the mean of each target's own r2 and ``std_ratio`` the weakest target's
+    (an output constant on any target is collapsed on it); ``mse``/``mae`` stay over every value in
+    original units; ``per_target`` holds each target's numbers.
     """
     # Imported here: the Metrics type itself is read by the CLI before anything trains.
     from sklearn.dummy import DummyRegressor
@@ -189,7 +197,8 @@ def regression_metrics(
     pred = np.broadcast_to(pred.reshape(len(pred), -1), y_val.shape) if steps else pred.reshape(-1)
     if persistence is not None:
         persistence = np.asarray(persistence, dtype=np.float64)
-        persistence = np.repeat(persistence.reshape(-1, 1), steps, axis=1) if steps else persistence
+        if steps and persistence.ndim == 1:  # one last observed value per sample, repeated for every step
+            persistence = np.repeat(persistence.reshape(-1, 1), steps, axis=1)
     constant = DummyRegressor(strategy="mean").fit(np.zeros((len(y_train), 1)), y_train)
     constant_mse = float(mean_squared_error(y_val, constant.predict(np.zeros((len(y_val), 1)))))
     variance = float(np.mean(np.var(y_val, axis=0)))
@@ -211,7 +220,18 @@ def regression_metrics(
         r2=1.0 - mse / variance if variance > 0 else 0.0,
     )
     out["collapsed"] = out["std_ratio"] < min_std_ratio
-    if steps:
+    if targets:
+        out["per_target"] = [
+            {"target": name, **_step_metrics(k, y_val[:, k], pred[:, k], y_train[:, k],
+                                              None if persistence is None else persistence[:, k])}
+            for k, name in enumerate(targets)
+        ]
+        for entry in out["per_target"]:
+            entry.pop("step")
+        out["r2"] = float(np.mean([entry["r2"] for entry in out["per_target"]]))
+        out["std_ratio"] = float(min(entry["std_ratio"] for entry in out["per_target"]))
+        out["collapsed"] = out["std_ratio"] < min_std_ratio
+    elif steps:
         flat = _flatness_ratio(pred, y_val)
         out["step_std_ratio"] = flat
         out["collapsed"] = out["collapsed"] or (flat is not None and flat < min_std_ratio)

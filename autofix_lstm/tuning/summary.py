@@ -213,6 +213,9 @@ def collapse_evidence(metrics: Metrics, min_std_ratio: float = COLLAPSE_STD_RATI
     """The number that makes a collapsed model collapsed: "std_ratio 0.002"; for a forecast flat across its
     steps, its step_std_ratio; for a roll-out that converged, its last step's std_ratio."""
     text = f"std_ratio {number(metrics.std_ratio)}"
+    if metrics.per_target and metrics.std_ratio is not None:  # several targets: the weakest one's
+        weakest = min(metrics.per_target, key=lambda entry: entry["std_ratio"])
+        return f"{text} on {weakest['target']}, the target whose output varies least"
     if metrics.std_ratio is None or metrics.std_ratio < min_std_ratio or not metrics.per_step:
         return text
     last = metrics.per_step[-1]

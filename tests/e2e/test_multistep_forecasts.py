@@ -145,3 +145,35 @@ def test_a_one_step_model_is_judged_rolled_out_and_fixed(tmp_path):
     assert best["per_step"][-1]["r2"] > 0.3 and best["per_step"][-1]["std_ratio"] > 0.5  # the 8th fed-back step
     baseline = json.loads((tmp_path / "runs/rollout/baseline.json").read_text())
     assert np.asarray(baseline["val_targets"]).shape[1] == 8  # the roll-out's truth, drawn as a fan
+
+
+def test_two_targets_in_their_own_units_are_fixed_together(tmp_path):
+    rng = np.random.default_rng(1)
+    t = np.arange(360)
+    frame = pd.DataFrame({"load": 500 + 100 * np.sin(2 * np.pi * t / 24) + rng.normal(0, 5, len(t)),
+                          "temp": 15 + 0.05 * np.cos(2 * np.pi * t / 24 + 1) + rng.normal(0, 0.005, len(t)),
+                          "hour": t % 24})
+    frame.to_csv(tmp_path / "two.csv", index=False)
+    spec = spec_dict(
+        "two.csv", data={"target": ["load", "temp"], "features": ["load", "temp", "hour"], "window": WINDOW},
+        model={"layers": [{"type": "lstm", "units": 16}, {"type": "dense", "units": 2, "activation": "sigmoid"}],
+               "optimizer": {"name": "adam", "learning_rate": 0.003}},
+        train={"epochs": 8, "batch_size": 16},
+        search={"max_trials": 2, "tuner": "random", "strategies": ["scaling", "activations"], "rerun_pruned": 0,
+                "refine": False, "minimize": False, "confirm": False},
+        output="runs/two",
+    )
+    result = CliRunner().invoke(app, ["search", str(write_spec(tmp_path, spec))], terminal_width=400)
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "runs/two"
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["baseline_state"] == "collapsed" and summary["fixed"] is True, summary["verdict"]
+    per_target = {entry["target"]: entry for entry in summary["best"]["per_target"]}
+    assert per_target["load"]["r2"] > 0.5 and per_target["temp"]["r2"] > 0.5  # the tiny temp too
+    model = keras.models.load_model(out / "best_model.keras")
+    values = frame[["load", "temp", "hour"]].to_numpy(np.float32)
+    windows = np.stack([values[s : s + WINDOW] for s in range(300, 330)])
+    predicted = model.predict(windows, verbose=0)
+    actual = frame[["load", "temp"]].to_numpy()[np.arange(300, 330) + WINDOW]
+    assert predicted.shape == (30, 2)
+    assert np.all(np.abs(predicted - actual).mean(axis=0) < [40.0, 0.03])  # each in its own units
