@@ -21,7 +21,7 @@ from autofix_lstm.data.transforms import InputTransform, TargetTransform
 from autofix_lstm.errors import CannotTrainError, ModelSpecError, ResourceError, RunFolderError, SpecError
 from autofix_lstm.modeling.build import build_core, compile_core, head_units
 from autofix_lstm.modeling.callbacks import EpochProgress, StopOnInvalidLoss
-from autofix_lstm.modeling.evaluate import measure, validation_predictions
+from autofix_lstm.modeling.evaluate import measure, predict_original, validation_predictions  # noqa: F401  (predict_original: re-exported, as the docstring says)
 from autofix_lstm.modeling.release import releasing_custom_gradients
 from autofix_lstm.preflight import check_output_folder
 from autofix_lstm.run_dir import RunDir, save_model, write_json
