@@ -24,6 +24,7 @@ FINDING_IDS = (
     "dead_units",
     "excess_dropout",
     "heavy_regularization",
+    "custom_initialization",
     "too_little_data",
     "class_imbalance",
     "nonstationary_target",

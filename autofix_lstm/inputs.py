@@ -171,7 +171,7 @@ def keep_in_memory_data(spec: Spec, data=None, x=None, y=None, validation_data=N
             return spec  # no split the spec can say gives these parts back
         x, y = np.concatenate([x, x_val]), np.concatenate([y.reshape(len(y), *y_val.shape[1:]), y_val])
         raw["data"]["validation_split"] = share
-    for key in ("target", "features", "window", "horizon"):  # an .npz is windowed already: they do not apply
+    for key in ("target", "features", "window", "horizon", "rollout"):  # an .npz is windowed already: they do not apply
         raw["data"].pop(key, None)
     keep = not overwrite and run.data_arrays.is_file()
     raw["data"]["path"] = str(run.data_arrays if keep else write_arrays(run.data_arrays, x=x, y=y))

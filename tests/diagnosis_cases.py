@@ -170,6 +170,12 @@ TRIGGER_CASES: dict[str, Case] = {
                           dense(kernel_regularizer={"class_name": "L2", "config": {"l2": 5.0}})]},
         preprocessing=SCALED, train=LONG,
     ),
+    "zeros_init": _table(
+        "every kernel initialised to zeros: no unit differs and no gradient reaches the LSTM", sine,
+        model={"layers": [lstm(kernel_initializer="zeros", recurrent_initializer="zeros"),
+                          dense(kernel_initializer="zeros")]},
+        preprocessing=SCALED, train=LONG,
+    ),
     "deep_sigmoid": _table(
         "six sigmoid Dense layers between the LSTM and the head", sine,
         model={"layers": [lstm(), *[dense(8, "sigmoid") for _ in range(6)], dense()]}, preprocessing=SCALED, train=LONG,
@@ -303,6 +309,10 @@ TRIGGERS: dict[str, Trigger] = {
     "heavy_regularization": Trigger(
         "heavy_l2", "error", ("largest_factor", "penalties", "initial_penalty", "penalty_share"),
         lambda e: e["largest_factor"] == 5.0 and e["penalty_share"] >= 1.0 and len(e["penalties"]) == 3,
+    ),
+    "custom_initialization": Trigger(
+        "zeros_init", "error", ("initializers", "initial_output_spread", "target_spread", "initial_spread_share"),
+        lambda e: len(e["initializers"]) == 3 and e["initial_spread_share"] == 0.0,
     ),
     "dead_units": Trigger("dead_relu", "error", ("layers", "dead_fraction"), lambda e: e["dead_fraction"] == 1.0),
     "excess_dropout": Trigger("heavy_dropout", "error", ("dropout", "keep_probability"), lambda e: e["keep_probability"] < 0.25),

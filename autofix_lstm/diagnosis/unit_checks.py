@@ -9,6 +9,7 @@ from autofix_lstm.diagnosis.context import Context
 from autofix_lstm.diagnosis.findings import Finding, Severity
 from autofix_lstm.diagnosis.layer_measures import DEAD_UNIT_STD
 from autofix_lstm.modeling.build import recurrent_config
+from autofix_lstm.modeling.initializers import custom_initializers
 from autofix_lstm.modeling.regularizers import largest_factor, penalties
 
 # Half of a layer's units giving the same value for every sample halves what the layer can carry and
@@ -164,4 +165,46 @@ def heavy_regularization(ctx: Context) -> Finding | None:
         "sample; lower the factors (0.0001) or remove the regularizers.",
         {"largest_factor": factor, "penalties": penalties(layers), "initial_penalty": penalty,
          "constant_loss": scale, "penalty_share": share, "collapsed": ctx.collapsed},
+    )
+
+
+# The spread of the model's first outputs, as a share of the spread the head must reach, below which
+# hand-picked initializers left the output a near constant before any training.
+INIT_SPREAD_SHARE = 0.01
+
+
+def custom_initialization(ctx: Context) -> Finding | None:
+    """Hand-picked weight initializers on a model that fails: the start Keras' defaults avoid.
+
+    Measures: every ``*_initializer`` a layer sets instead of Keras' default (``modeling.initializers``),
+    the spread of the model's outputs at initialisation (``Probe.output_init``) against the spread the
+    head must reach (``Probe.target_spread``), and whether the gradients went NaN/inf. Reported only
+    when the brief training's output is useless or its gradients blew up (a model that learns from its
+    own initialisation is left alone). Error: a collapse seen and an initial output spread below
+    ``INIT_SPREAD_SHARE`` of the target's; warning otherwise.
+    """
+    layers = [layer.to_dict() for layer in ctx.spec.model.layers or []]
+    chosen = custom_initializers(layers)
+    probe = ctx.probe
+    if not chosen or probe is None:
+        return None
+    blew_up = probe.nonfinite_gradient_step is not None
+    if not (ctx.output_useless or blew_up):
+        return None
+    start = (probe.output_init or {}).get("std")
+    reach = probe.target_spread
+    share = start / reach if start is not None and reach else None
+    flat_start = share is not None and share < INIT_SPREAD_SHARE
+    severity = Severity.ERROR if ctx.collapse_seen and flat_start else Severity.WARNING
+    named = ", ".join(sorted({entry["initializer"] for entry in chosen}))
+    start_text = (f"; its first outputs spread {share:.2%} as much as the targets the head must reach"
+                  if share is not None else "")
+    return Finding(
+        "custom_initialization", severity,
+        f"The layers set their own weight initializers ({named}) instead of Keras' defaults (Glorot-uniform, "
+        f"orthogonal recurrent kernels){start_text}{'; its gradients went NaN or infinite' if blew_up else ''}: "
+        "remove the *_initializer arguments and let Keras initialise.",
+        {"initializers": chosen, "initial_output_spread": start, "target_spread": reach,
+         "initial_spread_share": share, "nonfinite_gradient_step": probe.nonfinite_gradient_step,
+         "collapsed": ctx.collapsed},
     )

@@ -90,6 +90,11 @@ def describe_regularization(old: Any, new: Any, task: str) -> str:
     return f"{'lower' if float(new) < float(old) else 'raise'} the weight penalties to {setting(new)}"
 
 
+def describe_initializers(old: Any, new: Any, task: str) -> str:
+    """A change of the weight initializers in words."""
+    return "use Keras' default weight initializers" if new == "default" else "keep your own weight initializers"
+
+
 def describe_dropout(old: Any, new: Any, task: str) -> str:
     """A change of the dropout in words."""
     return "remove dropout" if float(new) == 0 else f"set dropout to {setting(new)}"

@@ -19,6 +19,7 @@ import numpy as np
 
 from autofix_lstm.format import setting
 from autofix_lstm.modeling.build import PASS_THROUGH_TYPES, encoder_end, hidden_dense_indices, recurrent_config
+from autofix_lstm.modeling.initializers import custom_initializers, reset_initializers
 from autofix_lstm.modeling.regularizers import largest_factor, set_factor
 from autofix_lstm.modeling.steps import FEW_EPOCHS, few_steps
 from autofix_lstm.remedies.descriptions import (
@@ -32,6 +33,7 @@ from autofix_lstm.remedies.descriptions import (
     describe_epochs,
     describe_head,
     describe_hidden_dense,
+    describe_initializers,
     describe_inputs,
     describe_learning_rate,
     describe_loss,
@@ -207,6 +209,17 @@ def _read_regularization(raw: dict, ctx: dict) -> float:
 
 def _write_regularization(raw: dict, factor: float, ctx: dict) -> None:
     set_factor(_layers(raw), float(factor))
+
+
+def _read_initializers(raw: dict, ctx: dict) -> str:
+    """``custom`` when a layer sets its own weight initializer, else ``default`` (Keras')."""
+    return "custom" if custom_initializers(_layers(raw)) else "default"
+
+
+def _write_initializers(raw: dict, kind: str, ctx: dict) -> None:
+    """``default`` removes every initializer setting (Keras' own come back); ``custom`` keeps the spec's."""
+    if kind == "default":
+        reset_initializers(_layers(raw))
 
 
 def _read_dropout(raw: dict, ctx: dict) -> float:
@@ -433,6 +446,8 @@ FIELDS: dict[str, Field] = {
               allowed=lambda v, ds: int(v) >= 0, optional=True, describe=describe_hidden_dense),
         Field("regularization.factor", _read_regularization, _write_regularization, optional=True,
               describe=describe_regularization),
+        Field("initializers.kind", _read_initializers, _write_initializers, optional=True,
+              allowed=lambda v, ds: v in ("default", "custom"), describe=describe_initializers),
         Field("dropout.rate", _read_dropout, _write_dropout, describe=describe_dropout),
         Field("dropout.recurrent", _read_recurrent_dropout, _write_recurrent_dropout,
               describe=describe_recurrent_dropout),
@@ -461,6 +476,7 @@ CONDITIONS: dict[str, Callable[[dict, dict], bool]] = {
     "few_steps": _few_steps,  # the whole training takes few optimizer steps (``modeling.steps``)
     "single_epoch": lambda raw, ctx: int((raw.get("train") or {}).get("epochs", 20)) < FEW_EPOCHS,  # one pass
     "regularized": lambda raw, ctx: largest_factor(_layers(raw)) > 0,  # a layer has an L1/L2 penalty
+    "custom_initializers": lambda raw, ctx: bool(custom_initializers(_layers(raw))),  # a layer sets its own init
 }
 
 

@@ -167,9 +167,10 @@ class DataSpec(_Strict):
             for name in ("target", "features", "window"):
                 if getattr(self, name) is not None:
                     problems.append(f".{name} does not apply to .npz files (they are already windowed); remove it")
-            for name in ("horizon", "rollout"):
-                if name in self.model_fields_set:
-                    problems.append(f".{name} does not apply to .npz files (they are already windowed); remove it")
+            if "horizon" in self.model_fields_set:
+                problems.append(".horizon does not apply to .npz files (they are already windowed); remove it")
+            if self.rollout is not None:
+                problems.append(".rollout does not apply to .npz files (they are already windowed); remove it")
             if self.missing in ("ffill", "interpolate"):
                 problems.append(f".missing must be 'error' or 'drop' for .npz files, got {self.missing!r}")
         elif self.path is not None:

@@ -79,7 +79,7 @@ class Spec(_Strict):
             if raw["model"].get(key) is None:
                 raw["model"].pop(key, None)
         if self.data.is_array_file:
-            for key in ("target", "features", "window", "horizon"):
+            for key in ("target", "features", "window", "horizon", "rollout"):
                 raw["data"].pop(key, None)
         return raw
 
