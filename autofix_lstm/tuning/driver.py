@@ -24,7 +24,7 @@ Every file name is ``RunDir``'s.
 This module holds the stages, in order (``_search_locked``); a trial's training and record are
 ``tuning.trials`` (``TrialRunner``), what a search returns and reports is ``tuning.result``, and what
 carries a search from one run to the next (fingerprint, cached baseline, the best's files) is
-``tuning.resume``.
+``tuning.resume``. The confirmation across seeds is ``tuning.confirm_stage``.
 """
 
 from __future__ import annotations
@@ -47,13 +47,13 @@ from autofix_lstm.diagnosis.runner import diagnose_dataset
 from autofix_lstm.errors import SearchInterrupted, SpecError
 from autofix_lstm.inputs import Options
 from autofix_lstm.modeling.devices import Placement, placement
-from autofix_lstm.modeling.train import export_model
 from autofix_lstm.remedies.strategies import Strategy, check_candidates, resolve_strategies
-from autofix_lstm.run_dir import RunDir, RunLock, save_model, write_json, write_text
+from autofix_lstm.run_dir import RunDir, RunLock, write_json, write_text
 from autofix_lstm.scoring.objective import ModelState, judge
 from autofix_lstm.scoring.signal import SignalProbe, probe_signal
 from autofix_lstm.spec import Spec
-from autofix_lstm.tuning.confirmation import CONFIRM_SEEDS, TURNED_OFF, Confirmation, confirm_fixes
+from autofix_lstm.tuning.confirm_stage import confirm_stage
+from autofix_lstm.tuning.confirmation import CONFIRM_SEEDS, TURNED_OFF, Confirmation
 from autofix_lstm.tuning.distributed import ScaleOut, serve_workers
 from autofix_lstm.tuning.events import EventLog, LoggedReporter, search_ended_fields
 from autofix_lstm.tuning.interrupts import StopNow, StopRequested, StopSignals
@@ -61,13 +61,7 @@ from autofix_lstm.tuning.minimal import MinimalFix, minimal_stage, skipped
 from autofix_lstm.tuning.oracles import AutofixTuner, make_oracle
 from autofix_lstm.tuning.records import BASELINE_ID, TrialRecord, TrialStatus, best_record, load_records
 from autofix_lstm.tuning.result import SearchReporter, SearchResult
-from autofix_lstm.tuning.resume import (
-    cached_baseline,
-    earlier_search,
-    keep_best_published,
-    publish_best,
-    spec_fingerprint,
-)
+from autofix_lstm.tuning.resume import cached_baseline, earlier_search, keep_best_published, spec_fingerprint
 from autofix_lstm.tuning.search_summary import Summary, build_summary
 from autofix_lstm.tuning.space import SearchSpace, build_space, seed_values
 from autofix_lstm.tuning.summary import (
@@ -250,8 +244,8 @@ def _search_locked(spec: Spec, dataset: Dataset, strategies: list[Strategy], run
             if not spec.search.confirm:
                 confirmation = Confirmation(skipped=TURNED_OFF)
             elif not interrupted:
-                confirmation, interrupted = _until_stopped(
-                    stops, lambda: _confirm(runner, load_records(run, start_order), baseline, deadline, reporter))
+                confirmation, interrupted = _until_stopped(stops, lambda: confirm_stage(
+                    runner, load_records(run, start_order), baseline, deadline, reporter))
         if not interrupted:
             # A signal ends the ablation after the current epoch, keeping what it found.
             found, interrupted = _until_stopped(stops, lambda: minimal_stage(
@@ -446,40 +440,6 @@ def collapse_seen(diagnosis, min_std_ratio: float) -> TrialRecord | None:
         seconds=brief * full / steps if steps else None,
         message="judged on the diagnosis' brief training: the spec as written was not trained in full",
     )
-
-
-def _confirm(runner: TrialRunner, records: list[TrialRecord], baseline: TrialRecord, deadline: float | None,
-             reporter) -> Confirmation:
-    """The confirmation stage: train the best fixes again with more seeds (``tuning.confirmation``).
-
-    The candidates are the fixes that rank above the spec as written, best first. A fallback fix
-    (the best one did not hold) gets its own seed trained again too, for best_model.keras.
-    """
-    spec, dataset = runner.spec, runner.dataset
-    ranked = sorted((r for r in records if r.fix and r.scored), key=lambda r: r.score)
-    candidates = [r for r in ranked if baseline.score is None or r.score < baseline.score]
-
-    def train_with_seed(record: TrialRecord, seed: int) -> tuple[dict, float]:
-        started = time.perf_counter()
-        candidate = record_spec(record, spec).updated({"train.seed": seed})
-        outcome, _, _ = train_candidate(spec, candidate, dataset, epochs=record.epochs_run or None,
-                                        stops=runner.stops, callbacks=runner.callbacks)
-        return outcome.metrics, time.perf_counter() - started
-
-    def on_run(record: TrialRecord, seed: int, position: int) -> None:
-        reporter.stage(f"confirming trial {record.trial_id} with seed {seed} ({position} of {CONFIRM_SEEDS})")
-
-    confirmation = confirm_fixes(candidates, train_with_seed, seed=spec.train.seed,
-                                 min_std_ratio=spec.search.min_std_ratio, deadline=deadline, on_run=on_run)
-    if candidates and confirmation.trial_id != candidates[0].trial_id:
-        chosen = next(r for r in candidates if r.trial_id == confirmation.trial_id)
-        reporter.stage(f"saving trial {chosen.trial_id}, the best fix that held on every seed")
-        candidate = record_spec(chosen, spec)
-        outcome, prepared, _ = train_candidate(spec, candidate, dataset, epochs=chosen.epochs_run or None,
-                                               stops=runner.stops, callbacks=runner.callbacks)
-        save_model(export_model(outcome.core, prepared), runner.run_dir.trial_model(chosen.trial_id))
-        publish_best(runner.run_dir, chosen, spec)
-    return confirmation
 
 
 def _findings(diagnosis) -> list:
