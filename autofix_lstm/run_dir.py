@@ -23,6 +23,7 @@ The folder's layout (a public contract, see docs/outputs.md)::
       tuner/autofix/trial_<id>/autofix_trial.json                               # one record per trial
       tuner/autofix/trial_<id>/model.keras              # the best trial's model (best_model.keras's source)
       tuner/autofix/oracle.json  tuner0.json  trial_<id>/trial.json             # Keras Tuner's own state
+      tuner/autofix/seed_runs.json     # search.stop: confirmed: the fixes confirmed between trials, for resume
       tuner/autofix/chief.json  workers/<id>.json  workers/<id>.log   # while a chief serves workers
 """
 
@@ -68,6 +69,7 @@ TENSORBOARD_FILES = "events.out.tfevents.*"  # how TensorBoard's summary writers
 TUNER_ORACLE = "oracle.json"
 TUNER_STATE = "tuner0.json"
 TUNER_TRIAL = "trial.json"
+SEED_RUNS = "seed_runs.json"  # the confirmations run between trials (search.stop: confirmed), in the project
 # While a chief serves workers (tuning.distributed; removed when the search ends):
 CHIEF = "chief.json"
 WORKERS = "workers"
@@ -108,6 +110,8 @@ class RunDir:
     tensorboard = property(lambda self: self.root / TENSORBOARD, doc="tensorboard/: the trials' TensorBoard logs.")
     tuner_oracle = property(lambda self: self.project / TUNER_ORACLE, doc="Keras Tuner's oracle state.")
     tuner_state = property(lambda self: self.project / TUNER_STATE, doc="Keras Tuner's tuner state.")
+    seed_runs = property(lambda self: self.project / SEED_RUNS,
+                         doc="seed_runs.json: each fix confirmed between trials, its runs on every seed.")
 
     chief_file = property(lambda self: self.project / CHIEF,
                           doc="chief.json: where the chief serving workers listens, and its clock.")
@@ -159,11 +163,11 @@ class RunDir:
         known = [p for p in self.search_outputs() if p.is_file()]
         trial_files = (TRIAL_RECORD, MODEL, TUNER_TRIAL)
         if self.project.is_dir():
-            known += [p for p in (self.tuner_oracle, self.tuner_state) if p.is_file()]
+            known += [p for p in (self.tuner_oracle, self.tuner_state, self.seed_runs) if p.is_file()]
             for folder in self.project.glob("trial_*"):
                 known += [folder / name for name in trial_files if (folder / name).is_file()]
                 known += _leftovers(folder, trial_files)
-            known += _leftovers(self.project, (TUNER_ORACLE, TUNER_STATE))
+            known += _leftovers(self.project, (TUNER_ORACLE, TUNER_STATE, SEED_RUNS))
             known += [p for p in [self.chief_file, *self.workers.glob("*.json"), *self.workers.glob("*.log")]
                       if p.is_file()]
         if self.tensorboard.is_dir():

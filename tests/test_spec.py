@@ -175,7 +175,8 @@ def test_a_strategy_file_with_a_key_given_twice_is_refused(tmp_path):
 @pytest.mark.parametrize(
     ("section", "key", "limit"),
     [("train", "epochs", MAX_EPOCHS), ("train", "batch_size", MAX_BATCH_SIZE), ("search", "max_trials", MAX_TRIALS),
-     ("search", "prune_after", MAX_EPOCHS), ("data", "window", MAX_WINDOW), ("data", "horizon", MAX_HORIZON)],
+     ("search", "prune_after", MAX_EPOCHS), ("data", "window", MAX_WINDOW), ("data", "horizon", MAX_HORIZON),
+     ("search", "patience", MAX_TRIALS)],
 )
 def test_counts_have_an_upper_bound_named_in_the_message(section, key, limit):
     assert getattr(getattr(load_spec(spec_dict("s.csv", **{section: {key: limit}})), section), key) == limit
@@ -183,6 +184,44 @@ def test_counts_have_an_upper_bound_named_in_the_message(section, key, limit):
         with pytest.raises(SpecError) as caught:
             load_spec(spec_dict("s.csv", **{section: {key: too_many}}))
         assert caught.value.problems == [f"{section}.{key} must be <= {limit}, got {too_many}"]
+
+
+# --- search.stop (issue 28, point 3) ---------------------------------------------------------------------
+
+
+def test_the_search_spends_its_budget_unless_told_otherwise():
+    search = load_spec(spec_dict("s.csv")).search
+    assert search.stop == "budget" and search.patience == 3
+    confirmed = load_spec(spec_dict("s.csv", search={"stop": "confirmed", "patience": 1})).search
+    assert confirmed.stop == "confirmed" and confirmed.patience == 1
+
+
+@pytest.mark.parametrize(
+    ("search", "problem"),
+    [({"stop": "early"}, "search.stop must be 'budget' or 'confirmed', got 'early'"),
+     ({"stop": None}, "search.stop must be 'budget' or 'confirmed', got None"),
+     ({"patience": 0}, "search.patience must be >= 1, got 0"),
+     ({"patience": 2.5}, "search.patience must be a whole number, got 2.5")],
+)
+def test_a_bad_stop_rule_is_refused_naming_what_is_allowed(search, problem):
+    with pytest.raises(SpecError) as caught:
+        load_spec(spec_dict("s.csv", search=search))
+    assert caught.value.problems == [problem]
+
+
+def test_stopping_once_confirmed_needs_the_confirmation():
+    with pytest.raises(SpecError) as caught:
+        load_spec(spec_dict("s.csv", search={"stop": "confirmed", "confirm": False}))
+    assert "search.stop: confirmed" in str(caught.value) and "search.confirm: true" in str(caught.value)
+    spec = load_spec(spec_dict("s.csv", search={"stop": "confirmed"}))
+    with pytest.raises(SpecError, match="--no-confirm"):  # the CLI's and search()'s override are refused too
+        spec.updated({"search.confirm": False})
+
+
+def test_the_stop_rule_is_not_part_of_a_search_s_fingerprint():
+    # a resumed search may change it, as it may its budget: it decides which trials run, not their results
+    plain = load_spec(spec_dict("s.csv"))
+    assert plain.updated({"search.stop": "confirmed", "search.patience": 7}).results_dict() == plain.results_dict()
 
 
 def test_layer_units_have_an_upper_bound_and_must_be_whole():

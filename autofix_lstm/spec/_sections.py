@@ -413,6 +413,13 @@ class SearchSpec(_Strict):
     confirm: bool = Field(
         True, description="train the best fix again with two more seeds, and say whether it holds on every one"
     )
+    stop: Literal["budget", "confirmed"] = Field(
+        "budget", description="budget: run max_trials (or until max_time); confirmed: stop the trials once the best "
+        "fix held on every seed and the `patience` trials after it brought no gain",
+    )
+    patience: int = Field(
+        3, ge=1, le=MAX_TRIALS, description="stop: confirmed: how many trials after the best fix must bring no gain",
+    )
     oracle_proposal: Literal["batched", "keras_tuner"] = Field(
         "batched",
         description="how the bayesian tuner picks its next trial: batched (cheap: one vectorised predict over "
@@ -436,6 +443,13 @@ class SearchSpec(_Strict):
             if seconds > MAX_SEARCH_SECONDS:
                 raise ValueError(f"must be at most 30d ({MAX_SEARCH_SECONDS} seconds), got {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _stop_needs_confirmation(self) -> SearchSpec:
+        if self.stop == "confirmed" and not self.confirm:
+            raise ValueError(".stop: confirmed ends the trials once a fix held on 3 seeds, so it needs search.confirm: "
+                             "true (drop --no-confirm or confirm: false, or use stop: budget)")
+        return self
 
     @property
     def max_seconds(self) -> float | None:

@@ -27,10 +27,10 @@ from autofix_lstm.spec._sections import (
 )
 from autofix_lstm.spec._values import Task
 
-# What a resumed search may change: the budget, the stages after the trials (minimize, confirm), the
-# oracle's proposal step, the logs and the devices do not change a finished trial's result.
+# What a resumed search may change: the budget and its stop rule, the stages after the trials (minimize,
+# confirm), the oracle's proposal step, the logs and the devices do not change a finished trial's result.
 SEARCH_NOT_IN_RESULTS = ("max_trials", "max_time", "minimize", "confirm", "oracle_proposal", "tensorboard",
-                         "distribution")
+                         "distribution", "stop", "patience")
 
 
 class Spec(_Strict):

@@ -40,6 +40,17 @@ class SeedRun:
         """The run as summary.json's ``seed_runs`` lists it."""
         return {"seed": self.seed, "fix": self.fix, "seconds": self.seconds, "metrics": self.metrics.to_dict()}
 
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> SeedRun:
+        """A run from ``to_dict``'s content.
+
+        Raises:
+            KeyError, TypeError, ValueError: ``raw`` is not a seed run.
+        """
+        seconds = raw.get("seconds")
+        return cls(seed=int(raw["seed"]), fix=bool(raw["fix"]), metrics=Metrics.from_dict(raw["metrics"]),
+                   seconds=None if seconds is None else float(seconds))
+
 
 @dataclass
 class Confirmation:
@@ -89,6 +100,7 @@ def confirm_fixes(
     min_std_ratio: float,
     deadline: float | None = None,
     on_run: Callable[[TrialRecord, int, int], None] | None = None,
+    known: dict[str, list[SeedRun]] | None = None,
 ) -> Confirmation:
     """Train the fixes in ``candidates`` (best first) with more seeds until one holds on every seed.
 
@@ -99,6 +111,8 @@ def confirm_fixes(
         min_std_ratio: the collapse floor a run is judged with.
         deadline: ``time.time()`` after which no run starts (``search.max_time``).
         on_run: told ``(candidate, seed, position)`` before each run (the progress display).
+        known: trial id -> its runs on every seed, its own first, from an earlier confirmation (``search.stop:
+            confirmed`` confirms between trials): used as they are, nothing trained again.
 
     Returns:
         The first candidate that held on every seed; when none did, the first one tried, with its
@@ -111,8 +125,9 @@ def confirm_fixes(
         return outcome
     first: tuple[str, list[SeedRun]] | None = None  # the best candidate's runs: reported when none holds
     for record in candidates[:CONFIRM_CANDIDATES]:
-        runs = [SeedRun(seed=seed, fix=True, metrics=record.metrics, seconds=record.seconds)]
-        for position, extra in enumerate(range(seed + 1, seed + 1 + CONFIRM_SEEDS), start=1):
+        own = SeedRun(seed=seed, fix=True, metrics=record.metrics, seconds=record.seconds)
+        runs = list((known or {}).get(record.trial_id) or [own])  # the seeds already run are not run again
+        for position, extra in enumerate(range(seed + len(runs), seed + 1 + CONFIRM_SEEDS), start=len(runs)):
             if deadline is not None and time.time() >= deadline:
                 outcome.skipped = NO_TIME
                 break

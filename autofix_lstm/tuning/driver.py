@@ -24,7 +24,8 @@ Every file name is ``RunDir``'s.
 This module holds the stages, in order (``_search_locked``); a trial's training and record are
 ``tuning.trials`` (``TrialRunner``), what a search returns and reports is ``tuning.result``, and what
 carries a search from one run to the next (fingerprint, cached baseline, the best's files) is
-``tuning.resume``.
+``tuning.resume``. The confirmation across seeds is ``tuning.confirm_stage``, and ``search.stop``
+(whether the trials may end once a fix is confirmed) ``tuning.stopping``.
 """
 
 from __future__ import annotations
@@ -47,13 +48,13 @@ from autofix_lstm.diagnosis.runner import diagnose_dataset
 from autofix_lstm.errors import SearchInterrupted, SpecError
 from autofix_lstm.inputs import Options
 from autofix_lstm.modeling.devices import Placement, placement
-from autofix_lstm.modeling.train import export_model
 from autofix_lstm.remedies.strategies import Strategy, check_candidates, resolve_strategies
-from autofix_lstm.run_dir import RunDir, RunLock, save_model, write_json, write_text
+from autofix_lstm.run_dir import RunDir, RunLock, write_json, write_text
 from autofix_lstm.scoring.objective import ModelState, judge
 from autofix_lstm.scoring.signal import SignalProbe, probe_signal
 from autofix_lstm.spec import Spec
-from autofix_lstm.tuning.confirmation import CONFIRM_SEEDS, TURNED_OFF, Confirmation, confirm_fixes
+from autofix_lstm.tuning.confirm_stage import confirm_stage, load_known
+from autofix_lstm.tuning.confirmation import CONFIRM_SEEDS, TURNED_OFF, Confirmation
 from autofix_lstm.tuning.distributed import ScaleOut, serve_workers
 from autofix_lstm.tuning.events import EventLog, LoggedReporter, search_ended_fields
 from autofix_lstm.tuning.interrupts import StopNow, StopRequested, StopSignals
@@ -61,15 +62,10 @@ from autofix_lstm.tuning.minimal import MinimalFix, minimal_stage, skipped
 from autofix_lstm.tuning.oracles import AutofixTuner, make_oracle
 from autofix_lstm.tuning.records import BASELINE_ID, TrialRecord, TrialStatus, best_record, load_records
 from autofix_lstm.tuning.result import SearchReporter, SearchResult
-from autofix_lstm.tuning.resume import (
-    cached_baseline,
-    earlier_search,
-    keep_best_published,
-    publish_best,
-    spec_fingerprint,
-)
+from autofix_lstm.tuning.resume import cached_baseline, earlier_search, keep_best_published, spec_fingerprint
 from autofix_lstm.tuning.search_summary import Summary, build_summary
 from autofix_lstm.tuning.space import SearchSpace, build_space, seed_values
+from autofix_lstm.tuning.stopping import EarlyStop, stop_rule
 from autofix_lstm.tuning.summary import (
     cudnn_problems,
     record_spec,
@@ -118,6 +114,9 @@ def run_search(spec: Spec, dataset: Dataset, options: Options, *, reporter: Sear
         if options.callbacks:
             raise SpecError("callbacks= run in this process, but with workers= the trials train in other "
                             "processes; leave out one of the two")
+        if spec.search.stop == "confirmed":
+            raise SpecError("search.stop: confirmed confirms fixes between trials, which a search with workers= "
+                            "does not pause for; use search.stop: budget with workers")
     if lock is not None and lock.path != run.lock_file:
         raise ValueError(f"the lock given is {lock.path}'s, not {run.lock_file}'s")
     events = EventLog(run.events, hold=True)  # written once the search has touched the folder
@@ -182,6 +181,7 @@ def _search_locked(spec: Spec, dataset: Dataset, strategies: list[Strategy], run
     space = None
     minimal = skipped("the search was interrupted before it")
     confirmation: Confirmation | None = None
+    stopper = None
     try:
         reporter.stage("diagnosing")
         diagnosis = diagnose_dataset(spec, dataset, strategies, save=False, check=stops.check)
@@ -189,6 +189,7 @@ def _search_locked(spec: Spec, dataset: Dataset, strategies: list[Strategy], run
         if earlier is None:  # starting over: what an earlier search wrote goes (only that)
             run.clear_search()
         run.remove_leftovers()
+        known = load_known(run)  # fixes confirmed between trials by an earlier run (search.stop: confirmed)
         save_state()
         reporter.log.release()  # the diagnosis accepted the spec and the folder is the search's now
         diagnosis.output_path = write_json(diagnosis.to_dict(), run.diagnosis)
@@ -221,6 +222,8 @@ def _search_locked(spec: Spec, dataset: Dataset, strategies: list[Strategy], run
             with contextlib.redirect_stdout(io.StringIO()):  # Keras Tuner prints "Reloading Tuner from ..."
                 tuner = AutofixTuner(oracle, runner, directory=str(run.tuner), project_name=run.project.name)
             runner.oracle = tuner.oracle
+            stopper = stop_rule(spec, runner, run, known, deadline)
+            runner.between_trials = None if stopper is None else stopper.trial_ended
             reporter.start(spec.search.max_trials)
             reporter.deadline(deadline)
             reporter.trial_done(runner.done, runner.best, runner.fix_found)
@@ -228,6 +231,8 @@ def _search_locked(spec: Spec, dataset: Dataset, strategies: list[Strategy], run
             def trials() -> None:
                 stops.check()  # not even trial 0 starts after a signal
                 runner.rerun_unrecorded(tuner.oracle, records)
+                if stopper is not None:  # a resumed search that had stopped early starts no trial
+                    stopper.start(load_records(run, tuner.oracle.start_order))
                 with warnings.catch_warnings():
                     # The Gaussian process often sits at a kernel bound on a handful of points; harmless.
                     warnings.simplefilter("ignore", ConvergenceWarning)
@@ -250,8 +255,8 @@ def _search_locked(spec: Spec, dataset: Dataset, strategies: list[Strategy], run
             if not spec.search.confirm:
                 confirmation = Confirmation(skipped=TURNED_OFF)
             elif not interrupted:
-                confirmation, interrupted = _until_stopped(
-                    stops, lambda: _confirm(runner, load_records(run, start_order), baseline, deadline, reporter))
+                confirmation, interrupted = _until_stopped(stops, lambda: confirm_stage(
+                    runner, load_records(run, start_order), baseline, deadline, reporter, known))
         if not interrupted:
             # A signal ends the ablation after the current epoch, keeping what it found.
             found, interrupted = _until_stopped(stops, lambda: minimal_stage(
@@ -277,7 +282,8 @@ def _search_locked(spec: Spec, dataset: Dataset, strategies: list[Strategy], run
     probe = getattr(diagnosis, "signal_probe", None) or probe_signal(dataset, seed=spec.train.seed)
     with stops.at_epoch_ends():  # a first signal now waits for the outputs; a second one stops at once
         result = _finish(spec, run, baseline, diagnosis, space, clock, interrupted, start_order, probe,
-                         getattr(runner, "oracle", None), minimal, confirmation, where)
+                         getattr(runner, "oracle", None), minimal, confirmation, where,
+                         None if stopper is None else stopper.stopped)
         if interrupted:
             save_state()
     if interrupted or stops.requested:
@@ -323,12 +329,13 @@ def _confirmed_first(records: list[TrialRecord], confirmation: Confirmation | No
 def _finish(spec: Spec, run: RunDir, baseline: TrialRecord, diagnosis, space: SearchSpace, clock,
             interrupted: bool, start_order: list[str] | None, probe: SignalProbe, oracle,
             minimal: MinimalFix, confirmation: Confirmation | None = None,
-            where: Placement | None = None) -> SearchResult:
+            where: Placement | None = None, stopped: EarlyStop | None = None) -> SearchResult:
     """Pick the best candidate (the baseline included) and write the public outputs.
 
     The best is the lowest objective, unless the confirmation stage reported another fix (the best
     one that held on every seed). ``fixed`` means a collapse or a divergence was repaired: the spec
     as written was collapsed, diverged or could not be trained at all, and the best is a fix.
+    ``stopped``: why the trials ended before the budget (``search.stop: confirmed``), or None.
     """
     records = load_records(run, start_order)
     best = best_record([baseline, *records])
@@ -347,14 +354,14 @@ def _finish(spec: Spec, run: RunDir, baseline: TrialRecord, diagnosis, space: Se
         compatible = [r for r in [baseline, *records] if r.fix and not cudnn_problems(record_spec(r, spec))]
         alternative = best_record(compatible)
     verdict = verdict_text(fixed, best, baseline, cudnn, alternative, interrupted, probe, min_std_ratio=min_ratio,
-                           confirmation=confirmation)
+                           confirmation=confirmation, stopped=None if stopped is None else stopped.sentence())
     changes = spec_changes(spec, best_spec)
     summary = build_summary(
         fixed=fixed, verdict=verdict, best=best, baseline=baseline, records=records, changes=changes,
         findings=_findings(diagnosis), elapsed=clock(), min_std_ratio=min_ratio, tuner=spec.search.tuner,
         fields=space.fields, cudnn=cudnn, alternative=alternative, interrupted=interrupted,
         probe=probe, epochs=spec.train.epochs, refine_budget=getattr(oracle, "refine_budget", None),
-        minimal=minimal, confirmation=confirmation,
+        minimal=minimal, confirmation=confirmation, stopped=stopped,
         diagnosis_seconds=getattr(diagnosis, "seconds", None),
         # the device the trials trained on (modeling.devices)
         device=None if where is None else where.device, distribution=None if where is None else where.to_dict(),
@@ -446,40 +453,6 @@ def collapse_seen(diagnosis, min_std_ratio: float) -> TrialRecord | None:
         seconds=brief * full / steps if steps else None,
         message="judged on the diagnosis' brief training: the spec as written was not trained in full",
     )
-
-
-def _confirm(runner: TrialRunner, records: list[TrialRecord], baseline: TrialRecord, deadline: float | None,
-             reporter) -> Confirmation:
-    """The confirmation stage: train the best fixes again with more seeds (``tuning.confirmation``).
-
-    The candidates are the fixes that rank above the spec as written, best first. A fallback fix
-    (the best one did not hold) gets its own seed trained again too, for best_model.keras.
-    """
-    spec, dataset = runner.spec, runner.dataset
-    ranked = sorted((r for r in records if r.fix and r.scored), key=lambda r: r.score)
-    candidates = [r for r in ranked if baseline.score is None or r.score < baseline.score]
-
-    def train_with_seed(record: TrialRecord, seed: int) -> tuple[dict, float]:
-        started = time.perf_counter()
-        candidate = record_spec(record, spec).updated({"train.seed": seed})
-        outcome, _, _ = train_candidate(spec, candidate, dataset, epochs=record.epochs_run or None,
-                                        stops=runner.stops, callbacks=runner.callbacks)
-        return outcome.metrics, time.perf_counter() - started
-
-    def on_run(record: TrialRecord, seed: int, position: int) -> None:
-        reporter.stage(f"confirming trial {record.trial_id} with seed {seed} ({position} of {CONFIRM_SEEDS})")
-
-    confirmation = confirm_fixes(candidates, train_with_seed, seed=spec.train.seed,
-                                 min_std_ratio=spec.search.min_std_ratio, deadline=deadline, on_run=on_run)
-    if candidates and confirmation.trial_id != candidates[0].trial_id:
-        chosen = next(r for r in candidates if r.trial_id == confirmation.trial_id)
-        reporter.stage(f"saving trial {chosen.trial_id}, the best fix that held on every seed")
-        candidate = record_spec(chosen, spec)
-        outcome, prepared, _ = train_candidate(spec, candidate, dataset, epochs=chosen.epochs_run or None,
-                                               stops=runner.stops, callbacks=runner.callbacks)
-        save_model(export_model(outcome.core, prepared), runner.run_dir.trial_model(chosen.trial_id))
-        publish_best(runner.run_dir, chosen, spec)
-    return confirmation
 
 
 def _findings(diagnosis) -> list:

@@ -16,7 +16,7 @@ Tuner worker's ``KERASTUNER_TUNER_ID``) and ``pid``, and then its own fields:
   ``message``, ``values`` and ``metrics`` (as in the trial's record).
 - ``interrupted``: ``signal``, ``outputs_written``; ``search_failed``: ``error``;
   ``search_ended``: ``fixed``, ``best_trial``, ``objective``, ``best_state``, ``trials_total``,
-  ``elapsed_seconds``.
+  ``elapsed_seconds``, ``stopped_early`` (``search.stop: confirmed`` ended the trials before the budget).
 """
 
 from __future__ import annotations
@@ -89,7 +89,8 @@ def search_ended_fields(summary: Summary) -> dict:
     """The fields of the ``search_ended`` event, from the search's summary."""
     return {"fixed": summary.fixed, "best_trial": summary.best_trial, "objective": summary.objective,
             "best_state": None if summary.best_state is None else summary.best_state.value,
-            "trials_total": summary.trials_total, "elapsed_seconds": summary.elapsed_seconds}
+            "trials_total": summary.trials_total, "elapsed_seconds": summary.elapsed_seconds,
+            "stopped_early": summary.stopped_early}
 
 
 def read_events(path: Path) -> list[dict]:

@@ -65,7 +65,8 @@ class _SeededMixin:
     """Hand out queued values before the oracle's own proposals; honour a deadline.
 
     Two queues come first: refinements (a fix's neighbours, queued by the search once a fix
-    exists, at most ``refine_budget`` of them), then the diagnosis' seeds.
+    exists, at most ``refine_budget`` of them), then the diagnosis' seeds. Once ``stop_reason`` is
+    set (``search.stop: confirmed``, ``tuning.stopping``), no trial starts.
     """
 
     def _setup_seeding(self, seeds: list[dict[str, Any]], deadline: float | None, max_trials: int | None) -> None:
@@ -77,6 +78,7 @@ class _SeededMixin:
         self.autofix_max_trials = max_trials
         self.sources: dict[str, str] = {}  # trial_id -> seed | refine | oracle
         self.proposal_seconds: dict[str, float] = {}  # trial_id -> seconds its values took to choose
+        self.stop_reason: str | None = None  # why the trials end before the budget
 
     def queue_refinements(self, candidates: list[dict[str, Any]], budget: int) -> None:
         """Try ``candidates`` (trial values near the best fix) next, at most ``budget`` over the search."""
@@ -117,6 +119,8 @@ class _SeededMixin:
             self.proposal_seconds[trial_id] = time.perf_counter() - started
 
     def _seeded_populate_space(self, trial_id):
+        if self.stop_reason is not None:
+            return {"status": "STOPPED", "values": None}
         if self.deadline is not None and time.time() >= self.deadline:
             return {"status": "STOPPED", "values": None}
         if self.autofix_max_trials is not None and len(self.trials) >= self.autofix_max_trials:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autofix_lstm.run_dir import jsonable, read_typed, write_json
 from autofix_lstm.scoring.metrics import Metrics
@@ -22,6 +22,9 @@ from autofix_lstm.tuning.confirmation import Confirmation
 from autofix_lstm.tuning.minimal import MinimalFix
 from autofix_lstm.tuning.records import TrialRecord, TrialSource, TrialStatus
 from autofix_lstm.tuning.summary_blocks import Ablation, Block, ChangeEffect, Pruning, Refinement, changes_from
+
+if TYPE_CHECKING:  # tuning.stopping trains (it loads Keras); a summary's readers must not need it
+    from autofix_lstm.tuning.stopping import EarlyStop
 
 # Written only when set: searches before the device was recorded have neither.
 OPTIONAL_KEYS = ("device", "distribution")
@@ -78,6 +81,8 @@ class Summary:
     overhead_share: float | None = None
     device: str | None = None
     distribution: dict[str, Any] | None = None
+    stopped_early: bool = False  # search.stop: confirmed ended the trials before the budget
+    stop_reason: str | None = None  # why, in plain words (None: the trials spent the budget, or were interrupted)
 
     def __post_init__(self) -> None:
         self.baseline = Metrics.from_dict(self.baseline) if self.baseline else None
@@ -135,6 +140,7 @@ class Summary:
             if values.get(name) is None:
                 values[name] = empty
         values.setdefault("interrupted", False)
+        values["stopped_early"] = bool(values.get("stopped_early", False))
         return cls(**{"fixed": raw.get("fixed"), "verdict": raw.get("verdict"), "baseline": raw.get("baseline"),
                       "best": raw.get("best"), **values})
 
@@ -159,7 +165,7 @@ def build_summary(
     cudnn: list[str], alternative: TrialRecord | None, interrupted: bool, probe: SignalProbe | None = None,
     epochs: int | None = None, refine_budget: int | None = None, minimal: MinimalFix | None = None,
     confirmation: Confirmation | None = None, diagnosis_seconds: float | None = None,
-    device: str | None = None, distribution: dict | None = None,
+    device: str | None = None, distribution: dict | None = None, stopped: EarlyStop | None = None,
 ) -> Summary:
     """The summary of a finished (or interrupted) search, from its records and stages' outcomes.
 
@@ -219,6 +225,8 @@ def build_summary(
                        minimal_seconds=0.0 if minimal is None else minimal.seconds),
         device=device,
         distribution=distribution,
+        stopped_early=stopped is not None,
+        stop_reason=None if stopped is None else stopped.reason,
     )
 
 

@@ -273,13 +273,15 @@ def _headline(word: str, best: TrialRecord, confirmation: Confirmation | None) -
 
 def verdict_text(fixed: bool, best: TrialRecord, baseline: TrialRecord, cudnn: list[str],
                  alternative: TrialRecord | None, interrupted: bool, probe: SignalProbe | None = None, *,
-                 min_std_ratio: float = COLLAPSE_STD_RATIO, confirmation: Confirmation | None = None) -> str:
+                 min_std_ratio: float = COLLAPSE_STD_RATIO, confirmation: Confirmation | None = None,
+                 stopped: str | None = None) -> str:
     """The verdict sentence summary.json, the CLI and the report show.
 
     It says what the spec as written did (``model_state``: collapsed, diverged, live or working),
     then what the search did: fixed (a collapse or a divergence repaired), improved (a working
     spec made better), or not fixed; where persistence applies, whether the best beats it; and
-    whether the best held on the other seeds (``confirmation``).
+    whether the best held on the other seeds (``confirmation``); ``stopped``: the sentence saying why the
+    trials ended before the budget (``search.stop: confirmed``).
     """
     best, baseline = best.judged_at(min_std_ratio), baseline.judged_at(min_std_ratio)
     metrics = best.metrics
@@ -342,6 +344,8 @@ def verdict_text(fixed: bool, best: TrialRecord, baseline: TrialRecord, cudnn: l
             )
         else:
             text += "; no cuDNN-compatible candidate was a fix."
+    if stopped:
+        text += f" {stopped}"
     if interrupted:
         text += " (Search interrupted: this is the best found so far.)"
     return text

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import keras
@@ -63,6 +64,7 @@ class TrialRunner:
         # A distributed search's workers train trials but leave the best's files (best_model.keras,
         # best_spec.yaml) and the refinements to the chief (tuning.distributed).
         self.publishes = True
+        self.between_trials: Callable[[], object] | None = None  # search.stop's check after each trial
 
     def _order(self, trial_id: str) -> int | None:
         order = getattr(self.oracle, "start_order", None) or []
@@ -243,10 +245,13 @@ class TrialRunner:
         return (self.run_dir.tensorboard_trial(trial_id), values) if self.spec.search.tensorboard else None
 
     def trial_ended(self, trial) -> None:
+        """Keras Tuner ended ``trial``: tally it, then run ``between_trials`` (the stop rule may end the trials)."""
         if trial.trial_id in self.replayed:  # already counted as done when the search resumed
             return
         self.done += 1
         self.reporter.trial_done(self.done, self.best, self.fix_found)
+        if self.between_trials is not None:
+            self.between_trials()
 
 
 def _tuner_epochs(values: dict) -> int | None:

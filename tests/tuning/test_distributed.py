@@ -22,6 +22,7 @@ from helpers import TRIALS_ONLY, collapsing_spec, write_spec
 from typer.testing import CliRunner
 
 from autofix_lstm.cli import EXIT_CANNOT_RUN, app
+from autofix_lstm.errors import SpecError
 from autofix_lstm.run_dir import RunDir
 from autofix_lstm.spec import load_spec
 from autofix_lstm.tuning.distributed import ScaleOut, threads_per_worker
@@ -88,6 +89,20 @@ def test_a_worker_without_a_chief_gives_up_with_exit_code_3(tmp_path):
     result = CliRunner().invoke(app, ["worker", str(path), "--chief-address", "127.0.0.1:1", "--connect-timeout", "1"])
     assert result.exit_code == EXIT_CANNOT_RUN, result.output
     assert "no chief answered at 127.0.0.1:1" in result.output
+
+
+def test_stopping_once_a_fix_is_confirmed_is_refused_with_workers(tmp_path):
+    # the stop rule confirms a fix between trials, in this process; the chief serving workers does not pause for it
+    from autofix_lstm.inputs import resolve_inputs
+    from autofix_lstm.tuning.driver import run_search
+
+    path = _spec(tmp_path)
+    raw = yaml.safe_load(path.read_text())
+    raw["search"].update(stop="confirmed", confirm=True)
+    write_spec(tmp_path, raw, path.name)
+    with pytest.raises(SpecError, match="search.stop: budget with workers"):
+        run_search(*resolve_inputs(path, workers=2))
+    assert not (tmp_path / "runs" / "dist").exists()
 
 
 @pytest.mark.slow
