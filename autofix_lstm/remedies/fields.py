@@ -18,12 +18,11 @@ from typing import Any
 import numpy as np
 
 from autofix_lstm.format import setting
-from autofix_lstm.modeling.build import PASS_THROUGH_TYPES, encoder_end, hidden_dense_indices, recurrent_config
+from autofix_lstm.modeling.build import encoder_end, hidden_dense_indices, recurrent_config
 from autofix_lstm.modeling.initializers import custom_initializers, reset_initializers
 from autofix_lstm.modeling.regularizers import largest_factor, set_factor
 from autofix_lstm.modeling.steps import FEW_EPOCHS, few_steps
 from autofix_lstm.remedies.descriptions import (
-    TASK_HEAD,
     describe_batch_size,
     describe_cell,
     describe_class_weight,
@@ -43,13 +42,15 @@ from autofix_lstm.remedies.descriptions import (
     describe_target,
     describe_units,
 )
+from autofix_lstm.remedies.head_fields import layers_of as _layers
+from autofix_lstm.remedies.head_fields import (
+    loss_or_head_unfit,
+    read_head,
+    read_loss,
+    write_head,
+    write_loss,
+)
 from autofix_lstm.spec import MOMENTUM_OPTIMIZERS, Spec
-
-REGRESSION_LOSSES = ("mse", "mae", "huber", "mean_squared_error", "mean_absolute_error", "log_cosh", "logcosh")
-
-
-def _layers(raw: dict) -> list[dict]:
-    return raw["model"]["layers"]
 
 
 def _recurrent_indices(raw: dict) -> list[int]:
@@ -60,40 +61,6 @@ def _recurrent_indices(raw: dict) -> list[int]:
 def _cell(raw: dict, index: int) -> dict:
     """The settings of the recurrent layer at ``index`` (inside its wrapper, if any); edits land in ``raw``."""
     return recurrent_config(_layers(raw)[index])
-
-
-def _head_index(raw: dict) -> int | None:
-    for i in range(len(_layers(raw)) - 1, -1, -1):
-        kind = _layers(raw)[i]["type"]
-        if kind == "dense" or _per_step_dense(_layers(raw)[i]):
-            return i
-        if kind not in PASS_THROUGH_TYPES:
-            return None
-    return None
-
-
-def _per_step_dense(layer: dict) -> bool:
-    """True for a TimeDistributed Dense: an encoder-decoder's head, one output per step."""
-    inner = layer.get("layer")
-    return layer.get("type") == "time_distributed" and isinstance(inner, dict) and inner.get("type") == "dense"
-
-
-def _head(raw: dict, index: int) -> dict:
-    """The dict holding the head's units and activation (a TimeDistributed head's wrapped Dense)."""
-    layer = _layers(raw)[index]
-    return layer["layer"] if _per_step_dense(layer) else layer
-
-
-def _set_regression_width(raw: dict, index: int, ctx: dict) -> None:
-    """A regression head's width: one unit per target value; an encoder-decoder's per-step head one unit,
-    and its ``repeat_vector`` one repeat per step."""
-    if not _per_step_dense(_layers(raw)[index]):
-        _set_if_different(_layers(raw)[index], "units", _regression_units(ctx))
-        return
-    _set_if_different(_head(raw, index), "units", 1)
-    end = encoder_end(_layers(raw))
-    if end is not None:
-        _set_if_different(_layers(raw)[end], "n", _regression_units(ctx))
 
 
 def _get_path(raw: dict, dotted: str):
@@ -258,87 +225,6 @@ def _write_cell(raw: dict, activation: str, ctx: dict) -> None:
         _cell(raw, i)["activation"] = activation
 
 
-def _read_head(raw: dict, ctx: dict) -> str:
-    index = _head_index(raw)
-    if index is None:
-        return "none"
-    activation = _head(raw, index).get("activation", "linear")
-    return "linear" if activation is None else str(activation)
-
-
-def _write_head(raw: dict, activation: str, ctx: dict) -> None:
-    """Set the head's activation; for the task's own head also its units and a matching loss."""
-    task = ctx["task"]
-    fitting = activation == "task"
-    if fitting:
-        activation = TASK_HEAD[task]
-    index = _head_index(raw)
-    if index is None:
-        units = _regression_units(ctx) if task == "regression" else 1
-        raw["model"]["layers"].append({"type": "dense", "units": units, "activation": activation})
-        index = len(_layers(raw)) - 1
-    head = _head(raw, index)
-    _set_if_different(head, "activation", activation, default="linear")
-    if not fitting:
-        return
-    loss = raw["model"].get("loss", "mse")
-    if task == "regression":
-        _set_regression_width(raw, index, ctx)
-        if loss not in REGRESSION_LOSSES:
-            raw["model"]["loss"] = "mse"
-    elif task == "binary":
-        _set_if_different(head, "units", 1)
-        raw["model"]["loss"] = "binary_crossentropy"
-    else:
-        _set_if_different(head, "units", int(ctx["n_classes"]))
-        if loss != "categorical_crossentropy":
-            raw["model"]["loss"] = "sparse_categorical_crossentropy"
-
-
-def _read_loss(raw: dict, ctx: dict) -> str:
-    return str(raw["model"].get("loss", "mse"))
-
-
-def _write_loss(raw: dict, loss: str, ctx: dict) -> None:
-    """A loss that fits the task, with a head of the width it needs. A classifier gets the task's head and
-    loss (``activations.head: task``: the activation comes with the loss). A regression gets one output
-    unit per target value (a Dense head added after a recurrent last layer) and ``loss`` (``task``: mse unless its loss
-    is already a regression one); its head's activation is left to ``activations.head``."""
-    if ctx["task"] != "regression":
-        _write_head(raw, "task", ctx)
-        return
-    index = _head_index(raw)
-    if index is None:
-        raw["model"]["layers"].append({"type": "dense", "units": _regression_units(ctx), "activation": "linear"})
-    else:
-        _set_regression_width(raw, index, ctx)
-    current = raw["model"].get("loss", "mse")
-    if loss != "task":
-        raw["model"]["loss"] = loss
-    elif current not in REGRESSION_LOSSES:
-        raw["model"]["loss"] = "mse"
-
-
-def _regression_units(ctx: dict) -> int:
-    """A regression head's width: one unit per value a sample's target holds (a forecast's steps)."""
-    return int(ctx.get("n_outputs", 1))
-
-
-def _loss_or_head_unfit(raw: dict, ctx: dict) -> bool:
-    """True when the task's own loss (``model.loss: task``) would change the spec: its loss or its head's
-    width does not fit the target (a regression head's activation is ``activations.head``'s to fix)."""
-    fitted = copy.deepcopy(raw)
-    _write_loss(fitted, "task", ctx)
-    return fitted["model"] != raw["model"]
-
-
-def _set_if_different(layer: dict, key: str, value, default=None) -> None:
-    """Set ``layer[key]`` only when its effective value differs, so an unchanged spec stays identical."""
-    current = layer.get(key, default)
-    if (current if current is not None else default) != value:
-        layer[key] = value
-
-
 def _write_clipnorm(raw: dict, value, ctx: dict) -> None:
     """Clip by norm; Keras takes one kind of clipping, so a norm replaces the user's clipvalue."""
     raw["model"]["optimizer"]["clipnorm"] = value
@@ -452,8 +338,8 @@ FIELDS: dict[str, Field] = {
         Field("dropout.recurrent", _read_recurrent_dropout, _write_recurrent_dropout,
               describe=describe_recurrent_dropout),
         Field("activations.cell", _read_cell, _write_cell, needs_recurrent=True, describe=describe_cell),
-        Field("activations.head", _read_head, _write_head, forced=frozenset({"task"}), describe=describe_head),
-        Field("model.loss", _read_loss, _write_loss, allowed=lambda v, ds: v == "task" or ds.task == "regression",
+        Field("activations.head", read_head, write_head, forced=frozenset({"task"}), describe=describe_head),
+        Field("model.loss", read_loss, write_loss, allowed=lambda v, ds: v == "task" or ds.task == "regression",
               forced=frozenset({"task"}), describe=describe_loss),
         # the training strategy searches these when the steps are few; a user's may anyway (a batch of 1 or of
         # 450, one epoch, are common)
@@ -472,7 +358,7 @@ def _few_steps(raw: dict, ctx: dict) -> bool:
 # A strategy file's ``when:`` for a field: the field is searched only for a spec (and data) where this
 # holds. ``ctx`` as for ``apply_values``, with ``n_train`` (the training windows) besides.
 CONDITIONS: dict[str, Callable[[dict, dict], bool]] = {
-    "loss_or_head_unfit": _loss_or_head_unfit,  # the spec's loss or head does not fit its target
+    "loss_or_head_unfit": loss_or_head_unfit,  # the spec's loss or head does not fit its target
     "few_steps": _few_steps,  # the whole training takes few optimizer steps (``modeling.steps``)
     "single_epoch": lambda raw, ctx: int((raw.get("train") or {}).get("epochs", 20)) < FEW_EPOCHS,  # one pass
     "regularized": lambda raw, ctx: largest_factor(_layers(raw)) > 0,  # a layer has an L1/L2 penalty

@@ -22,7 +22,8 @@ from helpers import spec_dict
 
 from autofix_lstm.finding_ids import FINDING_IDS
 from autofix_lstm.modeling.build import build_core, compile_core
-from autofix_lstm.remedies.fields import FIELDS, TASK_HEAD, apply_values
+from autofix_lstm.remedies.descriptions import TASK_HEAD
+from autofix_lstm.remedies.fields import FIELDS, apply_values
 from autofix_lstm.remedies.strategies import TASKS, FieldSpace, Strategy, builtin_strategies
 from autofix_lstm.spec import load_spec
 
