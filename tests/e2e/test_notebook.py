@@ -57,6 +57,17 @@ def test_quickstart_notebook_runs(tmp_path):
     assert "output_activation_range" in _text(live_cell.outputs)  # a sigmoid head on a target in the hundreds
     live_search = next(cell for cell in code if "search(model" in cell.source)
     assert (tmp_path / "runs" / "live" / "summary.json").is_file(), _text(live_search.outputs)
+    # What Keras Tuner / Optuna users reach for next: the best trials, the finished search read back, the
+    # notebook run reproduced by the CLI from best_spec.yaml (the arrays saved beside it).
+    summary_cell = next(cell for cell in code if "live_result.summary(3)" in cell.source)
+    shown = _text(summary_cell.outputs)  # a wide table: pandas elides its middle columns, the ids come first
+    assert "<th>trial_id</th>" in shown and "rows x" in shown, shown[-600:]
+    loaded_cell = next(cell for cell in code if "load_result(" in cell.source)
+    assert _text(loaded_cell.outputs).strip() == "True True", _text(loaded_cell.outputs)
+    cli_cell = next(cell for cell in code if "best_spec.yaml" in cell.source and "subprocess" in cell.source)
+    shown = _text(cli_cell.outputs)
+    assert "exit 0" in shown and ("working" in shown or "live" in shown), shown
+    assert "callbacks=[keras.callbacks.TerminateOnNaN()]" in live_search.source
     # The callback on the user's own fit: it warned, and named the head among the causes.
     monitor_cell = next(cell for cell in code if "CollapseMonitor(" in cell.source)
     shown = _text(monitor_cell.outputs)
