@@ -228,6 +228,22 @@ def collapse_evidence(metrics: Metrics, min_std_ratio: float = COLLAPSE_STD_RATI
     return text
 
 
+def steps_sentence(metrics: Metrics | None) -> str:
+    """A forecast's steps in a sentence: " Over its 6 forecast steps, r2 goes from 0.95 (step 1) to 0.81 (step
+    6)." (rolled-out steps for a roll-out; each target's r2 for several targets); empty otherwise."""
+    if metrics is None:
+        return ""
+    if metrics.per_target:
+        parts = ", ".join(f"{entry['target']} {number(entry['r2'])}" for entry in metrics.per_target)
+        return f" Each target's r2: {parts}."
+    if not metrics.per_step or len(metrics.per_step) < 2:
+        return ""
+    first, last = metrics.per_step[0], metrics.per_step[-1]
+    kind = "rolled-out" if metrics.rollout_steps else "forecast"
+    return (f" Over its {len(metrics.per_step)} {kind} steps, r2 goes from {number(first['r2'])} (step 1) to "
+            f"{number(last['r2'])} (step {len(metrics.per_step)}).")
+
+
 def persistence_clause(metrics: Metrics) -> str | None:
     """Whether the model beats repeating the last value, with both errors; None where persistence does not apply."""
     beats = beats_persistence(metrics)
@@ -307,7 +323,7 @@ def verdict_text(fixed: bool, best: TrialRecord, baseline: TrialRecord, cudnn: l
         text = (
             f"{head} {'the' if head.endswith(':') else 'The'} spec as written {was}; trial {best.trial_id} {repaired} "
             f"(std_ratio {number(metrics.std_ratio)}, {label} {number(value)}) and beats the constant baseline."
-        ) + seeds
+        ) + steps_sentence(metrics) + seeds
     elif best_works:
         # The spec as written was live or working: nothing collapsed or diverged, so nothing was "fixed".
         verb = "improves" if as_written is ModelState.WORKING else "beats the constant:"
@@ -317,7 +333,7 @@ def verdict_text(fixed: bool, best: TrialRecord, baseline: TrialRecord, cudnn: l
         )
         if clause is not None:
             text += f" {clause[0].upper()}{clause[1:]}."
-        text += seeds
+        text += steps_sentence(metrics) + seeds
     elif metrics is None:
         text = (f"Not fixed: the spec as written {was}, and no configuration in the search could be trained either; "
                 "fix the loss and the head by hand (the diagnosis says how), or widen search.strategies.")

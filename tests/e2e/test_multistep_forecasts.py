@@ -59,6 +59,7 @@ def test_a_collapsed_four_step_forecaster_is_fixed_keeping_its_four_outputs(tmp_
     assert best["r2"] > 0.5 and len(best["per_step"]) == STEPS and best["step_std_ratio"] > 0.5
     assert all(step["r2"] > 0.3 for step in best["per_step"])
     assert best["persistence_mse"] is not None and "repeating the last value" in summary["verdict"]
+    assert f"Over its {STEPS} forecast steps, r2 goes from" in summary["verdict"]
     assert "model.layers[1].units" not in " ".join(summary["changes"])  # the four outputs stay
 
     model = keras.models.load_model(out / "best_model.keras")
@@ -142,6 +143,7 @@ def test_a_one_step_model_is_judged_rolled_out_and_fixed(tmp_path):
     assert summary["baseline_state"] == "collapsed" and summary["fixed"] is True, summary["verdict"]
     best = summary["best"]
     assert best["rollout_steps"] == 8 and len(best["per_step"]) == 8
+    assert "Over its 8 rolled-out steps, r2 goes from" in summary["verdict"]
     assert best["per_step"][-1]["r2"] > 0.3 and best["per_step"][-1]["std_ratio"] > 0.5  # the 8th fed-back step
     baseline = json.loads((tmp_path / "runs/rollout/baseline.json").read_text())
     assert np.asarray(baseline["val_targets"]).shape[1] == 8  # the roll-out's truth, drawn as a fan
@@ -169,6 +171,7 @@ def test_two_targets_in_their_own_units_are_fixed_together(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["baseline_state"] == "collapsed" and summary["fixed"] is True, summary["verdict"]
     per_target = {entry["target"]: entry for entry in summary["best"]["per_target"]}
+    assert "Each target's r2: load " in summary["verdict"]
     assert per_target["load"]["r2"] > 0.5 and per_target["temp"]["r2"] > 0.5  # the tiny temp too
     model = keras.models.load_model(out / "best_model.keras")
     values = frame[["load", "temp", "hour"]].to_numpy(np.float32)
