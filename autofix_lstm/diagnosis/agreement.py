@@ -101,6 +101,7 @@ PRIORITY: tuple[str, ...] = (
     "unscaled_target",
     "unscaled_inputs",
     "short_window",
+    "stateful_state_leak",
     "too_few_steps",
     "slow_optimizer",
     "learning_rate_too_low",

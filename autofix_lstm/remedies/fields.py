@@ -20,6 +20,7 @@ import numpy as np
 from autofix_lstm.format import setting
 from autofix_lstm.modeling.build import PASS_THROUGH_TYPES, encoder_end, hidden_dense_indices, recurrent_config
 from autofix_lstm.modeling.regularizers import largest_factor, set_factor
+from autofix_lstm.modeling.stateful import set_stateful, stateful_indices
 from autofix_lstm.modeling.steps import FEW_EPOCHS, few_steps
 from autofix_lstm.remedies.descriptions import (
     TASK_HEAD,
@@ -38,6 +39,7 @@ from autofix_lstm.remedies.descriptions import (
     describe_optimizer,
     describe_recurrent_dropout,
     describe_regularization,
+    describe_stateful,
     describe_target,
     describe_units,
 )
@@ -429,6 +431,8 @@ FIELDS: dict[str, Field] = {
         Field("architecture.depth", _read_depth, _write_depth, allowed=lambda v, ds: int(v) >= 1, needs_recurrent=True,
               describe=describe_depth),
         Field("architecture.units", _read_units, _write_units, needs_recurrent=True, describe=describe_units),
+        Field("architecture.stateful", lambda raw, ctx: bool(stateful_indices(_layers(raw))),
+              lambda raw, value, ctx: set_stateful(_layers(raw), bool(value)), optional=True, describe=describe_stateful),
         Field("architecture.hidden_dense_units", _read_hidden_dense, _write_hidden_dense,
               allowed=lambda v, ds: int(v) >= 0, optional=True, describe=describe_hidden_dense),
         Field("regularization.factor", _read_regularization, _write_regularization, optional=True,
@@ -461,6 +465,7 @@ CONDITIONS: dict[str, Callable[[dict, dict], bool]] = {
     "few_steps": _few_steps,  # the whole training takes few optimizer steps (``modeling.steps``)
     "single_epoch": lambda raw, ctx: int((raw.get("train") or {}).get("epochs", 20)) < FEW_EPOCHS,  # one pass
     "regularized": lambda raw, ctx: largest_factor(_layers(raw)) > 0,  # a layer has an L1/L2 penalty
+    "stateful": lambda raw, ctx: bool(stateful_indices(_layers(raw))),  # a recurrent layer is stateful
 }
 
 
