@@ -11,6 +11,23 @@ from autofix_lstm.diagnosis.context import Context
 from autofix_lstm.diagnosis.findings import Finding, Severity
 from autofix_lstm.modeling.stateful import full_batches, stateful_indices
 
+# A training loss that ends more than this many times above where it started, while the loss on the
+# validation windows (predicted from zero states) does not grow as much, is the carried state growing
+# from batch to batch: the model reads a fresh window well and the windows after a carried state badly.
+CARRIED_GROWTH = 2.0
+
+
+def carried_state_grew(ctx: Context) -> bool:
+    """The brief training's loss grew past ``CARRIED_GROWTH`` times its start (or went NaN/infinite) while the
+    validation loss, from zero states, did not: what a state carried from batch to batch does, not the step size."""
+    probe = ctx.probe
+    if probe is None or not stateful_indices([layer.to_dict() for layer in ctx.spec.model.layers]):
+        return False
+    ratio = ctx.loss_summary.get("end_over_start")
+    grew = probe.nonfinite_loss_step is not None or (ratio is not None and ratio > CARRIED_GROWTH)
+    fresh = [v for v in probe.val_loss if v is not None]
+    return grew and bool(fresh) and fresh[-1] <= CARRIED_GROWTH * fresh[0]
+
 
 def _carried_offset(ctx: Context) -> int | None:
     """Rows between the first row of a training window and that of the window its state comes from
@@ -49,8 +66,10 @@ def stateful_state_leak(ctx: Context) -> Finding | None:
     Measures (from the spec and the data): the stateful recurrent layers, the rows between a training window
     and the one its state comes from (``train.batch_size`` samples earlier; the median), their overlap, the
     reset policy and the training windows left out of whole batches; no threshold: any stateful layer fires.
-    Error when it explains what the brief training shows (a collapse actually seen, ``Context.collapse_seen``)
-    or stops it (fewer training windows than one batch); otherwise warning.
+    Error when it explains what the brief training shows: a collapse actually seen (``Context.collapse_seen``),
+    a training loss grown past ``CARRIED_GROWTH`` times its start while the validation windows, read from zero
+    states, did not (``carried_state_grew``), or no training at all (fewer training windows than one batch).
+    Otherwise warning.
     """
     layers = [layer.to_dict() for layer in ctx.spec.model.layers]
     indices = stateful_indices(layers)
@@ -60,7 +79,8 @@ def stateful_state_leak(ctx: Context) -> Finding | None:
     n_train, window = len(ds.y_train), ds.window
     offset = _carried_offset(ctx)
     no_batch = n_train < train.batch_size
-    severity = Severity.ERROR if ctx.collapse_seen or no_batch else Severity.WARNING
+    grew = carried_state_grew(ctx)
+    severity = Severity.ERROR if ctx.collapse_seen or no_batch or grew else Severity.WARNING
     names = [f"{layers[i]['type']}_{i}" for i in indices]
     named = ", ".join(f"model.layers[{i}] ({layers[i]['type']})" for i in indices)
     reset = ("its states are never reset (train.reset_states: never, as Keras' fit does), so they also carry from "
@@ -70,6 +90,9 @@ def stateful_state_leak(ctx: Context) -> Finding | None:
                 "so it cannot train at all")
     else:
         what = f"{_where_from(offset, window)}; {reset}"
+    if grew:
+        what += (f". In the brief training the training loss ended {_growth(ctx)} where it started while the "
+                 "validation windows, read from zero states, did not diverge: the carried state grows from batch to batch")
     message = (
         f"{named} {'is' if len(indices) == 1 else 'are'} stateful: each batch starts from the states the batch "
         f"before left, sample j from sample j. {what[0].upper()}{what[1:]}. Keras' fit also shuffles by default, "
@@ -83,5 +106,12 @@ def stateful_state_leak(ctx: Context) -> Finding | None:
         "carried_from_rows_back": offset,
         "overlap_rows": None if offset is None else max(0, window - offset),
         "train_windows": n_train, "windows_left_out": n_train - full_batches(n_train, train.batch_size),
-        "collapsed": ctx.collapsed,
+        "collapsed": ctx.collapsed, "carried_state_grew": grew,
+        "loss_end_over_start": ctx.loss_summary.get("end_over_start") if ctx.probe is not None else None,
     })
+
+
+def _growth(ctx: Context) -> str:
+    ratio = ctx.loss_summary.get("end_over_start")
+    return "NaN/infinite, far from" if ctx.probe.nonfinite_loss_step is not None or ratio is None else f"{ratio:.3g} times"
+

@@ -139,7 +139,9 @@ def build_model(spec: Spec, prepared: Prepared) -> keras.Model:
 
 def export_model(core: keras.Model, prepared: Prepared) -> keras.Model:
     """A self-contained model: raw windows in, predictions in original units out (a stateful ``core``'s
-    takes batches of exactly the size it was built for, as the core does)."""
+    takes batches of exactly the size it was built for, as the core does, and starts from zero states:
+    they are reset here, as the metrics were measured)."""
+    stateful.reset_states(core)
     raw = keras.Input(batch_shape=(stateful.static_batch_size(core), *prepared.dataset.x_train.shape[1:]),
                       name="raw_window")
     scale = prepared.inputs.layer()
