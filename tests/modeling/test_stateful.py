@@ -185,3 +185,16 @@ def test_a_saved_stateful_model_is_read_with_its_state_and_batch_size(tmp_path):
     raw["train"]["batch_size"] = 32
     with pytest.raises(ModelSpecError, match=r"model.path was built for batches of 8 windows.*set train.batch_size to 8"):
         load_spec(write_spec(tmp_path, raw))
+
+
+def test_collapse_monitor_measures_a_live_stateful_fit_without_disturbing_it():
+    from autofix_lstm import CollapseMonitor
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(90, 8, 2)).astype("float32")
+    y = x[:, -1, :].mean(axis=1)
+    model = _live()
+    monitor = CollapseMonitor((x[64:], y[64:]))  # 26 validation windows: not a whole number of batches
+    history = model.fit(x[:64], y[:64], epochs=2, batch_size=BATCH, shuffle=False, verbose=0, callbacks=[monitor])
+    assert len(history.history["loss"]) == 2 and len(monitor.std_ratios) == 2
+    assert all(ratio is not None and ratio > 0 for ratio in monitor.std_ratios)
