@@ -58,7 +58,7 @@ def _state_variables(model: keras.Model) -> list:
     """The state variables of every stateful recurrent layer in ``model`` (nested models and both
     directions of a bidirectional layer included)."""
     found = []
-    for layer in model.layers:
+    for layer in getattr(model, "layers", ()):  # a stand-in for a model (tests replay outputs) has none
         if isinstance(layer, keras.Model):
             found += _state_variables(layer)
         elif isinstance(layer, keras.layers.Bidirectional):
@@ -75,7 +75,8 @@ def static_batch_size(model: keras.Model) -> int | None:
     many samples); None for a model without stateful layers."""
     if not _state_variables(model):
         return None
-    size = model.inputs[0].shape[0] if model.inputs else None
+    inputs = getattr(model, "inputs", None)
+    size = inputs[0].shape[0] if inputs else None
     return None if size is None else int(size)
 
 

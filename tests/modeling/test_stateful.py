@@ -96,6 +96,19 @@ def test_the_fit_gets_whole_batches_in_time_order(tmp_path):
     assert len(x_val) == len(y_val) == n_val - n_val % BATCH
 
 
+def test_large_windows_stream_as_whole_batches_in_time_order(tmp_path, monkeypatch):
+    spec, prepared = _spec(tmp_path)
+    monkeypatch.setattr(stateful, "STREAM_ABOVE_BYTES", 0)  # as if the windows were too large to hand over whole
+    data = stateful.fit_data(prepared, BATCH)
+    batches, n_train = data["x"], len(prepared.y_train)
+    assert len(batches) == n_train // BATCH and "y" not in data
+    sizes = [len(batches[i][1]) for i in range(len(batches))]
+    assert sizes == [BATCH] * len(batches)
+    np.testing.assert_array_equal(np.concatenate([batches[i][1] for i in range(len(batches))]),
+                                  prepared.y_train[: n_train - n_train % BATCH])
+    assert len(data["validation_data"]) == len(prepared.y_val) // BATCH
+
+
 # --- training, measuring, exporting ------------------------------------------------------------------------
 
 
