@@ -31,6 +31,7 @@ FINDING_IDS = (
     "target_leakage",
     "constant_feature",
     "short_window",
+    "stateful_state_leak",
 )
 
 # Most severe first; findings are sorted in this order.

@@ -245,6 +245,11 @@ TRIGGER_CASES: dict[str, Case] = {
     "single_step": _table(
         "windows of one timestep", sine, data={"window": 1}, preprocessing=SCALED, train={"epochs": 3},
     ),
+    "stateful": _table(
+        "a stateful LSTM on sliding windows of 8 rows, batches of 16 (the state comes from 16 rows back)", sine,
+        model={"layers": [lstm(8, stateful=True), dense()]}, preprocessing=SCALED,
+        train={"epochs": 3, "batch_size": 16},
+    ),
 }
 
 
@@ -330,6 +335,11 @@ TRIGGERS: dict[str, Trigger] = {
     "target_leakage": Trigger("leak", "error", ("horizon", "target"), lambda e: e["horizon"] == 0),
     "constant_feature": Trigger("constant_column", "warning", ("constant_features",), lambda e: "c" in e["constant_features"]),
     "short_window": Trigger("single_step", "warning", ("window",), lambda e: e["window"] == 1),
+    "stateful_state_leak": Trigger(
+        "stateful", "warning", ("stateful_layers", "batch_size", "carried_from_rows_back", "overlap_rows", "reset_states"),
+        lambda e: e["stateful_layers"] == ["lstm_0"] and e["carried_from_rows_back"] == 16 and e["overlap_rows"] == 0
+        and e["reset_states"] == "never" and e["windows_left_out"] == e["train_windows"] % 16 > 0,
+    ),
 }
 
 ALL_CASES = {**HEALTHY, **TRIGGER_CASES}

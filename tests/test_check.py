@@ -23,7 +23,7 @@ def test_check_reports_what_it_read_and_writes_nothing(tmp_path):
     assert (result.task, result.train_samples, result.val_samples, result.timesteps, result.features) == (
         "regression", 74, 18, 8, 2)
     assert result.parameters == 4 * (8 * (2 + 8 + 1)) + 9  # LSTM 8 on 2 features, then Dense 1
-    assert len(result.strategies) == 12  # every file in strategies/
+    assert len(result.strategies) == 14  # every file in strategies/
     cli = _invoke("check", str(path))
     assert cli.exit_code == 0 and cli.stdout.startswith("ok usable: regression, 74 training and 18 validation")
     assert not (tmp_path / "out").exists()

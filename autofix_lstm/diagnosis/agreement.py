@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from autofix_lstm.diagnosis.context import Context
 from autofix_lstm.diagnosis.findings import SEVERITIES, Finding, Severity
+from autofix_lstm.diagnosis.stateful_checks import carried_state_grew
 from autofix_lstm.diagnosis.training_checks import slow_optimizer_kind
 
 
@@ -81,6 +82,12 @@ EXPLAINS: tuple[Explains, ...] = (
     Explains("slow_optimizer", "learning_rate_too_low",
              "with Adagrad or plain SGD the optimizer, not only its learning rate, keeps the steps small",
              cause_severities=(Severity.ERROR, Severity.WARNING), when=_slow_kind),
+    Explains("stateful_state_leak", "exploding_gradients",
+             "a state carried from batch to batch grows with every batch, and so do the gradients through it",
+             when=carried_state_grew),
+    Explains("stateful_state_leak", "learning_rate_too_high",
+             "the loss grows with the carried state, not with the step size: the windows read from zero states do not",
+             when=carried_state_grew),
     Explains("learning_rate_too_low", "slow_optimizer",
              "with an adaptive optimizer the step size is the learning rate's doing",
              cause_severities=(Severity.ERROR, Severity.WARNING), when=lambda ctx: not _slow_kind(ctx)),
@@ -105,6 +112,7 @@ PRIORITY: tuple[str, ...] = (
     "unscaled_target",
     "unscaled_inputs",
     "short_window",
+    "stateful_state_leak",
     "too_few_steps",
     "slow_optimizer",
     "learning_rate_too_low",

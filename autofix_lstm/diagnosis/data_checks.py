@@ -306,7 +306,7 @@ def _trainable_params(ctx: Context) -> int:
         return ctx.probe.trainable_params
     from autofix_lstm.modeling.build import build_core
 
-    core = build_core(ctx.spec.model, ctx.prepared.x_train.shape[1:])
+    core = build_core(ctx.spec.model, ctx.prepared.x_train.shape[1:], batch_size=ctx.spec.train.batch_size)
     return int(sum(int(np.prod(v.shape)) for v in core.trainable_weights))
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from autofix_lstm.modeling.stateful import batched, fresh_states, static_batch_size
 from autofix_lstm.modeling.train import Prepared
 
 # A unit whose output varies less than this across samples (and timesteps) carries no information.
@@ -20,6 +21,15 @@ def finite_or_none(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
+def _inference(model: keras.Model, x: np.ndarray):
+    """``model(x)`` in inference mode; a stateful model's a static batch at a time, its states kept (``modeling.stateful``)."""
+    static = static_batch_size(model)
+    if static is None:
+        return model(x, training=False)
+    with fresh_states(model):
+        return batched(lambda chunk: model(chunk, training=False), static, x)
+
+
 def layer_extractor(core: keras.Model) -> keras.Model:
     """A model sharing ``core``'s weights that returns every layer's output."""
     return keras.Model(core.inputs, [layer.output for layer in core.layers])
@@ -27,7 +37,7 @@ def layer_extractor(core: keras.Model) -> keras.Model:
 
 def layer_inputs_and_outputs(extractor: keras.Model, x: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     """(input, output) of every layer on ``x``, in inference mode."""
-    outputs = extractor(keras.ops.convert_to_tensor(x.astype(np.float32)), training=False)
+    outputs = _inference(extractor, x.astype(np.float32))
     if not isinstance(outputs, (list, tuple)):
         outputs = [outputs]
     outputs = [np.asarray(keras.ops.convert_to_numpy(o), dtype=np.float64) for o in outputs]
@@ -93,7 +103,7 @@ def target_spread(prepared: Prepared, index: np.ndarray, head_width: int) -> flo
 
 def head_output(core: keras.Model, x: np.ndarray) -> np.ndarray:
     """The head's model-space outputs on ``x``, in inference mode."""
-    return np.asarray(keras.ops.convert_to_numpy(core(x, training=False)), dtype=np.float64)
+    return np.asarray(keras.ops.convert_to_numpy(_inference(core, x)), dtype=np.float64)
 
 
 def temporal_gradient(core: keras.Model, x: np.ndarray, y: np.ndarray) -> list[float | None]:
@@ -103,14 +113,20 @@ def temporal_gradient(core: keras.Model, x: np.ndarray, y: np.ndarray) -> list[f
     """
     import tensorflow as tf
 
-    inputs = tf.convert_to_tensor(x.astype(np.float32))
-    with tf.GradientTape() as tape:
-        tape.watch(inputs)
-        loss = core.compute_loss(x=inputs, y=y, y_pred=core(inputs, training=False), training=False)
-    grad = tape.gradient(loss, inputs)
-    if grad is None:
-        return []
-    grad = np.asarray(grad, dtype=np.float64)
+    def input_gradient(x_part: np.ndarray, y_part: np.ndarray) -> np.ndarray:
+        inputs = tf.convert_to_tensor(x_part.astype(np.float32))
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            loss = core.compute_loss(x=inputs, y=y_part, y_pred=core(inputs, training=False), training=False)
+        grad = tape.gradient(loss, inputs)
+        return np.full(inputs.shape, np.nan) if grad is None else np.asarray(grad, dtype=np.float64)
+
+    static = static_batch_size(core)
+    if static is None:
+        grad = input_gradient(x, y)
+    else:  # each chunk's gradient is scaled by 1/static, the same for every window: the ratios are unchanged
+        with fresh_states(core):
+            grad = batched(input_gradient, static, x, np.asarray(y))
     with np.errstate(all="ignore"):
         per_step = np.mean(np.sqrt(np.sum(grad**2, axis=2)), axis=0)
     largest = float(np.max(per_step)) if per_step.size else 0.0

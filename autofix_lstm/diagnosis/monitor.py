@@ -46,6 +46,7 @@ from autofix_lstm.errors import SpecError
 from autofix_lstm.modeling.callbacks import still_moving
 from autofix_lstm.modeling.evaluate import measure
 from autofix_lstm.modeling.reading import stacked_layers
+from autofix_lstm.modeling.stateful import batched, fresh_states, static_batch_size
 from autofix_lstm.modeling.train import Prepared
 from autofix_lstm.remedies.strategies import resolve_strategies
 from autofix_lstm.scoring.metrics import COLLAPSE_STD_RATIO, Metrics, is_collapsed
@@ -178,8 +179,14 @@ class CollapseMonitor(keras.callbacks.Callback):
         prepared = self._prepared_data()
         with np.errstate(all="ignore"):
             # The model's own compiled predict step (traced once, at the first epoch): an eager call runs
-            # the recurrence step by step in Python, several times slower.
-            raw = np.asarray(self.model.predict_on_batch(self.x), dtype=np.float64)
+            # the recurrence step by step in Python, several times slower. A stateful model takes its static
+            # batch at a time, from zero states, and gets its fit's states back (``modeling.stateful``).
+            static = static_batch_size(self.model)
+            if static is None:
+                raw = np.asarray(self.model.predict_on_batch(self.x), dtype=np.float64)
+            else:
+                with fresh_states(self.model):
+                    raw = np.asarray(batched(self.model.predict_on_batch, static, self.x), dtype=np.float64)
             self._trained_output = output_stats([(None, raw)])  # the head's output, as the probe keeps it
         if prepared.dataset.task == "regression":
             raw = raw.reshape(len(raw), -1)[:, 0]

@@ -1,7 +1,8 @@
 """The instrumented brief training: what the detectors measure about the model while it learns.
 
 The brief training is ``min(BRIEF_EPOCHS, train.epochs)`` epochs of the spec's own model, optimizer,
-loss, batch size, class weights and seed, cut at ``BRIEF_MAX_STEPS`` optimizer steps: far less than
+loss, batch size, class weights and seed (a stateful model's whole batches in time order, as
+``modeling.stateful`` trains it), cut at ``BRIEF_MAX_STEPS`` optimizer steps: far less than
 a full training (a tenth or less of it for the bundled example), yet long enough for a model that
 can learn to start moving its output. It is a plain ``tf.GradientTape`` loop, so every step
 records:
@@ -67,6 +68,7 @@ from autofix_lstm.diagnosis.stepper import (
 from autofix_lstm.errors import ModelSpecError
 from autofix_lstm.modeling.evaluate import measure
 from autofix_lstm.modeling.release import releasing_custom_gradients
+from autofix_lstm.modeling.stateful import full_batches, is_stateful, reset_states, static_batch_size
 from autofix_lstm.modeling.train import Prepared, build_model
 from autofix_lstm.run_dir import jsonable
 from autofix_lstm.spec import Spec
@@ -168,8 +170,10 @@ class Probe:
 
 
 def brief_steps(spec: Spec, n_train: int) -> tuple[int, int, int]:
-    """(epochs, steps, full-training steps) of the brief training for ``n_train`` training samples."""
-    per_epoch = math.ceil(n_train / spec.train.batch_size)
+    """(epochs, steps, full-training steps) of the brief training for ``n_train`` training samples (a stateful
+    model's epoch is its whole batches only)."""
+    size = spec.train.batch_size
+    per_epoch = full_batches(n_train, size) // size if is_stateful(spec.model) else math.ceil(n_train / size)
     epochs = min(BRIEF_EPOCHS, spec.train.epochs)
     return epochs, min(epochs * per_epoch, BRIEF_MAX_STEPS), spec.train.epochs * per_epoch
 
@@ -226,17 +230,21 @@ def run_probe(spec: Spec, prepared: Prepared, *, on_step=None) -> tuple[Probe, d
     checked = prepared.validation_sample(VALIDATION_SAMPLE)
     probe.validation_windows, probe.validation_sample = len(prepared.y_val), len(checked.y_val)
     y_dtype = tf.int64 if np.issubdtype(y_train.dtype, np.integer) else tf.float32
-    x_spec = tf.TensorSpec([None, *x_train.shape[1:]], tf.float32)
+    static = static_batch_size(core)  # a stateful model: whole batches of this size, in time order
+    x_spec = tf.TensorSpec([static, *x_train.shape[1:]], tf.float32)
     y_spec = tf.TensorSpec([None, *y_train.shape[1:]], y_dtype)
     size = spec.train.batch_size
+    trained = n_train if static is None else full_batches(n_train, size)
     try:
         stepper = Stepper(core, groups, x_spec, y_spec)
         for _ in range(epochs):
             if probe.steps >= steps or probe.nonfinite_loss_step is not None:
                 break
             probe.epochs += 1
-            order = rng.permutation(n_train)
-            for start in range(0, n_train, size):
+            order = rng.permutation(n_train) if static is None else np.arange(n_train)
+            if static is not None and spec.train.reset_states == "epoch":
+                reset_states(core)
+            for start in range(0, trained, size):
                 if probe.steps >= steps:
                     break
                 index = order[start : start + size]

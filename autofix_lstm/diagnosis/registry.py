@@ -13,14 +13,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from types import ModuleType
 
-from autofix_lstm.diagnosis import data_checks, head_checks, output_checks, training_checks, unit_checks
+from autofix_lstm.diagnosis import (
+    data_checks,
+    head_checks,
+    output_checks,
+    stateful_checks,
+    training_checks,
+    unit_checks,
+)
 from autofix_lstm.diagnosis.context import Context
 from autofix_lstm.diagnosis.findings import Finding
 from autofix_lstm.finding_ids import FINDING_IDS
 
 Detector = Callable[[Context], Finding | None]
 
-CHECK_MODULES: tuple[ModuleType, ...] = (output_checks, training_checks, data_checks, head_checks, unit_checks)
+CHECK_MODULES: tuple[ModuleType, ...] = (output_checks, training_checks, data_checks, head_checks, unit_checks,
+                                         stateful_checks)
 
 
 def _collect(ids: tuple[str, ...], modules: tuple[ModuleType, ...]) -> dict[str, Detector]:

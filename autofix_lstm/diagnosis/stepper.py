@@ -6,6 +6,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from autofix_lstm.modeling.stateful import batched, fresh_states, static_batch_size
 from autofix_lstm.modeling.train import Prepared
 from autofix_lstm.scoring.metrics import class_probabilities
 
@@ -71,7 +72,16 @@ def _eval_chunks(n: int):
 
 def validation_loss(stepper: Stepper, x: np.ndarray, y: np.ndarray) -> float:
     """The loss on the windows ``x``, ``EVAL_CHUNK`` at a time: the mean of the chunks' losses,
-    weighted by their windows (the loss of one whole-array call, which a single chunk is)."""
+    weighted by their windows (the loss of one whole-array call, which a single chunk is).
+
+    A stateful model predicts its static batch at a time (``modeling.stateful``, its training's states
+    kept), and the loss is taken on every prediction at once, so the padding of its last batch counts nowhere.
+    """
+    static = static_batch_size(stepper.core)
+    if static is not None:
+        with fresh_states(stepper.core):
+            pred = batched(lambda chunk: stepper.core(chunk, training=False), static, x)
+        return float(stepper.core.compute_loss(y=np.asarray(y), y_pred=pred, training=False))
     total = 0.0
     for part in _eval_chunks(len(y)):
         loss = float(stepper.eval_step(np.ascontiguousarray(x[part], dtype=np.float32), y[part]))
@@ -81,12 +91,19 @@ def validation_loss(stepper: Stepper, x: np.ndarray, y: np.ndarray) -> float:
 
 def predict_validation(core: keras.Model, prepared: Prepared) -> np.ndarray:
     """``training.predict_original`` on the validation windows, with an eager call instead of ``predict``
-    (which compiles a predict function: most of a second, for one batch), ``EVAL_CHUNK`` windows at a time."""
+    (which compiles a predict function: most of a second, for one batch), ``EVAL_CHUNK`` windows at a time
+    (a stateful model: its static batch at a time, its training's states kept; ``modeling.stateful``)."""
     x_raw = prepared.dataset.x_val
-    chunks = [np.asarray(keras.ops.convert_to_numpy(
-        core(np.ascontiguousarray(prepared.x_val[part], dtype=np.float32), training=False)), dtype=np.float64)
-        for part in _eval_chunks(len(x_raw))]
-    out = np.concatenate(chunks) if chunks else np.empty((0, 1))
+    static = static_batch_size(core)
+    if static is not None:
+        with fresh_states(core):
+            out = batched(lambda chunk: core(np.asarray(chunk, np.float32), training=False), static, prepared.x_val)
+        out = out.astype(np.float64)
+    else:
+        chunks = [np.asarray(keras.ops.convert_to_numpy(
+            core(np.ascontiguousarray(prepared.x_val[part], dtype=np.float32), training=False)), dtype=np.float64)
+            for part in _eval_chunks(len(x_raw))]
+        out = np.concatenate(chunks) if chunks else np.empty((0, 1))
     if prepared.dataset.task == "regression":
         values = prepared.target.invert(out, x_raw).reshape(len(x_raw), -1)
         return values if prepared.dataset.multi_output else values[:, 0]  # as ``predict_original``

@@ -163,14 +163,29 @@ def make_optimizer(spec_optimizer) -> keras.optimizers.Optimizer:
     return cls(**kwargs)
 
 
-def build_core(model_spec, input_shape: tuple[int, int], *, name: str = "core") -> keras.Sequential:
+def is_stateful(model_spec) -> bool:
+    """Whether a ``ModelSpec`` has a stateful recurrent layer (a bidirectional's included): it needs a static
+    batch size (``modeling.stateful``)."""
+    return any((recurrent_config(layer.to_dict()) or {}).get("stateful") is True for layer in model_spec.layers)
+
+
+def build_core(model_spec, input_shape: tuple[int, int], *, name: str = "core",
+               batch_size: int | None = None) -> keras.Sequential:
     """The user's Sequential model on model-space inputs of ``input_shape`` (timesteps, features), uncompiled.
+
+    A model with a stateful recurrent layer is built on batches of exactly ``batch_size`` windows (Keras
+    needs a static batch size to hold its states; ``modeling.stateful``); any other on any number.
 
     Raises:
         ModelSpecError: the layers do not produce one vector per sample (or, after a ``repeat_vector``,
-            one value per forecast step).
+            one value per forecast step); a stateful layer without ``batch_size``.
     """
-    layers = [keras.Input(shape=input_shape)]
+    if not is_stateful(model_spec):
+        layers = [keras.Input(shape=input_shape)]
+    elif batch_size is None:
+        raise ModelSpecError("a stateful recurrent layer needs a fixed batch size (train.batch_size) to build on")
+    else:
+        layers = [keras.Input(batch_shape=(int(batch_size), *input_shape))]
     layers += [make_layer(layer.type, layer.kwargs) for layer in model_spec.layers]
     try:
         model = keras.Sequential(layers, name=name)

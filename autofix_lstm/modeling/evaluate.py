@@ -9,19 +9,30 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from autofix_lstm.modeling.stateful import batched, fresh_states, static_batch_size
 from autofix_lstm.scoring.metrics import Metrics, class_probabilities, classification_metrics, regression_metrics
 
 
 def predict_original(core: keras.Model, prepared, x_raw: np.ndarray, batch_size: int = 1024) -> np.ndarray:
     """Predictions for raw windows in ORIGINAL units (regression: (n,), or (n, steps) for a multi-step
-    forecast; classification: raw outputs)."""
+    forecast; classification: raw outputs).
+
+    A stateful model predicts its static batch at a time, from zero states carried from chunk to chunk
+    (the last chunk padded), and its training's states are left as they were (``modeling.stateful``).
+    """
+    static = static_batch_size(core)
     with np.errstate(all="ignore"):
         # Called directly rather than through model.predict: every candidate is a new model, and
         # predict would trace a new tf.function for each (slow, and TensorFlow warns about it).
         # Scaled a batch at a time: the windows may be views that a whole-array transform would copy.
-        chunks = [np.asarray(core(prepared.inputs.apply(x_raw[i : i + batch_size]), training=False))
-                  for i in range(0, len(x_raw), batch_size)]
-        out = np.concatenate(chunks).astype(np.float64) if chunks else np.empty((0, 1))
+        if static is not None and len(x_raw):
+            with fresh_states(core):
+                out = batched(lambda x: core(prepared.inputs.apply(x), training=False), static, x_raw)
+            out = out.astype(np.float64)
+        else:
+            chunks = [np.asarray(core(prepared.inputs.apply(x_raw[i : i + batch_size]), training=False))
+                      for i in range(0, len(x_raw), batch_size)]
+            out = np.concatenate(chunks).astype(np.float64) if chunks else np.empty((0, 1))
         if prepared.dataset.task == "regression":
             values = prepared.target.invert(out, x_raw).reshape(len(x_raw), -1)
             return values if prepared.dataset.multi_output else values[:, 0]

@@ -1,7 +1,8 @@
 """Reading a Keras model back into the spec: a saved ``.keras`` file or a live, compiled ``keras.Model``.
 
 Only what the spec can say is read: the layer stack (a Sequential, or a functional model that is a
-linear stack), the optimizer (name, learning rate, clipping, momentum) and the loss. Anything the
+linear stack), the optimizer (name, learning rate, clipping, momentum) and the loss; for a model with
+stateful layers, the batch size it was built for (``train.batch_size``). Anything the
 spec cannot carry is refused with one line naming it (a branch, a custom layer, a loss with
 settings), never silently dropped. Nothing here changes the model it reads.
 """
@@ -18,6 +19,7 @@ import keras
 
 from autofix_lstm.errors import ModelSpecError
 from autofix_lstm.modeling.build import LAYERS, OPTIMIZERS, WRAPPER_TYPES, check_loss, get_layer_class
+from autofix_lstm.modeling.stateful import static_batch_size
 
 _CLASS_TO_TYPE = {cls.__name__: name for name, cls in LAYERS.items()}
 _SUPPORTED = ", ".join(sorted(_CLASS_TO_TYPE))
@@ -232,12 +234,40 @@ def loss_from_model(model: keras.Model) -> str:
         raise ModelSpecError(f"loss {err}") from None
 
 
+def check_batch_size(built_for: int | None, batch_size: int | None) -> int | None:
+    """The spec's ``train.batch_size`` for a model built for batches of ``built_for`` (None: no stateful
+    layer): ``batch_size`` when given (None: the model's own).
+
+    Raises:
+        ModelSpecError: a stateful model built for another batch size than ``batch_size``.
+    """
+    if built_for is None:
+        return batch_size
+    if batch_size is None or int(batch_size) == built_for:
+        return built_for
+    raise ModelSpecError(
+        f"was built for batches of {built_for} windows (keras.Input(batch_shape=({built_for}, ...))), which its "
+        f"stateful layers need, but train.batch_size is {batch_size}: set train.batch_size to {built_for}, or "
+        "leave it out to take the model's"
+    )
+
+
 def read_layers_from_file(path: Path) -> list[dict[str, Any]]:
     """Read a saved ``.keras`` model (``safe_mode=True``) into the spec's layer list.
 
     Raises:
         ModelSpecError: the file is missing or unreadable, not a Sequential (or linear functional)
             model, or holds unsupported layers.
+    """
+    return read_model_file(path)[0]
+
+
+def read_model_file(path: Path) -> tuple[list[dict[str, Any]], int | None]:
+    """Read a saved ``.keras`` model (``safe_mode=True``): the spec's layer list, and the batch size its
+    stateful layers were built for (None without stateful layers: ``stateful.static_batch_size``).
+
+    Raises:
+        ModelSpecError: as ``read_layers_from_file``.
     """
     import autofix_lstm.data.transforms  # noqa: F401  (registers our serializable layers)
 
@@ -247,7 +277,7 @@ def read_layers_from_file(path: Path) -> list[dict[str, Any]]:
         model = keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as err:  # Keras raises many types for a bad archive
         raise ModelSpecError(why_unreadable(path, err)) from None
-    return layers_from_model(model)
+    return layers_from_model(model), static_batch_size(model)
 
 
 def why_unreadable(path: Path, err: Exception) -> str:
@@ -268,5 +298,5 @@ def why_unreadable(path: Path, err: Exception) -> str:
     return f"{path} cannot be read as a Keras model ({type(err).__name__}: {first_line})"
 
 
-__all__ = ["layer_dict_from_keras", "layers_from_model", "loss_from_model", "optimizer_from_model",
-           "read_layers_from_file", "stacked_layers", "why_unreadable"]
+__all__ = ["check_batch_size", "layer_dict_from_keras", "layers_from_model", "loss_from_model", "optimizer_from_model",
+           "read_layers_from_file", "read_model_file", "stacked_layers", "why_unreadable"]

@@ -19,6 +19,7 @@ from autofix_lstm.data.batches import STREAM_ABOVE_BYTES, WindowBatches, logical
 from autofix_lstm.data.dataset import Dataset, evenly_spaced
 from autofix_lstm.data.transforms import InputTransform, TargetTransform
 from autofix_lstm.errors import CannotTrainError, ModelSpecError, ResourceError, RunFolderError, SpecError
+from autofix_lstm.modeling import stateful
 from autofix_lstm.modeling.build import build_core, compile_core, head_units
 from autofix_lstm.modeling.callbacks import EpochProgress, StopOnInvalidLoss
 from autofix_lstm.modeling.evaluate import measure, predict_original, validation_predictions  # noqa: F401  (predict_original: re-exported, as the docstring says)
@@ -122,18 +123,28 @@ def prepare(spec: Spec, dataset: Dataset) -> Prepared:
 
 
 def build_model(spec: Spec, prepared: Prepared) -> keras.Model:
-    """The user's model, seeded and compiled, on the prepared inputs."""
+    """The user's model, seeded and compiled, on the prepared inputs (a stateful one on batches of
+    ``train.batch_size``).
+
+    Raises:
+        CannotTrainError: a stateful model with fewer training windows than one batch.
+    """
     keras.utils.set_random_seed(spec.train.seed)
+    stateful.require_full_batch(spec, len(prepared.y_train))
     try:
-        core = build_core(spec.model, prepared.x_train.shape[1:])
+        core = build_core(spec.model, prepared.x_train.shape[1:], batch_size=spec.train.batch_size)
     except ModelSpecError as err:
         raise ModelSpecError(err.problems, err.source or spec.source) from None  # name the spec file
     return compile_core(core, spec.model)
 
 
 def export_model(core: keras.Model, prepared: Prepared) -> keras.Model:
-    """A self-contained model: raw windows in, predictions in original units out."""
-    raw = keras.Input(shape=prepared.dataset.x_train.shape[1:], name="raw_window")
+    """A self-contained model: raw windows in, predictions in original units out (a stateful ``core``'s
+    takes batches of exactly the size it was built for, as the core does, and starts from zero states:
+    they are reset here, as the metrics were measured)."""
+    stateful.reset_states(core)
+    raw = keras.Input(batch_shape=(stateful.static_batch_size(core), *prepared.dataset.x_train.shape[1:]),
+                      name="raw_window")
     scale = prepared.inputs.layer()
     out = core(scale(raw) if scale is not None else raw)
     invert = prepared.target.layer() if prepared.dataset.task == "regression" else None
@@ -211,7 +222,10 @@ def _training_error(err: Exception, spec: Spec, prepared: Prepared) -> Exception
 
 def _fit_data(spec: Spec, prepared: Prepared) -> dict:
     """``model.fit``'s data arguments: the arrays themselves when small, batches gathered from the
-    window views when large (Keras would otherwise copy every window into one tensor)."""
+    window views when large (Keras would otherwise copy every window into one tensor). A stateful model's
+    are whole batches in time order (``stateful.fit_data``)."""
+    if stateful.is_stateful(spec.model):
+        return stateful.fit_data(prepared, spec.train.batch_size)
     if logical_bytes(prepared.x_train, prepared.x_val) <= STREAM_ABOVE_BYTES:
         return {
             "x": np.ascontiguousarray(prepared.x_train), "y": prepared.y_train,
@@ -248,6 +262,8 @@ def fit_prepared(
     core = build_model(spec, prepared)
     stop_on_nan = StopOnInvalidLoss()
     all_callbacks = [stop_on_nan, *(callbacks or [])]
+    if stateful.is_stateful(spec.model) and spec.train.reset_states == "epoch":
+        all_callbacks.insert(0, stateful.ResetStatesEachEpoch())
     if progress:
         all_callbacks.append(EpochProgress(epochs))
     try:

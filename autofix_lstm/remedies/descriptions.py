@@ -115,3 +115,10 @@ def describe_head(old: Any, new: Any, task: str) -> str:
     # The minimal fix drops " with a matching loss" when the change leaves the loss as it was.
     head = TASK_HEAD[task] if new == "task" else new
     return f"make the head {head}" + (" with a matching loss" if new == "task" else "")
+
+
+def describe_stateful(old: Any, new: Any, task: str) -> str:
+    """A change of the recurrent layers' statefulness in words."""
+    if new:
+        return "make the recurrent layers stateful (states carried from batch to batch)"
+    return "make the recurrent layers stateless (each window read from a zero state)"

@@ -21,6 +21,7 @@ from autofix_lstm.format import setting
 from autofix_lstm.modeling.build import encoder_end, hidden_dense_indices, recurrent_config
 from autofix_lstm.modeling.initializers import custom_initializers, reset_initializers
 from autofix_lstm.modeling.regularizers import largest_factor, set_factor
+from autofix_lstm.modeling.stateful import set_stateful, stateful_indices
 from autofix_lstm.modeling.steps import FEW_EPOCHS, few_steps
 from autofix_lstm.remedies.descriptions import (
     describe_batch_size,
@@ -39,6 +40,7 @@ from autofix_lstm.remedies.descriptions import (
     describe_optimizer,
     describe_recurrent_dropout,
     describe_regularization,
+    describe_stateful,
     describe_target,
     describe_units,
 )
@@ -328,6 +330,8 @@ FIELDS: dict[str, Field] = {
         Field("architecture.depth", _read_depth, _write_depth, allowed=lambda v, ds: int(v) >= 1, needs_recurrent=True,
               describe=describe_depth),
         Field("architecture.units", _read_units, _write_units, needs_recurrent=True, describe=describe_units),
+        Field("architecture.stateful", lambda raw, ctx: bool(stateful_indices(_layers(raw))),
+              lambda raw, value, ctx: set_stateful(_layers(raw), bool(value)), optional=True, describe=describe_stateful),
         Field("architecture.hidden_dense_units", _read_hidden_dense, _write_hidden_dense,
               allowed=lambda v, ds: int(v) >= 0, optional=True, describe=describe_hidden_dense),
         Field("regularization.factor", _read_regularization, _write_regularization, optional=True,
@@ -363,6 +367,7 @@ CONDITIONS: dict[str, Callable[[dict, dict], bool]] = {
     "single_epoch": lambda raw, ctx: int((raw.get("train") or {}).get("epochs", 20)) < FEW_EPOCHS,  # one pass
     "regularized": lambda raw, ctx: largest_factor(_layers(raw)) > 0,  # a layer has an L1/L2 penalty
     "custom_initializers": lambda raw, ctx: bool(custom_initializers(_layers(raw))),  # a layer sets its own init
+    "stateful": lambda raw, ctx: bool(stateful_indices(_layers(raw))),  # a recurrent layer is stateful
 }
 
 

@@ -382,11 +382,15 @@ class PreprocessingSpec(_Strict):
 
 
 class TrainSpec(_Strict):
-    """How to train: epochs, batch size and the seed that makes runs repeatable."""
+    """How to train: epochs, batch size, the seed that makes runs repeatable, and when a stateful model's
+    states are reset."""
 
     epochs: int = Field(20, ge=1, le=MAX_EPOCHS)
     batch_size: int = Field(32, ge=1, le=MAX_BATCH_SIZE)
     seed: int = Field(0, ge=0, lt=SEED_LIMIT)
+    # Stateful recurrent layers only: ``never`` (what Keras' fit does) or at the start of each ``epoch``.
+    # Written out only when not the default, so a spec without stateful layers reads as it always did.
+    reset_states: Literal["never", "epoch"] = "never"
 
 
 class SearchSpec(_Strict):

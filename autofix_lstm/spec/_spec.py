@@ -78,6 +78,8 @@ class Spec(_Strict):
         for key in ("layers", "path"):
             if raw["model"].get(key) is None:
                 raw["model"].pop(key, None)
+        if raw["train"].get("reset_states") == "never":  # the default, and meaningless without a stateful layer
+            raw["train"].pop("reset_states")
         if self.data.is_array_file:
             for key in ("target", "features", "window", "horizon", "rollout"):
                 raw["data"].pop(key, None)
@@ -113,7 +115,8 @@ class Spec(_Strict):
     ) -> Spec:
         """The spec of a compiled ``keras.Model``: its layers, optimizer and loss, and the data settings given.
 
-        The model is only read, never changed. ``task`` defaults to what a classification loss
+        The model is only read, never changed. A model with stateful layers brings the batch size it was
+        built for as ``train.batch_size`` (another ``batch_size`` is refused). ``task`` defaults to what a classification loss
         implies (binary cross-entropy: binary; categorical: multiclass); with any other loss it is
         inferred from the target, as for a spec (so an mse loss on 0/1 labels is diagnosed as binary).
         ``spec.to_yaml("spec.yaml")`` then saves it for the CLI (give ``path``, ``target`` and
@@ -126,13 +129,20 @@ class Spec(_Strict):
         """
         import keras
 
-        from autofix_lstm.modeling.reading import layers_from_model, loss_from_model, optimizer_from_model
+        from autofix_lstm.modeling.reading import (
+            check_batch_size,
+            layers_from_model,
+            loss_from_model,
+            optimizer_from_model,
+        )
+        from autofix_lstm.modeling.stateful import static_batch_size
 
         if not isinstance(model, keras.Model):
             raise ModelSpecError(f"expected a compiled keras.Model; got {type(model).__name__}")
         try:
             model_section = {"layers": layers_from_model(model), "optimizer": optimizer_from_model(model),
                              "loss": loss_from_model(model)}
+            batch_size = check_batch_size(static_batch_size(model), batch_size)  # a stateful model's own
         except ModelSpecError as err:
             raise ModelSpecError([f"the model {p}" for p in err.problems]) from None
         given = {"path": path, "target": target, "window": window, "features": features, "horizon": horizon,
@@ -184,15 +194,19 @@ def _validate(raw: Any, *, base_dir: Path, source: str | None, keras_checks: boo
     model_path = (raw.get("model") or {}).get("path") if isinstance(raw.get("model"), dict) else None
     if keras_checks and model_path is not None and (raw["model"].get("layers") is None):
         # A saved Sequential is read into the same layer list the rest of the tool works with.
-        from autofix_lstm.modeling.reading import read_layers_from_file
+        from autofix_lstm.modeling.reading import check_batch_size, read_model_file
 
         path = expand_user(model_path, "model.path")
         path = path if path.is_absolute() else base_dir / path
         try:
-            raw["model"]["layers"] = read_layers_from_file(path)
+            raw["model"]["layers"], built_for = read_model_file(path)
+            # a stateful model's batch size is part of it: taken when the spec gives none, else checked
+            batch_size = check_batch_size(built_for, (raw.get("train") or {}).get("batch_size"))
         except ModelSpecError as err:
             raise ModelSpecError([f"model.path {p}" for p in err.problems], source) from None
         raw["model"].pop("path")
+        if batch_size is not None:
+            raw["train"] = {**(raw.get("train") or {}), "batch_size": batch_size}
     if keras_checks:
         try:
             spec = Spec.model_validate(raw)

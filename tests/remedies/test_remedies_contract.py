@@ -46,7 +46,11 @@ _STACKS = {
     "bidirectional": [{"type": "bidirectional", "layer": {"type": "lstm", "units": 8}}],
     # a one-unit sigmoid layer before the head: the bottleneck the hidden Dense field widens or removes
     "hidden_dense": [{"type": "lstm", "units": 8}, {"type": "dense", "units": 1, "activation": "sigmoid"}],
+    # a stateful LSTM: what the stateful field makes stateless
+    "stateful": [{"type": "lstm", "units": 8, "stateful": True}],
 }
+# field -> the stack its values are tried on, where neither the plain stack nor the hidden Dense one has what it acts on
+_STACK_FOR = {"architecture.stateful": "stateful"}
 
 
 def _context(task: str) -> dict:
@@ -204,8 +208,8 @@ def _answer_shape(model_spec) -> tuple[int, ...]:
 
 @pytest.mark.parametrize(("strategy", "name", "value", "task"), TRIES)
 def test_every_value_a_strategy_may_try_builds(strategy, name, value, task):
-    raw = apply_values(_base(task, "hidden_dense" if FIELDS[name].optional else "stacked"), {name: value},
-                       _context(task))
+    stack = _STACK_FOR.get(name, "hidden_dense" if FIELDS[name].optional else "stacked")
+    raw = apply_values(_base(task, stack), {name: value}, _context(task))
     spec = load_spec(raw)  # the loader's checks, Keras-backed ones included
     assert spec.data.task == task
     outputs = CLASSES if task == "multiclass" else 1

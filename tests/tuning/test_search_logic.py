@@ -78,7 +78,7 @@ def test_builtin_strategies_are_the_documented_set_and_use_known_fields():
     strategies = builtin_strategies()
     assert set(strategies) == {
         "scaling", "gradient_clipping", "learning_rate", "architecture", "dropout", "class_weights", "activations",
-        "optimizer", "bottleneck", "loss", "training", "regularization",
+        "optimizer", "bottleneck", "loss", "training", "regularization", "stateful", "initialization",
     }
     for strategy in strategies.values():
         assert set(strategy.fields) <= set(FIELDS)
