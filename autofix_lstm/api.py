@@ -210,11 +210,13 @@ class CheckResult:
     features: int
     parameters: int
     strategies: list[str]
+    target_form: str = ""  # "a 6-step forecast", "2 targets", "rolled out 12 steps"; empty for one value
 
     def sentence(self) -> str:
         """One line for the terminal."""
+        form = f" ({self.target_form})" if self.target_form else ""
         return (
-            f"usable: {self.task}, {self.train_samples} training and {self.val_samples} validation windows of "
+            f"usable: {self.task}{form}, {self.train_samples} training and {self.val_samples} validation windows of "
             f"{self.timesteps} steps x {self.features} features; the model has {self.parameters:,} parameters; "
             f"{len(self.strategies)} search strategies. Nothing was trained or written"
         )
@@ -248,7 +250,19 @@ def check_resolved(spec: Spec, dataset: Dataset) -> CheckResult:
     return CheckResult(
         spec=spec, task=ds.task, train_samples=len(ds.x_train), val_samples=len(ds.x_val), timesteps=ds.window,
         features=ds.n_features, parameters=int(model.count_params()), strategies=[s.name for s in strategies],
+        target_form=_target_form(ds),
     )
+
+
+def _target_form(ds: Dataset) -> str:
+    """What each sample's target is, when it is more than one value: a forecast, several targets, a roll-out."""
+    if ds.multi_target:
+        return f"{ds.n_outputs} targets: {ds.target_name}"
+    if ds.multi_output:
+        return f"a {ds.n_outputs}-step forecast"
+    if ds.rollout is not None:
+        return f"a one-step model judged rolled out {ds.rollout.steps} steps"
+    return ""
 
 
 def load_result(output_dir: str | Path) -> SearchResult:

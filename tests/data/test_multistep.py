@@ -136,3 +136,14 @@ def test_the_diagnosis_brief_training_judges_every_step_of_a_forecast():
 
     core = keras.Sequential([keras.Input((8, 1)), keras.layers.Flatten(), keras.layers.Dense(5)])
     assert predict_validation(core, prepared).shape == (60, 5)
+
+
+def test_check_says_what_each_samples_target_is():
+    from autofix_lstm.api import check
+
+    frame = pd.DataFrame({"y": np.sin(np.arange(80) / 4.0), "other": np.arange(80) % 3})
+    forecast = check(_spec({"steps": 3}, features=["y", "other"]), data=frame)
+    assert "regression (a 3-step forecast)" in forecast.sentence()
+    one = check(_spec(1, features=["y", "other"]).updated({"model.layers": [{"type": "lstm", "units": 2},
+                                                                              {"type": "dense", "units": 1}]}), data=frame)
+    assert "usable: regression, " in one.sentence()
