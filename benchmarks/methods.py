@@ -27,7 +27,7 @@ import numpy as np
 
 from autofix_lstm.data.dataset import Dataset, load_dataset
 from autofix_lstm.errors import AutofixError
-from autofix_lstm.modeling.evaluate import measure
+from autofix_lstm.modeling.evaluate import measure, validation_predictions
 from autofix_lstm.modeling.train import export_model, fit_prepared, prepare
 from autofix_lstm.remedies.strategies import resolve_strategies
 from autofix_lstm.run_dir import RunDir, save_model
@@ -185,16 +185,30 @@ def run_optuna(spec: Spec, out: Path) -> MethodRun:
 METHODS = {"autofix": run_autofix, "keras_tuner": run_keras_tuner, "optuna": run_optuna}
 
 
+class _Unchanged:
+    """The input and target transforms of a saved model, which scales and inverts inside itself."""
+
+    @staticmethod
+    def apply(x_raw: np.ndarray) -> np.ndarray:
+        return x_raw
+
+    @staticmethod
+    def invert(out: np.ndarray, x_raw: np.ndarray) -> np.ndarray:
+        return out
+
+
 def verify(run: MethodRun, spec: Spec) -> dict:
     """The runner's own verdict: load the method's saved best model and measure its predictions."""
     dataset = load_dataset(spec)
     if run.best_model_path is None or not run.best_model_path.is_file():
         return {"fixed": False, "metrics": None, "beats_persistence": None}
     model = keras.saving.load_model(run.best_model_path)
-    raw = np.asarray(model.predict(dataset.x_val, verbose=0), dtype=np.float64)
-    if dataset.task == "regression":
-        raw = raw.reshape(len(raw), -1)[:, 0]
-    metrics = measure(SimpleNamespace(dataset=dataset), raw, min_std_ratio=spec.search.min_std_ratio)
+    # Judged the way every trial was (``validation_predictions``): every step or target of a forecast, and
+    # with data.rollout the roll-out, not one step. The saved model takes raw windows and gives original
+    # units, so there is no scaling to apply or invert.
+    prepared = SimpleNamespace(dataset=dataset, inputs=_Unchanged(), target=_Unchanged())
+    raw = validation_predictions(model, prepared)
+    metrics = measure(prepared, raw, min_std_ratio=spec.search.min_std_ratio)
     return {
         "fixed": is_fix(metrics, spec.search.min_std_ratio),
         "metrics": metrics.to_dict(),

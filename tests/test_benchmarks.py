@@ -99,6 +99,36 @@ def test_the_common_score_is_the_objective_on_a_trials_metrics_as_stored():
     assert methods.common_score(Metrics.failed("regression", "NaN loss").to_dict(), spec) == 3.0  # the worst tier
 
 
+@pytest.mark.parametrize("data, head_units, part", [
+    ({"horizon": {"steps": 3}}, 3, "per_step"),
+    ({"rollout": 4}, 1, "per_step"),
+    ({"target": ["x", "y"]}, 2, "per_target"),
+], ids=["steps", "rollout", "targets"])
+def test_the_runner_judges_a_kept_model_as_its_trial_was(tmp_path, data, head_units, part):
+    """The runner's verdict on a method's saved model is the trial's own: every step or target, and a
+    roll-out rolled out (a first-column reading once judged a forecast by its first step)."""
+    from helpers import make_series_csv, spec_dict, tiny_layers
+
+    from autofix_lstm.data.dataset import load_dataset
+    from autofix_lstm.modeling.train import export_model, fit_prepared, prepare
+    from autofix_lstm.run_dir import save_model
+    from autofix_lstm.spec import load_spec
+    from benchmarks import methods
+
+    raw = spec_dict(make_series_csv(tmp_path, scale=50.0, offset=200.0), data=data,
+                    model={"layers": tiny_layers(head_units=head_units)},
+                    preprocessing={"inputs": "standard", "target": "standard"})
+    spec = load_spec(raw)
+    prepared = prepare(spec, load_dataset(spec))
+    outcome = fit_prepared(spec, prepared)
+    save_model(export_model(outcome.core, prepared), tmp_path / "best_model.keras")
+    verdict = methods.verify(methods.MethodRun("peer", best_model_path=tmp_path / "best_model.keras"), spec)
+    expected = outcome.metrics.to_dict()
+    assert len(verdict["metrics"][part]) == len(expected[part]) > 1
+    for key in ("std_ratio", "r2", "mse"):
+        assert verdict["metrics"][key] == pytest.approx(expected[key], rel=1e-4), key
+
+
 def test_the_minimal_fix_benchmark_says_when_its_page_is_partial():
     from benchmarks import minimal
 

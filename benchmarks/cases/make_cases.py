@@ -340,6 +340,54 @@ def machine_state(rows: int = 1200, seed: int = 28) -> pd.DataFrame:
                          "temperature_c": temperature.round(2), "state": state})
 
 
+def district_electricity(hours: int = 1000, seed: int = 29) -> pd.DataFrame:
+    """Hourly electricity demand of a district (MW, ~380-900): a daily double peak, quieter weekends,
+    a cold-spell level that moves over days, and the air temperature that drives it."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(hours)
+    hour, weekend = t % 24, (t // 24) % 7 >= 5
+    daily = 0.55 * np.exp(-0.5 * ((hour - 8) / 2.0) ** 2) + np.exp(-0.5 * ((hour - 19) / 2.5) ** 2)
+    temperature = 4 + 4 * np.sin(2 * np.pi * (t - 15) / 24) + _ar1(hours, 0.98, 0.5, rng)
+    demand = 420 + 380 * daily * np.where(weekend, 0.7, 1.0) - 9 * (temperature - 4) + _ar1(hours, 0.9, 12, rng)
+    return pd.DataFrame({"time": _dates(hours, "h"), "demand_mw": demand.round(1), "temperature_c": temperature.round(2)})
+
+
+def groundwater_level(days: int = 1000, seed: int = 30) -> pd.DataFrame:
+    """Daily groundwater level at an observation well, in m relative to the ground surface (so always
+    negative, about -9 to -2): a yearly recharge cycle, rain that raises it over the following days and a
+    slow recession, and the rain itself (mm)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(days)
+    rain = (rng.random(days) < 0.3) * rng.gamma(1.5, 6.0, days)
+    recharge = np.convolve(rain, 0.06 * 0.93 ** np.arange(60), mode="full")[:days]
+    level = -7.0 + 1.8 * np.sin(2 * np.pi * (t - 40) / 365.25) + recharge - recharge.mean() + _ar1(days, 0.9, 0.08, rng)
+    return pd.DataFrame({"date": _dates(days, "D", "2019-01-01"), "level_m": np.minimum(level, -0.2).round(3),
+                         "rain_mm": rain.round(1)})
+
+
+def heating_demand(hours: int = 1000, seed: int = 31) -> pd.DataFrame:
+    """Hourly heat delivered by a district heating plant (MWh, ~150-600) and the outdoor temperature."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(hours)
+    outdoor = -2 + 5 * np.sin(2 * np.pi * (t - 14) / 24) + _ar1(hours, 0.99, 0.6, rng)
+    heat = 330 - 14 * outdoor + 60 * np.exp(-0.5 * (((t % 24) - 7) / 2.0) ** 2) + _ar1(hours, 0.8, 10, rng)
+    return pd.DataFrame({"time": _dates(hours, "h"), "heat_mwh": heat.round(1), "outdoor_c": outdoor.round(2)})
+
+
+def office_building(hours: int = 1000, seed: int = 32) -> pd.DataFrame:
+    """An office building each hour: electric load (kW, ~150-1,400) and indoor temperature (C, ~17-24), both
+    following occupancy (weekday office hours; the heating runs then) with their own persistent noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(hours)
+    hour, weekend = t % 24, (t // 24) % 7 >= 5
+    occupancy = np.where(weekend, 0.1, 1.0) / (1 + np.exp(-(hour - 8.5) * 2)) / (1 + np.exp((hour - 17.5) * 2))
+    outdoor = 8 + 6 * np.sin(2 * np.pi * (t - 15) / 24) + _ar1(hours, 0.97, 0.7, rng)
+    load_kw = 250 + 900 * occupancy + 12 * np.abs(outdoor - 12) + _ar1(hours, 0.85, 25, rng)
+    indoor = 17.5 + 4 * pd.Series(occupancy).ewm(alpha=0.3).mean().to_numpy() + 0.08 * outdoor + _ar1(hours, 0.9, 0.25, rng)
+    return pd.DataFrame({"time": _dates(hours, "h"), "load_kw": load_kw.round(1), "indoor_c": indoor.round(2),
+                         "outdoor_c": outdoor.round(2)})
+
+
 # case name -> (data file name, maker)
 CASES = {
     "healthy_store_sales": ("sales.csv", store_sales),
@@ -364,6 +412,10 @@ CASES = {
     "batch_450_factory_power": ("power.csv", factory_power),
     "batch_1_one_epoch_river": ("river.csv", river_flow),
     "bottleneck_machine_states": ("machine.csv", machine_state),
+    "multistep_sigmoid_electricity": ("electricity.csv", district_electricity),
+    "encoder_decoder_relu_groundwater": ("groundwater.csv", groundwater_level),
+    "rollout_unscaled_heating": ("heating.csv", heating_demand),
+    "two_targets_unscaled_office": ("office.csv", office_building),
 }
 
 
