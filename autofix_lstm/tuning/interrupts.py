@@ -134,7 +134,6 @@ class StopSignals:
         if self._immediate:
             raise StopRequested(self.signal_name)
 
-
     def _quiet(self) -> None:
         """Drop what Python would print for the exceptions the libraries raise as they unwind (second signal)."""
         if self._quieted is None and self._previous:  # only while this object's handlers are installed
