@@ -3,10 +3,12 @@
 A sample starting at row ``i`` of a table with rows ``0..N-1`` is ``x = rows[i : i + window]``
 (features) and ``y = target[i + window - 1 + horizon]``: horizon 0 is the window's last row, horizon 1
 the next one. A multi-step forecast (``horizon: [1, 2, 3]`` or ``{steps: 3}``) has one target per
-offset: ``y`` is (samples, steps), and a sample needs every one of its target rows observed. Rows are the file's rows: with missing values a window never spans a dropped row and
-the horizon counts real rows (a sample whose window or target row is missing is left out), and a
-target that was never observed is never filled in. The LAST ``validation_split`` fraction of samples
-is the validation part; it is never shuffled into training.
+offset, ``y`` of shape (samples, steps); several targets (``target: [a, b]``) one per column. A
+sample needs every one of its target rows observed. Rows are the file's rows: with missing values a
+window never spans a dropped row and the horizon counts real rows (a sample whose window or target
+row is missing is left out), and a target that was never observed is never filled in. The LAST
+``validation_split`` fraction of samples is the validation part; it is never shuffled into training
+(``data.rollout`` adds the rows its validation samples are rolled out over: ``data.rollout``).
 
 The windows are read-only views over one float32 array of rows (``sliding_window_view``): a window
 costs no memory of its own, whatever its length. Only where missing rows cut the samples into
