@@ -8,7 +8,8 @@ sample needs every one of its target rows observed. Rows are the file's rows: wi
 window never spans a dropped row and the horizon counts real rows (a sample whose window or target
 row is missing is left out), and a target that was never observed is never filled in. The LAST
 ``validation_split`` fraction of samples is the validation part; it is never shuffled into training
-(``data.rollout`` adds the rows its validation samples are rolled out over: ``data.rollout``).
+(with ``data.rollout`` the dataset also holds the rows its validation samples are rolled out over:
+``data/rollout.py``).
 
 The windows are read-only views over one float32 array of rows (``sliding_window_view``): a window
 costs no memory of its own, whatever its length. Only where missing rows cut the samples into
