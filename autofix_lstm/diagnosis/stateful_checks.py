@@ -15,6 +15,11 @@ from autofix_lstm.modeling.stateful import full_batches, stateful_indices
 # validation windows (predicted from zero states) does not grow as much, is the carried state growing
 # from batch to batch: the model reads a fresh window well and the windows after a carried state badly.
 CARRIED_GROWTH = 2.0
+# A validation loss that ends more than this many times above where it started (or goes NaN/infinite) while the
+# training loss does not grow past ``CARRIED_GROWTH``: the validation windows are read batch after batch, each
+# batch's states carried into the next, and that carried state diverges (relu cells: nothing bounds it). No step
+# size or overfitting takes a loss on standardised targets up a hundredfold while the training loss falls.
+CARRIED_DIVERGED = 100.0
 
 
 def carried_state_grew(ctx: Context) -> bool:
@@ -27,6 +32,22 @@ def carried_state_grew(ctx: Context) -> bool:
     grew = probe.nonfinite_loss_step is not None or (ratio is not None and ratio > CARRIED_GROWTH)
     fresh = [v for v in probe.val_loss if v is not None]
     return grew and bool(fresh) and fresh[-1] <= CARRIED_GROWTH * fresh[0]
+
+
+def carried_state_diverged(ctx: Context) -> bool:
+    """The brief training's validation loss ended past ``CARRIED_DIVERGED`` times its first value (or NaN/infinite
+    after a finite start) while its training loss did not grow past ``CARRIED_GROWTH`` times its start: the states
+    carried from one validation batch to the next diverge, though the weights train."""
+    probe = ctx.probe
+    if probe is None or not stateful_indices([layer.to_dict() for layer in ctx.spec.model.layers]):
+        return False
+    ratio = ctx.loss_summary.get("end_over_start")
+    if probe.nonfinite_loss_step is not None or ratio is None or ratio > CARRIED_GROWTH:
+        return False
+    val = probe.val_loss
+    if len(val) < 2 or val[0] is None or val[0] <= 0:
+        return False
+    return val[-1] is None or val[-1] > CARRIED_DIVERGED * val[0]
 
 
 def _carried_offset(ctx: Context) -> int | None:
@@ -68,7 +89,9 @@ def stateful_state_leak(ctx: Context) -> Finding | None:
     reset policy and the training windows left out of whole batches; no threshold: any stateful layer fires.
     Error when it explains what the brief training shows: a collapse actually seen (``Context.collapse_seen``),
     a training loss grown past ``CARRIED_GROWTH`` times its start while the validation windows, read from zero
-    states, did not (``carried_state_grew``), or no training at all (fewer training windows than one batch).
+    states, did not (``carried_state_grew``), a validation loss grown past ``CARRIED_DIVERGED`` times its start
+    while the training loss did not grow (``carried_state_diverged``: the states carried from one validation
+    batch to the next diverge), or no training at all (fewer training windows than one batch).
     Otherwise warning.
     """
     layers = [layer.to_dict() for layer in ctx.spec.model.layers]
@@ -80,7 +103,8 @@ def stateful_state_leak(ctx: Context) -> Finding | None:
     offset = _carried_offset(ctx)
     no_batch = n_train < train.batch_size
     grew = carried_state_grew(ctx)
-    severity = Severity.ERROR if ctx.collapse_seen or no_batch or grew else Severity.WARNING
+    diverged = carried_state_diverged(ctx)
+    severity = Severity.ERROR if ctx.collapse_seen or no_batch or grew or diverged else Severity.WARNING
     names = [f"{layers[i]['type']}_{i}" for i in indices]
     named = ", ".join(f"model.layers[{i}] ({layers[i]['type']})" for i in indices)
     reset = ("its states are never reset (train.reset_states: never, as Keras' fit does), so they also carry from "
@@ -93,6 +117,10 @@ def stateful_state_leak(ctx: Context) -> Finding | None:
     if grew:
         what += (f". In the brief training the training loss ended {_growth(ctx)} where it started while the "
                  "validation windows, read from zero states, did not diverge: the carried state grows from batch to batch")
+    if diverged:
+        what += (f". In the brief training the validation loss ended {_val_growth(ctx)} where it started while the "
+                 "training loss did not grow: the validation windows are read batch after batch from zero states, "
+                 "each batch's states carried into the next, and that carried state diverges")
     message = (
         f"{named} {'is' if len(indices) == 1 else 'are'} stateful: each batch starts from the states the batch "
         f"before left, sample j from sample j. {what[0].upper()}{what[1:]}. Keras' fit also shuffles by default, "
@@ -106,7 +134,8 @@ def stateful_state_leak(ctx: Context) -> Finding | None:
         "carried_from_rows_back": offset,
         "overlap_rows": None if offset is None else max(0, window - offset),
         "train_windows": n_train, "windows_left_out": n_train - full_batches(n_train, train.batch_size),
-        "collapsed": ctx.collapsed, "carried_state_grew": grew,
+        "collapsed": ctx.collapsed, "carried_state_grew": grew, "carried_state_diverged": diverged,
+        "val_loss_end_over_start": _val_ratio(ctx),
         "loss_end_over_start": ctx.loss_summary.get("end_over_start") if ctx.probe is not None else None,
     })
 
@@ -115,3 +144,16 @@ def _growth(ctx: Context) -> str:
     ratio = ctx.loss_summary.get("end_over_start")
     return "NaN/infinite, far from" if ctx.probe.nonfinite_loss_step is not None or ratio is None else f"{ratio:.3g} times"
 
+
+
+def _val_ratio(ctx: Context) -> float | None:
+    """The brief training's last validation loss over its first (None without two finite values)."""
+    val = [] if ctx.probe is None else ctx.probe.val_loss
+    if len(val) < 2 or not val[0] or val[-1] is None:
+        return None
+    return float(val[-1] / val[0])
+
+
+def _val_growth(ctx: Context) -> str:
+    ratio = _val_ratio(ctx)
+    return "NaN/infinite, far from" if ratio is None else f"{ratio:.3g} times"

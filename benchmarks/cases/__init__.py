@@ -40,6 +40,8 @@ CATEGORIES = (
     "bottleneck",
     "healthy_control",
     "negative_control",
+    "regularization",
+    "stateful",
 )
 CONTROL_CATEGORIES = ("healthy_control", "negative_control")
 TASKS = ("regression", "binary", "multiclass")

@@ -386,6 +386,24 @@ def office_building(hours: int = 1000, seed: int = 32) -> pd.DataFrame:
     indoor = 17.5 + 4 * pd.Series(occupancy).ewm(alpha=0.3).mean().to_numpy() + 0.08 * outdoor + _ar1(hours, 0.9, 0.25, rng)
     return pd.DataFrame({"time": _dates(hours, "h"), "load_kw": load_kw.round(1), "indoor_c": indoor.round(2),
                          "outdoor_c": outdoor.round(2)})
+def solar_output(hours: int = 1000, seed: int = 29) -> pd.DataFrame:
+    """Hourly output of a rooftop solar array (kW, 0 at night, up to ~45 at noon) under passing clouds."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(hours)
+    sun = np.clip(np.sin(np.pi * ((t % 24) - 6) / 12), 0.0, None)  # daylight 6:00-18:00
+    clear = 0.75 + 0.2 * np.tanh(_ar1(hours, 0.9, 0.5, rng))  # cloud cover that persists for hours
+    output = 48 * sun * clear + rng.normal(0, 0.8, hours) * (sun > 0)
+    return pd.DataFrame({"time": _dates(hours, "h", "2023-04-01"), "output_kw": np.clip(output, 0, None).round(2)})
+
+
+def pump_pressure(minutes: int = 1200, seed: int = 30) -> pd.DataFrame:
+    """Discharge pressure (bar) of a water pump each minute: demand cycles, valve steps and sensor noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(minutes)
+    demand = 0.8 * np.sin(2 * np.pi * t / 90) + 0.4 * np.sin(2 * np.pi * t / 37 + 1.0)
+    valve = np.repeat(rng.choice([-0.5, 0.0, 0.6], size=minutes // 60 + 1), 60)[:minutes]
+    pressure = 4.5 + demand + valve + _ar1(minutes, 0.9, 0.08, rng) + rng.normal(0, 0.15, minutes)
+    return pd.DataFrame({"minute": t, "pressure_bar": pressure.round(3)})
 
 
 # case name -> (data file name, maker)
@@ -416,6 +434,8 @@ CASES = {
     "encoder_decoder_relu_groundwater": ("groundwater.csv", groundwater_level),
     "rollout_unscaled_heating": ("heating.csv", heating_demand),
     "two_targets_unscaled_office": ("office.csv", office_building),
+    "heavy_l2_solar": ("solar.csv", solar_output),
+    "stateful_shuffled_pump": ("pump.csv", pump_pressure),
 }
 
 

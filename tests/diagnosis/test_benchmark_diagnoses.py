@@ -39,6 +39,8 @@ CAUSES: dict[str, set[str]] = {
     "loss_mistake": {"loss_target_mismatch", "head_width_mismatch", "loss_activation_mismatch"},
     "training_length": {"too_few_steps"},
     "bottleneck": {"bottleneck_layer"},
+    "regularization": {"heavy_regularization"},
+    "stateful": {"stateful_state_leak"},
 }
 
 # Cases whose spec as written is weak but not collapsed (``expect_collapsed_baseline: false``): no
@@ -52,6 +54,12 @@ NOT_SEEN_IN_BRIEF_TRAINING: dict[str, str] = {
         "no finding id names a model too narrow for its task, and the one-unit LSTM has not collapsed yet "
         "when the 60-step brief training ends: its output spread is still 12% of the targets' (falling from "
         "15%; the full 250-step training ends at 5%)"
+    ),
+    "heavy_l2_solar": (
+        "an L2 of 5.0 shrinks the weights about as fast as Adam at 1e-3 can move them, so after the 60-step "
+        "brief training the output has collapsed (spread 6% of the targets') but its predictions still beat the "
+        "constant (r2 0.07, falling), which the trajectory calls still moving: heavy_regularization is a warning "
+        "(penalty 339 at initialisation, 339 times a constant's loss); the full 375-step training ends at spread 0.1%"
     ),
 }
 
