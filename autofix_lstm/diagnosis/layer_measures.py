@@ -30,9 +30,15 @@ def _inference(model: keras.Model, x: np.ndarray):
         return batched(lambda chunk: model(chunk, training=False), static, x)
 
 
+def single_input(model: keras.Model):
+    """A one-input model's input tensor itself, not a list of one: a model built on a list expects a list,
+    and Keras warns ("the structure of `inputs` doesn't match") when it is called with the array alone."""
+    return model.inputs[0] if len(model.inputs) == 1 else model.inputs
+
+
 def layer_extractor(core: keras.Model) -> keras.Model:
     """A model sharing ``core``'s weights that returns every layer's output."""
-    return keras.Model(core.inputs, [layer.output for layer in core.layers])
+    return keras.Model(single_input(core), [layer.output for layer in core.layers])
 
 
 def layer_inputs_and_outputs(extractor: keras.Model, x: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:

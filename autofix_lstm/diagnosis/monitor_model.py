@@ -21,7 +21,7 @@ import numpy as np
 from autofix_lstm.data.dataset import Dataset, array_feature_names
 from autofix_lstm.data.task import infer_task
 from autofix_lstm.diagnosis.head_checks import canonical_loss
-from autofix_lstm.diagnosis.layer_measures import layer_inputs_and_outputs, output_stats
+from autofix_lstm.diagnosis.layer_measures import layer_inputs_and_outputs, output_stats, single_input
 from autofix_lstm.diagnosis.probes import ACTIVATION_BATCH, layer_names
 from autofix_lstm.diagnosis.saturation import measure_saturation
 from autofix_lstm.errors import SpecError
@@ -105,7 +105,7 @@ def start_measures(model: keras.Model, names: tuple[str, ...], x: np.ndarray) ->
         layers = stacked_layers(model)
         if len(layers) != len(names):
             return {}, {}
-        extractor = keras.Model(model.inputs, [layer.output for layer in layers])
+        extractor = keras.Model(single_input(model), [layer.output for layer in layers])
     except (SpecError, AttributeError, ValueError, TypeError):  # no symbolic graph: a subclassed model
         return {}, {}
     index = np.unique(np.linspace(0, len(x) - 1, min(len(x), ACTIVATION_BATCH)).astype(int))
