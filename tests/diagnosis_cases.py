@@ -319,7 +319,10 @@ TRIGGERS: dict[str, Trigger] = {
         "zeros_init", "error", ("initializers", "initial_output_spread", "target_spread", "initial_spread_share"),
         lambda e: len(e["initializers"]) == 3 and e["initial_spread_share"] == 0.0,
     ),
-    "dead_units": Trigger("dead_relu", "error", ("layers", "dead_fraction"), lambda e: e["dead_fraction"] == 1.0),
+    # Its case kills the units with a bias initializer of -10: custom_initialization names that cause (an
+    # error) and shows the dead units as its consequence, so dead_units is info here, explained by it.
+    "dead_units": Trigger("dead_relu", "info", ("layers", "dead_fraction", "explained_by"),
+                          lambda e: e["dead_fraction"] == 1.0 and e["explained_by"] == ["custom_initialization"]),
     "excess_dropout": Trigger("heavy_dropout", "error", ("dropout", "keep_probability"), lambda e: e["keep_probability"] < 0.25),
     # A warning: 30 windows of a sine are few for 1,000+ weights, but the model learns them (r2 0.98 in a
     # full training), so it explains no collapse. The error path is tested in test_agreement.py.
