@@ -222,12 +222,10 @@ def regression_metrics(
     out["collapsed"] = out["std_ratio"] < min_std_ratio
     if targets:
         out["per_target"] = [
-            {"target": name, **_step_metrics(k, y_val[:, k], pred[:, k], y_train[:, k],
-                                              None if persistence is None else persistence[:, k])}
+            _step_metrics({"target": name}, y_val[:, k], pred[:, k], y_train[:, k],
+                          None if persistence is None else persistence[:, k])
             for k, name in enumerate(targets)
         ]
-        for entry in out["per_target"]:
-            entry.pop("step")
         out["r2"] = float(np.mean([entry["r2"] for entry in out["per_target"]]))
         out["std_ratio"] = float(min(entry["std_ratio"] for entry in out["per_target"]))
         out["collapsed"] = out["std_ratio"] < min_std_ratio
@@ -236,7 +234,8 @@ def regression_metrics(
         out["step_std_ratio"] = flat
         out["collapsed"] = out["collapsed"] or (flat is not None and flat < min_std_ratio)
         out["per_step"] = [
-            _step_metrics(k, y_val[:, k], pred[:, k], y_train[:, k], None if persistence is None else persistence[:, k])
+            _step_metrics({"step": k + 1}, y_val[:, k], pred[:, k], y_train[:, k],
+                          None if persistence is None else persistence[:, k])
             for k in range(steps)
         ]
         if rollout:
@@ -264,13 +263,14 @@ def _flatness_ratio(pred: np.ndarray, truth: np.ndarray) -> float | None:
     return float(np.mean(np.std(pred, axis=1))) / truth_std
 
 
-def _step_metrics(index: int, truth: np.ndarray, pred: np.ndarray, train: np.ndarray,
+def _step_metrics(label: dict[str, Any], truth: np.ndarray, pred: np.ndarray, train: np.ndarray,
                   persistence: np.ndarray | None) -> dict[str, Any]:
-    """One forecast step's numbers: ``step`` (1-based position), mse, mae, r2, std_ratio, persistence_mse."""
+    """One forecast step's (or target's) numbers after its ``label`` (``{"step": 1}``, ``{"target": "a"}``):
+    mse, mae, r2, std_ratio, persistence_mse."""
     mse = float(np.mean((truth - pred) ** 2))
     variance = float(np.var(truth))
     return {
-        "step": index + 1,
+        **label,
         "mse": mse,
         "mae": float(np.mean(np.abs(truth - pred))),
         "r2": 1.0 - mse / variance if variance > 0 else 0.0,

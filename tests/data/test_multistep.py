@@ -7,13 +7,17 @@ units (``Dense(H)``) predicts them at once.
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pandas as pd
 import pytest
 
+from autofix_lstm.api import check
 from autofix_lstm.data.dataset import dataset_from_arrays, load_dataset
 from autofix_lstm.data.transforms import TargetTransform
+from autofix_lstm.diagnosis.stepper import predict_validation
 from autofix_lstm.errors import DataError, SpecError
+from autofix_lstm.modeling.train import prepare
 from autofix_lstm.scoring.metrics import is_collapsed, regression_metrics
 from autofix_lstm.spec import load_spec
 
@@ -124,23 +128,17 @@ def test_a_forecast_flat_across_its_steps_or_the_same_for_every_sample_is_collap
 
 def test_the_diagnosis_brief_training_judges_every_step_of_a_forecast():
     # it took the first column of a forecast's predictions, as for one value: a flat forecast, "collapsed"
-    from autofix_lstm.diagnosis.stepper import predict_validation
-    from autofix_lstm.modeling.train import prepare
 
     last, y = _sine_forecast()
     x = np.stack([np.sin(np.arange(i - 7, i + 1) / 6.0) for i in range(240)])[:, :, None]
     dataset = dataset_from_arrays(x[:180], y[:180], x[180:], y[180:])
     spec = load_spec({"data": {}, "model": {"layers": [{"type": "lstm", "units": 2}, {"type": "dense", "units": 5}]}})
     prepared = prepare(spec, dataset)
-    import keras
-
     core = keras.Sequential([keras.Input((8, 1)), keras.layers.Flatten(), keras.layers.Dense(5)])
     assert predict_validation(core, prepared).shape == (60, 5)
 
 
 def test_check_says_what_each_samples_target_is():
-    from autofix_lstm.api import check
-
     frame = pd.DataFrame({"y": np.sin(np.arange(80) / 4.0), "other": np.arange(80) % 3})
     forecast = check(_spec({"steps": 3}, features=["y", "other"]), data=frame)
     assert "regression (a 3-step forecast)" in forecast.sentence()

@@ -27,6 +27,24 @@ STEPS = 4
 WINDOW = 12
 
 
+# a small search over the head and the scaling, the baseline's sigmoid head on an unscaled target
+_HEAD_AND_SCALING = {"max_trials": 2, "tuner": "random", "strategies": ["scaling", "activations"], "rerun_pruned": 0,
+                     "refine": False, "minimize": False, "confirm": False}
+
+
+def _search_sigmoid_head(tmp_path, csv: str, data: dict, units: int, output: str) -> dict:
+    """Run ``autofix-lstm search`` on an LSTM(16) with a ``units``-wide sigmoid head; summary.json's content."""
+    spec = spec_dict(
+        csv, data=data,
+        model={"layers": [{"type": "lstm", "units": 16}, {"type": "dense", "units": units, "activation": "sigmoid"}],
+               "optimizer": {"name": "adam", "learning_rate": 0.003}},
+        train={"epochs": 8, "batch_size": 16}, search=_HEAD_AND_SCALING, output=output,
+    )
+    result = CliRunner().invoke(app, ["search", str(write_spec(tmp_path, spec))], terminal_width=400)
+    assert result.exit_code == 0, result.output
+    return json.loads((tmp_path / output / "summary.json").read_text())
+
+
 def _load_series(n: int = 360) -> pd.DataFrame:
     """A daily-cycle load in the hundreds with an hour-of-cycle feature (seeded)."""
     rng = np.random.default_rng(0)
@@ -127,19 +145,8 @@ def test_a_live_encoder_decoder_is_read_with_its_repeat_vector_and_fixed(tmp_pat
 
 def test_a_one_step_model_is_judged_rolled_out_and_fixed(tmp_path):
     _load_series().to_csv(tmp_path / "load.csv", index=False)
-    spec = spec_dict(
-        "load.csv",
-        data={"target": "load", "features": ["load", "hour"], "window": WINDOW, "horizon": 1, "rollout": 8},
-        model={"layers": [{"type": "lstm", "units": 16}, {"type": "dense", "units": 1, "activation": "sigmoid"}],
-               "optimizer": {"name": "adam", "learning_rate": 0.003}},
-        train={"epochs": 8, "batch_size": 16},
-        search={"max_trials": 2, "tuner": "random", "strategies": ["scaling", "activations"], "rerun_pruned": 0,
-                "refine": False, "minimize": False, "confirm": False},
-        output="runs/rollout",
-    )
-    result = CliRunner().invoke(app, ["search", str(write_spec(tmp_path, spec))], terminal_width=400)
-    assert result.exit_code == 0, result.output
-    summary = json.loads((tmp_path / "runs/rollout/summary.json").read_text())
+    data = {"target": "load", "features": ["load", "hour"], "window": WINDOW, "horizon": 1, "rollout": 8}
+    summary = _search_sigmoid_head(tmp_path, "load.csv", data, 1, "runs/rollout")
     assert summary["baseline_state"] == "collapsed" and summary["fixed"] is True, summary["verdict"]
     best = summary["best"]
     assert best["rollout_steps"] == 8 and len(best["per_step"]) == 8
@@ -156,19 +163,9 @@ def test_two_targets_in_their_own_units_are_fixed_together(tmp_path):
                           "temp": 15 + 0.05 * np.cos(2 * np.pi * t / 24 + 1) + rng.normal(0, 0.005, len(t)),
                           "hour": t % 24})
     frame.to_csv(tmp_path / "two.csv", index=False)
-    spec = spec_dict(
-        "two.csv", data={"target": ["load", "temp"], "features": ["load", "temp", "hour"], "window": WINDOW},
-        model={"layers": [{"type": "lstm", "units": 16}, {"type": "dense", "units": 2, "activation": "sigmoid"}],
-               "optimizer": {"name": "adam", "learning_rate": 0.003}},
-        train={"epochs": 8, "batch_size": 16},
-        search={"max_trials": 2, "tuner": "random", "strategies": ["scaling", "activations"], "rerun_pruned": 0,
-                "refine": False, "minimize": False, "confirm": False},
-        output="runs/two",
-    )
-    result = CliRunner().invoke(app, ["search", str(write_spec(tmp_path, spec))], terminal_width=400)
-    assert result.exit_code == 0, result.output
+    data = {"target": ["load", "temp"], "features": ["load", "temp", "hour"], "window": WINDOW}
+    summary = _search_sigmoid_head(tmp_path, "two.csv", data, 2, "runs/two")
     out = tmp_path / "runs/two"
-    summary = json.loads((out / "summary.json").read_text())
     assert summary["baseline_state"] == "collapsed" and summary["fixed"] is True, summary["verdict"]
     per_target = {entry["target"]: entry for entry in summary["best"]["per_target"]}
     assert "Each target's r2: load " in summary["verdict"]
