@@ -386,6 +386,15 @@ def office_building(hours: int = 1000, seed: int = 32) -> pd.DataFrame:
     indoor = 17.5 + 4 * pd.Series(occupancy).ewm(alpha=0.3).mean().to_numpy() + 0.08 * outdoor + _ar1(hours, 0.9, 0.25, rng)
     return pd.DataFrame({"time": _dates(hours, "h"), "load_kw": load_kw.round(1), "indoor_c": indoor.round(2),
                          "outdoor_c": outdoor.round(2)})
+def water_demand(hours: int = 1200, seed: int = 40) -> pd.DataFrame:
+    """Hourly water drawn from a town's reservoir (m3, ~40-210): a daily cycle with a morning and an evening
+    peak, and persistent deviations from it."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(hours)
+    cycle = 60 * np.sin(2 * np.pi * (t - 8) / 24) + 25 * np.sin(4 * np.pi * (t - 3) / 24)
+    return pd.DataFrame({"time": _dates(hours, "h"), "demand_m3": (120 + cycle + _ar1(hours, 0.7, 4, rng)).round(1)})
+
+
 def solar_output(hours: int = 1000, seed: int = 29) -> pd.DataFrame:
     """Hourly output of a rooftop solar array (kW, 0 at night, up to ~45 at noon) under passing clouds."""
     rng = np.random.default_rng(seed)
@@ -436,6 +445,7 @@ CASES = {
     "two_targets_unscaled_office": ("office.csv", office_building),
     "heavy_l2_solar": ("solar.csv", solar_output),
     "stateful_shuffled_pump": ("pump.csv", pump_pressure),
+    "rollout_dropout_water": ("water.csv", water_demand),
 }
 
 
