@@ -210,3 +210,20 @@ def test_first_fix_splits_the_time_to_the_first_fix(tmp_path):
     assert row["first_fix_trial"] == "01" and row["diagnosis"] == 3.0 and row["trials_before"] == 5.0
     assert row["first_fix_over_floor"] == 3.5
     assert row["same_architecture_later_median"] == 10.0 and row["first_training_over_later"] == 1.9  # pruned 03 left out
+
+
+def test_the_cases_table_shows_each_forecast_steps_error_against_persistence():
+    from benchmarks.cases_table import cases_rows, step_ratios, step_rows
+
+    steps = [{"mse": 2.0, "persistence_mse": 4.0}, {"mse": 6.0, "persistence_mse": 3.0}]
+    kept = {"task": "regression", "r2": 0.81, "std_ratio": 0.9, "collapsed": False, "per_step": steps}
+    result = {"case": "fan", "_folder": "part", "meta": {"task": "regression"},
+              "reference": {"metrics": {"task": "regression", "r2": 0.75, "collapsed": False}},
+              "methods": {"autofix": {"best_metrics": kept, "meets_good_fix": True, "beats_persistence": True},
+                          "keras_tuner": {"best_metrics": {"task": "regression", "collapsed": True},
+                                          "meets_good_fix": False, "beats_persistence": False}}}
+    assert step_ratios(kept) == [0.5, 2.0]
+    assert step_ratios({"per_step": [{"mse": 1.0, "persistence_mse": None}]}) is None
+    row = cases_rows([result])[2]
+    assert "| fan | part | r2 | 0.750 | 0.810 (good, beats persistence) | collapsed (not good, not above persistence) | - |" == row
+    assert step_rows([result])[2] == "| fan | autofix-lstm | 2 | 0.50, 2.00 | 1/2 |"
