@@ -109,12 +109,36 @@ class MinimalFix:
                 text += "; the other change did not matter"
             elif others:
                 text += f"; the other {others} changes did not matter"
-            elif len(self.changes) > 1:
-                text += "; every change was needed"
-        text += "."
+            text += "." + self._why_kept()
+        if not text.endswith("."):
+            text += "."
         if not self.complete:
             text += f" ({self.reason}: changes not yet tested were kept.)"
         return text
+
+    def _why_kept(self) -> str:
+        """Why each kept change is kept, when more than one is: without it there is no fix, or there is one
+        but its objective is more than ``TOLERANCE`` worse (empty when one change, or none was tested)."""
+        kept = self.necessary
+        if len(kept) < 2 or all(c.fix_without is None for c in kept):
+            return ""
+        unfixing = [c.description for c in kept if c.fix_without is False]
+        best = self.best_objective or 0.0
+        costly = [c for c in kept if c.fix_without is True and c.objective_without is not None and best > 0
+                  and c.objective_without > best * (1 + TOLERANCE)]
+        standing_in = [c.description for c in kept if c.fix_without is True and c not in costly]
+        parts = []
+        if unfixing and len(unfixing) == len(kept):
+            parts.append("Without any one of them it is no fix.")
+        elif unfixing:
+            parts.append(f"Without {_join(unfixing)} it is no fix.")
+        if costly:
+            worse = [f"{c.description} ({c.objective_without / best - 1:.0%} worse without it)" for c in costly]
+            parts.append(f"Kept for quality, the objective more than {TOLERANCE:.0%} worse without each: {_join(worse)}.")
+        if standing_in:
+            parts.append(f"{_capitalised(_join(standing_in))} alone could go, but not together with a change left out: "
+                         f"{'it stands' if len(standing_in) == 1 else 'they stand'} in for it.")
+        return (" " + " ".join(parts)) if parts else ""
 
     def necessary_effects(self) -> list[ChangeEffect] | None:
         """summary.json's ``necessary_changes`` (None when the ablation did not run)."""
@@ -134,6 +158,10 @@ class MinimalFix:
             beats_persistence=None if self.metrics is None else beats_persistence(self.metrics),
             tolerance=TOLERANCE, trainings=self.trainings, seconds=self.seconds,
         )
+
+
+def _capitalised(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _join(parts: list[str]) -> str:

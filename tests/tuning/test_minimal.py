@@ -88,7 +88,11 @@ def test_keeps_what_fixes_drops_the_rest_and_keeps_one_of_two_substitutes(tmp_pa
     # trained and the other two are new combinations
     assert len(trained) == result.trainings == 4 + 2
     assert result.verdict().startswith("The fix: ")
-    assert result.verdict().endswith("; the other 2 changes did not matter.")
+    verdict = result.verdict()
+    assert "; the other 2 changes did not matter. Without make the head linear" in verdict
+    # why each kept change is kept: the head un-fixes when left out; the kept substitute only together
+    assert " it is no fix. " in verdict and verdict.endswith("alone could go, but not together with a change "
+                                                             "left out: it stands in for it.")
     effects, ablation = result.necessary_effects(), result.ablation()
     assert [c.field for c in effects] == necessary
     assert effects[0].objective_with == best.score
@@ -145,3 +149,23 @@ def test_a_sigmoid_head_on_a_target_in_the_hundreds_keeps_its_cause_and_drops_th
     assert by_field["activations.head"].objective_without > best.score * (1 + TOLERANCE)
     assert result.fixed and result.objective <= best.score * (1 + TOLERANCE)
     assert np.isfinite(result.seconds) and result.trainings == len(result.changes)
+
+
+def test_the_verdict_says_why_each_kept_change_is_kept():
+    from autofix_lstm.tuning.minimal import Change, MinimalFix
+
+    def change(name, fix_without, objective_without, necessary=True):
+        return Change(name, None, None, [f"{name}: x"], name.replace("_", " "), objective_without=objective_without,
+                      fix_without=fix_without, necessary=necessary)
+
+    both = MinimalFix(ran=True, best_objective=0.2, changes=[
+        change("scale_the_target", False, 1.4), change("raise_the_learning_rate", True, 0.26),
+        change("clip", True, 0.201, necessary=False)])
+    assert both.verdict() == (
+        "The fix: scale the target and raise the learning rate; the other change did not matter. "
+        "Without scale the target it is no fix. Kept for quality, the objective more than 10% worse without "
+        "each: raise the learning rate (30% worse without it).")
+    each = MinimalFix(ran=True, best_objective=0.2, changes=[change("a", False, 1.0), change("b", False, 1.2)])
+    assert each.verdict() == "The fix: a and b. Without any one of them it is no fix."
+    one = MinimalFix(ran=True, best_objective=0.2, changes=[change("a", False, 1.0)])
+    assert one.verdict() == "The fix: a."
