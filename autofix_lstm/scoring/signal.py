@@ -95,6 +95,38 @@ class SignalProbe:
         return f"{name} on the same windows reaches {metric} {value} (a constant: {constant})"
 
 
+# The kept model is "far below" the probe when the probe's r2 or balanced accuracy is higher by this much.
+FAR_BELOW_MARGIN = 0.2
+
+
+@dataclass(frozen=True)
+class ProbeGap:
+    """A kept model far below the signal probe on the same windows: the metric, its value and the probe's."""
+
+    metric: str
+    kept: float
+    probe: float
+
+    def sentence(self) -> str:
+        """"far below what a simple model reaches on the same windows: r2 0.23 vs 0.88"."""
+        return (f"far below what a simple model reaches on the same windows: {self.metric.replace('_', ' ')} "
+                f"{self.kept:.2f} vs {self.probe:.2f}")
+
+
+def far_below(probe: SignalProbe | None, metrics) -> ProbeGap | None:
+    """The gap when ``probe`` (which beats a constant) reaches ``FAR_BELOW_MARGIN`` more than the model whose
+    validation ``metrics`` are given, on the same metric; None otherwise, and where the two are not the same
+    measure (no probe value, no quality, or a roll-out, which the one-step probe does not judge)."""
+    if probe is None or not probe.beats_constant or probe.value is None or metrics is None:
+        return None
+    if getattr(metrics, "rollout_steps", None):
+        return None
+    kept = metrics.quality
+    if kept is None or not np.isfinite(kept) or probe.value - kept < FAR_BELOW_MARGIN:
+        return None
+    return ProbeGap(probe.metric, float(kept), float(probe.value))
+
+
 def probe_rows(window: int, n_features: int) -> int:
     """Windows the probe fits on (and judges on) at most, for windows of ``window`` x ``n_features``:
     ``MAX_ROWS``, fewer for wide windows, so that a flattened matrix holds at most ``MAX_VALUES`` values."""

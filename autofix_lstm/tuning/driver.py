@@ -222,7 +222,7 @@ def _search_locked(spec: Spec, dataset: Dataset, strategies: list[Strategy], run
             with contextlib.redirect_stdout(io.StringIO()):  # Keras Tuner prints "Reloading Tuner from ..."
                 tuner = AutofixTuner(oracle, runner, directory=str(run.tuner), project_name=run.project.name)
             runner.oracle = tuner.oracle
-            stopper = stop_rule(spec, runner, run, known, deadline)
+            stopper = stop_rule(spec, runner, run, known, deadline, probe=getattr(diagnosis, "signal_probe", None))
             runner.between_trials = None if stopper is None else stopper.trial_ended
             reporter.start(spec.search.max_trials)
             reporter.deadline(deadline)

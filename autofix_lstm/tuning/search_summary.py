@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from autofix_lstm.run_dir import jsonable, read_typed, write_json
 from autofix_lstm.scoring.metrics import Metrics
 from autofix_lstm.scoring.objective import ModelState
-from autofix_lstm.scoring.signal import SignalProbe
+from autofix_lstm.scoring.signal import SignalProbe, far_below
 from autofix_lstm.tuning.confirmation import Confirmation
 from autofix_lstm.tuning.minimal import MinimalFix
 from autofix_lstm.tuning.records import TrialRecord, TrialSource, TrialStatus
@@ -83,6 +83,7 @@ class Summary:
     distribution: dict[str, Any] | None = None
     stopped_early: bool = False  # search.stop: confirmed ended the trials before the budget
     stop_reason: str | None = None  # why, in plain words (None: the trials spent the budget, or were interrupted)
+    far_below_probe: dict[str, Any] | None = None  # metric, kept, probe: the kept model far below the signal probe
 
     def __post_init__(self) -> None:
         self.baseline = Metrics.from_dict(self.baseline) if self.baseline else None
@@ -227,7 +228,14 @@ def build_summary(
         distribution=distribution,
         stopped_early=stopped is not None,
         stop_reason=None if stopped is None else stopped.reason,
+        far_below_probe=_far_below(probe, best),
     )
+
+
+def _far_below(probe: SignalProbe | None, best: TrialRecord) -> dict[str, Any] | None:
+    """summary.json's ``far_below_probe``: the working best's quality against the probe's, when far below it."""
+    gap = far_below(probe, best.metrics) if best.state is ModelState.WORKING else None
+    return None if gap is None else {"metric": gap.metric, "kept": gap.kept, "probe": gap.probe}
 
 
 def first_fix(records: list[TrialRecord], baseline: TrialRecord) -> tuple[int | None, float | None]:

@@ -11,6 +11,9 @@ trials go on and the next best fix is judged the same way (a fix is confirmed on
 are kept (``RunDir.seed_runs``): the confirmation stage uses them as they are, and a resumed search
 (``ConfirmedStop.start``) finds the same stop without training them again.
 
+A fix far below what the signal probe (a linear or gradient-boosted model on the same windows) reaches
+never stops the trials early: the budget is spent looking for better (``scoring.signal.far_below``).
+
 The rule judges only while the budget has trials left: at its end the search stops anyway, and the
 confirmation stage confirms as it always does.
 """
@@ -22,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from autofix_lstm.run_dir import RunDir
+from autofix_lstm.scoring.signal import SignalProbe, far_below
 from autofix_lstm.spec import Spec
 from autofix_lstm.tuning.confirm_stage import Known, save_known, seed_trainer
 from autofix_lstm.tuning.confirmation import CONFIRM_SEEDS, Confirmation, confirm_fixes
@@ -69,8 +73,9 @@ class ConfirmedStop:
 
     def __init__(self, runner: TrialRunner, *, patience: int, max_trials: int,
                  confirm: Callable[[TrialRecord], Confirmation], known: Known,
-                 keep: Callable[[Known], None] = lambda known: None):
+                 keep: Callable[[Known], None] = lambda known: None, probe: SignalProbe | None = None):
         self.runner = runner
+        self.probe = probe
         self.patience = patience
         self.max_trials = max_trials
         self.confirm = confirm
@@ -104,6 +109,8 @@ class ConfirmedStop:
         best = self.runner.best
         if self.stopped is not None or best.is_baseline or not best.fix or self.without_gain < self.patience:
             return self.stopped
+        if far_below(self.probe, best.metrics) is not None:
+            return None  # a simple model does far better on the same windows: spend the budget
         if not self._trials_left():
             return None
         runs = self.known.get(best.trial_id)
@@ -139,8 +146,11 @@ def _held(runs: list | None) -> bool:
     return bool(runs) and len(runs) == CONFIRM_SEEDS + 1 and all(r.fix for r in runs)
 
 
-def stop_rule(spec: Spec, runner: TrialRunner, run: RunDir, known: Known, deadline: float | None) -> ConfirmedStop | None:
+def stop_rule(spec: Spec, runner: TrialRunner, run: RunDir, known: Known, deadline: float | None,
+              probe: SignalProbe | None = None) -> ConfirmedStop | None:
     """The search's stop rule: a ``ConfirmedStop`` for ``search.stop: confirmed``; None for ``budget``.
+
+    It never stops early while the best fix is far below the signal ``probe`` (``scoring.signal.far_below``).
 
     Its confirmations train as the confirmation stage does (``deadline``: ``search.max_time``'s, none
     started after it), tell the progress display, and are kept in ``run``'s ``seed_runs``.
@@ -157,7 +167,7 @@ def stop_rule(spec: Spec, runner: TrialRunner, run: RunDir, known: Known, deadli
                              min_std_ratio=spec.search.min_std_ratio, deadline=deadline, on_run=on_run)
 
     return ConfirmedStop(runner, patience=spec.search.patience, max_trials=spec.search.max_trials, confirm=confirm,
-                         known=known, keep=lambda kept: save_known(run, kept))
+                         known=known, keep=lambda kept: save_known(run, kept), probe=probe)
 
 
 __all__ = ["ConfirmedStop", "EarlyStop", "stop_rule", "trials_without_gain"]

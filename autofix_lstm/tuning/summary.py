@@ -18,7 +18,7 @@ from autofix_lstm.modeling.build import recurrent_config
 from autofix_lstm.run_dir import RunDir, write_text
 from autofix_lstm.scoring.metrics import COLLAPSE_STD_RATIO, Metrics
 from autofix_lstm.scoring.objective import ModelState, beats_persistence, model_state
-from autofix_lstm.scoring.signal import SignalProbe
+from autofix_lstm.scoring.signal import SignalProbe, far_below
 from autofix_lstm.spec import Spec, load_spec
 from autofix_lstm.tuning.confirmation import NO_FIX, TURNED_OFF, Confirmation
 from autofix_lstm.tuning.records import TrialRecord
@@ -351,6 +351,11 @@ def verdict_text(fixed: bool, best: TrialRecord, baseline: TrialRecord, cudnn: l
                 f"Not fixed: the spec as written {was}, and {nothing}; the data may hold no signal the model "
                 "can use for this target" + (f" (neither does a simple model: {probe.sentence()})." if probe is not None else ".")
             )
+    gap = far_below(probe, metrics) if best_works else None
+    if gap is not None:
+        word = "Fixed" if fixed else "Works" if best.is_baseline else "Improved"
+        text = (f"{word}, but {gap.sentence()}; more trials or a wider space (capacity: width, depth, "
+                f"a bottleneck removed) should do better. {text}")
     if best_works and cudnn:
         text += f" On a GPU this configuration cannot use the cuDNN kernel ({'; '.join(cudnn)})"
         if alternative is not None:

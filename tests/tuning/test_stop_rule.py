@@ -182,3 +182,23 @@ def test_the_kept_runs_read_back_and_a_damaged_file_only_costs_trainings(tmp_pat
     for damaged in ("{not json", '{"03": [{"seed": 1}]}', "[1, 2]"):
         run.seed_runs.write_text(damaged)
         assert load_known(run) == {}
+
+
+def test_a_fix_far_below_the_signal_probe_does_not_stop_the_trials():
+    from autofix_lstm.scoring.signal import SignalProbe
+
+    far = SignalProbe(model="linear", metric="r2", value=0.95, constant=0.0, beats_constant=True)
+    weak = Metrics(task="regression", nan=False, std_ratio=0.7, r2=0.5, mse=0.5, constant_mse=1.0)  # 0.45 below
+    search = _Search()
+    asked: list[str] = []
+    rule = ConfirmedStop(search, patience=1, max_trials=10, known={}, probe=far,
+                         confirm=lambda record: asked.append(record.trial_id) or Confirmation(
+                             trial_id=record.trial_id, runs=_runs(True, True, True)))
+    rule.start([])
+    for trial in ("01", "02", "03", "04"):
+        record = TrialRecord(trial_id=trial, status="completed", score=0.3 if trial == "01" else 0.5, fix=True,
+                             metrics=weak)
+        assert search.end(rule, record) is None
+    assert asked == [] and search.oracle.stop_reason is None  # never confirmed to stop: the budget is spent
+    rule.probe = SignalProbe(model="linear", metric="r2", value=0.6, constant=0.0, beats_constant=True)
+    assert search.end(rule, _record("05", 0.5)) is not None and asked == ["01"]  # near the probe: it stops

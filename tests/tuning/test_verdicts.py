@@ -200,3 +200,41 @@ def test_confirmation_starts_no_run_past_the_deadline_and_is_skipped_without_a_f
     off = _summary(best, baseline, Confirmation(skipped=TURNED_OFF), fixed=True)
     assert off["confirmed_seeds"] is None and off["confirmation"]["skipped"] == TURNED_OFF
     assert "seeds" not in off["verdict"]
+
+
+# --- far below a simple model on the same windows -----------------------------------------------------
+
+
+def _probe(value, metric="balanced_accuracy", constant=0.11, beats=True):
+    from autofix_lstm.scoring.signal import SignalProbe
+
+    return SignalProbe(model="gradient_boosting", metric=metric, value=value, constant=constant, beats_constant=beats)
+
+
+def test_a_fix_far_below_the_signal_probe_says_so_in_its_first_words():
+    baseline = _record(BASELINE_ID, _binary(0.5, distinct=1))
+    best = _record("4", Metrics(task="multiclass", nan=False, std_ratio=0.6, balanced_accuracy=0.23,
+                                majority_balanced_accuracy=0.11, log_loss=1.9, prior_log_loss=2.1,
+                                distinct_predictions=3, collapsed=False, loss_diverged=False))
+    text = verdict_text(True, best, baseline, [], None, False, _probe(0.88), min_std_ratio=FLOOR)
+    assert text.startswith("Fixed, but far below what a simple model reaches on the same windows: "
+                           "balanced accuracy 0.23 vs 0.88; more trials or a wider space")
+    summary = build_summary(fixed=True, verdict=text, best=best, baseline=baseline, records=[best], changes=[],
+                            findings=[], elapsed=1.0, min_std_ratio=FLOOR, tuner="random", fields=[], cudnn=[],
+                            alternative=None, interrupted=False, probe=_probe(0.88)).to_dict()
+    assert summary["far_below_probe"] == {"metric": "balanced_accuracy", "kept": 0.23, "probe": 0.88}
+
+
+@pytest.mark.parametrize("probe", [None, 0.95, "no signal", "roll-out"])
+def test_a_fix_near_the_probe_or_without_a_comparable_probe_reads_as_before(probe):
+    from autofix_lstm.scoring.signal import far_below
+
+    metrics = _reg(r2=0.8) if probe != "roll-out" else _reg(r2=0.3, rollout_steps=12)
+    given = {None: None, 0.95: _probe(0.95, "r2", 0.0), "no signal": _probe(0.99, "r2", 0.0, beats=False),
+             "roll-out": _probe(0.95, "r2", 0.0)}[probe]
+    if probe == "roll-out":  # the one-step probe does not judge a roll-out
+        assert far_below(given, metrics) is None
+        return
+    text = verdict_text(True, _record("3", metrics), _record(BASELINE_ID, _reg(std_ratio=0.01)), [], None, False,
+                        given, min_std_ratio=FLOOR)
+    assert text.startswith("Fixed") and "far below" not in text
