@@ -33,8 +33,8 @@ def _reachable(dataset: Dataset, window: int) -> np.ndarray:
     ok = starts >= 0
     if dataset.row_ok is not None:
         bad = np.concatenate([[0], np.cumsum(~np.asarray(dataset.row_ok, bool))])
-        first = np.clip(starts, 0, None)
-        ok &= bad[first + window] - bad[first] == 0
+        first = np.clip(starts, 0, None)  # a window starting before row 0 is refused already
+        ok &= bad[np.minimum(first + window, len(dataset.row_ok))] - bad[first] == 0
     return ok
 
 

@@ -56,6 +56,8 @@ def test_a_window_that_cannot_reach_every_validation_target_or_leaves_too_few_to
     with pytest.raises(DataError, match="data.window 22 does not fit the data: a window of 22 rows leaves 3"):
         with_window(own, 22)
     assert own.other_windows == {}
+    # longer than the table: no validation sample is reached (an index past the rows was an IndexError)
+    assert refusal(own, 500).startswith("a window of 500 rows cannot reach back from 5 of the 5 validation samples")
 
 
 def test_a_longer_window_never_reaches_over_a_missing_value():
