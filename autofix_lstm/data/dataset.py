@@ -151,7 +151,7 @@ def _from_table(spec: Spec, frame: pd.DataFrame, source: str, in_file: bool = Tr
         x_val=window_view(rows, starts[split:], d.window), y_val=y[split:], task=task,
         feature_names=features, target_name=d.target,
         target_index=target_index, horizon=d.steps[0], steps=d.steps if d.multi_step else None,
-        classes=classes, rows=rows, starts=starts, rollout=rollout,
+        classes=classes, rows=rows, starts=starts, row_ok=feature_ok, rollout=rollout,
     )
 
 
@@ -181,7 +181,7 @@ def _several_targets(spec: Spec, table: pd.DataFrame, observed: pd.DataFrame, fe
         x_train=window_view(rows, starts[:split], d.window), y_train=y[:split],
         x_val=window_view(rows, starts[split:], d.window), y_val=y[split:], task="regression",
         feature_names=features, target_name=", ".join(d.targets), target_indices=indices,
-        target_names=tuple(d.targets), horizon=d.steps[0], rows=rows, starts=starts,
+        target_names=tuple(d.targets), horizon=d.steps[0], rows=rows, starts=starts, row_ok=feature_ok,
     )
 
 

@@ -72,6 +72,9 @@ class Dataset:
     classes: list = field(default_factory=list)  # original labels, index = class id
     rows: np.ndarray | None = None  # tables: the (filled) feature rows, float32, that the windows view
     starts: np.ndarray | None = None  # tables: each sample's first row in ``rows``, in sample order
+    row_ok: np.ndarray | None = None  # tables: which of ``rows`` may lie in a window (False: a missing value)
+    # window length -> this dataset's samples with windows of that length (``data.window_length``)
+    other_windows: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def rewindow(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The same samples' windows over another array of rows shaped like ``rows`` (e.g. scaled rows).

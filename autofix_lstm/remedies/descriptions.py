@@ -67,6 +67,11 @@ def describe_epochs(old: Any, new: Any, task: str) -> str:
     return f"train for {int(new)} epochs"
 
 
+def describe_window(old: Any, new: Any, task: str) -> str:
+    """A change of the window length in words."""
+    return f"use windows of {int(new)} steps"
+
+
 def describe_hidden_dense(old: Any, new: Any, task: str) -> str:
     """A change of the hidden dense in words."""
     if int(new) == 0:

@@ -17,6 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from autofix_lstm.data.window_length import fits as window_fits
+from autofix_lstm.data.window_length import refusal as window_refusal
+from autofix_lstm.errors import SpecError
 from autofix_lstm.format import setting
 from autofix_lstm.modeling.build import encoder_end, hidden_dense_indices, recurrent_config
 from autofix_lstm.modeling.initializers import custom_initializers, reset_initializers
@@ -43,6 +46,7 @@ from autofix_lstm.remedies.descriptions import (
     describe_stateful,
     describe_target,
     describe_units,
+    describe_window,
 )
 from autofix_lstm.remedies.head_fields import layers_of as _layers
 from autofix_lstm.remedies.head_fields import (
@@ -264,6 +268,22 @@ def _target_allowed(value: Any, dataset) -> bool:
     return not (value == "log" and float(np.min(dataset.y_train)) <= -1)
 
 
+def _window_allowed(value: Any, dataset) -> bool:
+    """The windows the samples can take (``data.window_length``); windowed arrays refuse the field.
+
+    A value that is no window length at all (``0``, ``lol``) passes, for the spec's own check to
+    refuse it, saying what a window must be.
+
+    Raises:
+        SpecError: the data are windowed arrays, which have no rows to cut other windows from.
+    """
+    if dataset.rows is None:
+        raise SpecError(f"data.window cannot be searched: {window_refusal(dataset, 1)}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or value < 1:
+        return True
+    return window_fits(dataset, int(value))
+
+
 def _always(value: Any, dataset) -> bool:
     return True
 
@@ -350,6 +370,9 @@ FIELDS: dict[str, Field] = {
         # (``allowed`` leaves out what this data rules out; the spec's own bounds refuse the rest, 0 epochs say)
         _plain("train.batch_size", allowed=lambda v, ds: int(v) <= len(ds.y_train), describe=describe_batch_size),
         _plain("train.epochs", describe=describe_epochs),
+        # a user's strategy only (none built in): every window length is scored on the spec's own validation
+        # targets, and a trial trains on windows of its own length (``data.window_length``)
+        _plain("data.window", allowed=_window_allowed, describe=describe_window),
     )
 }
 
@@ -388,14 +411,22 @@ def apply_values(raw: dict, values: dict[str, Any], ctx: dict) -> dict:
     return out
 
 
-# Every section a field may change; data, search and output stay the user's.
+# Every section a field may change; of data only its window (``SEARCHABLE_DATA``); search and output stay the user's.
 SEARCHABLE_SECTIONS = ("model", "preprocessing", "train")
+SEARCHABLE_DATA = ("window",)
+
+
+def searched_parts(raw: dict) -> dict[str, Any]:
+    """What a search may have changed in a raw spec dict, as ``Spec.updated`` takes it: the searchable
+    sections whole, and ``data.window``."""
+    data = raw.get("data") or {}
+    return {**{section: raw[section] for section in SEARCHABLE_SECTIONS if section in raw},
+            **{f"data.{name}": data.get(name) for name in SEARCHABLE_DATA}}
 
 
 def spec_with_values(spec: Spec, values: dict[str, Any], ctx: dict) -> Spec:
     """``spec`` with each field set to its (decoded) value, validated: the one place a candidate is built.
 
-    ``ctx`` as for ``apply_values``. Only the searchable sections change (``SEARCHABLE_SECTIONS``).
+    ``ctx`` as for ``apply_values``. Only the searchable parts change (``searched_parts``).
     """
-    raw = apply_values(spec.to_dict(), values, ctx)
-    return spec.updated({section: raw[section] for section in SEARCHABLE_SECTIONS})
+    return spec.updated(searched_parts(apply_values(spec.to_dict(), values, ctx)))

@@ -15,7 +15,7 @@ import keras
 import pandas as pd
 
 from autofix_lstm.modeling.build import compile_core
-from autofix_lstm.remedies.fields import SEARCHABLE_SECTIONS
+from autofix_lstm.remedies.fields import searched_parts
 from autofix_lstm.run_dir import RunDir
 from autofix_lstm.scoring.metrics import Metrics
 from autofix_lstm.spec import Spec
@@ -103,7 +103,7 @@ class SearchResult:
         best_id = self.summary.get("best_trial")
         ranked = sorted((r for r in self.records if r.scored and r.spec and r.trial_id != best_id),
                         key=lambda r: r.score)
-        others = [self.best_spec.updated({section: r.spec[section] for section in SEARCHABLE_SECTIONS})
+        others = [self.best_spec.updated(searched_parts(r.spec))
                   for r in ranked]
         return [self.best_spec, *others][: max(0, n)]
 

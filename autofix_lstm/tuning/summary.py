@@ -44,7 +44,7 @@ def _layer_text(layer: dict) -> str:
 
 
 def spec_changes(before: Spec, after: Spec) -> list[str]:
-    """``"field: old -> new"`` for every model/preprocessing field that differs.
+    """``"field: old -> new"`` for every model/preprocessing field that differs, and ``data.window``.
 
     When the layer stack itself changed (layers added or removed), it is one line showing both stacks.
     """
@@ -63,6 +63,9 @@ def spec_changes(before: Spec, after: Spec) -> list[str]:
         a, b = old.get(key, "absent"), new.get(key, "absent")
         if a != b:
             lines.append(f"{key}: {setting(a) if key in old else 'absent'} -> {setting(b) if key in new else 'absent'}")
+    windows = before.data.window, after.data.window  # a searched window (``remedies.fields``)
+    if windows[0] != windows[1]:
+        lines.append(f"data.window: {setting(windows[0])} -> {setting(windows[1])}")
     return lines
 
 

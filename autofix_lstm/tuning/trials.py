@@ -17,6 +17,7 @@ import keras
 import numpy as np
 
 from autofix_lstm.data.dataset import Dataset
+from autofix_lstm.data.window_length import with_window
 from autofix_lstm.errors import (
     AutofixError,
     CannotTrainError,
@@ -280,9 +281,13 @@ def train_candidate(spec: Spec, candidate: Spec, dataset: Dataset, *, epochs: in
     loss, val_loss and std_ratio per epoch are logged there for TensorBoard (``search.tensorboard``).
     The model is built and fit under ``search.distribution``'s strategy (``modeling.devices``).
     ``callbacks``: the user's own Keras callbacks, a fresh copy of each for this fit (as Keras Tuner
-    copies them for each trial), after the pruning and before the signal check.
+    copies them for each trial), after the pruning and before the signal check. A candidate with
+    another ``data.window`` than ``spec``'s trains and is measured on ``dataset``'s samples cut to its
+    window (``data.window_length``: the same validation targets), and ``prepared`` holds those.
     """
     epochs = epochs or candidate.train.epochs
+    if candidate.data.window != spec.data.window:  # a searched window: the same samples, cut to its length
+        dataset = with_window(dataset, candidate.data.window)
     prepared = prepare(candidate, dataset)
     pruning = _pruning(candidate, prepared, epochs) if prune else None  # its own batch size: steps per epoch
     user = [copy.deepcopy(callback) for callback in callbacks or []]

@@ -114,3 +114,23 @@ def test_the_search_space_holds_the_hidden_dense_field_only_for_a_model_with_suc
         spec = load_spec(spec_dict(None, data={"path": None, "window": 4}, model={"layers": layers}))
         space = build_space(spec, load_dataset(spec, frame=frame), resolve_strategies("all", Path(".")))
         assert space.choices.get("architecture.hidden_dense_units") == expected
+
+
+def test_the_window_field_reads_writes_and_offers_only_the_windows_the_data_can_take(tmp_path):
+    # Issue 25 (10): data.window was refused in a strategy; a user's strategy may now search it.
+    window = fields.FIELDS["data.window"]
+    make_series_csv(tmp_path, n=60, kind="sine")  # window 8: 52 samples, 42 to train on, 10 to validate
+    (tmp_path / "windows.yaml").write_text("name: windows\nfields:\n  data.window: {values: [4, 16, 40]}\n")
+    spec = load_spec(write_spec(tmp_path, spec_dict("series.csv", search={"strategies": ["windows.yaml"]})))
+    dataset = load_dataset(spec)
+    raw = spec.to_dict()
+    assert window.own(raw, {}) == 8
+    written = fields.apply_values(raw, {"data.window": 16}, {})
+    assert window.own(written, {}) == 16 and written["model"] == raw["model"] and raw["data"]["window"] == 8
+    # 40 rows would leave 42 - 32 = 10 training samples: allowed; 47 leaves 3: not
+    assert [window.allowed(w, dataset) for w in (1, 4, 16, 40, 46, 47)] == [True] * 5 + [False]
+    space = build_space(spec, dataset, resolve_strategies(spec.search.strategies, spec.base_dir))
+    assert space.fields == ["data.window"] and list(space.choices["data.window"].values()) == [8, 4, 16, 40]
+    candidate = space.spec_for(spec, space.encode({"data.window": 16}))
+    assert candidate.data.window == 16 and candidate.data.path == spec.data.path and candidate.model == spec.model
+    assert window.description(8, 16, "regression") == "use windows of 16 steps"

@@ -31,7 +31,8 @@ STRATEGIES: dict[str, Strategy] = builtin_strategies()
 WINDOW, FEATURES, CLASSES = 8, 2, 3
 # Values to try for a field that no built-in strategy names (e.g. one a user's file will use):
 # a field must appear here or in a built-in strategy to be tested.
-EXTRA_VALUES: dict[str, list] = {"train.batch_size": [8, 64], "train.epochs": [2, 5]}  # fields no built-in names
+EXTRA_VALUES: dict[str, list] = {"train.batch_size": [8, 64], "train.epochs": [2, 5],  # fields no built-in names
+                                 "data.window": [4, 24]}
 
 # A spec per task, with the structure the fields act on: two stacked recurrent layers (a taper),
 # a dropout layer between them, and a head; the bidirectional variant wraps its recurrent layers.

@@ -128,3 +128,42 @@ def test_a_trial_trains_for_its_candidates_epochs_not_the_users(tmp_path):
     dataset = load_dataset(spec, frame=series_frame(80))
     outcome, _, _ = train_candidate(spec, spec.updated({"train.epochs": 3}), dataset, prune=False)
     assert outcome.epochs_run == 3 and len(outcome.history["loss"]) == 3
+
+
+@pytest.mark.parametrize(
+    ("values", "why"),
+    [
+        ([0], "fields.data.window value 0 makes no valid spec: data.window must be >= 1, got 0"),
+        (["four"], "fields.data.window value 'four' makes no valid spec: data.window must be a whole number, got 'four'"),
+    ],
+)
+def test_a_strategy_naming_data_window_is_checked_and_a_bad_window_says_what_a_window_must_be(tmp_path, values, why):
+    # Issue 25 (10): data.window in a strategy written inline, as a dict; a bad value is refused before anything trains.
+    from helpers import series_frame, spec_dict
+
+    from autofix_lstm.inputs import resolve_inputs
+    from autofix_lstm.remedies.strategies import check_candidates
+
+    mine = {"name": "windows", "fields": {"data.window": {"values": [2, 16]}}}
+    spec, dataset, _ = resolve_inputs(spec_dict(None, data={"path": None, "window": 4}), data=series_frame(100),
+                                      strategies=[mine], save=False)
+    strategies = resolve_strategies(spec.search.strategies, tmp_path)
+    check_candidates(strategies, spec, dataset)  # both windows make a valid spec the data can take: nothing raised
+    bad = {"name": "windows", "fields": {"data.window": {"values": values}}}
+    with pytest.raises(SpecError) as refused:
+        check_candidates(resolve_strategies([bad], tmp_path), spec, dataset)
+    assert refused.value.problems == [f"search.strategies[0]: {why}"]
+
+
+def test_a_strategy_searching_the_window_of_windowed_arrays_is_refused_saying_why(tmp_path):
+    from helpers import make_windows_npz, spec_dict
+
+    from autofix_lstm.inputs import resolve_inputs
+    from autofix_lstm.remedies.strategies import check_candidates
+
+    path = make_windows_npz(tmp_path, n=80)
+    mine = {"name": "windows", "fields": {"data.window": {"values": [4]}}}
+    spec, dataset, _ = resolve_inputs(spec_dict(path), strategies=[mine], save=False)
+    with pytest.raises(SpecError, match=r"search.strategies\[0\]: fields.data.window value 4 makes no valid spec: "
+                                        r"data.window cannot be searched: the data are already windowed arrays"):
+        check_candidates(resolve_strategies(spec.search.strategies, tmp_path), spec, dataset)
