@@ -44,7 +44,8 @@ def _layer_text(layer: dict) -> str:
 
 
 def spec_changes(before: Spec, after: Spec) -> list[str]:
-    """``"field: old -> new"`` for every model/preprocessing field that differs, and ``data.window``.
+    """``"field: old -> new"`` for every model, preprocessing and training field that differs (the seed
+    aside: it is the run's, not the configuration's), and ``data.window``.
 
     When the layer stack itself changed (layers added or removed), it is one line showing both stacks.
     """
@@ -57,8 +58,8 @@ def spec_changes(before: Spec, after: Spec) -> list[str]:
         )
         b["model"].pop("layers", None)
         a["model"].pop("layers", None)
-    old = _flatten({"model": b["model"], "preprocessing": b["preprocessing"]})
-    new = _flatten({"model": a["model"], "preprocessing": a["preprocessing"]})
+    old = _flatten({"model": b["model"], "preprocessing": b["preprocessing"], "train": _configured(b)})
+    new = _flatten({"model": a["model"], "preprocessing": a["preprocessing"], "train": _configured(a)})
     for key in list(dict.fromkeys([*old, *new])):
         a, b = old.get(key, "absent"), new.get(key, "absent")
         if a != b:
@@ -67,6 +68,11 @@ def spec_changes(before: Spec, after: Spec) -> list[str]:
     if windows[0] != windows[1]:
         lines.append(f"data.window: {setting(windows[0])} -> {setting(windows[1])}")
     return lines
+
+
+def _configured(raw: dict) -> dict:
+    """The training settings a search may change (``train.batch_size``, ``epochs``, ``reset_states``...)."""
+    return {k: v for k, v in (raw.get("train") or {}).items() if k != "seed"}
 
 
 def cudnn_problems(spec: Spec) -> list[str]:

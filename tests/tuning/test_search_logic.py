@@ -351,6 +351,11 @@ def test_changes_and_cudnn_check(sine_spec):
     assert "model.layers[0].activation: absent -> relu" in changes
     assert cudnn_problems(sine_spec) == []
     assert cudnn_problems(fixed) == ["model.layers[0] (lstm) activation relu (needs tanh)"]
+    # a searched training setting is a change too (the minimal fix ablates it, minimal_spec.yaml keeps it);
+    # the seed is the run's, never listed
+    trained = sine_spec.updated({"train.batch_size": 8, "train.epochs": 40, "train.seed": 7})
+    assert sorted(spec_changes(sine_spec, trained)) == [f"train.batch_size: {sine_spec.train.batch_size} -> 8",
+                                                        f"train.epochs: {sine_spec.train.epochs} -> 40"]
 
 
 def test_clipnorm_replaces_a_users_clipvalue_so_the_candidate_is_valid(sine_spec):
