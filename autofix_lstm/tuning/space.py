@@ -54,8 +54,11 @@ class SearchSpace:
             if name not in values:
                 continue
             raw = values[name]
-            out[name] = self.choices[name][raw] if name in self.choices else float(raw)
+            out[name] = self.choices[name][raw] if name in self.choices else _number(self._hp(name), raw)
         return out
+
+    def _hp(self, name: str):
+        return next(h for h in self.hyperparameters.space if h.name == name)
 
     def encode(self, field_values: dict[str, Any]) -> dict[str, Any]:
         """Field values to trial values (labels); unknown fields are dropped, missing ones get the own value."""
@@ -68,8 +71,8 @@ class SearchSpace:
                     wanted = label(self.own[name])
                 out[name] = wanted
             else:
-                hp = next(h for h in self.hyperparameters.space if h.name == name)
-                out[name] = float(min(max(float(value), hp.min_value), hp.max_value))
+                hp = self._hp(name)
+                out[name] = _number(hp, min(max(float(value), hp.min_value), hp.max_value))
         return out
 
     def spec_for(self, spec: Spec, values: dict[str, Any]) -> Spec:
@@ -113,7 +116,12 @@ def build_space(spec: Spec, dataset: Dataset, strategies: list[Strategy]) -> Sea
             low, high = float(candidates.range["min"]), float(candidates.range["max"])
             if own is not None:
                 low, high = min(low, float(own)), max(high, float(own))
-            hp.Float(name, low, high, sampling=candidates.range.get("sampling", "linear"), default=float(own))
+            sampling = candidates.range.get("sampling", "linear")
+            if _whole(candidates.range["min"], candidates.range["max"], own):
+                # units, a window, a batch size: whole numbers in, whole numbers out (a float 12.7 fails every trial)
+                hp.Int(name, int(low), int(high), sampling=sampling, default=None if own is None else int(own))
+            else:
+                hp.Float(name, low, high, sampling=sampling, default=float(own))
             continue
         labels: dict[str, Any] = {}
         produced: list[dict] = []
@@ -175,7 +183,7 @@ def _alternatives(space: SearchSpace, name: str, current: Any) -> list[Any]:
         hp = next(h for h in space.hyperparameters.space if h.name == name)
         out = []
         for value in (float(current) * RATE_STEP, float(current) / RATE_STEP):
-            value = min(max(value, hp.min_value), hp.max_value)
+            value = _number(hp, min(max(value, hp.min_value), hp.max_value))
             if not np.isclose(value, float(current)) and value not in out:
                 out.append(value)
         return out
@@ -223,3 +231,13 @@ def neighbours(space: SearchSpace, values: dict[str, Any]) -> list[dict[str, Any
         if candidate not in out and candidate != own:
             out.append(candidate)
     return out
+
+
+def _whole(*values) -> bool:
+    """Every value given is an int (a bool is not; None, the spec's own when absent, is left out)."""
+    return all(isinstance(v, int) and not isinstance(v, bool) for v in values if v is not None)
+
+
+def _number(hp, value) -> int | float:
+    """A range field's value as its hyperparameter holds it: a whole number for an ``Int``, else a float."""
+    return int(round(float(value))) if isinstance(hp, kt.engine.hyperparameters.Int) else float(value)

@@ -396,3 +396,19 @@ def test_a_bottleneck_before_the_head_is_diagnosed_and_its_removal_seeds_the_sea
     assert seeds and seeds[0]["architecture.hidden_dense_units"] == 0
     layers = space.spec_for(spec, seed_values(space, strategies, diagnosis.findings, limit=1)[0]).model.layers
     assert [layer.type for layer in layers] == ["lstm", "dense"] and layers[-1].kwargs["units"] == 3
+
+
+def test_a_range_of_whole_numbers_searches_whole_numbers(sine_spec, tmp_path):
+    from autofix_lstm.tuning.space import _alternatives
+
+    width = {"name": "width", "fields": {"architecture.units": {"range": {"min": 4, "max": 64, "sampling": "log"}}}}
+    rate = {"name": "rate", "fields": {"model.optimizer.learning_rate": {"range": {"min": 1e-4, "max": 1e-2}}}}
+    space = build_space(sine_spec, load_dataset(sine_spec), resolve_strategies([width, rate], tmp_path))
+    units = next(hp for hp in space.hyperparameters.space if hp.name == "architecture.units")
+    assert isinstance(units, kt.engine.hyperparameters.Int)  # a float width (12.7 units) fails every trial
+    decoded = space.decode({"architecture.units": 13.6, "model.optimizer.learning_rate": 0.003})
+    assert decoded == {"architecture.units": 14, "model.optimizer.learning_rate": 0.003}
+    assert space.encode({"architecture.units": 200})["architecture.units"] == 64  # clipped to the range
+    steps = _alternatives(space, "architecture.units", 10)
+    assert steps == [30, 4] and all(isinstance(v, int) for v in steps)  # x3, /3 (3.3 clipped to the min 4)
+    assert space.spec_for(sine_spec, space.encode({"architecture.units": 30})).model.layers[0].units == 30
