@@ -31,13 +31,18 @@ def number(value: Any, digits: int = 3) -> str:
 
 
 def cell(value: Any) -> str:
-    """A table cell: 4 significant digits, yes/no for booleans, a dash for None/NaN, text as it is."""
+    """A table cell, rounded for reading: 3 significant digits (0.937, 12.3, 0.000316), whole numbers with
+    thousands separators from 1,000 up (18,978, never 1.898e+04), yes/no for booleans, a dash for None/NaN,
+    text as it is."""
     if value is None:
         return MISSING
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
-        return number(value, 4)
+        finite = as_number(value)
+        if finite is not None and abs(finite) >= 1000:
+            return f"{finite:,.0f}"
+        return number(value, 3)
     return str(value)
 
 
