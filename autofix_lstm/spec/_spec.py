@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import Field, PrivateAttr, ValidationError
+from pydantic import Field, PrivateAttr, ValidationError, ValidationInfo, model_validator
 
 from autofix_lstm.errors import ModelSpecError, SpecError
 from autofix_lstm.spec._error_lines import _format_errors
@@ -23,6 +23,7 @@ from autofix_lstm.spec._sections import (
     PreprocessingSpec,
     SearchSpec,
     TrainSpec,
+    _keras_checks,
     _Strict,
 )
 from autofix_lstm.spec._values import Task
@@ -45,6 +46,20 @@ class Spec(_Strict):
 
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
     _source: str | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _reset_needs_a_stateful_layer(self, info: ValidationInfo) -> Spec:
+        # Checked once the layers are known (a saved model's are read in the pass with Keras) and with
+        # Keras' layer names, as the model is built: `epoch` on stateless layers would be silently ignored.
+        if self.train.reset_states == "never" or self.model.layers is None or not _keras_checks(info):
+            return self
+        from autofix_lstm.modeling.build import is_stateful
+
+        if not is_stateful(self.model):
+            raise ValueError(f".train.reset_states: {self.train.reset_states} only applies to stateful layers, and no "
+                             "recurrent layer of model.layers is stateful; set `stateful: true` on an lstm layer "
+                             "(with train.batch_size as its fixed batch) or remove train.reset_states")
+        return self
 
     @property
     def base_dir(self) -> Path:

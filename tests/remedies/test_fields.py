@@ -114,3 +114,14 @@ def test_the_search_space_holds_the_hidden_dense_field_only_for_a_model_with_suc
         spec = load_spec(spec_dict(None, data={"path": None, "window": 4}, model={"layers": layers}))
         space = build_space(spec, load_dataset(spec, frame=frame), resolve_strategies("all", Path(".")))
         assert space.choices.get("architecture.hidden_dense_units") == expected
+
+
+def test_making_the_layers_stateless_drops_the_state_resets_so_the_candidate_still_validates():
+    raw = spec_dict("s.csv", model={"layers": [{"type": "lstm", "units": 8, "stateful": True}, {"type": "dense", "units": 1}]},
+                    train={"batch_size": 16, "reset_states": "epoch"})
+    spec = load_spec(raw)
+    assert fields.own_value(spec.to_dict(), "architecture.stateful", _CTX) is True
+    candidate = fields.spec_with_values(spec, {"architecture.stateful": False}, _CTX)
+    assert "stateful" not in candidate.model.layers[0].kwargs and candidate.train.reset_states == "never"
+    assert candidate.train.batch_size == 16  # the rest of the training is the user's
+    assert spec.train.reset_states == "epoch"  # the user's spec is untouched
