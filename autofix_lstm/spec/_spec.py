@@ -96,8 +96,10 @@ class Spec(_Strict):
         if raw["train"].get("reset_states") == "never":  # the default, and meaningless without a stateful layer
             raw["train"].pop("reset_states")
         if self.data.is_array_file:
-            for key in ("target", "features", "window", "horizon", "rollout"):
+            for key in ("features", "window", "horizon", "rollout"):
                 raw["data"].pop(key, None)
+            if not self.data.multi_target:  # several targets' names are y's columns' (DataSpec)
+                raw["data"].pop("target", None)
         return raw
 
     def to_yaml(self, path: str | Path | None = None) -> str:
@@ -115,7 +117,7 @@ class Spec(_Strict):
         model: Any,
         *,
         path: str | None = None,
-        target: str | None = None,
+        target: str | list[str] | None = None,
         window: int | None = None,
         features: list[str] | None = None,
         horizon: int | None = None,
@@ -135,7 +137,8 @@ class Spec(_Strict):
         implies (binary cross-entropy: binary; categorical: multiclass); with any other loss it is
         inferred from the target, as for a spec (so an mse loss on 0/1 labels is diagnosed as binary).
         ``spec.to_yaml("spec.yaml")`` then saves it for the CLI (give ``path``, ``target`` and
-        ``window`` for a table, or set ``data.path`` in the file).
+        ``window`` for a table, or set ``data.path`` in the file). ``target`` as a list of two or more
+        names predicts those columns together; with windowed arrays, it names ``y``'s columns.
 
         Raises:
             ModelSpecError: the model is not a compiled Sequential or linear functional model of
@@ -179,12 +182,13 @@ class Spec(_Strict):
         raw.pop("output", None)
         return raw
 
-    def updated(self, changes: dict[str, Any]) -> Spec:
-        """A new validated spec with dotted-path ``changes`` applied (``{"train.epochs": 5}``)."""
+    def updated(self, changes: dict[str, Any], *, keras_checks: bool = True) -> Spec:
+        """A new validated spec with dotted-path ``changes`` applied (``{"train.epochs": 5}``); without
+        ``keras_checks``, validated as ``load_spec(..., keras_checks=False)`` validates."""
         raw = self.to_dict()
         for dotted, value in changes.items():
             _set_path(raw, dotted, value)
-        return _validate(raw, base_dir=self._base_dir, source=self._source)
+        return _validate(raw, base_dir=self._base_dir, source=self._source, keras_checks=keras_checks)
 
 
 def _set_path(raw: dict, dotted: str, value: Any) -> None:
