@@ -185,10 +185,13 @@ def _dataset(spec: Spec, data, x, y, validation_data, *, from_model: bool) -> Da
     """The data the user gave, or the spec's file, read, windowed and split as the spec says."""
     import pandas as pd  # not needed to refuse a bad spec
 
+    from autofix_lstm.data.arrays import refuse_rollout
     from autofix_lstm.data.dataset import dataset_from_arrays, load_dataset, split_index
 
     if isinstance(x, pd.DataFrame) and y is None and data is None:
         data, x = x, None  # fit(frame) style: the table is the data
+    if data is None and (x is not None or y is not None):
+        refuse_rollout(spec)
     if validation_data is not None:
         if data is not None or x is None or y is None:
             raise SpecError("validation_data=(x_val, y_val) goes with windowed arrays x and y; for a DataFrame use validation_split")

@@ -118,6 +118,22 @@ def test_several_targets_from_arrays_are_refused_when_the_names_do_not_fit_y():
         resolve_inputs(_model(), x=x, y=frame.to_numpy(), save=False, model_options={"target": ["a", "b", "c"]})
 
 
+def test_a_roll_out_is_refused_on_arrays_and_taken_from_a_table_with_a_model():
+    x, y = _windows()
+    says = r"data.rollout \(4\) feeds .* windowed arrays \(x=/y=, an .npz\) have no rows to slide over; pass the table"
+    with pytest.raises(SpecError, match=says):
+        resolve_inputs(_model(), x=x, y=y, save=False, model_options={"rollout": 4})
+    with pytest.raises(SpecError, match=says):
+        resolve_inputs({"data": {"rollout": 4}, "model": spec_dict()["model"]}, x=x, y=y, save=False)
+    frame = series_frame(200)
+    spec, dataset, _ = resolve_inputs(_model(), data=frame, save=False, model_options={
+        "target": "y", "features": ["x", "y"], "window": 6, "rollout": 4})
+    assert spec.data.rollout == 4 and dataset.rollout.steps == 4 and dataset.rollout.target_index == 1
+    # each rolled-out sample's truth: the target's next 4 rows after its window
+    start = int(dataset.rollout.starts[0])
+    np.testing.assert_allclose(dataset.rollout.targets[0], frame["y"].to_numpy()[start + 6 : start + 10])
+
+
 def test_the_overrides_are_applied_once_at_the_boundary(tmp_path, series_csv, monkeypatch):
     path = write_spec(tmp_path, spec_dict(series_csv.name, output=str(tmp_path / "out")))
     calls = []

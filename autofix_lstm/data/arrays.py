@@ -19,12 +19,31 @@ from autofix_lstm.data.samples import (
     split_index,
 )
 from autofix_lstm.data.task import infer_task
-from autofix_lstm.errors import DataError
+from autofix_lstm.errors import DataError, SpecError
 from autofix_lstm.spec import Spec, is_class_label_loss
 
 
+def refuse_rollout(spec: Spec) -> None:
+    """Windowed arrays cannot be rolled out: ``data.rollout`` slides over the rows after each window.
+
+    Raises:
+        SpecError: the spec sets ``data.rollout``.
+    """
+    if spec.data.rollout is not None:
+        raise SpecError(f"data.rollout ({spec.data.rollout}) feeds a one-step model's predictions back into the rows "
+                        "after each window, and windowed arrays (x=/y=, an .npz) have no rows to slide over; pass "
+                        "the table instead (data=frame, with target=, window= and the target among features=), "
+                        "or remove rollout", spec.source)
+
+
 def from_arrays(spec: Spec, x: np.ndarray, y: np.ndarray, source: str) -> Dataset:
-    """The spec's already windowed ``x``, ``y`` (an .npz file's, or given in memory), split as the spec says."""
+    """The spec's already windowed ``x``, ``y`` (an .npz file's, or given in memory), split as the spec says.
+
+    Raises:
+        SpecError: the spec sets ``data.rollout`` (``refuse_rollout``).
+        DataError: arrays that do not fit the spec.
+    """
+    refuse_rollout(spec)
     if spec.data.multi_target:
         return _several_targets(spec, x, y, source)
     x = np.asarray(x)

@@ -121,6 +121,7 @@ class Spec(_Strict):
         window: int | None = None,
         features: list[str] | None = None,
         horizon: int | None = None,
+        rollout: int | None = None,
         task: Task | None = None,
         validation_split: float | None = None,
         epochs: int | None = None,
@@ -164,7 +165,7 @@ class Spec(_Strict):
         except ModelSpecError as err:
             raise ModelSpecError([f"the model {p}" for p in err.problems]) from None
         given = {"path": path, "target": target, "window": window, "features": features, "horizon": horizon,
-                 "task": task, "validation_split": validation_split}
+                 "rollout": rollout, "task": task, "validation_split": validation_split}
         raw: dict[str, Any] = {"data": {k: v for k, v in given.items() if v is not None}, "model": model_section}
         train = {k: v for k, v in {"epochs": epochs, "batch_size": batch_size, "seed": seed}.items() if v is not None}
         for section, values in (("train", train), ("preprocessing", preprocessing), ("search", search)):
