@@ -220,7 +220,11 @@ def _column_names(y, validation_data) -> tuple[Any, Any, tuple[str, ...] | None]
     Raises:
         SpecError: the columns are not distinct strings, or ``y_val``'s are not ``y``'s.
     """
-    if y is None or type(y).__name__ != "DataFrame":  # pandas is imported only for a DataFrame
+    if y is None:
+        return y, validation_data, None
+    import pandas as pd  # not needed to refuse a bad spec
+
+    if not isinstance(y, pd.DataFrame):
         return y, validation_data, None
     columns = list(y.columns)
     if len(columns) < 2:
@@ -231,7 +235,7 @@ def _column_names(y, validation_data) -> tuple[Any, Any, tuple[str, ...] | None]
                         f"{len(columns)}-step forecast")
     if validation_data is not None and isinstance(validation_data, (tuple, list)) and len(validation_data) == 2:
         x_val, y_val = validation_data
-        if type(y_val).__name__ == "DataFrame":
+        if isinstance(y_val, pd.DataFrame):
             if list(y_val.columns) != columns:
                 raise SpecError(f"validation_data's y_val has columns {list(y_val.columns)} and y has {columns}; "
                                 "give them the same targets in the same order")
