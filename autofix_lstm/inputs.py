@@ -171,8 +171,10 @@ def keep_in_memory_data(spec: Spec, data=None, x=None, y=None, validation_data=N
             return spec  # no split the spec can say gives these parts back
         x, y = np.concatenate([x, x_val]), np.concatenate([y.reshape(len(y), *y_val.shape[1:]), y_val])
         raw["data"]["validation_split"] = share
-    for key in ("target", "features", "window", "horizon", "rollout"):  # an .npz is windowed already: they do not apply
+    for key in ("features", "window", "horizon", "rollout"):  # an .npz is windowed already: they do not apply
         raw["data"].pop(key, None)
+    if not spec.data.multi_target:  # several targets' names stay: they say y's columns are targets, not steps
+        raw["data"].pop("target", None)
     keep = not overwrite and run.data_arrays.is_file()
     raw["data"]["path"] = str(run.data_arrays if keep else write_arrays(run.data_arrays, x=x, y=y))
     raw["output"] = str(spec.output_dir)  # anchored where it was, whatever folder the dict is read in
@@ -183,27 +185,76 @@ def _dataset(spec: Spec, data, x, y, validation_data, *, from_model: bool) -> Da
     """The data the user gave, or the spec's file, read, windowed and split as the spec says."""
     import pandas as pd  # not needed to refuse a bad spec
 
+    from autofix_lstm.data.arrays import refuse_rollout
     from autofix_lstm.data.dataset import dataset_from_arrays, load_dataset, split_index
 
     if isinstance(x, pd.DataFrame) and y is None and data is None:
         data, x = x, None  # fit(frame) style: the table is the data
+    if data is None and (x is not None or y is not None):
+        refuse_rollout(spec)
     if validation_data is not None:
         if data is not None or x is None or y is None:
             raise SpecError("validation_data=(x_val, y_val) goes with windowed arrays x and y; for a DataFrame use validation_split")
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             raise SpecError(f"validation_data must be a tuple (x_val, y_val); got {type(validation_data).__name__}")
-        return dataset_from_arrays(x, y, *validation_data, task=spec.data.task, loss=spec.model.loss)
+        return dataset_from_arrays(x, y, *validation_data, task=spec.data.task, loss=spec.model.loss,
+                                   targets=spec.data.targets)
     if from_model:
         if x is not None or y is not None:
             if x is None or y is None:
                 raise SpecError("give both x and y (already windowed arrays), or a DataFrame with target= and window=")
             split = split_index(len(x), spec.data.validation_split)
-            return dataset_from_arrays(x[:split], y[:split], x[split:], y[split:], task=spec.data.task, loss=spec.model.loss)
+            return dataset_from_arrays(x[:split], y[:split], x[split:], y[split:], task=spec.data.task,
+                                       loss=spec.model.loss, targets=spec.data.targets)
         if data is None:
             raise SpecError("a keras.Model needs its data: x= and y= (windowed arrays), or a DataFrame with target= and window=")
         if spec.data.target is None or spec.data.window is None:
             raise SpecError("a DataFrame needs target= (the column to predict) and window= (rows in each input sequence)")
     return load_dataset(spec, frame=data, x=x, y=y)
+
+
+def _column_names(y, validation_data) -> tuple[Any, Any, tuple[str, ...] | None]:
+    """``y`` (and ``validation_data``'s) as arrays, and the targets a DataFrame ``y`` of two or more named
+    columns names (None for any other ``y``: a numpy ``(samples, k)`` stays a k-step forecast).
+
+    Raises:
+        SpecError: the columns are not distinct strings, or ``y_val``'s are not ``y``'s.
+    """
+    if y is None:
+        return y, validation_data, None
+    import pandas as pd  # not needed to refuse a bad spec
+
+    if not isinstance(y, pd.DataFrame):
+        return y, validation_data, None
+    columns = list(y.columns)
+    if len(columns) < 2:
+        return y.to_numpy(), validation_data, None
+    if not all(isinstance(name, str) and name for name in columns) or len(set(columns)) < len(columns):
+        raise SpecError(f"a DataFrame y of several columns names the targets by its columns, which must be distinct "
+                        f"strings; got {columns}. Name them (y.columns = ['a', 'b']), or pass y.to_numpy() for a "
+                        f"{len(columns)}-step forecast")
+    if validation_data is not None and isinstance(validation_data, (tuple, list)) and len(validation_data) == 2:
+        x_val, y_val = validation_data
+        if isinstance(y_val, pd.DataFrame):
+            if list(y_val.columns) != columns:
+                raise SpecError(f"validation_data's y_val has columns {list(y_val.columns)} and y has {columns}; "
+                                "give them the same targets in the same order")
+            validation_data = (x_val, y_val.to_numpy())
+    return y.to_numpy(), validation_data, tuple(columns)
+
+
+def _with_target_names(spec: Spec, names: tuple[str, ...] | None, *, keras_checks: bool = True) -> Spec:
+    """``spec`` with ``data.target`` naming y's columns (``_column_names``).
+
+    Raises:
+        SpecError: the spec (or ``target=``) names other targets.
+    """
+    if names is None or spec.data.targets == names:
+        return spec
+    if spec.data.target is not None:
+        raise SpecError(f"y's columns name the targets {list(names)}, and the target given is {spec.data.target!r}; "
+                        "make them agree, or leave target out (y's columns name them)")
+    return spec.updated({"data.target": list(names)}, keras_checks=keras_checks)
 
 
 def resolve_inputs(
@@ -227,7 +278,9 @@ def resolve_inputs(
             never changed: ``Spec.from_model``).
         data: a pandas DataFrame to use instead of ``data.path`` (with a model: give ``target=`` and
             ``window=`` in ``model_options``), or a ``Dataset`` already read.
-        x, y: already windowed arrays to use instead of ``data.path``; ``x`` alone may be a DataFrame.
+        x, y: already windowed arrays to use instead of ``data.path``; ``x`` alone may be a DataFrame. A
+            ``y`` of shape (samples, k) is a k-step forecast, unless ``data.target`` (``target=``) names
+            k targets; a DataFrame ``y`` of two or more columns names them by its columns.
         validation_data: ``(x_val, y_val)``, as Keras' ``fit`` takes it; otherwise the last
             ``validation_split`` of the samples is the validation part.
         validation_split: override ``data.validation_split``.
@@ -246,8 +299,10 @@ def resolve_inputs(
     """
     options = Options(validation_split=validation_split, **overrides)
     in_memory = data is not None or x is not None or y is not None
+    y, validation_data, names = _column_names(y, validation_data)
     if _is_model(spec_or_model):
-        spec = _with_overrides(Spec.from_model(spec_or_model, **(model_options or {})), options)
+        spec = _with_target_names(Spec.from_model(spec_or_model, **(model_options or {})), names)
+        spec = _with_overrides(spec, options)
         if options.save:
             check_output_folder(spec)
         dataset = _dataset(spec, data, x, y, validation_data, from_model=True)
@@ -259,7 +314,7 @@ def resolve_inputs(
         raise SpecError(
             f"{', '.join(sorted(model_options))} apply to a keras.Model; with a spec, set them in the spec instead"
         )
-    light = load_spec(spec_or_model, keras_checks=False)  # the schema alone: no TensorFlow yet
+    light = _with_target_names(load_spec(spec_or_model, keras_checks=False), names, keras_checks=False)  # no TF yet
     if options.save:
         check_output_folder(light)
     if options.validation_split is not None:  # the data is split as the override says: read it after
@@ -269,7 +324,8 @@ def resolve_inputs(
         # The data depends on the spec's data section alone, which no other override changes: read it
         # before the checks that import TensorFlow, so a missing or bad data file is refused at once.
         dataset = _dataset(light, data, x, y, validation_data, from_model=False)
-        spec = _with_overrides(light, options) if options.spec_changes() else load_spec(spec_or_model)
+        spec = _with_overrides(light, options) if options.spec_changes() else _with_target_names(
+            load_spec(spec_or_model), names)
     own = _default_output(spec, dataset, spec_or_model, None, in_memory)
     if own is not spec and options.save:
         check_output_folder(own)

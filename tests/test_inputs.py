@@ -15,6 +15,7 @@ import textwrap
 
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 from helpers import series_frame, spec_dict, write_spec
 
@@ -83,6 +84,54 @@ def test_a_live_model_becomes_its_spec_and_its_arrays_are_split_as_fit_splits_th
     assert [layer.type for layer in spec.model.layers] == ["lstm", "dense"] and spec.train.epochs == 2
     assert spec.data.validation_split == 0.25 and options.validation_split == 0.25
     assert len(dataset.x_val) == 40 and len(dataset.x_train) == 120
+
+
+def test_a_dataframe_y_of_named_columns_or_target_names_make_arrays_several_targets():
+    x, y = _windows()
+    two = np.stack([y, 100.0 + y[::-1]], axis=1)
+    frame = pd.DataFrame(two, columns=["load", "temp"])
+    spec, named, _ = resolve_inputs(_model(), x=x, y=frame, save=False)
+    assert spec.data.target == ["load", "temp"] and named.target_names == ("load", "temp") and named.multi_target
+    np.testing.assert_array_equal(np.concatenate([named.y_train, named.y_val]), two)
+    _, given, _ = resolve_inputs(_model(), x=x, y=two, save=False, model_options={"target": ["load", "temp"]})
+    assert given.target_names == ("load", "temp") and given.y_val.shape == (32, 2)
+    _, with_val, _ = resolve_inputs(_model(), x=x[:100], y=frame[:100], validation_data=(x[100:], frame[100:]),
+                                    save=False)
+    assert with_val.target_names == ("load", "temp") and with_val.y_val.shape == (60, 2)
+    spec, forecast, _ = resolve_inputs(_model(), x=x, y=two, save=False)  # plain numbers: a 2-step forecast
+    assert spec.data.target is None and forecast.target_names == () and forecast.n_outputs == 2
+    _, from_spec, _ = resolve_inputs({"data": {}, "model": spec_dict()["model"]}, x=x, y=frame, save=False)
+    assert from_spec.target_names == ("load", "temp")
+
+
+def test_several_targets_from_arrays_are_refused_when_the_names_do_not_fit_y():
+    x, y = _windows()
+    frame = pd.DataFrame({"load": y, "temp": y[::-1]})
+    with pytest.raises(SpecError, match=r"y's columns name the targets \['load', 'temp'\], and the target given is"):
+        resolve_inputs(_model(), x=x, y=frame, save=False, model_options={"target": ["a", "b"]})
+    with pytest.raises(SpecError, match=r"must be distinct strings; got \[0, 1\].*y.to_numpy\(\) for a 2-step"):
+        resolve_inputs(_model(), x=x, y=pd.DataFrame(frame.to_numpy()), save=False)
+    with pytest.raises(SpecError, match="y_val has columns"):
+        resolve_inputs(_model(), x=x[:100], y=frame[:100], validation_data=(x[100:], frame[100:][["temp", "load"]]),
+                       save=False)
+    with pytest.raises(DataError, match=r"names 3 targets \(a, b, c\), so y must have shape \(samples, 3\).*got 2 columns"):
+        resolve_inputs(_model(), x=x, y=frame.to_numpy(), save=False, model_options={"target": ["a", "b", "c"]})
+
+
+def test_a_roll_out_is_refused_on_arrays_and_taken_from_a_table_with_a_model():
+    x, y = _windows()
+    says = r"data.rollout \(4\) feeds .* windowed arrays \(x=/y=, an .npz\) have no rows to slide over; pass the table"
+    with pytest.raises(SpecError, match=says):
+        resolve_inputs(_model(), x=x, y=y, save=False, model_options={"rollout": 4})
+    with pytest.raises(SpecError, match=says):
+        resolve_inputs({"data": {"rollout": 4}, "model": spec_dict()["model"]}, x=x, y=y, save=False)
+    frame = series_frame(200)
+    spec, dataset, _ = resolve_inputs(_model(), data=frame, save=False, model_options={
+        "target": "y", "features": ["x", "y"], "window": 6, "rollout": 4})
+    assert spec.data.rollout == 4 and dataset.rollout.steps == 4 and dataset.rollout.target_index == 1
+    # each rolled-out sample's truth: the target's next 4 rows after its window
+    start = int(dataset.rollout.starts[0])
+    np.testing.assert_allclose(dataset.rollout.targets[0], frame["y"].to_numpy()[start + 6 : start + 10])
 
 
 def test_the_overrides_are_applied_once_at_the_boundary(tmp_path, series_csv, monkeypatch):

@@ -67,6 +67,7 @@ CHEAP_CHECKS = (
     "learning_rate_too_high",
     "learning_rate_too_low",
     "slow_optimizer",
+    "stateful_state_leak",
 )
 # What to run to fix it: the live-model search, then the CLI route through a spec file.
 FIX_CALL = "autofix_lstm.search(model, x=x_train, y=y_train, validation_data=(x_val, y_val))"

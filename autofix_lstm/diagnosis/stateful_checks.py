@@ -101,7 +101,9 @@ def stateful_state_leak(ctx: Context) -> Finding | None:
     train, ds = ctx.spec.train, ctx.dataset
     n_train, window = len(ds.y_train), ds.window
     offset = _carried_offset(ctx)
-    no_batch = n_train < train.batch_size
+    # Only when nothing trained: ``CollapseMonitor`` reads a validation sample that may be under one batch
+    # of a fit that runs (the training windows it cannot see).
+    no_batch = ctx.probe is None and n_train < train.batch_size
     grew = carried_state_grew(ctx)
     diverged = carried_state_diverged(ctx)
     severity = Severity.ERROR if ctx.collapse_seen or no_batch or grew or diverged else Severity.WARNING
@@ -124,8 +126,8 @@ def stateful_state_leak(ctx: Context) -> Finding | None:
     message = (
         f"{named} {'is' if len(indices) == 1 else 'are'} stateful: each batch starts from the states the batch "
         f"before left, sample j from sample j. {what[0].upper()}{what[1:]}. Keras' fit also shuffles by default, "
-        "which carries states between windows at random (this tool trains it unshuffled, as a stateful model "
-        "must be). Make the recurrent layers stateless (stateful: false): each window holds the history the "
+        "which carries states between windows at random: a stateful model must be fit with shuffle=False (this "
+        "tool's own trainings are). Make the recurrent layers stateless (stateful: false): each window holds the history the "
         "model reads."
     )
     return Finding("stateful_state_leak", severity, message, {

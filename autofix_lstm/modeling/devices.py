@@ -19,6 +19,9 @@ from dataclasses import dataclass
 
 import tensorflow as tf
 
+from autofix_lstm.errors import CannotTrainError
+from autofix_lstm.modeling.build import is_stateful
+
 DEFAULT = "default"
 MIRRORED = "mirrored"
 
@@ -82,5 +85,26 @@ def distribution_scope(distribution: str = DEFAULT) -> Iterator[None]:
         yield
 
 
+def require_one_replica_if_stateful(spec, distribution: str = DEFAULT) -> None:
+    """A model with stateful layers trains under ``mirrored`` only over one replica (a GPU, or the CPU).
+
+    A MirroredStrategy splits each batch across its replicas, and a stateful layer is built for exactly
+    ``train.batch_size`` windows per call: over several GPUs Keras fails inside the layer, on a shape.
+
+    Raises:
+        CannotTrainError: ``spec`` has a stateful layer and ``distribution`` mirrors over several replicas.
+    """
+    if distribution != MIRRORED or not is_stateful(spec.model):
+        return
+    replicas = int(mirrored_strategy().num_replicas_in_sync)
+    if replicas < 2:
+        return
+    size = spec.train.batch_size
+    reason = (f"search.distribution: mirrored splits each batch of train.batch_size ({size}) windows across {replicas} "
+              f"replicas, and a stateful layer is built for exactly {size} windows per batch")
+    raise CannotTrainError(f"cannot train: {reason}; use search.distribution: default for a stateful model, or make "
+                           "the recurrent layers stateless (stateful: false)", spec.source, reason=reason)
+
+
 __all__ = ["DEFAULT", "MIRRORED", "Placement", "distribution_scope", "gpu_names", "mirrored_strategy", "placement",
-           "training_device"]
+           "require_one_replica_if_stateful", "training_device"]

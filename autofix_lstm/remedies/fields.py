@@ -331,6 +331,12 @@ class Field:
         return self.describe(old, new, task)
 
 
+def _write_stateful(raw: dict, value: Any, ctx: dict) -> None:
+    set_stateful(_layers(raw), bool(value))
+    if not value:  # the spec refuses train.reset_states on stateless layers: it would do nothing there
+        (raw.get("train") or {}).pop("reset_states", None)
+
+
 def _plain(dotted: str, **options) -> Field:
     read, write = _plain_field(dotted)
     return Field(dotted, read, write, **options)
@@ -350,8 +356,8 @@ FIELDS: dict[str, Field] = {
         Field("architecture.depth", _read_depth, _write_depth, allowed=lambda v, ds: int(v) >= 1, needs_recurrent=True,
               describe=describe_depth),
         Field("architecture.units", _read_units, _write_units, needs_recurrent=True, describe=describe_units),
-        Field("architecture.stateful", lambda raw, ctx: bool(stateful_indices(_layers(raw))),
-              lambda raw, value, ctx: set_stateful(_layers(raw), bool(value)), optional=True, describe=describe_stateful),
+        Field("architecture.stateful", lambda raw, ctx: bool(stateful_indices(_layers(raw))), _write_stateful,
+              optional=True, describe=describe_stateful),
         Field("architecture.hidden_dense_units", _read_hidden_dense, _write_hidden_dense,
               allowed=lambda v, ds: int(v) >= 0, optional=True, describe=describe_hidden_dense),
         Field("regularization.factor", _read_regularization, _write_regularization, optional=True,

@@ -75,6 +75,10 @@ class DataSpec(_Strict):
     gives one target value per sample; a list of ascending offsets (``[1, 2, 3]``) or ``{steps: H}``
     (the next H rows) gives a multi-step forecast: H target values per sample, predicted at once by a
     head of H units (``Dense(H)``) or an encoder-decoder.
+
+    ``target``: the column to predict, or several predicted together (``[a, b]``). For an ``.npz`` file
+    or arrays given in memory, whose ``y`` has no column names, a list of two or more names says that
+    ``y``'s columns are that many targets (by those names) rather than a forecast's steps.
     """
 
     path: str | None = None
@@ -164,9 +168,12 @@ class DataSpec(_Strict):
         # Lines starting with "." name a field under this one: `data` + `.window ...` -> `data.window ...`.
         problems = []
         if self.is_array_file:
-            for name in ("target", "features", "window"):
+            for name in ("features", "window"):
                 if getattr(self, name) is not None:
                     problems.append(f".{name} does not apply to .npz files (they are already windowed); remove it")
+            if self.target is not None and not self.multi_target:
+                problems.append(".target does not apply to .npz files (they are already windowed) except as a list of "
+                                "two or more names, one per column of y when y holds several targets; remove it")
             if "horizon" in self.model_fields_set:
                 problems.append(".horizon does not apply to .npz files (they are already windowed); remove it")
             if self.rollout is not None:

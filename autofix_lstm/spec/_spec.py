@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import Field, PrivateAttr, ValidationError
+from pydantic import Field, PrivateAttr, ValidationError, ValidationInfo, model_validator
 
 from autofix_lstm.errors import ModelSpecError, SpecError
 from autofix_lstm.spec._error_lines import _format_errors
@@ -23,6 +23,7 @@ from autofix_lstm.spec._sections import (
     PreprocessingSpec,
     SearchSpec,
     TrainSpec,
+    _keras_checks,
     _Strict,
 )
 from autofix_lstm.spec._values import Task
@@ -45,6 +46,20 @@ class Spec(_Strict):
 
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
     _source: str | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _reset_needs_a_stateful_layer(self, info: ValidationInfo) -> Spec:
+        # Checked once the layers are known (a saved model's are read in the pass with Keras) and with
+        # Keras' layer names, as the model is built: `epoch` on stateless layers would be silently ignored.
+        if self.train.reset_states == "never" or self.model.layers is None or not _keras_checks(info):
+            return self
+        from autofix_lstm.modeling.build import is_stateful
+
+        if not is_stateful(self.model):
+            raise ValueError(f".train.reset_states: {self.train.reset_states} only applies to stateful layers, and no "
+                             "recurrent layer of model.layers is stateful; set `stateful: true` on an lstm layer "
+                             "(with train.batch_size as its fixed batch) or remove train.reset_states")
+        return self
 
     @property
     def base_dir(self) -> Path:
@@ -81,8 +96,10 @@ class Spec(_Strict):
         if raw["train"].get("reset_states") == "never":  # the default, and meaningless without a stateful layer
             raw["train"].pop("reset_states")
         if self.data.is_array_file:
-            for key in ("target", "features", "window", "horizon", "rollout"):
+            for key in ("features", "window", "horizon", "rollout"):
                 raw["data"].pop(key, None)
+            if not self.data.multi_target:  # several targets' names are y's columns' (DataSpec)
+                raw["data"].pop("target", None)
         return raw
 
     def to_yaml(self, path: str | Path | None = None) -> str:
@@ -100,10 +117,11 @@ class Spec(_Strict):
         model: Any,
         *,
         path: str | None = None,
-        target: str | None = None,
+        target: str | list[str] | None = None,
         window: int | None = None,
         features: list[str] | None = None,
         horizon: int | None = None,
+        rollout: int | None = None,
         task: Task | None = None,
         validation_split: float | None = None,
         epochs: int | None = None,
@@ -120,7 +138,8 @@ class Spec(_Strict):
         implies (binary cross-entropy: binary; categorical: multiclass); with any other loss it is
         inferred from the target, as for a spec (so an mse loss on 0/1 labels is diagnosed as binary).
         ``spec.to_yaml("spec.yaml")`` then saves it for the CLI (give ``path``, ``target`` and
-        ``window`` for a table, or set ``data.path`` in the file).
+        ``window`` for a table, or set ``data.path`` in the file). ``target`` as a list of two or more
+        names predicts those columns together; with windowed arrays, it names ``y``'s columns.
 
         Raises:
             ModelSpecError: the model is not a compiled Sequential or linear functional model of
@@ -146,7 +165,7 @@ class Spec(_Strict):
         except ModelSpecError as err:
             raise ModelSpecError([f"the model {p}" for p in err.problems]) from None
         given = {"path": path, "target": target, "window": window, "features": features, "horizon": horizon,
-                 "task": task, "validation_split": validation_split}
+                 "rollout": rollout, "task": task, "validation_split": validation_split}
         raw: dict[str, Any] = {"data": {k: v for k, v in given.items() if v is not None}, "model": model_section}
         train = {k: v for k, v in {"epochs": epochs, "batch_size": batch_size, "seed": seed}.items() if v is not None}
         for section, values in (("train", train), ("preprocessing", preprocessing), ("search", search)):
@@ -164,12 +183,13 @@ class Spec(_Strict):
         raw.pop("output", None)
         return raw
 
-    def updated(self, changes: dict[str, Any]) -> Spec:
-        """A new validated spec with dotted-path ``changes`` applied (``{"train.epochs": 5}``)."""
+    def updated(self, changes: dict[str, Any], *, keras_checks: bool = True) -> Spec:
+        """A new validated spec with dotted-path ``changes`` applied (``{"train.epochs": 5}``); without
+        ``keras_checks``, validated as ``load_spec(..., keras_checks=False)`` validates."""
         raw = self.to_dict()
         for dotted, value in changes.items():
             _set_path(raw, dotted, value)
-        return _validate(raw, base_dir=self._base_dir, source=self._source)
+        return _validate(raw, base_dir=self._base_dir, source=self._source, keras_checks=keras_checks)
 
 
 def _set_path(raw: dict, dotted: str, value: Any) -> None:

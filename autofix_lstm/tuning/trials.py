@@ -28,7 +28,7 @@ from autofix_lstm.errors import (
     TrialFailed,
 )
 from autofix_lstm.modeling.callbacks import CollapsePruning
-from autofix_lstm.modeling.devices import distribution_scope
+from autofix_lstm.modeling.devices import distribution_scope, require_one_replica_if_stateful
 from autofix_lstm.modeling.evaluate import validation_predictions
 from autofix_lstm.modeling.train import export_model, fit_prepared, prepare
 from autofix_lstm.run_dir import RunDir, save_model
@@ -279,7 +279,8 @@ def train_candidate(spec: Spec, candidate: Spec, dataset: Dataset, *, epochs: in
     With ``stops``, a signal ends the training at the end of its current epoch and raises ``StopRequested``.
     With ``board`` (a folder, and the values to show in TensorBoard's HParams tab or None), the training's
     loss, val_loss and std_ratio per epoch are logged there for TensorBoard (``search.tensorboard``).
-    The model is built and fit under ``search.distribution``'s strategy (``modeling.devices``).
+    The model is built and fit under ``search.distribution``'s strategy (``modeling.devices``). A stateful candidate
+    mirrored over several replicas cannot train (``require_one_replica_if_stateful``).
     ``callbacks``: the user's own Keras callbacks, a fresh copy of each for this fit (as Keras Tuner
     copies them for each trial), after the pruning and before the signal check. A candidate with
     another ``data.window`` than ``spec``'s trains and is measured on ``dataset``'s samples cut to its
@@ -299,6 +300,7 @@ def train_candidate(spec: Spec, candidate: Spec, dataset: Dataset, *, epochs: in
         callbacks.insert(0, TrialBoard(board[0], prepared, hparams=board[1], trial_id=board[0].name))
     if stopper is not None:
         callbacks.append(stopper)  # after pruning: a trial pruned at this epoch end is complete
+    require_one_replica_if_stateful(candidate, spec.search.distribution)  # else Keras fails on a shape, unexplained
     with distribution_scope(spec.search.distribution):
         outcome = fit_prepared(
             candidate, prepared, epochs=epochs, callbacks=callbacks, min_std_ratio=spec.search.min_std_ratio

@@ -88,3 +88,24 @@ def test_an_output_constant_on_one_target_is_collapsed_and_r2_weighs_each_target
     assert stuck.collapsed and stuck.std_ratio < 1e-9
     assert stuck.r2 == pytest.approx(np.mean([1.0, stuck.per_target[1]["r2"]]))
     assert stuck.per_target[0]["r2"] == pytest.approx(1.0) and stuck.per_target[1]["r2"] < 0.05
+
+
+def test_an_npz_file_names_its_y_columns_as_several_targets_and_refuses_one_name(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, WINDOW, 2)).astype(np.float32)
+    y = np.stack([x[:, -1, 0], 10.0 + x[:, -1, 1]], axis=1)
+    np.savez(tmp_path / "data.npz", x=x, y=y)
+    layers = [{"type": "lstm", "units": 4}, {"type": "dense", "units": 2}]
+    spec = load_spec({"data": {"path": str(tmp_path / "data.npz"), "target": ["a", "b"]}, "model": {"layers": layers}})
+    assert spec.to_dict()["data"]["target"] == ["a", "b"]  # kept when written out: y's columns are targets
+    dataset = load_dataset(spec)
+    assert dataset.target_names == ("a", "b") and dataset.target_name == "a, b" and dataset.task == "regression"
+    np.testing.assert_array_equal(np.concatenate([dataset.y_train, dataset.y_val]), y)
+    forecast = load_dataset(load_spec({"data": {"path": str(tmp_path / "data.npz")}, "model": {"layers": layers}}))
+    assert forecast.target_names == () and forecast.n_outputs == 2  # no names: a 2-step forecast, as before
+    with pytest.raises(SpecError, match="data.target does not apply to .npz files .* except as a list of two or more"):
+        load_spec({"data": {"path": "data.npz", "target": "a"}, "model": {"layers": layers}})
+    with pytest.raises(DataError, match="target column 'b'.*constant"):
+        np.savez(tmp_path / "flat.npz", x=x, y=np.stack([y[:, 0], np.ones(60)], axis=1))
+        load_dataset(load_spec({"data": {"path": str(tmp_path / "flat.npz"), "target": ["a", "b"]},
+                                "model": {"layers": layers}}))

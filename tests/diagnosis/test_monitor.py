@@ -179,3 +179,34 @@ def test_the_monitor_leaves_keras_free_to_dispatch_batch_end_hooks_asynchronousl
     callbacks = CallbackList([monitor])
     if keras.backend.backend() != "tensorflow" and hasattr(callbacks, "_async_train"):
         assert callbacks._async_train
+
+
+@pytest.mark.slow
+def test_the_monitor_names_a_stateful_models_state_leak_as_diagnose_does():
+    """A stateful LSTM (fixed batch of 16) fit with shuffled batches and states never reset: the monitor
+    reports stateful_state_leak with diagnose's severity and strategy, beside the other causes both find."""
+    rng = np.random.default_rng(0)
+    series = 300 + 50 * np.sin(np.arange(140) / 8) + rng.normal(0, 5, 140)  # in the hundreds: a sigmoid head pins
+    x = np.stack([series[i : i + 8] for i in range(128)])[..., None].astype("float32")
+    y = series[8:136].astype("float32")
+    model = keras.Sequential([keras.Input(batch_shape=(16, 8, 1)), keras.layers.LSTM(8, stateful=True),
+                              keras.layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    diagnosis = autofix_lstm.diagnose(model, x=x, y=y, validation_data=(x, y), save=False, epochs=3)
+    monitor = CollapseMonitor((x, y), patience=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CollapseWarning)
+        model.fit(x, y, epochs=3, batch_size=16, shuffle=True, verbose=0, callbacks=[monitor])
+    assert monitor.warned_at == 2 and max(monitor.std_ratios) < 1e-6
+
+    shared = set(CHEAP_CHECKS) - {"learning_rate_too_high", "learning_rate_too_low", "slow_optimizer"}
+
+    def view(findings):
+        return {f.id: (str(f.severity), f.strategies) for f in findings if f.id in shared}
+
+    assert view(monitor.findings)["stateful_state_leak"] == ("error", ["stateful"])
+    assert view(monitor.findings) == view(diagnosis.findings)
+    leak = [next(f for f in found if f.id == "stateful_state_leak") for found in (monitor.findings, diagnosis.findings)]
+    assert [(f.evidence["stateful_layers"], f.evidence["batch_size"], f.evidence["reset_states"]) for f in leak] == [
+        (["lstm_0"], 16, "never")] * 2
+    assert "shuffle=False" in leak[0].message and "stateful_state_leak" in monitor.message

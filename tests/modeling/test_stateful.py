@@ -10,7 +10,7 @@ from helpers import make_series_csv, series_frame, spec_dict, write_spec
 
 import autofix_lstm  # noqa: F401  (registers the custom layers before loading)
 from autofix_lstm.data.dataset import load_dataset
-from autofix_lstm.errors import CannotTrainError, ModelSpecError
+from autofix_lstm.errors import CannotTrainError, ModelSpecError, SpecError
 from autofix_lstm.modeling import stateful
 from autofix_lstm.modeling.build import build_core
 from autofix_lstm.modeling.evaluate import predict_original
@@ -54,6 +54,19 @@ def test_reset_states_is_written_only_when_it_is_not_the_default(tmp_path):
     assert epoch.to_dict()["train"]["reset_states"] == "epoch"
     with pytest.raises(Exception, match="train.reset_states"):
         spec.updated({"train.reset_states": "batch"})
+
+
+def test_resetting_states_on_a_model_with_no_stateful_layer_is_refused_at_the_spec():
+    layers = [{"type": "bidirectional", "layer": {"type": "lstm", "units": 4}}, {"type": "dense", "units": 1}]
+    with pytest.raises(SpecError) as caught:
+        load_spec(spec_dict("s.csv", model={"layers": layers}, train={"reset_states": "epoch"}))
+    assert caught.value.problems == [
+        "train.reset_states: epoch only applies to stateful layers, and no recurrent layer of model.layers is "
+        "stateful; set `stateful: true` on an lstm layer (with train.batch_size as its fixed batch) or remove "
+        "train.reset_states"]
+    layers[0]["layer"]["stateful"] = True  # a wrapped stateful layer counts
+    assert load_spec(spec_dict("s.csv", model={"layers": layers}, train={"reset_states": "epoch"})).train.reset_states == (
+        "epoch")
 
 
 def test_statefulness_is_set_on_every_recurrent_layer_a_wrapped_one_included():

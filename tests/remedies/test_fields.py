@@ -134,3 +134,14 @@ def test_the_window_field_reads_writes_and_offers_only_the_windows_the_data_can_
     candidate = space.spec_for(spec, space.encode({"data.window": 16}))
     assert candidate.data.window == 16 and candidate.data.path == spec.data.path and candidate.model == spec.model
     assert window.description(8, 16, "regression") == "use windows of 16 steps"
+
+
+def test_making_the_layers_stateless_drops_the_state_resets_so_the_candidate_still_validates():
+    raw = spec_dict("s.csv", model={"layers": [{"type": "lstm", "units": 8, "stateful": True}, {"type": "dense", "units": 1}]},
+                    train={"batch_size": 16, "reset_states": "epoch"})
+    spec = load_spec(raw)
+    assert fields.own_value(spec.to_dict(), "architecture.stateful", _CTX) is True
+    candidate = fields.spec_with_values(spec, {"architecture.stateful": False}, _CTX)
+    assert "stateful" not in candidate.model.layers[0].kwargs and candidate.train.reset_states == "never"
+    assert candidate.train.batch_size == 16  # the rest of the training is the user's
+    assert spec.train.reset_states == "epoch"  # the user's spec is untouched
