@@ -122,6 +122,17 @@ def prepare(spec: Spec, dataset: Dataset) -> Prepared:
     )
 
 
+def enable_determinism() -> None:
+    """TensorFlow's deterministic op implementations, from now on in this process (``train.deterministic``).
+
+    Process-wide and not undone: TensorFlow offers no way back. An op with no deterministic kernel then
+    raises where it runs (on a GPU, a few scatter and segment ops; none an LSTM stack uses).
+    """
+    import tensorflow as tf
+
+    tf.config.experimental.enable_op_determinism()
+
+
 def build_model(spec: Spec, prepared: Prepared) -> keras.Model:
     """The user's model, seeded and compiled, on the prepared inputs (a stateful one on batches of
     ``train.batch_size``).
@@ -130,6 +141,8 @@ def build_model(spec: Spec, prepared: Prepared) -> keras.Model:
         CannotTrainError: a stateful model with fewer training windows than one batch.
     """
     keras.utils.set_random_seed(spec.train.seed)
+    if spec.train.deterministic:
+        enable_determinism()
     stateful.require_full_batch(spec, len(prepared.y_train))
     try:
         core = build_core(spec.model, prepared.x_train.shape[1:], batch_size=spec.train.batch_size)

@@ -398,6 +398,10 @@ class TrainSpec(_Strict):
     # Stateful recurrent layers only: ``never`` (what Keras' fit does) or at the start of each ``epoch``.
     # Written out only when not the default, so a spec without stateful layers reads as it always did.
     reset_states: Literal["never", "epoch"] = "never"
+    # TensorFlow's deterministic kernels (``tf.config.experimental.enable_op_determinism``), for a GPU, where
+    # cuDNN's are not; on a CPU the seed alone already repeats a training bit for bit (docs/search.md).
+    # Written out only when true.
+    deterministic: bool = False
 
 
 class SearchSpec(_Strict):

@@ -95,6 +95,8 @@ class Spec(_Strict):
                 raw["model"].pop(key, None)
         if raw["train"].get("reset_states") == "never":  # the default, and meaningless without a stateful layer
             raw["train"].pop("reset_states")
+        if raw["train"].get("deterministic") is False:  # the default: specs written before it read the same
+            raw["train"].pop("deterministic")
         if self.data.is_array_file:
             for key in ("features", "window", "horizon", "rollout"):
                 raw["data"].pop(key, None)
