@@ -263,8 +263,8 @@ def _write_optimizer(raw: dict, name: str, ctx: dict) -> None:
 
 
 def _target_allowed(value: Any, dataset) -> bool:
-    if value == "difference" and dataset.target_index is None:
-        return False  # the last observed target value must be among the inputs
+    if value == "difference" and dataset.target_columns is None:
+        return False  # the last observed target value (each target's, for several) must be among the inputs
     return not (value == "log" and float(np.min(dataset.y_train)) <= -1)
 
 

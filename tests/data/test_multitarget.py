@@ -109,3 +109,18 @@ def test_an_npz_file_names_its_y_columns_as_several_targets_and_refuses_one_name
         np.savez(tmp_path / "flat.npz", x=x, y=np.stack([y[:, 0], np.ones(60)], axis=1))
         load_dataset(load_spec({"data": {"path": str(tmp_path / "flat.npz"), "target": ["a", "b"]},
                                 "model": {"layers": layers}}))
+
+
+def test_the_search_offers_a_differenced_target_when_every_target_is_among_the_inputs():
+    from pathlib import Path
+
+    from autofix_lstm.remedies.strategies import resolve_strategies
+    from autofix_lstm.tuning.space import build_space
+
+    def target_choices(spec, frame):
+        space = build_space(spec, load_dataset(spec, frame=frame), resolve_strategies(["scaling"], Path(".")))
+        return list(space.choices["preprocessing.target"].values())
+
+    assert "difference" in target_choices(_spec(), _frame())  # each target's last value is in the window
+    without = _spec(features=["hour"])  # neither target among the inputs: nothing to add a change back to
+    assert "difference" not in target_choices(without, _frame())
