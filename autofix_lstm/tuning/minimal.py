@@ -122,21 +122,21 @@ class MinimalFix:
         kept = self.necessary
         if len(kept) < 2 or all(c.fix_without is None for c in kept):
             return ""
-        unfixing = [c.description for c in kept if c.fix_without is False]
+        unfixing = [f"'{c.description}'" for c in kept if c.fix_without is False]
         best = self.best_objective or 0.0
         costly = [c for c in kept if c.fix_without is True and c.objective_without is not None and best > 0
                   and c.objective_without > best * (1 + TOLERANCE)]
-        standing_in = [c.description for c in kept if c.fix_without is True and c not in costly]
+        standing_in = [f"'{c.description}'" for c in kept if c.fix_without is True and c not in costly]
         parts = []
         if unfixing and len(unfixing) == len(kept):
             parts.append("Without any one of them it is no fix.")
         elif unfixing:
             parts.append(f"Without {_join(unfixing)} it is no fix.")
         if costly:
-            worse = [f"{c.description} ({c.objective_without / best - 1:.0%} worse without it)" for c in costly]
+            worse = [f"'{c.description}' ({c.objective_without / best - 1:.0%} worse without it)" for c in costly]
             parts.append(f"Kept for quality, the objective more than {TOLERANCE:.0%} worse without each: {_join(worse)}.")
         if standing_in:
-            parts.append(f"{_capitalised(_join(standing_in))} alone could go, but not together with a change left out: "
+            parts.append(f"{_join(standing_in)} alone could go, but not together with a change left out: "
                          f"{'it stands' if len(standing_in) == 1 else 'they stand'} in for it.")
         return (" " + " ".join(parts)) if parts else ""
 
@@ -158,10 +158,6 @@ class MinimalFix:
             beats_persistence=None if self.metrics is None else beats_persistence(self.metrics),
             tolerance=TOLERANCE, trainings=self.trainings, seconds=self.seconds,
         )
-
-
-def _capitalised(text: str) -> str:
-    return text[:1].upper() + text[1:]
 
 
 def _join(parts: list[str]) -> str:

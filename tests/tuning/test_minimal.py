@@ -89,7 +89,7 @@ def test_keeps_what_fixes_drops_the_rest_and_keeps_one_of_two_substitutes(tmp_pa
     assert len(trained) == result.trainings == 4 + 2
     assert result.verdict().startswith("The fix: ")
     verdict = result.verdict()
-    assert "; the other 2 changes did not matter. Without make the head linear" in verdict
+    assert "; the other 2 changes did not matter. Without 'make the head linear" in verdict
     # why each kept change is kept: the head un-fixes when left out; the kept substitute only together
     assert " it is no fix. " in verdict and verdict.endswith("alone could go, but not together with a change "
                                                              "left out: it stands in for it.")
@@ -163,8 +163,8 @@ def test_the_verdict_says_why_each_kept_change_is_kept():
         change("clip", True, 0.201, necessary=False)])
     assert both.verdict() == (
         "The fix: scale the target and raise the learning rate; the other change did not matter. "
-        "Without scale the target it is no fix. Kept for quality, the objective more than 10% worse without "
-        "each: raise the learning rate (30% worse without it).")
+        "Without 'scale the target' it is no fix. Kept for quality, the objective more than 10% worse without "
+        "each: 'raise the learning rate' (30% worse without it).")
     each = MinimalFix(ran=True, best_objective=0.2, changes=[change("a", False, 1.0), change("b", False, 1.2)])
     assert each.verdict() == "The fix: a and b. Without any one of them it is no fix."
     one = MinimalFix(ran=True, best_objective=0.2, changes=[change("a", False, 1.0)])
