@@ -2,6 +2,10 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# pytest-xdist processes for `make test` (auto: one per physical core; 0: one process, no xdist). Each test
+# file stays on one worker (--dist loadfile), so a module's shared fixtures run once; tests/conftest.py gives
+# each worker's TensorFlow its share of the cores.
+TEST_WORKERS ?= auto
 STAMP := $(VENV)/.installed-stamp
 
 .PHONY: setup demo test lint bench bench-quick lock clean
@@ -22,7 +26,7 @@ lint: setup
 	$(VENV)/bin/ruff check .
 
 test: lint
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 bench: setup
 	$(PY) -m benchmarks.run

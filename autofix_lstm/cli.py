@@ -18,6 +18,7 @@ import errno
 import json
 import logging
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Iterator
@@ -466,6 +467,9 @@ def main() -> None:
         app(prog_name="autofix-lstm")
     except SystemExit as done:
         if done.code in (EXIT_INTERRUPTED, EXIT_TERMINATED) and "tensorflow" in sys.modules:
+            # the exit code is decided: a signal landing now (a second Ctrl-C) would end it as -2 with a traceback
+            for name in ("SIGINT", "SIGTERM"):
+                signal.signal(getattr(signal, name), signal.SIG_IGN)
             sys.stdout.flush()
             logging.shutdown()
             native_log.stop_filtering()  # forwards the lines still in the filter (the "interrupted" one)

@@ -15,9 +15,33 @@ import random
 import sys
 from pathlib import Path
 
-import keras
-import numpy as np
-import pytest
+
+def _prepare_an_xdist_worker() -> None:
+    """Under pytest-xdist (``make test`` runs ``-n auto``), each worker process's TensorFlow and BLAS
+    thread pools get its share of the cores, as a distributed search's workers do
+    (``tuning.distributed.threads_per_worker``): the models here are tiny, so threads beyond that
+    share only contend. Set before Keras is imported; a variable already set is kept.
+
+    xdist's workers also start with ``COLUMNS=80`` and ``LINES=24`` in their environment: the CLI's Rich
+    consoles, made when ``autofix_lstm.cli`` is imported, would keep that width for good, where in one
+    process they read the width a test gives ``CliRunner.invoke(env=...)``. They are dropped.
+    """
+    count = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if not count:
+        return
+    for name in ("COLUMNS", "LINES"):
+        os.environ.pop(name, None)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    threads = str(max(1, cores // max(1, int(count))))
+    for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
+        os.environ.setdefault(name, threads)
+
+
+_prepare_an_xdist_worker()
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 

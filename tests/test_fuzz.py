@@ -135,11 +135,16 @@ def test_the_harness_counts_a_hang_and_a_refusal_in_several_lines(tmp_path, monk
 
     import autofix_lstm.api
 
-    monkeypatch.setattr(autofix_lstm.api, "check_resolved", lambda spec, dataset: time.sleep(30))
+    woke = []
+
+    def hang(spec, dataset):
+        time.sleep(30)
+        woke.append(True)
+
+    monkeypatch.setattr(autofix_lstm.api, "check_resolved", hang)
     monkeypatch.setitem(fuzz.IN_PROCESS_TIMEOUT, "check", 0.5)
-    started = time.perf_counter()
     outcome = run_case(FuzzCase("regression_csv", "none", "nothing"), tmp_path / "a")
-    assert time.perf_counter() - started < 10
+    assert woke == []  # the harness gave up on the hang, not waited it out (a clock bound failed on a busy machine)
     assert (outcome.runs[0].exit_code, outcome.runs[0].violation) == (-1, "hang: no exit within 0 s")
     monkeypatch.undo()
     # a YAML fault that must be refused in one line is a violation in two (two unknown keys here)

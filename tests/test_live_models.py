@@ -140,8 +140,12 @@ def test_a_sequential_from_a_notebook_goes_through_diagnose_train_and_search(tmp
     assert trained.collapsed and trained.metrics.n_val == 40
     assert trained.spec.train.epochs == 2 and trained.spec.train.batch_size == 16
 
+    # Two strategies (the head's and the scaling's fields), not all: the minimal-fix stage retrains once per change
+    # in the best fix, and a fix drawn from every strategy's fields changed ~8 of them (12 trainings, three
+    # quarters of this test's time). tests/remedies/test_fields.py checks the architecture fields keep a wrapper.
     result = search(model, x=x, y=y, validation_split=0.2, epochs=4, batch_size=16, output=str(tmp_path / "search"),
-                    search={"max_trials": 3, "tuner": "random", "refine": False, "rerun_pruned": 0})
+                    search={"max_trials": 3, "tuner": "random", "refine": False, "rerun_pruned": 0,
+                            "strategies": ["activations", "scaling"]})
     assert isinstance(result, SearchResult)
     assert result.baseline["collapsed"] and result.fixed, result.verdict
     # The stages after the trials retrain from the user's arrays too (the other searches here turn them off).
