@@ -18,7 +18,7 @@ SUMMARY_KEYS = [
     "best_trial", "objective", "baseline_objective", "baseline_pruned_at_epoch", "min_std_ratio", "tuner",
     "searched_fields", "cudnn_compatible", "cudnn_problems", "cudnn_alternative", "interrupted", "signal_probe",
     "pruning", "refinement", "necessary_changes", "incidental_changes", "minimal_fix", "time", "overhead_share",
-    "device", "distribution", "stopped_early", "stop_reason",
+    "device", "distribution", "stopped_early", "stop_reason", "far_below_probe",
 ]
 TRIAL_COLUMNS = [
     "trial_id", "status", "preprocessing.target", "objective", "std_ratio", "mse", "mae", "r2", "collapsed", "fix",
