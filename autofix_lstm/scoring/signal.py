@@ -116,10 +116,11 @@ class ProbeGap:
 def far_below(probe: SignalProbe | None, metrics) -> ProbeGap | None:
     """The gap when ``probe`` (which beats a constant) reaches ``FAR_BELOW_MARGIN`` more than the model whose
     validation ``metrics`` are given, on the same metric; None otherwise, and where the two are not the same
-    measure (no probe value, no quality, or a roll-out, which the one-step probe does not judge)."""
+    measure (no probe value, no quality, a roll-out, which the one-step probe does not judge, or several
+    targets, whose r2 is the mean of each target's where the probe's pools their columns)."""
     if probe is None or not probe.beats_constant or probe.value is None or metrics is None:
         return None
-    if getattr(metrics, "rollout_steps", None):
+    if getattr(metrics, "rollout_steps", None) or getattr(metrics, "per_target", None):
         return None
     kept = metrics.quality
     if kept is None or not np.isfinite(kept) or probe.value - kept < FAR_BELOW_MARGIN:

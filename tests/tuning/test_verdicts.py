@@ -232,8 +232,10 @@ def test_a_fix_near_the_probe_or_without_a_comparable_probe_reads_as_before(prob
     metrics = _reg(r2=0.8) if probe != "roll-out" else _reg(r2=0.3, rollout_steps=12)
     given = {None: None, 0.95: _probe(0.95, "r2", 0.0), "no signal": _probe(0.99, "r2", 0.0, beats=False),
              "roll-out": _probe(0.95, "r2", 0.0)}[probe]
-    if probe == "roll-out":  # the one-step probe does not judge a roll-out
+    if probe == "roll-out":  # the one-step probe does not judge a roll-out, nor several targets' mean r2
         assert far_below(given, metrics) is None
+        assert far_below(given, _reg(r2=0.3, per_target=[{"name": "a"}, {"name": "b"}])) is None
+        assert far_below(given, _reg(r2=0.3)) is not None
         return
     text = verdict_text(True, _record("3", metrics), _record(BASELINE_ID, _reg(std_ratio=0.01)), [], None, False,
                         given, min_std_ratio=FLOOR)
