@@ -130,8 +130,10 @@ class MinimalFix:
         parts = []
         if unfixing and len(unfixing) == len(kept):
             parts.append("Without any one of them it is no fix.")
+        elif len(unfixing) == 1:
+            parts.append(f"Without {unfixing[0]} it is no fix.")
         elif unfixing:
-            parts.append(f"Without {_join(unfixing)} it is no fix.")
+            parts.append(f"Without any one of {_join(unfixing)} it is no fix.")
         if costly:
             worse = [f"'{c.description}' ({c.objective_without / best - 1:.0%} worse without it)" for c in costly]
             parts.append(f"Kept for quality, the objective more than {TOLERANCE:.0%} worse without each: {_join(worse)}.")

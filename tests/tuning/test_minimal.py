@@ -167,5 +167,10 @@ def test_the_verdict_says_why_each_kept_change_is_kept():
         "each: 'raise the learning rate' (30% worse without it).")
     each = MinimalFix(ran=True, best_objective=0.2, changes=[change("a", False, 1.0), change("b", False, 1.2)])
     assert each.verdict() == "The fix: a and b. Without any one of them it is no fix."
+    two_of_three = MinimalFix(ran=True, best_objective=0.2, changes=[
+        change("a", False, 1.0), change("b", False, 1.2), change("c", True, 0.3)])
+    assert two_of_three.verdict() == ("The fix: a, b and c. Without any one of 'a' and 'b' it is no fix. Kept for "
+                                      "quality, the objective more than 10% worse without each: 'c' (50% worse "
+                                      "without it).")
     one = MinimalFix(ran=True, best_objective=0.2, changes=[change("a", False, 1.0)])
     assert one.verdict() == "The fix: a."
