@@ -11,7 +11,8 @@ How this package trains and measures such a model:
 
 - training: batches in time order (never shuffled: shuffled batches carry a state into an unrelated
   window), whole batches only (the remainder of the training windows is left out, as is the
-  remainder of the validation windows for the fit's ``val_loss``); ``full_batches``;
+  remainder of the validation windows for the fit's ``val_loss``); ``full_batches``, used by
+  ``train``'s fit data;
 - predicting: ``batch_size`` windows at a time, the last chunk padded with copies of its last window
   and the padding dropped (``batched``), from zero states, and the states the training carries put
   back afterwards (``fresh_states``), so that a measurement in the middle of a training changes nothing.
@@ -26,7 +27,6 @@ from typing import Any
 import keras
 import numpy as np
 
-from autofix_lstm.data.batches import STREAM_ABOVE_BYTES, WindowBatches, logical_bytes
 from autofix_lstm.errors import CannotTrainError
 from autofix_lstm.modeling.build import is_stateful, recurrent_config
 
@@ -127,25 +127,6 @@ def require_full_batch(spec, train_windows: int) -> None:
                            "stateless (stateful: false)", spec.source, reason=reason)
 
 
-def fit_data(prepared, batch_size: int) -> dict[str, Any]:
-    """``model.fit``'s data arguments for a stateful model (``prepared``: a ``train.Prepared``): whole
-    batches only, in time order, never shuffled; the validation data likewise, left out when it has less
-    than one batch (the fit's history then has no ``val_loss``; the metrics still see every window)."""
-    n_train, n_val = full_batches(len(prepared.y_train), batch_size), full_batches(len(prepared.y_val), batch_size)
-    x_train, y_train = prepared.x_train[:n_train], prepared.y_train[:n_train]
-    x_val, y_val = prepared.x_val[:n_val], prepared.y_val[:n_val]
-    if logical_bytes(x_train, x_val) <= STREAM_ABOVE_BYTES:
-        out: dict[str, Any] = {"x": np.ascontiguousarray(x_train), "y": y_train, "batch_size": batch_size,
-                               "shuffle": False, "class_weight": prepared.class_weight}
-        validation = (np.ascontiguousarray(x_val), y_val)
-    else:
-        out = {"x": WindowBatches(x_train, y_train, batch_size, class_weight=prepared.class_weight)}
-        validation = WindowBatches(x_val, y_val, batch_size)
-    if n_val:
-        out["validation_data"] = validation
-    return out
-
-
 def _pad(array: Any, size: int) -> np.ndarray:
     """``array`` (a chunk) as a numpy array of ``size`` rows: its last row repeated to fill it."""
     array = np.asarray(array)
@@ -174,5 +155,5 @@ def batched(fn: Callable[..., Any], batch_size: int, *arrays: Any) -> Any:
     return np.concatenate(results)
 
 
-__all__ = ["RESET_POLICIES", "ResetStatesEachEpoch", "batched", "fit_data", "fresh_states", "full_batches",
+__all__ = ["RESET_POLICIES", "ResetStatesEachEpoch", "batched", "fresh_states", "full_batches",
            "is_stateful", "require_full_batch", "reset_states", "set_stateful", "stateful_indices", "static_batch_size"]

@@ -235,22 +235,31 @@ def _training_error(err: Exception, spec: Spec, prepared: Prepared) -> Exception
 
 def _fit_data(spec: Spec, prepared: Prepared) -> dict:
     """``model.fit``'s data arguments: the arrays themselves when small, batches gathered from the
-    window views when large (Keras would otherwise copy every window into one tensor). A stateful model's
-    are whole batches in time order (``stateful.fit_data``)."""
-    if stateful.is_stateful(spec.model):
-        return stateful.fit_data(prepared, spec.train.batch_size)
-    if logical_bytes(prepared.x_train, prepared.x_val) <= STREAM_ABOVE_BYTES:
-        return {
-            "x": np.ascontiguousarray(prepared.x_train), "y": prepared.y_train,
-            "validation_data": (np.ascontiguousarray(prepared.x_val), prepared.y_val),
-            "batch_size": spec.train.batch_size, "class_weight": prepared.class_weight,
-        }
+    window views when large (Keras would otherwise copy every window into one tensor).
+
+    A stateful model's are whole batches only, in time order, never shuffled (``stateful``); its validation
+    data likewise, left out when it has less than one batch (the fit's history then has no ``val_loss``;
+    the metrics still see every window).
+    """
     size = spec.train.batch_size
-    return {
-        "x": WindowBatches(prepared.x_train, prepared.y_train, size, shuffle=True, seed=spec.train.seed,
-                           class_weight=prepared.class_weight),
-        "validation_data": WindowBatches(prepared.x_val, prepared.y_val, size),
-    }
+    x_train, y_train, x_val, y_val = prepared.x_train, prepared.y_train, prepared.x_val, prepared.y_val
+    in_order = stateful.is_stateful(spec.model)
+    if in_order:
+        n_train, n_val = stateful.full_batches(len(y_train), size), stateful.full_batches(len(y_val), size)
+        x_train, y_train, x_val, y_val = x_train[:n_train], y_train[:n_train], x_val[:n_val], y_val[:n_val]
+    if logical_bytes(x_train, x_val) <= STREAM_ABOVE_BYTES:
+        out: dict = {"x": np.ascontiguousarray(x_train), "y": y_train, "batch_size": size,
+                     "class_weight": prepared.class_weight}
+        if in_order:
+            out["shuffle"] = False
+        validation = (np.ascontiguousarray(x_val), y_val)
+    else:
+        out = {"x": WindowBatches(x_train, y_train, size, shuffle=not in_order, seed=spec.train.seed,
+                                  class_weight=prepared.class_weight)}
+        validation = WindowBatches(x_val, y_val, size)
+    if len(y_val) or not in_order:
+        out["validation_data"] = validation
+    return out
 
 
 def fit_prepared(

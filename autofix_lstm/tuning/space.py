@@ -54,10 +54,11 @@ class SearchSpace:
             if name not in values:
                 continue
             raw = values[name]
-            out[name] = self.choices[name][raw] if name in self.choices else _number(self._hp(name), raw)
+            out[name] = self.choices[name][raw] if name in self.choices else _number(self.hyperparameter(name), raw)
         return out
 
-    def _hp(self, name: str):
+    def hyperparameter(self, name: str):
+        """The Keras Tuner hyperparameter that searches field ``name`` (a range's ``Int`` or ``Float``)."""
         return next(h for h in self.hyperparameters.space if h.name == name)
 
     def encode(self, field_values: dict[str, Any]) -> dict[str, Any]:
@@ -71,7 +72,7 @@ class SearchSpace:
                     wanted = label(self.own[name])
                 out[name] = wanted
             else:
-                hp = self._hp(name)
+                hp = self.hyperparameter(name)
                 out[name] = _number(hp, min(max(float(value), hp.min_value), hp.max_value))
         return out
 
@@ -180,7 +181,7 @@ RATE_STEP = 3.0  # a refinement moves a continuous field by this factor up and d
 def _alternatives(space: SearchSpace, name: str, current: Any) -> list[Any]:
     """Values of field ``name`` next to ``current``, nearest first."""
     if name not in space.choices:
-        hp = next(h for h in space.hyperparameters.space if h.name == name)
+        hp = space.hyperparameter(name)
         out = []
         for value in (float(current) * RATE_STEP, float(current) / RATE_STEP):
             value = _number(hp, min(max(value, hp.min_value), hp.max_value))

@@ -12,6 +12,7 @@ import autofix_lstm  # noqa: F401  (registers the custom layers before loading)
 from autofix_lstm.data.dataset import load_dataset
 from autofix_lstm.errors import CannotTrainError, ModelSpecError, SpecError
 from autofix_lstm.modeling import stateful
+from autofix_lstm.modeling import train as train_module
 from autofix_lstm.modeling.build import build_core
 from autofix_lstm.modeling.evaluate import predict_original
 from autofix_lstm.modeling.train import build_model, export_model, fit_prepared, prepare, save_model
@@ -101,7 +102,7 @@ def test_the_fit_gets_whole_batches_in_time_order(tmp_path):
     spec, prepared = _spec(tmp_path)
     n_train, n_val = len(prepared.y_train), len(prepared.y_val)
     assert n_train % BATCH and n_val % BATCH  # a remainder on both sides
-    data = stateful.fit_data(prepared, BATCH)
+    data = train_module._fit_data(spec, prepared)
     assert data["shuffle"] is False and data["batch_size"] == BATCH
     assert len(data["x"]) == len(data["y"]) == n_train - n_train % BATCH
     np.testing.assert_array_equal(data["y"], prepared.y_train[: len(data["y"])])
@@ -111,8 +112,8 @@ def test_the_fit_gets_whole_batches_in_time_order(tmp_path):
 
 def test_large_windows_stream_as_whole_batches_in_time_order(tmp_path, monkeypatch):
     spec, prepared = _spec(tmp_path)
-    monkeypatch.setattr(stateful, "STREAM_ABOVE_BYTES", 0)  # as if the windows were too large to hand over whole
-    data = stateful.fit_data(prepared, BATCH)
+    monkeypatch.setattr(train_module, "STREAM_ABOVE_BYTES", 0)  # as if the windows were too large to hand over whole
+    data = train_module._fit_data(spec, prepared)
     batches, n_train = data["x"], len(prepared.y_train)
     assert len(batches) == n_train // BATCH and "y" not in data
     sizes = [len(batches[i][1]) for i in range(len(batches))]
