@@ -9,7 +9,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from autofix_lstm.modeling.stateful import batched, fresh_states, static_batch_size
+from autofix_lstm.modeling.stateful import batched, fresh_states, predict_in_batches, static_batch_size
 from autofix_lstm.modeling.train import Prepared
 
 # A unit whose output varies less than this across samples (and timesteps) carries no information.
@@ -23,11 +23,7 @@ def finite_or_none(value: float) -> float | None:
 
 def _inference(model: keras.Model, x: np.ndarray):
     """``model(x)`` in inference mode; a stateful model's a static batch at a time, its states kept (``modeling.stateful``)."""
-    static = static_batch_size(model)
-    if static is None:
-        return model(x, training=False)
-    with fresh_states(model):
-        return batched(lambda chunk: model(chunk, training=False), static, x)
+    return model(x, training=False) if static_batch_size(model) is None else predict_in_batches(model, x)
 
 
 def single_input(model: keras.Model):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from autofix_lstm.modeling.stateful import batched, fresh_states, static_batch_size
+from autofix_lstm.modeling.stateful import predict_in_batches, static_batch_size
 from autofix_lstm.modeling.train import Prepared
 from autofix_lstm.scoring.metrics import class_probabilities
 
@@ -77,10 +77,8 @@ def validation_loss(stepper: Stepper, x: np.ndarray, y: np.ndarray) -> float:
     A stateful model predicts its static batch at a time (``modeling.stateful``, its training's states
     kept), and the loss is taken on every prediction at once, so the padding of its last batch counts nowhere.
     """
-    static = static_batch_size(stepper.core)
-    if static is not None:
-        with fresh_states(stepper.core):
-            pred = batched(lambda chunk: stepper.core(chunk, training=False), static, x)
+    if static_batch_size(stepper.core) is not None:
+        pred = predict_in_batches(stepper.core, x)
         return float(stepper.core.compute_loss(y=np.asarray(y), y_pred=pred, training=False))
     total = 0.0
     for part in _eval_chunks(len(y)):
@@ -94,11 +92,8 @@ def predict_validation(core: keras.Model, prepared: Prepared) -> np.ndarray:
     (which compiles a predict function: most of a second, for one batch), ``EVAL_CHUNK`` windows at a time
     (a stateful model: its static batch at a time, its training's states kept; ``modeling.stateful``)."""
     x_raw = prepared.dataset.x_val
-    static = static_batch_size(core)
-    if static is not None:
-        with fresh_states(core):
-            out = batched(lambda chunk: core(np.asarray(chunk, np.float32), training=False), static, prepared.x_val)
-        out = out.astype(np.float64)
+    if static_batch_size(core) is not None:
+        out = predict_in_batches(core, prepared.x_val, lambda chunk: np.asarray(chunk, np.float32)).astype(np.float64)
     else:
         chunks = [np.asarray(keras.ops.convert_to_numpy(
             core(np.ascontiguousarray(prepared.x_val[part], dtype=np.float32), training=False)), dtype=np.float64)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from autofix_lstm.modeling.stateful import batched, fresh_states, static_batch_size
+from autofix_lstm.modeling.stateful import predict_in_batches, static_batch_size
 from autofix_lstm.scoring.metrics import Metrics, class_probabilities, classification_metrics, regression_metrics
 
 
@@ -26,9 +26,7 @@ def predict_original(core: keras.Model, prepared, x_raw: np.ndarray, batch_size:
         # predict would trace a new tf.function for each (slow, and TensorFlow warns about it).
         # Scaled a batch at a time: the windows may be views that a whole-array transform would copy.
         if static is not None and len(x_raw):
-            with fresh_states(core):
-                out = batched(lambda x: core(prepared.inputs.apply(x), training=False), static, x_raw)
-            out = out.astype(np.float64)
+            out = predict_in_batches(core, x_raw, prepared.inputs.apply).astype(np.float64)
         else:
             chunks = [np.asarray(core(prepared.inputs.apply(x_raw[i : i + batch_size]), training=False))
                       for i in range(0, len(x_raw), batch_size)]

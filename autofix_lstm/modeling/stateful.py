@@ -155,5 +155,12 @@ def batched(fn: Callable[..., Any], batch_size: int, *arrays: Any) -> Any:
     return np.concatenate(results)
 
 
-__all__ = ["RESET_POLICIES", "ResetStatesEachEpoch", "batched", "fresh_states", "full_batches",
+def predict_in_batches(model: keras.Model, x: Any, prepare: Callable[[Any], Any] = lambda chunk: chunk) -> np.ndarray:
+    """``model(prepare(chunk))`` in inference mode for a model with stateful layers: its static batch at a
+    time (``batched``), from zero states, its training's states put back afterwards (``fresh_states``)."""
+    with fresh_states(model):
+        return batched(lambda chunk: model(prepare(chunk), training=False), static_batch_size(model), x)
+
+
+__all__ = ["RESET_POLICIES", "ResetStatesEachEpoch", "batched", "fresh_states", "predict_in_batches", "full_batches",
            "is_stateful", "require_full_batch", "reset_states", "set_stateful", "stateful_indices", "static_batch_size"]
