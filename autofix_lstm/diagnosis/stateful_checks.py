@@ -9,7 +9,7 @@ import numpy as np
 
 from autofix_lstm.diagnosis.context import Context
 from autofix_lstm.diagnosis.findings import Finding, Severity
-from autofix_lstm.modeling.stateful import full_batches, stateful_indices
+from autofix_lstm.modeling.stateful import full_batches, is_stateful, stateful_indices
 
 # A training loss that ends more than this many times above where it started, while the loss on the
 # validation windows (predicted from zero states) does not grow as much, is the carried state growing
@@ -26,7 +26,7 @@ def carried_state_grew(ctx: Context) -> bool:
     """The brief training's loss grew past ``CARRIED_GROWTH`` times its start (or went NaN/infinite) while the
     validation loss, from zero states, did not: what a state carried from batch to batch does, not the step size."""
     probe = ctx.probe
-    if probe is None or not stateful_indices([layer.to_dict() for layer in ctx.spec.model.layers]):
+    if probe is None or not is_stateful(ctx.spec.model):
         return False
     ratio = ctx.loss_summary.get("end_over_start")
     grew = probe.nonfinite_loss_step is not None or (ratio is not None and ratio > CARRIED_GROWTH)
@@ -39,7 +39,7 @@ def carried_state_diverged(ctx: Context) -> bool:
     after a finite start) while its training loss did not grow past ``CARRIED_GROWTH`` times its start: the states
     carried from one validation batch to the next diverge, though the weights train."""
     probe = ctx.probe
-    if probe is None or not stateful_indices([layer.to_dict() for layer in ctx.spec.model.layers]):
+    if probe is None or not is_stateful(ctx.spec.model):
         return False
     ratio = ctx.loss_summary.get("end_over_start")
     if probe.nonfinite_loss_step is not None or ratio is None or ratio > CARRIED_GROWTH:
@@ -145,7 +145,6 @@ def stateful_state_leak(ctx: Context) -> Finding | None:
 def _growth(ctx: Context) -> str:
     ratio = ctx.loss_summary.get("end_over_start")
     return "NaN/infinite, far from" if ctx.probe.nonfinite_loss_step is not None or ratio is None else f"{ratio:.3g} times"
-
 
 
 def _val_ratio(ctx: Context) -> float | None:
