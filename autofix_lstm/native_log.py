@@ -65,6 +65,20 @@ def _never_used(record) -> bool:  # TensorFlow's ERROR block for a TensorArray l
     return "Object was never used" not in record.getMessage()
 
 
+def filter_chunk(text: bytes) -> tuple[bytes, bytes]:
+    """Split what arrived on descriptor 2 into what to write now and a partial line to hold.
+
+    Whole lines pass unless ``DROPPED`` matches them. A partial line is held while it may still be, or
+    already is, the start of a dropped line (a C++ line can arrive in two writes: its prefix first);
+    any other partial line (a prompt, a progress line) is written at once.
+    """
+    *lines, pending = text.split(b"\n")
+    out = b"".join(line + b"\n" for line in lines if not DROPPED.match(line))
+    if pending and not (_MAYBE_DROPPED.match(pending) or DROPPED.match(pending)):
+        out, pending = out + pending, b""
+    return out, pending
+
+
 def _forward(reader: int, writer: int) -> None:
     pending = b""
     while True:
@@ -74,11 +88,7 @@ def _forward(reader: int, writer: int) -> None:
             chunk = b""
         if not chunk:
             break
-        pending += chunk
-        *lines, pending = pending.split(b"\n")
-        out = b"".join(line + b"\n" for line in lines if not DROPPED.match(line))
-        if pending and not _MAYBE_DROPPED.match(pending):  # a prompt or a progress line: show it now
-            out, pending = out + pending, b""
+        out, pending = filter_chunk(pending + chunk)
         if out:
             os.write(writer, out)
     if pending and not DROPPED.match(pending):

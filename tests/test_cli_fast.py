@@ -122,6 +122,21 @@ def test_the_native_log_filter_drops_tensorflow_info_lines_and_passes_the_rest()
                                     "error (spec): a message from Python\ncontinue? [y/N] ")
 
 
+def test_a_dropped_line_whose_prefix_arrives_alone_is_held_until_its_end_and_dropped():
+    """A C++ line written in two parts: its prefix (already a dropped line's start) is held, not written,
+    so the rest arriving in a later read cannot leave half of it on the console (CI saw exactly this)."""
+    from autofix_lstm.native_log import filter_chunk
+
+    out, pending = filter_chunk(b"W0000 00:00:1796208392.9   20722 cpu_feature_guard.cc:227] ")
+    assert (out, pending) == (b"", b"W0000 00:00:1796208392.9   20722 cpu_feature_guard.cc:227] ")
+    out, pending = filter_chunk(pending + b"This TensorFlow binary is optimized\nE0000 00:00:1.0   1 x.cc:1] kept\n")
+    assert (out, pending) == (b"E0000 00:00:1.0   1 x.cc:1] kept\n", b"")
+    out, pending = filter_chunk(b"continue? [y/N] ")
+    assert (out, pending) == (b"continue? [y/N] ", b"")
+    out, pending = filter_chunk(b"I0000 00:0")  # may still become a dropped line: held
+    assert (out, pending) == (b"", b"I0000 00:0")
+
+
 def test_piped_output_keeps_each_sentence_on_one_line():
     # Issue 25 (5): piped output was wrapped at 80 columns mid-sentence.
     code = ("from autofix_lstm import cli; {setup}"
