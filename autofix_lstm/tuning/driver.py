@@ -61,6 +61,7 @@ from autofix_lstm.tuning.interrupts import StopNow, StopRequested, StopSignals
 from autofix_lstm.tuning.minimal import MinimalFix, minimal_stage, skipped
 from autofix_lstm.tuning.oracles import AutofixTuner, make_oracle
 from autofix_lstm.tuning.records import BASELINE_ID, TrialRecord, TrialStatus, best_record, load_records
+from autofix_lstm.tuning.refinement import refinement_for
 from autofix_lstm.tuning.result import SearchReporter, SearchResult
 from autofix_lstm.tuning.resume import cached_baseline, earlier_search, keep_best_published, spec_fingerprint
 from autofix_lstm.tuning.search_summary import Summary, build_summary
@@ -222,6 +223,9 @@ def _search_locked(spec: Spec, dataset: Dataset, strategies: list[Strategy], run
             with contextlib.redirect_stdout(io.StringIO()):  # Keras Tuner prints "Reloading Tuner from ..."
                 tuner = AutofixTuner(oracle, runner, directory=str(run.tuner), project_name=run.project.name)
             runner.oracle = tuner.oracle
+            runner.refinement = refinement_for(_findings(diagnosis), baseline is not None and baseline.fix)
+            if baseline is not None:
+                runner.refine_near_working_spec(baseline)
             stopper = stop_rule(spec, runner, run, known, deadline, probe=getattr(diagnosis, "signal_probe", None))
             runner.between_trials = None if stopper is None else stopper.trial_ended
             reporter.start(spec.search.max_trials)

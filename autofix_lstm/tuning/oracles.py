@@ -65,7 +65,8 @@ class _SeededMixin:
     """Hand out queued values before the oracle's own proposals; honour a deadline.
 
     Two queues come first: refinements (a fix's neighbours, queued by the search once a fix
-    exists, at most ``refine_budget`` of them), then the diagnosis' seeds. Once ``stop_reason`` is
+    exists, at most ``refine_budget`` of them), then the diagnosis' seeds; ``seeds_first`` seeds go
+    before the refinements (the diagnosis' first seed, when the spec as written already works). Once ``stop_reason`` is
     set (``search.stop: confirmed``, ``tuning.stopping``), no trial starts.
     """
 
@@ -74,6 +75,7 @@ class _SeededMixin:
         self.refine_queue: list[dict[str, Any]] = []
         self.refine_budget: int | None = None  # set when the first fix is found
         self.refined = 0
+        self.seeds_first = 0  # seeds handed out before any refinement (around a spec that already works)
         self.deadline = deadline
         self.autofix_max_trials = max_trials
         self.sources: dict[str, str] = {}  # trial_id -> seed | refine | oracle
@@ -85,6 +87,10 @@ class _SeededMixin:
         if self.refine_budget is None:
             self.refine_budget = max(0, int(budget))
         self.refine_queue = list(candidates)  # a new best replaces the old neighbourhood
+
+    def refine_next(self, candidates: list[dict[str, Any]]) -> None:
+        """Try ``candidates`` before the refinements already queued (within the same budget)."""
+        self.refine_queue = [*candidates, *(c for c in self.refine_queue if c not in candidates)]
 
     def reload(self):
         try:
@@ -125,6 +131,12 @@ class _SeededMixin:
             return {"status": "STOPPED", "values": None}
         if self.autofix_max_trials is not None and len(self.trials) >= self.autofix_max_trials:
             return {"status": "STOPPED", "values": None}
+        while self.seeds_first > 0 and self.seed_queue:
+            self.seeds_first -= 1
+            values = self.seed_queue.pop(0)
+            if not self._duplicate(values):
+                self.sources[trial_id] = "seed"
+                return {"status": "RUNNING", "values": dict(values)}
         while self.refine_queue and self.refined < (self.refine_budget or 0):
             values = self.refine_queue.pop(0)
             if not self._duplicate(values):  # private, see the module docstring

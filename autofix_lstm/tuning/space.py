@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import keras_tuner as kt
-import numpy as np
 
 from autofix_lstm.data.dataset import Dataset
+from autofix_lstm.diagnosis.data_checks import PARAMS_PER_SAMPLE_WARNING
 from autofix_lstm.diagnosis.findings import Severity
 from autofix_lstm.remedies.fields import CONDITIONS, FIELDS, apply_values, spec_with_values
 from autofix_lstm.remedies.strategies import FieldSpace, Strategy, strategies_for
@@ -89,7 +89,7 @@ def build_space(spec: Spec, dataset: Dataset, strategies: list[Strategy]) -> Sea
     """
     raw = spec.to_dict()
     ctx = {"task": dataset.task, "n_classes": dataset.n_classes, "n_train": len(dataset.y_train),
-           "n_outputs": dataset.n_outputs}
+           "n_outputs": dataset.n_outputs, "n_features": dataset.n_features}
     hp = kt.HyperParameters()
     space = SearchSpace(hyperparameters=hp, own={}, context=ctx)
     declared: dict[str, FieldSpace] = {}  # field -> its candidates, in the order strategies declare them
@@ -166,6 +166,10 @@ def seed_values(space: SearchSpace, strategies: list[Strategy], findings: list, 
         for key, values in by_name[name].seed.items():
             if key != "default" and key in finding_ids:
                 seeds.insert(0, {**merged, **values})
+    if "too_little_data" in finding_ids and seeds:
+        width = capacity_units(space)
+        if width is not None:  # one layer as wide as the windows carry, right after the first seed
+            seeds.insert(1, {**seeds[0], "architecture.depth": 1, "architecture.units": width})
     encoded: list[dict[str, Any]] = []
     own = space.encode({})
     for seed in seeds:
@@ -175,63 +179,24 @@ def seed_values(space: SearchSpace, strategies: list[Strategy], findings: list, 
     return encoded[: max(0, limit)]
 
 
-RATE_STEP = 3.0  # a refinement moves a continuous field by this factor up and down
+def capacity_units(space: SearchSpace) -> int | None:
+    """The widest ``architecture.units`` candidate whose one-layer model has at most
+    ``PARAMS_PER_SAMPLE_WARNING`` trainable weights per training window (the smallest candidate when
+    none has); None when the space searches no width or no depth.
 
-
-def _alternatives(space: SearchSpace, name: str, current: Any) -> list[Any]:
-    """Values of field ``name`` next to ``current``, nearest first."""
-    if name not in space.choices:
-        hp = space.hyperparameter(name)
-        out = []
-        for value in (float(current) * RATE_STEP, float(current) / RATE_STEP):
-            value = _number(hp, min(max(value, hp.min_value), hp.max_value))
-            if not np.isclose(value, float(current)) and value not in out:
-                out.append(value)
-        return out
-    values = list(space.choices[name].values())
-    others = [v for v in values if label(v) != label(current)]
-    numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
-    if numeric and isinstance(current, (int, float)):
-        above = sorted(v for v in others if v > current)
-        below = sorted((v for v in others if v < current), reverse=True)
-        out = []
-        for index in range(max(len(above), len(below))):
-            out += [side[index] for side in (above, below) if index < len(side)]
-        return out
-    own = space.own[name]
-    if label(current) != label(own):
-        others = [v for v in others if label(v) != label(own)] + [own]  # the user's own value: last
-    return others
-
-
-def neighbours(space: SearchSpace, values: dict[str, Any]) -> list[dict[str, Any]]:
-    """Trial values that differ from a fix's ``values`` (field values) in one field each.
-
-    The search spends part of its budget here once a fix exists, before the oracle explores far
-    away. Continuous fields (the learning rate) come first, then the fields the fix still holds at
-    the spec's own value (incidental values a seed carried, like a recurrent dropout of 0.9 kept
-    from the spec), then the rest; the nearest alternative of every field is tried before any
-    field's second one.
+    A one-layer LSTM of ``u`` units on ``f`` features with a dense head of ``o`` outputs has
+    ``4u(u + f + 1) + o(u + 1)`` weights.
     """
-    current = {name: values.get(name, space.own[name]) for name in space.fields}
-
-    def rank(name: str) -> int:
-        if name not in space.choices:
-            return 0
-        return 1 if label(current[name]) == label(space.own[name]) else 2
-
-    order = sorted(space.fields, key=rank)  # stable: registry order within a rank
-    options = {name: _alternatives(space, name, current[name]) for name in order}
-    # Continuous fields offer both directions at once; a choice field its nearest alternative first.
-    queue = [(0 if rank(name) == 0 else depth, position, value)
-             for position, name in enumerate(order) for depth, value in enumerate(options[name])]
-    out: list[dict[str, Any]] = []
-    own = space.encode(current)
-    for _, position, value in sorted(queue, key=lambda item: (item[0], item[1])):
-        candidate = space.encode({**current, order[position]: value})
-        if candidate not in out and candidate != own:
-            out.append(candidate)
-    return out
+    if "architecture.units" not in space.choices or "architecture.depth" not in space.fields:
+        return None
+    n_train = max(int(space.context.get("n_train") or 1), 1)
+    features = int(space.context.get("n_features") or 1)
+    outputs = int(space.context.get("n_outputs") or 1)
+    widths = sorted(int(v) for v in space.choices["architecture.units"].values() if isinstance(v, int) and v > 0)
+    if not widths:
+        return None
+    fitting = [u for u in widths if 4 * u * (u + features + 1) + outputs * (u + 1) <= PARAMS_PER_SAMPLE_WARNING * n_train]
+    return fitting[-1] if fitting else widths[0]
 
 
 def _whole(*values) -> bool:

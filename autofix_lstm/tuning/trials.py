@@ -38,8 +38,9 @@ from autofix_lstm.spec import Spec
 from autofix_lstm.tuning.interrupts import StopRequested, StopSignals
 from autofix_lstm.tuning.process_role import worker_name
 from autofix_lstm.tuning.records import BASELINE_ID, TrialRecord, TrialStatus
+from autofix_lstm.tuning.refinement import Refinement
 from autofix_lstm.tuning.resume import cached_baseline, publish_best
-from autofix_lstm.tuning.space import SearchSpace, neighbours
+from autofix_lstm.tuning.space import SearchSpace
 
 
 class TrialRunner:
@@ -66,6 +67,8 @@ class TrialRunner:
         # best_spec.yaml) and the refinements to the chief (tuning.distributed).
         self.publishes = True
         self.between_trials: Callable[[], object] | None = None  # search.stop's check after each trial
+        self.refinement = Refinement()  # how it refines (the driver sets it from the diagnosis)
+        self.refine_centre: TrialRecord | None = None  # the record the queued neighbourhood surrounds
 
     def _order(self, trial_id: str) -> int | None:
         order = getattr(self.oracle, "start_order", None) or []
@@ -218,12 +221,37 @@ class TrialRunner:
     def started_count(self) -> int:
         return len(getattr(self.oracle, "start_order", None) or [])
 
+    def _refines(self) -> bool:
+        return bool(self.spec.search.refine and self.oracle is not None and hasattr(self.oracle, "queue_refinements"))
+
     def _refine_around(self, record: TrialRecord) -> None:
         """Queue the new best fix's one-field neighbours ahead of the oracle (``search.refine``)."""
-        if not self.spec.search.refine or self.oracle is None or not hasattr(self.oracle, "queue_refinements"):
+        if not self._refines():
             return
         remaining = max(0, self.spec.search.max_trials - self.started_count())
-        self.oracle.queue_refinements(neighbours(self.space, record.values), budget=max(1, remaining // 2))
+        self.refine_centre = record
+        self.oracle.queue_refinements(self.refinement.around(self.space, record.values or {}),
+                                      budget=max(1, remaining // 2))
+
+    def refine_near_working_spec(self, baseline: TrialRecord) -> None:
+        """The spec as written already works: spend the refinement budget near it first (its learning
+        rate, width and regularisation), after the diagnosis' first seed and before the oracle goes far away."""
+        if baseline.state is ModelState.WORKING and baseline.fix and self.best is baseline and self._refines():
+            self.oracle.seeds_first = 1
+            self._refine_around(baseline)
+
+    def _narrow_refinement(self) -> None:
+        """A continuous field stepped both ways from the best with no gain: its narrower steps next."""
+        centre = self.refine_centre
+        if not self._refines() or centre is None or centre is not self.best:
+            return
+        fields = set(self.space.fields)
+        trials = list(getattr(self.oracle, "trials", {}).values())
+        tried = [{k: v for k, v in t.hyperparameters.values.items() if k in fields} for t in trials]
+        finished = [values for values, t in zip(tried, trials) if t.status not in ("RUNNING", "IDLE")]
+        narrower = self.refinement.narrow(self.space, centre.values or {}, finished, tried)
+        if narrower:
+            self.oracle.refine_next(narrower)
 
     def _fail(self, trial_id: str, values: dict, message: str, started: float, metrics: Metrics | None = None,
               *, order: int | None = None, source: str | None = None, oracle_seconds: float | None = None,
@@ -251,6 +279,7 @@ class TrialRunner:
             return
         self.done += 1
         self.reporter.trial_done(self.done, self.best, self.fix_found)
+        self._narrow_refinement()
         if self.between_trials is not None:
             self.between_trials()
 

@@ -18,8 +18,9 @@ from autofix_lstm.spec import load_spec
 from autofix_lstm.tuning import driver, trials
 from autofix_lstm.tuning.oracles import AutofixTuner, make_oracle
 from autofix_lstm.tuning.records import TrialRecord
+from autofix_lstm.tuning.refinement import neighbours
 from autofix_lstm.tuning.result import SearchReporter
-from autofix_lstm.tuning.space import build_space, neighbours
+from autofix_lstm.tuning.space import build_space
 
 
 @pytest.fixture

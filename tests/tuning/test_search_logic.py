@@ -399,7 +399,7 @@ def test_a_bottleneck_before_the_head_is_diagnosed_and_its_removal_seeds_the_sea
 
 
 def test_a_range_of_whole_numbers_searches_whole_numbers(sine_spec, tmp_path):
-    from autofix_lstm.tuning.space import _alternatives
+    from autofix_lstm.tuning.refinement import RATE_STEP, _alternatives
 
     width = {"name": "width", "fields": {"architecture.units": {"range": {"min": 4, "max": 64, "sampling": "log"}}}}
     rate = {"name": "rate", "fields": {"model.optimizer.learning_rate": {"range": {"min": 1e-4, "max": 1e-2}}}}
@@ -409,6 +409,6 @@ def test_a_range_of_whole_numbers_searches_whole_numbers(sine_spec, tmp_path):
     decoded = space.decode({"architecture.units": 13.6, "model.optimizer.learning_rate": 0.003})
     assert decoded == {"architecture.units": 14, "model.optimizer.learning_rate": 0.003}
     assert space.encode({"architecture.units": 200})["architecture.units"] == 64  # clipped to the range
-    steps = _alternatives(space, "architecture.units", 10)
+    steps = _alternatives(space, "architecture.units", 10, RATE_STEP, smaller_first=False)
     assert steps == [30, 4] and all(isinstance(v, int) for v in steps)  # x3, /3 (3.3 clipped to the min 4)
     assert space.spec_for(sine_spec, space.encode({"architecture.units": 30})).model.layers[0].units == 30

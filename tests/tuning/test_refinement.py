@@ -1,0 +1,169 @@
+"""Refinement (issue 27, points 2, 4 and 5): capacity reductions first on little data, the spec's own
+neighbourhood first when it already works, and narrower learning-rate steps once x3 and /3 bring nothing."""
+
+from __future__ import annotations
+
+import pytest
+from helpers import make_series_csv, spec_dict, write_spec
+
+from autofix_lstm.data.dataset import load_dataset
+from autofix_lstm.remedies.strategies import builtin_strategies
+from autofix_lstm.spec import load_spec
+from autofix_lstm.tuning.oracles import AutofixTuner, make_oracle
+from autofix_lstm.tuning.refinement import (
+    CAPACITY_FIELDS,
+    NEAR_WORKING_FIELDS,
+    Refinement,
+    neighbours,
+    refinement_for,
+)
+from autofix_lstm.tuning.records import TrialRecord
+from autofix_lstm.tuning.space import build_space, capacity_units, seed_values
+from autofix_lstm.tuning.trials import TrialRunner
+
+RATE = "model.optimizer.learning_rate"
+
+
+class _Finding:
+    def __init__(self, id, severity="warning"):
+        self.id, self.severity = id, severity
+
+
+def _stack_spec(tmp_path, n=200):
+    """Three stacked 64-unit LSTMs on about 150 windows: far more weights than windows."""
+    make_series_csv(tmp_path, n=n, kind="sine", scale=100.0)
+    layers = [{"type": "lstm", "units": 64, "return_sequences": True}, {"type": "lstm", "units": 64,
+              "return_sequences": True}, {"type": "lstm", "units": 64}, {"type": "dense", "units": 1}]
+    return load_spec(write_spec(tmp_path, spec_dict("series.csv", model={"layers": layers})))
+
+
+@pytest.fixture
+def stack(tmp_path):
+    spec = _stack_spec(tmp_path)
+    strategies = list(builtin_strategies().values())
+    return spec, build_space(spec, load_dataset(spec), strategies), strategies
+
+
+def test_on_little_data_depth_and_width_come_right_after_the_learning_rate_smaller_first(stack):
+    _, space, _ = stack
+    assert space.own["architecture.depth"] == 3 and space.own["architecture.units"] == 64
+    plain = [space.decode(v) for v in neighbours(space, {})]
+    focused = [space.decode(v) for v in refinement_for([_Finding("too_little_data")], False).around(space, {})]
+    changed = [next(k for k in v if v[k] != space.own[k]) for v in focused]
+    assert changed[:2] == [RATE, RATE]
+    assert set(changed[2:4]) == set(CAPACITY_FIELDS)  # next: one step down in depth and in width
+    assert {v["architecture.depth"] for v in focused[2:4]} == {3, 2} and {v["architecture.units"] for v in focused[2:4]} == {64, 32}
+    assert set(changed[4:6]) == set(CAPACITY_FIELDS)  # then the second step down: one layer, 16 units
+    assert {v["architecture.depth"] for v in focused[4:6]} == {3, 1} and {v["architecture.units"] for v in focused[4:6]} == {64, 16}
+    # Without the finding, width goes up before it goes down, and the second depth step waits behind
+    # every other field's nearest alternative.
+    plain_changed = [next(k for k in v if v[k] != space.own[k]) for v in plain]
+    assert plain[plain_changed.index("architecture.units")]["architecture.units"] == 128
+    assert [v["architecture.depth"] for v in plain].index(1) > 6
+
+
+def test_the_capacity_seed_is_one_layer_as_wide_as_the_windows_carry(stack):
+    _, space, strategies = stack
+    n_train = space.context["n_train"]
+    width = capacity_units(space)
+    # 4u(u + f + 1) + (u + 1) weights, at most 20 a window: 16 units fit ~150 windows of 2 features, 32 do not
+    assert width == 16 and 4 * 32 * (32 + 2 + 1) + 33 > 20 * n_train >= 4 * 16 * (16 + 2 + 1) + 17
+    seeds = [space.decode(v) for v in seed_values(space, strategies, [_Finding("too_little_data")], limit=4)]
+    assert seeds[0]["architecture.depth"] == 1 and seeds[0]["architecture.units"] == 32  # the strategy's default
+    assert seeds[1]["architecture.depth"] == 1 and seeds[1]["architecture.units"] == 16  # scaled to the data
+    others = [space.decode(v) for v in seed_values(space, strategies, [_Finding("learning_rate_too_high")], limit=4)]
+    assert all(s.get("architecture.units", 64) == 64 for s in others)  # no capacity seed without the finding
+
+
+def test_a_working_spec_refines_its_rate_width_and_regularisation_first(tmp_path):
+    make_series_csv(tmp_path, n=200, kind="sine", scale=100.0)
+    layers = [{"type": "lstm", "units": 8, "dropout": 0.2}, {"type": "dense", "units": 1}]
+    spec = load_spec(write_spec(tmp_path, spec_dict("series.csv", model={"layers": layers})))
+    space = build_space(spec, load_dataset(spec), list(builtin_strategies().values()))
+    refinement = refinement_for([], baseline_works=True)
+    assert refinement.first == NEAR_WORKING_FIELDS
+    changed = [next(k for k in v if v[k] != space.own[k]) for v in map(space.decode, refinement.around(space, {}))]
+    near = [name for name in NEAR_WORKING_FIELDS if name in space.fields]
+    assert len(near) >= 3
+    assert set(changed[:len(changed)]) >= set(near)
+    first_other = min(i for i, name in enumerate(changed) if name not in near)
+    assert all(name in near for name in changed[:first_other]) and first_other >= len(near)
+    assert refinement_for([_Finding("too_little_data")], True).first == CAPACITY_FIELDS  # little data decides
+
+
+def test_a_step_that_gained_nothing_both_ways_is_narrowed_once(stack):
+    _, space, _ = stack
+    centre = {RATE: 0.01}
+    refinement = Refinement()
+    wide = refinement.around(space, centre)[:2]
+    assert sorted(space.decode(v)[RATE] for v in wide) == pytest.approx([0.01 / 3, 0.03])
+    assert refinement.narrow(space, centre, finished=wide[:1], tried=wide) == []  # one way only: not yet
+    narrower = refinement.narrow(space, centre, finished=wide, tried=wide)
+    rates = sorted(space.decode(v)[RATE] for v in narrower)
+    assert rates == pytest.approx([0.01 / 3 ** 0.5, 0.01 * 3 ** 0.5])
+    assert refinement.narrow(space, centre, finished=wide + narrower, tried=wide + narrower) == []  # once
+    # from the narrower step (1.73) the next would be 1.32, below NARROWEST_STEP: never offered
+    assert Refinement(step=3 ** 0.5).narrow(space, centre, finished=wide, tried=wide) == []
+
+
+class _WorkingSpecRunner:
+    """Scores a trial by how far its learning rate is from 0.004: every trial works, the spec (0.01) too."""
+
+    def __init__(self, space):
+        self.space, self.ran = space, []
+
+    def run(self, trial):
+        values = dict(trial.hyperparameters.values)
+        self.ran.append(values)
+        return {"score": abs(self.space.decode(values)[RATE] - 0.004)}
+
+    def trial_ended(self, trial):
+        pass
+
+
+def test_the_oracle_hands_out_the_first_seed_then_the_working_specs_neighbourhood(stack, tmp_path):
+    _, space, _ = stack
+    seeds = [space.encode({"preprocessing.inputs": "robust"}), space.encode({"preprocessing.target": "minmax"})]
+    oracle = make_oracle("random", space.hyperparameters, max_trials=7, epochs=2, seeds=seeds, deadline=None, seed=0)
+    oracle.seeds_first = 1
+    oracle.queue_refinements(Refinement(first=NEAR_WORKING_FIELDS).around(space, {}), budget=3)
+    runner = _WorkingSpecRunner(space)
+    AutofixTuner(oracle, runner, directory=str(tmp_path / "t"), project_name="p").search(verbose=0)
+    sources = [oracle.sources[t] for t in oracle.start_order]
+    assert sources[:5] == ["seed", "refine", "refine", "refine", "seed"]
+    assert runner.ran[0] == seeds[0] and runner.ran[4] == seeds[1]
+    assert sorted(space.decode(v)[RATE] for v in runner.ran[1:3]) == pytest.approx([0.01 / 3, 0.03])
+
+
+class _LineSearchRunner:
+    """The search's own narrowing (``TrialRunner._narrow_refinement``) after each trial, around a fix at
+    learning rate 0.01 whose x3 and /3 neighbours are both worse."""
+
+    _narrow_refinement = TrialRunner._narrow_refinement
+    _refines = TrialRunner._refines
+
+    def __init__(self, spec, space):
+        self.spec, self.space, self.ran = spec, space, []
+        self.refinement = Refinement()
+        self.best = self.refine_centre = TrialRecord("0", "completed", values={RATE: 0.01}, score=0.0)
+
+    def run(self, trial):
+        values = dict(trial.hyperparameters.values)
+        self.ran.append(self.space.decode(values)[RATE])
+        return {"score": 1.0}
+
+    def trial_ended(self, trial):
+        self._narrow_refinement()
+
+
+def test_the_search_tries_the_narrower_steps_as_soon_as_both_wide_ones_ended(stack, tmp_path):
+    spec, space, _ = stack
+    oracle = make_oracle("random", space.hyperparameters, max_trials=6, epochs=2, seeds=[], deadline=None, seed=0)
+    runner = _LineSearchRunner(spec, space)
+    runner.oracle = oracle
+    oracle.queue_refinements(runner.refinement.around(space, {RATE: 0.01}), budget=5)
+    AutofixTuner(oracle, runner, directory=str(tmp_path / "t"), project_name="p").search(verbose=0)
+    assert [oracle.sources[t] for t in oracle.start_order][:5] == ["refine"] * 5
+    assert sorted(runner.ran[:2]) == pytest.approx([0.01 / 3, 0.03])
+    assert sorted(runner.ran[2:4]) == pytest.approx([0.01 / 3 ** 0.5, 0.01 * 3 ** 0.5])  # before any other field
+    assert runner.ran[4] == pytest.approx(0.01)  # then the neighbourhood's other fields, at the fix's rate
