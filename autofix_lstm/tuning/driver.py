@@ -224,6 +224,7 @@ def _search_locked(spec: Spec, dataset: Dataset, strategies: list[Strategy], run
                 tuner = AutofixTuner(oracle, runner, directory=str(run.tuner), project_name=run.project.name)
             runner.oracle = tuner.oracle
             runner.refinement = refinement_for(_findings(diagnosis), baseline is not None and baseline.fix)
+            runner.probe = getattr(diagnosis, "signal_probe", None)
             if baseline is not None:
                 runner.refine_near_working_spec(baseline)
             stopper = stop_rule(spec, runner, run, known, deadline, probe=getattr(diagnosis, "signal_probe", None))

@@ -3,7 +3,9 @@
 ``neighbours`` lists the trial values that differ from a configuration in one field each, nearest
 first. ``Refinement`` is how the search refines in this run: which fields come first (the capacity
 fields on little data, the learning rate, width and regularisation around a spec that already works),
-which fields try a smaller value before a larger one, and how far a continuous step goes. A step
+which fields try a smaller value before a larger one, and how far a continuous step goes. Around a fix
+far below what a simple model reaches on the same windows, the capacity fields come first, larger
+values first: the search widens before it settles. A step
 that brought no gain either way is halved (on a log scale: x3 becomes x1.73) and tried next, once,
 so a fix found early reaches its neighbour's optimum instead of stopping at the x3 grid.
 """
@@ -27,6 +29,8 @@ CAPACITY_FIELDS = ("architecture.depth", "architecture.units")
 # Around a spec that already works: its own learning rate, width and regularisation first.
 NEAR_WORKING_FIELDS = ("model.optimizer.learning_rate", "architecture.units", "dropout.rate",
                        "dropout.recurrent", "regularization.factor")
+# A fix far below what the signal probe reaches (``scoring.signal.far_below``): more capacity first.
+WIDEN_FIELDS = ("architecture.units", "architecture.depth", "architecture.hidden_dense_units")
 
 
 def _alternatives(space: SearchSpace, name: str, current: Any, step: float, smaller_first: bool) -> list[Any]:
@@ -117,9 +121,12 @@ class Refinement:
     step: float = RATE_STEP
     narrowed: set[str] = field(default_factory=set)  # continuous fields already narrowed around the centre
 
-    def around(self, space: SearchSpace, values: dict[str, Any]) -> list[dict[str, Any]]:
-        """The neighbourhood of ``values`` (field values) this search tries, nearest first."""
+    def around(self, space: SearchSpace, values: dict[str, Any], *, widen: bool = False) -> list[dict[str, Any]]:
+        """The neighbourhood of ``values`` (field values) this search tries, nearest first; with ``widen``
+        (a fix far below the signal probe) the capacity fields come first, larger values before smaller."""
         self.narrowed = set()
+        if widen:
+            return neighbours(space, values, step=self.step, first=WIDEN_FIELDS)
         return neighbours(space, values, step=self.step, first=self.first, smaller_first=self.smaller_first)
 
     def narrow(self, space: SearchSpace, centre: dict[str, Any], finished: list[dict[str, Any]],

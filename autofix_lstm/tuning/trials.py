@@ -34,6 +34,7 @@ from autofix_lstm.modeling.train import export_model, fit_prepared, prepare
 from autofix_lstm.run_dir import RunDir, save_model
 from autofix_lstm.scoring.metrics import Metrics
 from autofix_lstm.scoring.objective import TIER_CANNOT_TRAIN, ModelState, judge
+from autofix_lstm.scoring.signal import SignalProbe, far_below
 from autofix_lstm.spec import Spec
 from autofix_lstm.tuning.interrupts import StopRequested, StopSignals
 from autofix_lstm.tuning.process_role import worker_name
@@ -69,6 +70,7 @@ class TrialRunner:
         self.between_trials: Callable[[], object] | None = None  # search.stop's check after each trial
         self.refinement = Refinement()  # how it refines (the driver sets it from the diagnosis)
         self.refine_centre: TrialRecord | None = None  # the record the queued neighbourhood surrounds
+        self.probe: SignalProbe | None = None  # the diagnosis' signal probe: a fix far below it widens first
 
     def _order(self, trial_id: str) -> int | None:
         order = getattr(self.oracle, "start_order", None) or []
@@ -230,7 +232,8 @@ class TrialRunner:
             return
         remaining = max(0, self.spec.search.max_trials - self.started_count())
         self.refine_centre = record
-        self.oracle.queue_refinements(self.refinement.around(self.space, record.values or {}),
+        widen = record.fix and far_below(self.probe, record.metrics) is not None
+        self.oracle.queue_refinements(self.refinement.around(self.space, record.values or {}, widen=widen),
                                       budget=max(1, remaining // 2))
 
     def refine_near_working_spec(self, baseline: TrialRecord) -> None:

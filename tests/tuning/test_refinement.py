@@ -8,6 +8,8 @@ from helpers import make_series_csv, spec_dict, write_spec
 
 from autofix_lstm.data.dataset import load_dataset
 from autofix_lstm.remedies.strategies import builtin_strategies
+from autofix_lstm.scoring.metrics import Metrics
+from autofix_lstm.scoring.signal import SignalProbe
 from autofix_lstm.spec import load_spec
 from autofix_lstm.tuning.oracles import AutofixTuner, make_oracle
 from autofix_lstm.tuning.refinement import (
@@ -167,3 +169,38 @@ def test_the_search_tries_the_narrower_steps_as_soon_as_both_wide_ones_ended(sta
     assert sorted(runner.ran[:2]) == pytest.approx([0.01 / 3, 0.03])
     assert sorted(runner.ran[2:4]) == pytest.approx([0.01 / 3 ** 0.5, 0.01 * 3 ** 0.5])  # before any other field
     assert runner.ran[4] == pytest.approx(0.01)  # then the neighbourhood's other fields, at the fix's rate
+
+
+class _QueueingOracle:
+    def __init__(self):
+        self.queued = None
+
+    def queue_refinements(self, candidates, budget):
+        self.queued = candidates
+
+
+def test_a_fix_far_below_the_signal_probe_refines_its_capacity_first_larger_first(stack):
+    spec, space, _ = stack
+    probe = SignalProbe(model="ridge", metric="r2", value=0.9, constant=0.0, beats_constant=True)
+
+    class _Runner:
+        _refine_around, _refines, started_count = (TrialRunner._refine_around, TrialRunner._refines,
+                                                   TrialRunner.started_count)
+
+        def __init__(self):
+            self.spec, self.space, self.oracle, self.probe = spec, space, _QueueingOracle(), probe
+            self.refinement = Refinement()
+
+    def first_changes(quality):
+        runner = _Runner()
+        metrics = Metrics(task="regression", std_ratio=0.8, distinct_predictions=50, nan=False, collapsed=False,
+                          r2=quality)
+        runner._refine_around(TrialRecord("3", "completed", values={}, score=0.1, fix=True, metrics=metrics))
+        return [{k: v for k, v in space.decode(c).items() if v != space.own[k]} for c in runner.oracle.queued[:7]]
+
+    far = first_changes(0.5)  # 0.4 below the probe: widen
+    assert [list(c) for c in far[:2]] == [[RATE], [RATE]]
+    assert {"architecture.units": 128} in far[2:4]  # wider before narrower
+    assert all(set(c) <= set(CAPACITY_FIELDS) for c in far[2:7])  # every capacity step before any other field
+    near = first_changes(0.85)  # within the margin: the usual neighbourhood, other fields after the first step
+    assert not all(set(c) <= set(CAPACITY_FIELDS) for c in near[2:7])
