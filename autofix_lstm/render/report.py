@@ -271,7 +271,7 @@ def _minimal(summary: Summary | None, run: RunDir) -> dict | None:
         return {"verdict": None, "note": f"No minimal fix: {minimal.reason}.", "image": None}
     image = _image(plots.change_contribution_figure(summary), "What each change contributes to the fix")
     return {"verdict": minimal.verdict, "note": None, "image": image, "spec_name": run.minimal_spec.name,
-            "trainings": minimal.trainings, "seconds": number(minimal.seconds)}
+            "trainings": minimal.trainings, "seconds": number(minimal.seconds), "reused": minimal.reused_trials}
 
 
 def _lead(out: Outputs) -> _Part:

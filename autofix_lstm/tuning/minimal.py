@@ -82,6 +82,7 @@ class MinimalFix:
     fixed: bool | None = None  # the minimal set is a fix (not collapsed, beats the constant)
     spec: Spec | None = None
     trainings: int = 0
+    reused: int = 0  # subsets a trial of the search had already trained (``trained_subsets``): not trained again
     seconds: float = 0.0
     complete: bool = True
 
@@ -158,7 +159,7 @@ class MinimalFix:
             changes_minimal=len(self.necessary) if self.ran else None,
             objective_full=self.best_objective, objective_minimal=self.objective, fixed=self.fixed,
             beats_persistence=None if self.metrics is None else beats_persistence(self.metrics),
-            tolerance=TOLERANCE, trainings=self.trainings, seconds=self.seconds,
+            tolerance=TOLERANCE, trainings=self.trainings, seconds=self.seconds, reused_trials=self.reused,
         )
 
 
@@ -215,6 +216,7 @@ def find_minimal_fix(
     epochs: int | None,
     deadline: float | None = None,
     stage: Callable[[str], None] | None = None,
+    records: list[TrialRecord] | None = None,
 ) -> MinimalFix:
     """The smallest subset of the best trial's changes that still fixes (see the module).
 
@@ -227,6 +229,8 @@ def find_minimal_fix(
         epochs: the best trial's epochs; None: each candidate's own ``train.epochs``.
         deadline: ``time.time()`` after which no new training starts (``search.max_time``).
         stage: told of each training (the progress display's stage line).
+        records: the search's trials: a subset one of them already trained is not trained again
+            (``trained_subsets``).
     """
     started = time.perf_counter()
     min_ratio = spec.search.min_std_ratio
@@ -234,6 +238,7 @@ def find_minimal_fix(
     result = MinimalFix(ran=True, changes=changes, best_objective=best.score)
     # frozenset of kept fields -> the validation metrics of that subset, trained (the full set: the best trial)
     tried: dict[frozenset, Metrics] = {frozenset(c.field for c in changes): best.metrics}
+    earlier = trained_subsets(spec, space, changes, records or [], epochs)
     # a spec as written that Keras could not train scores as a failed candidate (the worst tier)
     as_written = baseline.metrics or Metrics.failed(space.context["task"], baseline.message or "cannot train")
 
@@ -243,6 +248,10 @@ def find_minimal_fix(
             return tried[key]
         if not key:  # the spec as written: already trained
             return as_written
+        if key in earlier:  # a trial of the search trained this very spec, the same way
+            result.reused += 1
+            tried[key] = earlier[key]
+            return tried[key]
         if deadline is not None and time.time() >= deadline:
             raise _OutOfTime("max_time reached")
         if stage is not None:
@@ -287,6 +296,56 @@ def find_minimal_fix(
     result.spec = candidate_spec(spec, space, {c.field: c.new for c in kept})
     result.seconds = time.perf_counter() - started
     return result
+
+
+def trained_subsets(spec: Spec, space: SearchSpace, changes: list[Change], records: list[TrialRecord],
+                    epochs: int | None) -> dict[frozenset, Metrics]:
+    """The subsets of ``changes`` a trial of the search already trained, exactly as the ablation would.
+
+    A trial counts when every field holds either the best trial's value or the spec's own, its spec is
+    the very spec the ablation would build for that subset, and it trained the same way: finished for
+    the same epochs, or pruned (the ablation's trainings are pruned the same way; not under Hyperband,
+    whose trials get other epochs). Re-runs of pruned trials (trained without pruning) do not count.
+    Trainings are seeded and repeatable (docs/search.md "Repeatability"), so its metrics are the ones a
+    retraining would give.
+    """
+    out: dict[frozenset, Metrics] = {}
+    for record in records:
+        if (record.rerun_of is not None or record.metrics is None or record.spec is None or record.is_baseline
+                or record.status not in (TrialStatus.COMPLETED, TrialStatus.PRUNED)):
+            continue
+        if spec.search.tuner == "hyperband" and record.status is TrialStatus.PRUNED:
+            continue
+        own_epochs = (record.spec.get("train") or {}).get("epochs")
+        expected = epochs or own_epochs
+        if record.status is TrialStatus.COMPLETED and record.epochs_run != expected:
+            continue
+        if record.status is TrialStatus.PRUNED and own_epochs != expected:
+            continue
+        kept = _subset_of(space, changes, record.values or {})
+        if not kept or kept in out or len(kept) == len(changes):
+            continue
+        try:
+            candidate = candidate_spec(spec, space, {c.field: c.new for c in changes if c.field in kept})
+        except (AutofixError, ValueError):
+            continue
+        if candidate.to_dict() == record.spec:
+            out[kept] = record.metrics
+    return out
+
+
+def _subset_of(space: SearchSpace, changes: list[Change], values: dict[str, Any]) -> frozenset | None:
+    """The changes a trial's ``values`` keep, when every field is either the change's new value or the spec's own."""
+    by_field = {c.field: c for c in changes}
+    kept = set()
+    for name in space.fields:
+        value = values.get(name, space.own[name])
+        change = by_field.get(name)
+        if change is not None and _same(value, change.new):
+            kept.add(name)
+        elif not _same(value, space.own[name]):
+            return None
+    return frozenset(kept)
 
 
 def _passes(tried: dict, changes: list[Change], change: Change, best_objective: float, min_ratio: float) -> bool:
@@ -348,7 +407,7 @@ def minimal_stage(
         # subset trains for its own (the user's without that change)
         completed = best.status is TrialStatus.COMPLETED and best.epochs_run and "train.epochs" not in best.values
         result = find_minimal_fix(spec, space, best, baseline, train=train, deadline=deadline, stage=stage,
-                                  epochs=int(best.epochs_run) if completed else None)
+                                  epochs=int(best.epochs_run) if completed else None, records=records)
     write_minimal_spec(result, folder)
     return result
 

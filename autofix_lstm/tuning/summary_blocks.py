@@ -100,6 +100,7 @@ class Ablation(Block):
     tolerance: float | None = None
     trainings: int = 0
     seconds: float = 0.0
+    reused_trials: int = 0  # subsets a trial of the search had already trained (not trained again)
 
 
 def changes_from(raw: list | None) -> list[ChangeEffect] | None:

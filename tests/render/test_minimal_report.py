@@ -28,13 +28,14 @@ VERDICT = ("The fix: scale the target (standard) and make the head linear with a
            "the other change did not matter.")
 
 
-def _with_minimal(folder, ran: bool = True):
+def _with_minimal(folder, ran: bool = True, reused: int = 0):
     write_fake_outputs(folder)
     summary = json.loads((folder / "summary.json").read_text())
     summary.update(
         necessary_changes=NECESSARY if ran else None, incidental_changes=INCIDENTAL if ran else None,
         minimal_fix={"ran": ran, "reason": None if ran else "no fix to minimize", "complete": ran,
-                     "verdict": VERDICT if ran else None, "tolerance": 0.1, "trainings": 3, "seconds": 4.2},
+                     "verdict": VERDICT if ran else None, "tolerance": 0.1, "trainings": 3, "seconds": 4.2,
+                     "reused_trials": reused},
     )
     (folder / "summary.json").write_text(json.dumps(summary))
     return summary
@@ -59,6 +60,14 @@ def test_the_report_leads_the_fix_section_with_the_minimal_verdict_and_chart(tmp
     assert 'id="minimal-fix"' in page and "the other change did not matter" in page
     assert 'alt="What each change contributes to the fix"' in page
     assert "minimal_spec.yaml" in page
+
+
+def test_the_report_says_how_many_subsets_came_from_the_searchs_own_trials(tmp_path):
+    _with_minimal(tmp_path / "a", reused=2)
+    assert "(3 trainings, 4.2s; 2 more read from the search's own trials" in report_html(tmp_path / "a")
+    _with_minimal(tmp_path / "b", reused=0)
+    page = report_html(tmp_path / "b")
+    assert "(3 trainings, 4.2s)" in page and "read from the search's own trials" not in page
 
 
 def test_a_skipped_minimal_fix_says_why(tmp_path):

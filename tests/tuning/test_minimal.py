@@ -101,6 +101,58 @@ def test_keeps_what_fixes_drops_the_rest_and_keeps_one_of_two_substitutes(tmp_pa
                                          "objective_without", "fix_without"}
 
 
+def test_a_subset_a_trial_already_trained_is_read_from_its_record_not_trained_again(tmp_path):
+    spec, _, space = _setup(tmp_path)
+    trained = []
+
+    def train(candidate, epochs):
+        raw = candidate.to_dict()
+        trained.append(raw)
+        linear = raw["model"]["layers"][-1].get("activation") == "linear"
+        return _metrics(0.9) if linear and raw["preprocessing"]["target"] == "standard" else _metrics(0.0, 0.01)
+
+    def searched(trial_id, values, metrics, status=TrialStatus.COMPLETED, epochs=1, **extra):
+        candidate = space.spec_for(spec, space.encode(values))
+        return TrialRecord(trial_id=trial_id, status=status, values=space.decode(space.encode(values)),
+                           metrics=metrics, score=score(metrics, 0.1), fix=is_fix(metrics, 0.1), epochs_run=epochs,
+                           spec=candidate.to_dict(), **extra)
+
+    best = searched("best", BEST_VALUES, _metrics(0.9))
+    baseline = _record(BASELINE_ID, _metrics(0.0, std_ratio=0.0), {})
+    without_clip = {**BEST_VALUES, "model.optimizer.clipnorm": space.own["model.optimizer.clipnorm"]}
+    without_head = {k: v for k, v in BEST_VALUES.items() if k != "activations.head"}
+    records = [
+        searched("3", without_clip, _metrics(0.9)),  # a refinement put clipping back to the spec's own
+        searched("4", without_head, _metrics(0.0, 0.01), status=TrialStatus.PRUNED, epochs=0),  # pruned the same way
+        searched("5", without_head, _metrics(0.8), rerun_of="4"),  # a re-run in full: not how the ablation trains
+        searched("6", {**BEST_VALUES, "dropout.rate": 0.5}, _metrics(0.7)),  # another field moved: not a subset
+        searched("7", {k: v for k, v in BEST_VALUES.items() if k != "preprocessing.inputs"}, _metrics(0.9), epochs=2),
+    ]
+    result = find_minimal_fix(spec, space, best, baseline, train=train, epochs=1, records=records)
+    assert result.reused == 2 and result.ablation().reused_trials == 2
+    retrained = {frozenset(c.field for c in result.changes if _kept(raw, c)) for raw in trained}
+    assert frozenset(f for f in BEST_VALUES if f != "model.optimizer.clipnorm") not in retrained
+    assert frozenset(f for f in BEST_VALUES if f != "activations.head") not in retrained
+    # trial 7 trained 2 epochs where the ablation trains 1: its subset was trained again
+    assert frozenset(f for f in BEST_VALUES if f != "preprocessing.inputs") in retrained
+    head = next(c for c in result.changes if c.field == "activations.head")
+    assert head.fix_without is False  # read from the pruned trial 4, not from its full re-run 5
+    # the same answer as without the records, with fewer trainings
+    alone = find_minimal_fix(spec, space, best, baseline, train=train, epochs=1)
+    assert [c.field for c in alone.necessary] == [c.field for c in result.necessary]
+    assert result.trainings == alone.trainings - 2
+
+
+def _kept(raw: dict, change) -> bool:
+    """Whether a trained spec dict holds ``change`` (the fields ``BEST_VALUES`` changes)."""
+    if change.field == "activations.head":
+        return raw["model"]["layers"][-1].get("activation") == "linear"
+    if change.field == "model.optimizer.clipnorm":
+        return raw["model"]["optimizer"]["clipnorm"] is not None
+    section, key = change.field.split(".")
+    return raw[section][key] == change.new
+
+
 def test_max_time_keeps_the_untested_changes_and_says_so(tmp_path):
     spec, _, space = _setup(tmp_path)
     best = _record("best", _metrics(0.9), BEST_VALUES)

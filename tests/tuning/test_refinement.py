@@ -12,6 +12,7 @@ from autofix_lstm.scoring.metrics import Metrics
 from autofix_lstm.scoring.signal import SignalProbe
 from autofix_lstm.spec import load_spec
 from autofix_lstm.tuning.oracles import AutofixTuner, make_oracle
+from autofix_lstm.tuning.records import TrialRecord
 from autofix_lstm.tuning.refinement import (
     CAPACITY_FIELDS,
     NEAR_WORKING_FIELDS,
@@ -19,7 +20,6 @@ from autofix_lstm.tuning.refinement import (
     neighbours,
     refinement_for,
 )
-from autofix_lstm.tuning.records import TrialRecord
 from autofix_lstm.tuning.space import build_space, capacity_units, seed_values
 from autofix_lstm.tuning.trials import TrialRunner
 

@@ -34,7 +34,7 @@ def test_a_summary_file_reads_back_to_the_same_content_in_the_same_order(tmp_pat
                minimal_fix={"ran": True, "reason": None, "complete": True, "verdict": "The fix: x.",
                             "changes_full": 1, "changes_minimal": 1, "objective_full": 0.1, "objective_minimal": 0.1,
                             "fixed": True, "beats_persistence": None, "tolerance": 0.1, "trainings": 1,
-                            "seconds": 1.5})
+                            "seconds": 1.5, "reused_trials": 1})
     summary = Summary.from_dict(raw)
     assert isinstance(summary.best, Metrics) and isinstance(summary.best_state, ModelState)
     assert isinstance(summary.signal_probe, SignalProbe) and summary.signal_probe.models[0].value == 0.5
