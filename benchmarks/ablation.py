@@ -22,6 +22,8 @@ from benchmarks.report import RESULTS, _fmt, load, quality
 TITLES = {
     "pruning": "Pruning: the same searches with pruning (as shipped) and without (search.prune_after: null)",
     "refinement": "Refinement: the same searches with refinement (as shipped) and without (search.refine: false)",
+    "refinement_issue27": "Refinement of issue 27 (narrower steps, capacity first on little data, the working spec's "
+                          "neighbourhood, widening far below the probe): this version ('with') against 3d45677 ('without')",
 }
 
 

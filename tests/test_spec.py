@@ -391,3 +391,33 @@ def test_a_path_under_an_unknown_users_home_is_refused_not_a_crash(tmp_path):
     spec = load_spec(spec_dict("~fuzz_no_such_user/d.csv"), keras_checks=False)
     with pytest.raises(SpecError, match="no home folder for that user"):
         spec.resolve(spec.data.path)
+
+
+# --- search.seed (issue 27: the spread of a search's result over its own draws) ------------------------
+
+
+def test_the_search_seed_is_the_oracles_and_absent_from_a_spec_that_does_not_set_it(tmp_path):
+    from helpers import make_series_csv, write_spec
+
+    from autofix_lstm.data.dataset import load_dataset
+    from autofix_lstm.remedies.strategies import builtin_strategies
+    from autofix_lstm.tuning.oracles import make_oracle
+    from autofix_lstm.tuning.space import build_space
+
+    make_series_csv(tmp_path, n=120)
+    plain = load_spec(write_spec(tmp_path, spec_dict("series.csv")))
+    assert plain.search.seed is None and "seed" not in plain.to_dict()["search"]
+    seeded = plain.updated({"search.seed": 7})
+    assert seeded.search.seed == 7 and seeded.to_dict()["search"]["seed"] == 7 and seeded.train.seed == 0
+    assert plain.search_seed == 0 and seeded.search_seed == 7  # what the driver hands the oracle
+    assert plain.updated({"train.seed": 3}).search_seed == 3
+    with pytest.raises(SpecError):
+        load_spec(spec_dict("s.csv", search={"seed": -1}))
+    # another oracle seed, other draws
+    space = build_space(plain, load_dataset(plain), list(builtin_strategies().values()))
+
+    def first_draws(seed):
+        oracle = make_oracle("random", space.hyperparameters, max_trials=5, epochs=1, seeds=[], deadline=None, seed=seed)
+        return [oracle.populate_space(str(i))["values"] for i in range(3)]
+
+    assert first_draws(0) == first_draws(0) and first_draws(0) != first_draws(7)

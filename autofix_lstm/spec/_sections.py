@@ -435,6 +435,10 @@ class SearchSpec(_Strict):
     patience: int = Field(
         3, ge=1, le=MAX_TRIALS, description="stop: confirmed: how many trials after the best fix must bring no gain",
     )
+    seed: int | None = Field(
+        None, ge=0, lt=SEED_LIMIT, description="the seed of the search's own choices (the oracle's draws); null: "
+        "train.seed. Another search seed searches the same trainings in another order (Keras Tuner's seed=)",
+    )
     oracle_proposal: Literal["batched", "keras_tuner"] = Field(
         "batched",
         description="how the bayesian tuner picks its next trial: batched (cheap: one vectorised predict over "

@@ -85,6 +85,11 @@ class Spec(_Strict):
         """The absolute output folder."""
         return self.resolve(self.output)
 
+    @property
+    def search_seed(self) -> int:
+        """The seed of the search's own draws (the oracle's): ``search.seed``, else ``train.seed``."""
+        return self.train.seed if self.search.seed is None else self.search.seed
+
     def to_dict(self) -> dict[str, Any]:
         """A plain dict that ``load_spec`` accepts back (layers flattened to ``{type, **kwargs}``)."""
         raw = self.model_dump(mode="json", exclude_none=False)
@@ -97,6 +102,8 @@ class Spec(_Strict):
             raw["train"].pop("reset_states")
         if raw["train"].get("deterministic") is False:  # the default: specs written before it read the same
             raw["train"].pop("deterministic")
+        if raw["search"].get("seed") is None:  # the default (train.seed's): specs written before it read the same
+            raw["search"].pop("seed")
         if self.data.is_array_file:
             for key in ("features", "window", "horizon", "rollout"):
                 raw["data"].pop(key, None)

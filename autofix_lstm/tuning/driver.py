@@ -218,7 +218,7 @@ def _search_locked(spec: Spec, dataset: Dataset, strategies: list[Strategy], run
             oracle = make_oracle(
                 spec.search.tuner, space.hyperparameters, max_trials=spec.search.max_trials, epochs=spec.train.epochs,
                 seeds=seeds, deadline=_room_after_search(spec, deadline, baseline or seen, baseline is None),
-                seed=spec.train.seed, proposal=spec.search.oracle_proposal,
+                seed=spec.search_seed, proposal=spec.search.oracle_proposal,
             )
             with contextlib.redirect_stdout(io.StringIO()):  # Keras Tuner prints "Reloading Tuner from ..."
                 tuner = AutofixTuner(oracle, runner, directory=str(run.tuner), project_name=run.project.name)
