@@ -227,7 +227,7 @@ def _search_locked(spec: Spec, dataset: Dataset, strategies: list[Strategy], run
             runner.probe = getattr(diagnosis, "signal_probe", None)
             if baseline is not None:
                 runner.refine_near_working_spec(baseline)
-            stopper = stop_rule(spec, runner, run, known, deadline, probe=getattr(diagnosis, "signal_probe", None))
+            stopper = stop_rule(spec, runner, run, known, deadline, probe=runner.probe)
             runner.between_trials = None if stopper is None else stopper.trial_ended
             reporter.start(spec.search.max_trials)
             reporter.deadline(deadline)
