@@ -77,9 +77,10 @@ ALSO_CAUSES: dict[str, tuple[set[str], str]] = {
         "only output 1.0 comes first (agreement.PRIORITY)",
     ),
     "oversized_stack_sunspots": (
-        {"too_little_data"},
-        "three LSTMs of 256 units (1.3 million weights) on 142 training windows as well as Adam at 0.1; the fix "
-        "changes both, and the diagnosis names the learning rate first, the data too little for the model second",
+        {"learning_rate_too_high", "too_little_data"},
+        "three LSTMs of 256 units (1.3 million weights) on 137 training windows as well as Adam at 0.1; the fix "
+        "changes both. The diagnosis names the flat units first (dead_units, an error that says to lower the "
+        "learning rate), then the learning rate and the data too little for the model (warnings)",
     ),
 }
 
