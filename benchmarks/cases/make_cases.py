@@ -415,6 +415,25 @@ def pump_pressure(minutes: int = 1200, seed: int = 30) -> pd.DataFrame:
     return pd.DataFrame({"minute": t, "pressure_bar": pressure.round(3)})
 
 
+def kiln_temperature(minutes: int = 600, seed: int = 41) -> pd.DataFrame:
+    """A kiln's temperature each minute as a noisy thermocouple reads it (C, ~830-870); ``overheat`` (43 %) marks
+    the minutes whose true temperature averaged over the last 8 minutes is above 852 C."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(minutes)
+    true = 850 + 12 * np.sin(2 * np.pi * t / 45) + 4 * _ar1(minutes, 0.93, 1.0, rng)
+    hot = pd.Series(true).rolling(8, min_periods=1).mean().to_numpy() > 852
+    return pd.DataFrame({"minute": t, "temp_c": (true + rng.normal(0, 6, minutes)).round(1), "overheat": hot.astype(int)})
+
+
+def building_sway(samples: int = 500, seed: int = 42) -> pd.DataFrame:
+    """Sway of a tower's top (mm, ~17-23) each 0.2 s: two modes (23 and 9 samples) whose amplitude swells slowly."""
+    t = np.arange(samples)
+    amp = 1 + 0.3 * np.sin(2 * np.pi * t / 170)
+    wave = amp * np.sin(2 * np.pi * t / 23) + 0.35 * np.sin(2 * np.pi * t / 9 + 0.5)
+    noise = np.random.default_rng(seed).normal(0, 0.03, samples)
+    return pd.DataFrame({"step": t, "sway_mm": (3 * (wave + noise) + 20).round(3)})
+
+
 # case name -> (data file name, maker)
 CASES = {
     "healthy_store_sales": ("sales.csv", store_sales),
@@ -446,6 +465,9 @@ CASES = {
     "heavy_l2_solar": ("solar.csv", solar_output),
     "stateful_shuffled_pump": ("pump.csv", pump_pressure),
     "rollout_dropout_water": ("water.csv", water_demand),
+    "oversized_stack_sunspots": ("sunspots.csv", lambda: sunspots().query("year >= 1820")),  # 189 years
+    "slow_lr_kiln_alarm": ("kiln.csv", kiln_temperature),
+    "narrow_lr_building_sway": ("sway.csv", building_sway),
 }
 
 

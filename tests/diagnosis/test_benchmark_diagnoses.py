@@ -61,6 +61,11 @@ NOT_SEEN_IN_BRIEF_TRAINING: dict[str, str] = {
         "constant (r2 0.07, falling), which the trajectory calls still moving: heavy_regularization is a warning "
         "(penalty 339 at initialisation, 339 times a constant's loss); the full 375-step training ends at spread 0.1%"
     ),
+    "slow_lr_kiln_alarm": (
+        "weak, not collapsed (balanced accuracy 0.77-0.82 where lr 1e-3 reaches 0.95), and no finding id names a "
+        "learning rate that is merely slow: after the 45-step brief training the output is narrow (spread 3.2%) but "
+        "already beats the majority class (balanced accuracy 0.70), which the trajectory calls still moving (a warning)"
+    ),
 }
 
 # Cases whose cause names more than one mistake: the first error may name any of them, and the
@@ -70,6 +75,12 @@ ALSO_CAUSES: dict[str, tuple[set[str], str]] = {
         {"loss_activation_mismatch", "output_activation_range"},
         "a softmax over one unit as well as Adagrad at 1e-3; either alone collapses it, and a head that can "
         "only output 1.0 comes first (agreement.PRIORITY)",
+    ),
+    "oversized_stack_sunspots": (
+        {"learning_rate_too_high", "too_little_data"},
+        "three LSTMs of 256 units (1.3 million weights) on 137 training windows as well as Adam at 0.1; the fix "
+        "changes both. The diagnosis names the flat units first (dead_units, an error that says to lower the "
+        "learning rate), then the learning rate and the data too little for the model (warnings)",
     ),
 }
 
