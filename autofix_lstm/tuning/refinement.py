@@ -70,7 +70,8 @@ def neighbours(space: SearchSpace, values: dict[str, Any], *, step: float = RATE
     named in ``first``; then the fields the configuration still holds at the spec's own value
     (incidental values a seed carried, like a recurrent dropout of 0.9 kept from the spec); then the
     rest. Within a group the nearest alternative of every field is tried before any field's second
-    one; a field in ``smaller_first`` tries all its smaller values (nearest first) before a larger one.
+    one; a field in both ``first`` and ``smaller_first`` offers only its smaller values (nearest first)
+    up front, its larger ones with the rest.
     """
     current = {name: values.get(name, space.own[name]) for name in space.fields}
 
@@ -84,9 +85,18 @@ def neighbours(space: SearchSpace, values: dict[str, Any], *, step: float = RATE
     order = sorted(space.fields, key=rank)  # stable: registry order within a rank
     options = {name: _alternatives(space, name, current[name], step, name in smaller_first) for name in order}
     # Continuous fields offer both directions at once; then the ``first`` fields, then the others, each
-    # group's nearest alternatives before any second one.
-    queue = [(min(rank(name), 2), 0 if rank(name) == 0 else depth, position, value)
-             for position, name in enumerate(order) for depth, value in enumerate(options[name])]
+    # group's nearest alternatives before any second one. A ``smaller_first`` choice field's increases
+    # wait with the other fields: its reductions are what comes first.
+    queue = []
+    for position, name in enumerate(order):
+        group = min(rank(name), 2)
+        if group == 1 and name in smaller_first and _is_number(current[name]):
+            smaller = [v for v in options[name] if _is_number(v) and v < current[name]]
+            larger = [v for v in options[name] if v not in smaller]
+            queue += [(1, depth, position, v) for depth, v in enumerate(smaller)]
+            queue += [(2, depth, position, v) for depth, v in enumerate(larger)]
+            continue
+        queue += [(group, 0 if group == 0 else depth, position, v) for depth, v in enumerate(options[name])]
     out: list[dict[str, Any]] = []
     own = space.encode(current)
     for *_, position, value in sorted(queue, key=lambda item: item[:3]):
@@ -94,6 +104,10 @@ def neighbours(space: SearchSpace, values: dict[str, Any], *, step: float = RATE
         if candidate not in out and candidate != own:
             out.append(candidate)
     return out
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def narrower_steps(space: SearchSpace, values: dict[str, Any], name: str, step: float) -> list[dict[str, Any]]:

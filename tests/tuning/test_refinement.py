@@ -204,3 +204,26 @@ def test_a_fix_far_below_the_signal_probe_refines_its_capacity_first_larger_firs
     assert all(set(c) <= set(CAPACITY_FIELDS) for c in far[2:7])  # every capacity step before any other field
     near = first_changes(0.85)  # within the margin: the usual neighbourhood, other fields after the first step
     assert not all(set(c) <= set(CAPACITY_FIELDS) for c in near[2:7])
+
+
+@pytest.mark.slow
+def test_the_oversized_stack_case_is_seeded_with_one_layer_as_wide_as_its_windows_carry():
+    """benchmarks/cases/oversized_stack_sunspots (three LSTMs of 256 on 137 windows, Adam at 0.1): the
+    diagnosis says too_little_data, so the seeds include one layer of 16 units (not only the strategy's 32),
+    and around a one-layer fix the narrower width comes right after the learning rate (3d45677 had neither)."""
+    from autofix_lstm.diagnosis import diagnose
+    from benchmarks.cases import get_case
+
+    spec = load_spec(get_case("oversized_stack_sunspots").spec)
+    dataset = load_dataset(spec)
+    findings = diagnose(spec, dataset, save=False).findings
+    assert "too_little_data" in {f.id for f in findings}
+    strategies = list(builtin_strategies().values())
+    space = build_space(spec, dataset, strategies)
+    assert space.own["architecture.depth"] == 3 and space.own["architecture.units"] == 256
+    seeds = [space.decode(v) for v in seed_values(space, strategies, findings, limit=6)]
+    shapes = [(s["architecture.depth"], s["architecture.units"]) for s in seeds]
+    assert shapes[:2] == [(1, 32), (1, 16)]
+    around = [space.decode(v) for v in refinement_for(findings, False).around(space, seeds[0])]
+    changed = [next(k for k in v if v[k] != seeds[0][k]) for v in around]
+    assert changed[:2] == [RATE, RATE] and around[2]["architecture.units"] == 16
