@@ -156,10 +156,11 @@ def measure_search(folder: Path, cases: Path = CASES, log=print) -> dict[str, An
         else:
             full = {**retrain(spec, record, dataset, min_ratio), "from": "retrained"}
         full_score = full.get("score")
+        batch = (record.spec or {}).get("train", {}).get("batch_size") or spec.train.batch_size
         row = {
             "trial_id": record.trial_id, "position": position, "source": None if record.source is None else str(record.source),
             "pruned_at": record.pruned_at, "epochs": (record.spec or {}).get("train", {}).get("epochs"),
-            "batch_size": (record.spec or {}).get("train", {}).get("batch_size"),
+            "batch_size": batch, "steps_per_epoch": -(-len(dataset.y_train) // int(batch)),
             "pruned_before": pruned_before, "trials_before": position,
             "pruned_score": record.score, "pruned_std_ratio": None if record.metrics is None else record.metrics.std_ratio,
             "pruned_loss": (record.history or {}).get("loss"), "values": record.values,
@@ -226,7 +227,7 @@ def markdown(searches: list[dict], summary: dict, command: str) -> str:
             loss = ", ".join(f"{v:.3g}" for v in (r["pruned_loss"] or []))
             quality = f"{full.get('quality_label')} {_fmt(full.get('quality'))}"
             lines.append(f"| {s['case']} | {r['trial_id']} | {r['pruned_at']} / {r['epochs']} | "
-                         f"{_fmt(full.get('steps_per_epoch'))} | {r['pruned_before']} of {r['trials_before']} | "
+                         f"{_fmt(r.get('steps_per_epoch'))} | {r['pruned_before']} of {r['trials_before']} | "
                          f"{full.get('state')} | {_fmt(full.get('score'))} | {_fmt((s['kept'] or {}).get('score'))} | "
                          f"{quality} | {loss} |")
     return "\n".join(lines) + "\n"
