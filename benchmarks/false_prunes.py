@@ -164,7 +164,8 @@ def measure_search(folder: Path, cases: Path = CASES, log=print) -> dict[str, An
             "pruned_before": pruned_before, "trials_before": position,
             "pruned_score": record.score, "pruned_std_ratio": None if record.metrics is None else record.metrics.std_ratio,
             "pruned_loss": (record.history or {}).get("loss"), "values": record.values,
-            "full": full, "would_fix": bool(full.get("fix")),
+            "full": full, "same_start": _same_start(record.history, full.get("history")),
+            "would_fix": bool(full.get("fix")),
             "beats_kept": full_score is not None and kept_score is not None and full_score < kept_score,
         }
         rows.append(row)
@@ -183,6 +184,15 @@ def measure_search(folder: Path, cases: Path = CASES, log=print) -> dict[str, An
     }
 
 
+def _same_start(pruned: dict | None, full: dict | None) -> bool | None:
+    """Whether the full training's first epochs lost what the pruned trial's did (the same training
+    path: same seed, data and model); None when there is nothing to compare."""
+    before, after = (pruned or {}).get("loss") or [], (full or {}).get("loss") or []
+    if not before or len(after) < len(before):
+        return None
+    return all(math.isclose(a, b, rel_tol=1e-4, abs_tol=1e-7) for a, b in zip(before, after))
+
+
 def _fmt(value) -> str:
     if value is None:
         return "-"
@@ -194,7 +204,10 @@ def totals(searches: list[dict]) -> dict[str, Any]:
     pruned = sum(s["pruned"] for s in searches)
     fixes = sum(s["would_fix"] for s in searches)
     beats = sum(s["beats_kept"] for s in searches)
+    rows = [r for s in searches for r in s["pruned_trials"]]
     return {"searches": len(searches), "trials": sum(s["trials"] for s in searches), "pruned": pruned,
+            "same_start": sum(r.get("same_start") is True for r in rows),
+            "compared_start": sum(r.get("same_start") is not None for r in rows),
             "would_fix": fixes, "beats_kept": beats,
             "fix_rate": fixes / pruned if pruned else None, "beat_kept_rate": beats / pruned if pruned else None,
             "target_rate": TARGET_RATE}
@@ -216,7 +229,10 @@ def markdown(searches: list[dict], summary: dict, command: str) -> str:
                  f"{summary['would_fix']} | {summary['beats_kept']} | |")
     lines += ["", f"- Fix rate among pruned trials (the false-prune rate): {_rate(summary['would_fix'], summary['pruned'])} "
               f"(target under {TARGET_RATE:.0%})",
-              f"- Beat-the-kept rate among pruned trials: {_rate(summary['beats_kept'], summary['pruned'])}", ""]
+              f"- Beat-the-kept rate among pruned trials: {_rate(summary['beats_kept'], summary['pruned'])}",
+              f"- Retrained the same way the search trained them: {summary['same_start']} of "
+              f"{summary['compared_start']} full trainings lost, epoch for epoch, what the pruned trial lost "
+              "before it was pruned", ""]
     false = [(s, r) for s in searches for r in s["pruned_trials"] if r["would_fix"] or r["beats_kept"]]
     if false:
         lines += ["## Pruned trials that would have been fixes or beaten the kept model", "",

@@ -59,6 +59,8 @@ def test_pruned_trials_are_trained_in_full_and_counted(tmp_path):
     assert first["full"]["quality_label"] == "r2" and first["full"]["quality"] > 0.5
     assert first["full"]["steps_per_epoch"] == first["steps_per_epoch"] == 16  # the training windows in batches of 16
     assert first["would_fix"] and first["beats_kept"] and first["full"]["score"] < 1.0
+    assert first["same_start"] is False  # the hand-written record's losses are not this training's
+    assert second["same_start"] is None  # the re-run's record keeps no history here
     assert (second["trial_id"], second["pruned_before"], second["trials_before"]) == ("02", 1, 2)
     assert second["full"]["from"] == "search_rerun" and second["full"]["score"] == 2.6
     assert not second["would_fix"] and not second["beats_kept"]
