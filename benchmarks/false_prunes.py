@@ -103,18 +103,45 @@ def retrain(spec, record, dataset, min_std_ratio: float) -> dict[str, Any]:
     candidate = load_spec(_with_data_of(record.spec, spec))
     started = time.perf_counter()
     try:
-        outcome, prepared, _ = train_candidate(spec, candidate, dataset, prune=False)
+        watch = _watch(spec, candidate, dataset)
+        outcome, prepared, _ = train_candidate(spec, candidate, dataset, prune=False,
+                                               callbacks=[] if watch is None else [watch])
     except (AutofixError, ValueError) as err:
         return {"failed": f"{type(err).__name__}: {err}"[:300], "seconds": time.perf_counter() - started}
     metrics = outcome.metrics
     steps = max(1, -(-len(prepared.y_train) // int(candidate.train.batch_size)))
     out = {"seconds": time.perf_counter() - started, "epochs_run": outcome.epochs_run, "steps_per_epoch": steps,
            "history": outcome.history}
+    if watch is not None:
+        out.update(looks=watch.looks, would_prune_at=watch.would_prune_at, rules=_rules(watch, candidate, steps))
     if metrics.nan or metrics.loss_diverged:
         return {**out, "failed": "NaN or infinite loss/predictions"}
     judgment = judge(metrics, min_std_ratio)
     return {**out, "score": judgment.score, "fix": judgment.fix, "state": judgment.state.value,
             "quality": metrics.quality, "quality_label": metrics.quality_label, "std_ratio": metrics.std_ratio}
+
+
+def _watch(spec, candidate, dataset):
+    """The pruning looks the full training gets (``prune_rules.PruneWatch``; None when pruning is off)."""
+    from autofix_lstm.data.window_length import with_window
+    from autofix_lstm.modeling.train import prepare
+    from benchmarks.prune_rules import PruneWatch
+
+    if candidate.search.prune_after is None:
+        return None
+    data = with_window(dataset, candidate.data.window) if candidate.data.window != spec.data.window else dataset
+    return PruneWatch(prepare(candidate, data), after=candidate.search.prune_after,
+                      min_std_ratio=candidate.search.min_std_ratio, epochs=candidate.train.epochs,
+                      batch_size=candidate.train.batch_size)
+
+
+def _rules(watch, candidate, steps: int) -> dict[str, int | None]:
+    """The epoch each compared rule would have pruned the full training at (None: trained in full)."""
+    from benchmarks.prune_rules import rules, simulate
+
+    compared = rules(steps, candidate.train.epochs, candidate.search.prune_after)
+    return {name: simulate(watch.looks, watch.losses, start=rule["start"], min_std_ratio=watch.min_std_ratio,
+                           cumulative=rule.get("cumulative", False)) for name, rule in compared.items()}
 
 
 def _with_data_of(raw: dict, spec) -> dict:
@@ -233,6 +260,20 @@ def markdown(searches: list[dict], summary: dict, command: str) -> str:
               f"- Retrained the same way the search trained them: {summary['same_start']} of "
               f"{summary['compared_start']} full trainings lost, epoch for epoch, what the pruned trial lost "
               "before it was pruned", ""]
+    table = rule_table(searches)
+    if table:
+        replayed = [r for s in searches for r in s["pruned_trials"] if r["full"].get("rules")]
+        same = sum(r["full"]["rules"]["current"] == r["pruned_at"] for r in replayed)
+        lines += ["## Pruning rules replayed on the full trainings' looks", "",
+                  f"The current rule, replayed on the full training's looks, prunes at the recorded epoch for {same} of "
+                  f"{len(replayed)} trials. Each rule's first look: `current` max(prune_after, 30 steps); "
+                  "`min_steps_60/100`: 60/100 optimizer steps; `quarter_of_epochs`: also a quarter of the planned "
+                  "epochs; `growth_since_first_look`: a spread 25% above the first look's also counts as moving.", "",
+                  "| rule | still pruned | of them fixes in full | fixes spared | epochs saved |",
+                  "|---|---:|---:|---:|---:|"]
+        lines += [f"| {t['rule']} | {t['pruned']}/{t['watched']} | {t['pruned_fixes']} | {t['spared_fixes']} | "
+                  f"{t['epochs_saved']} |" for t in table]
+        lines.append("")
     false = [(s, r) for s in searches for r in s["pruned_trials"] if r["would_fix"] or r["beats_kept"]]
     if false:
         lines += ["## Pruned trials that would have been fixes or beaten the kept model", "",
@@ -249,6 +290,21 @@ def markdown(searches: list[dict], summary: dict, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def rule_table(searches: list[dict]) -> list[dict[str, Any]]:
+    """Per compared rule, over the pruned trials whose full training was watched: how many it would still
+    prune, how many of those would have been fixes, and the epochs it would save (all trained in full: 0)."""
+    rows = [r for s in searches for r in s["pruned_trials"] if r["full"].get("rules")]
+    names = list(rows[0]["full"]["rules"]) if rows else []
+    table = []
+    for name in names:
+        pruned = [r for r in rows if r["full"]["rules"][name] is not None]
+        table.append({"rule": name, "watched": len(rows), "pruned": len(pruned),
+                      "pruned_fixes": sum(r["would_fix"] for r in pruned),
+                      "spared_fixes": sum(r["would_fix"] for r in rows if r["full"]["rules"][name] is None),
+                      "epochs_saved": sum((r["epochs"] or 0) - r["full"]["rules"][name] for r in pruned)})
+    return table
+
+
 def _rate(count: int, total: int) -> str:
     return f"{count}/{total} = {count / total:.1%}" if total else f"{count}/0 (no pruned trial)"
 
@@ -257,7 +313,7 @@ def write(results: Path, searches: list[dict], command: str) -> dict:
     """Write false_prunes.json and false_prunes.md into ``results``; the totals."""
     summary = totals(searches)
     results.mkdir(parents=True, exist_ok=True)
-    payload = {"command": command, "totals": summary, "searches": searches}
+    payload = {"command": command, "totals": summary, "rules": rule_table(searches), "searches": searches}
     (results / "false_prunes.json").write_text(json.dumps(payload, indent=1, default=str) + "\n")
     (results / "false_prunes.md").write_text(markdown(searches, summary, command))
     return summary

@@ -59,6 +59,9 @@ def test_pruned_trials_are_trained_in_full_and_counted(tmp_path):
     assert first["full"]["quality_label"] == "r2" and first["full"]["quality"] > 0.5
     assert first["full"]["steps_per_epoch"] == first["steps_per_epoch"] == 16  # the training windows in batches of 16
     assert first["would_fix"] and first["beats_kept"] and first["full"]["score"] < 1.0
+    # its pruning looks, watched without stopping: one look (epoch 2; never in the last epoch), no prune
+    assert [look["epoch"] for look in first["full"]["looks"]] == [2]
+    assert first["full"]["would_prune_at"] is None and set(first["full"]["rules"].values()) == {None}
     assert first["same_start"] is False  # the hand-written record's losses are not this training's
     assert second["same_start"] is None  # the re-run's record keeps no history here
     assert (second["trial_id"], second["pruned_before"], second["trials_before"]) == ("02", 1, 2)
@@ -67,5 +70,7 @@ def test_pruned_trials_are_trained_in_full_and_counted(tmp_path):
     totals = payload["totals"]
     assert (totals["pruned"], totals["would_fix"], totals["beats_kept"]) == (2, 1, 1)
     assert totals["fix_rate"] == 0.5 and totals["beat_kept_rate"] == 0.5
+    current = next(rule for rule in payload["rules"] if rule["rule"] == "current")
+    assert (current["watched"], current["pruned"], current["spared_fixes"]) == (1, 0, 1)
     text = (results / "false_prunes.md").read_text()
     assert "python -m benchmarks.false_prunes" in text and "| sine_case | 3 | 2 |" in text
