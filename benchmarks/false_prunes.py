@@ -8,9 +8,11 @@ under it, as ``benchmarks.run --work`` leaves them). Only finished searches (``s
 are read. Each PRUNED trial record's candidate spec is trained again for its full epochs without
 pruning, with the same seed, exactly as the search trains a candidate
 (``tuning.trials.train_candidate`` on the search's ``Dataset``), and judged as the search judges
-(``scoring.objective.judge``). A trial the search's safety net already re-ran in full
-(``search.rerun_pruned``, a record with ``rerun_of``) is read from that record instead of trained
-again. Per search it writes how many pruned trials would have been fixes and how many would have
+(``scoring.objective.judge``). The full training is watched (``prune_rules.PruneWatch``: pruning's
+looks, recorded, never stopping it), so it follows the path the trial followed until it was pruned:
+a look changes the training of a model with dropout, so an unwatched training would not. A trial
+the search's safety net re-ran in full (``search.rerun_pruned``, unwatched) has that re-run's verdict
+beside its own (``search_rerun``). Per search it writes how many pruned trials would have been fixes and how many would have
 beaten the kept model (``best_trial.json``; lower score is better). Issue 27 point 3 asks that the
 fix rate among pruned trials (the false-prune rate) stay under 5%.
 
@@ -178,10 +180,7 @@ def measure_search(folder: Path, cases: Path = CASES, log=print) -> dict[str, An
         if record.status is not TrialStatus.PRUNED:
             continue
         pruned_before = sum(r.status is TrialStatus.PRUNED for r in budget[:position])
-        if record.trial_id in reruns:
-            full = _from_rerun(reruns[record.trial_id])
-        else:
-            full = {**retrain(spec, record, dataset, min_ratio), "from": "retrained"}
+        full = {**retrain(spec, record, dataset, min_ratio), "from": "retrained"}
         full_score = full.get("score")
         batch = (record.spec or {}).get("train", {}).get("batch_size") or spec.train.batch_size
         row = {
@@ -191,7 +190,8 @@ def measure_search(folder: Path, cases: Path = CASES, log=print) -> dict[str, An
             "pruned_before": pruned_before, "trials_before": position,
             "pruned_score": record.score, "pruned_std_ratio": None if record.metrics is None else record.metrics.std_ratio,
             "pruned_loss": (record.history or {}).get("loss"), "values": record.values,
-            "full": full, "same_start": _same_start(record.history, full.get("history")),
+            "full": full, "search_rerun": _from_rerun(reruns[record.trial_id]) if record.trial_id in reruns else None,
+            "same_start": _same_start(record.history, full.get("history")),
             "would_fix": bool(full.get("fix")),
             "beats_kept": full_score is not None and kept_score is not None and full_score < kept_score,
         }

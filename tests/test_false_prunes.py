@@ -14,7 +14,7 @@ from benchmarks import false_prunes
 
 def _search_folder(tmp_path):
     """A finished search's folder written by hand: trial 00 pruned (a spec that learns in full), 01 kept
-    (live, score 1.5), 02 pruned (a sigmoid head on an unscaled target) whose full re-run the search recorded."""
+    (live, score 1.5), 02 pruned (a sigmoid head on an unscaled target), which the search's safety net re-ran."""
     case = tmp_path / "cases" / "sine_case"
     case.mkdir(parents=True)
     base = yaml.safe_load(healthy_spec(case).read_text())  # data.path "healthy.csv", relative to the case folder
@@ -65,12 +65,14 @@ def test_pruned_trials_are_trained_in_full_and_counted(tmp_path):
     assert first["same_start"] is False  # the hand-written record's losses are not this training's
     assert second["same_start"] is None  # the re-run's record keeps no history here
     assert (second["trial_id"], second["pruned_before"], second["trials_before"]) == ("02", 1, 2)
-    assert second["full"]["from"] == "search_rerun" and second["full"]["score"] == 2.6
+    assert second["full"]["from"] == "retrained" and second["full"]["state"] == "collapsed"
+    assert second["search_rerun"]["score"] == 2.6  # the safety net's re-run, kept beside it
     assert not second["would_fix"] and not second["beats_kept"]
     totals = payload["totals"]
     assert (totals["pruned"], totals["would_fix"], totals["beats_kept"]) == (2, 1, 1)
     assert totals["fix_rate"] == 0.5 and totals["beat_kept_rate"] == 0.5
     current = next(rule for rule in payload["rules"] if rule["rule"] == "current")
-    assert (current["watched"], current["pruned"], current["spared_fixes"]) == (1, 0, 1)
+    # both watched; the first look (epoch 2 of 3) spares both: a first look with a spread always does
+    assert (current["watched"], current["pruned"], current["spared_fixes"]) == (2, 0, 1)
     text = (results / "false_prunes.md").read_text()
     assert "python -m benchmarks.false_prunes" in text and "| sine_case | 3 | 2 |" in text
