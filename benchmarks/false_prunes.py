@@ -115,7 +115,8 @@ def retrain(spec, record, dataset, min_std_ratio: float) -> dict[str, Any]:
     out = {"seconds": time.perf_counter() - started, "epochs_run": outcome.epochs_run, "steps_per_epoch": steps,
            "history": outcome.history}
     if watch is not None:
-        out.update(looks=watch.looks, would_prune_at=watch.would_prune_at, rules=_rules(watch, candidate, steps))
+        out.update(looks=watch.looks, would_prune_at=watch.would_prune_at, prune_after=watch.after,
+                   min_std_ratio=watch.min_std_ratio, rules=_rules(watch, candidate, steps))
     if metrics.nan or metrics.loss_diverged:
         return {**out, "failed": "NaN or infinite loss/predictions"}
     judgment = judge(metrics, min_std_ratio)
@@ -268,11 +269,16 @@ def markdown(searches: list[dict], summary: dict, command: str) -> str:
                   f"The current rule, replayed on the full training's looks, prunes at the recorded epoch for {same} of "
                   f"{len(replayed)} trials. Each rule's first look: `current` max(prune_after, 30 steps); "
                   "`min_steps_60/100`: 60/100 optimizer steps; `quarter_of_epochs`: also a quarter of the planned "
-                  "epochs; `growth_since_first_look`: a spread 25% above the first look's also counts as moving.", "",
+                  "epochs; `growth_since_first_look`: a spread 25% above the first look's also counts as moving; "
+                  "`loss_falling_any_task`: a training loss that fell by more than 2% over the last epoch spares a "
+                  "regression too (today only a classifier). Replayed on the saved looks (a rule added later needs "
+                  "no retraining); a rule that looks later can only spare more, so only pruned trials are replayed.", "",
                   "| rule | still pruned | of them fixes in full | fixes spared | epochs saved |",
                   "|---|---:|---:|---:|---:|"]
         lines += [f"| {t['rule']} | {t['pruned']}/{t['watched']} | {t['pruned_fixes']} | {t['spared_fixes']} | "
                   f"{t['epochs_saved']} |" for t in table]
+        lines.append("")
+        lines.append("Epochs saved: the planned epochs minus the pruning epoch, over the trials the rule still prunes.")
         lines.append("")
     false = [(s, r) for s in searches for r in s["pruned_trials"] if r["would_fix"] or r["beats_kept"]]
     if false:
@@ -293,15 +299,19 @@ def markdown(searches: list[dict], summary: dict, command: str) -> str:
 def rule_table(searches: list[dict]) -> list[dict[str, Any]]:
     """Per compared rule, over the pruned trials whose full training was watched: how many it would still
     prune, how many of those would have been fixes, and the epochs it would save (all trained in full: 0)."""
-    rows = [r for s in searches for r in s["pruned_trials"] if r["full"].get("rules")]
-    names = list(rows[0]["full"]["rules"]) if rows else []
+    from benchmarks.prune_rules import replay
+
+    replayed = [(r, replay(r)) for s in searches for r in s["pruned_trials"]]
+    replayed = [(r, at) for r, at in replayed if at is not None]  # the rules as defined now, on the saved looks
+    names = list(replayed[0][1]) if replayed else []
     table = []
     for name in names:
-        pruned = [r for r in rows if r["full"]["rules"][name] is not None]
-        table.append({"rule": name, "watched": len(rows), "pruned": len(pruned),
-                      "pruned_fixes": sum(r["would_fix"] for r in pruned),
-                      "spared_fixes": sum(r["would_fix"] for r in rows if r["full"]["rules"][name] is None),
-                      "epochs_saved": sum((r["epochs"] or 0) - r["full"]["rules"][name] for r in pruned)})
+        pruned = [(r, at[name]) for r, at in replayed if at[name] is not None]
+        table.append({"rule": name, "watched": len(replayed), "pruned": len(pruned),
+                      "pruned_fixes": sum(r["would_fix"] for r, _ in pruned),
+                      "spared_fixes": sum(r["would_fix"] for r, at in replayed if at[name] is None),
+                      "spared": [r["trial_id"] for r, at in replayed if at[name] is None],
+                      "epochs_saved": sum((r["epochs"] or 0) - epoch for r, epoch in pruned)})
     return table
 
 

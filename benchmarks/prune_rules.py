@@ -56,8 +56,9 @@ class PruneWatch(CollapsePruning):
 
 
 def _moving(look: dict, previous: float | None, first: float | None, losses: list[float], min_std_ratio: float,
-            cumulative: bool) -> bool:
-    """``still_moving`` replayed from a recorded look (and, with ``cumulative``, growth since the first look)."""
+            cumulative: bool, loss_any_task: bool = False) -> bool:
+    """``still_moving`` replayed from a recorded look (and, with ``cumulative``, growth since the first look;
+    with ``loss_any_task``, a training loss still falling counts for a regression too)."""
     ratio = look["std_ratio"]
     spread = ratio is not None and ratio > NIL_SPREAD * min_std_ratio
     if spread and (previous is None or ratio > RECOVERY_FACTOR * previous):
@@ -65,11 +66,13 @@ def _moving(look: dict, previous: float | None, first: float | None, losses: lis
     if cumulative and spread and first is not None and ratio > RECOVERY_FACTOR * first:
         return True
     separating = (look["distinct"] or 0) >= 2 and look["beats_constant"]
+    if loss_any_task and loss_still_falling(losses):
+        return True
     return look["classifier"] and (separating or loss_still_falling(losses))
 
 
 def simulate(looks: list[dict], losses: list[float], *, start: int, min_std_ratio: float,
-             cumulative: bool = False) -> int | None:
+             cumulative: bool = False, loss_any_task: bool = False) -> int | None:
     """The epoch a rule would prune at, replaying ``looks`` (None: it would train in full).
 
     ``start``: the rule's first look (epochs before it are not looked at; the first look it makes has
@@ -81,7 +84,7 @@ def simulate(looks: list[dict], losses: list[float], *, start: int, min_std_rati
         if look["epoch"] < start:
             continue
         so_far = losses[: look["epoch"]]
-        if look["collapsed"] and not _moving(look, previous, first, so_far, min_std_ratio, cumulative):
+        if look["collapsed"] and not _moving(look, previous, first, so_far, min_std_ratio, cumulative, loss_any_task):
             return look["epoch"]
         previous = look["std_ratio"]
         first = first if first is not None else look["std_ratio"]
@@ -100,4 +103,19 @@ def rules(steps_per_epoch: int, epochs: int, after: int, min_steps: int = 30) ->
         "quarter_of_epochs": {"start": first_epoch(min_steps, 0.25)},
         "growth_since_first_look": {"start": first_epoch(min_steps), "cumulative": True},
         "min_steps_60_and_growth": {"start": first_epoch(60), "cumulative": True},
+        "loss_falling_any_task": {"start": first_epoch(min_steps), "loss_any_task": True},
+        "loss_falling_any_task_and_min_steps_60": {"start": first_epoch(60), "loss_any_task": True},
     }
+
+
+def replay(row: dict, after: int = 2) -> dict[str, int | None] | None:
+    """Every compared rule replayed on one pruned trial's watched full training (``benchmarks.false_prunes``'s
+    row): the epoch each would prune at (None: trained in full); None when the training was not watched."""
+    full = row.get("full") or {}
+    looks, losses = full.get("looks"), (full.get("history") or {}).get("loss")
+    if looks is None or losses is None or not row.get("steps_per_epoch") or not row.get("epochs"):
+        return None
+    ratio = full.get("min_std_ratio", 0.1)
+    return {name: simulate(looks, losses, start=rule["start"], min_std_ratio=ratio,
+                           cumulative=rule.get("cumulative", False), loss_any_task=rule.get("loss_any_task", False))
+            for name, rule in rules(row["steps_per_epoch"], row["epochs"], full.get("prune_after", after)).items()}
