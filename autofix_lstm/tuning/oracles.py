@@ -88,9 +88,10 @@ class _SeededMixin:
             self.refine_budget = max(0, int(budget))
         self.refine_queue = list(candidates)  # a new best replaces the old neighbourhood
 
-    def refine_next(self, candidates: list[dict[str, Any]]) -> None:
-        """Try ``candidates`` before the refinements already queued (within the same budget)."""
-        self.refine_queue = [*candidates, *(c for c in self.refine_queue if c not in candidates)]
+    def refine_at(self, candidates: list[dict[str, Any]], position: int) -> None:
+        """Queue ``candidates`` at ``position`` of the refinements already queued (within the same budget)."""
+        rest = [c for c in self.refine_queue if c not in candidates]
+        self.refine_queue = [*rest[:position], *candidates, *rest[position:]]
 
     def reload(self):
         try:
@@ -162,8 +163,9 @@ class BatchedBayesianOracle(kt.oracles.BayesianOptimizationOracle):
     The same Gaussian process (refit only when the completed trials changed, warm-started from the
     last fit) and the same acquisition as Keras Tuner's oracle; its minimum is searched by scoring ``candidates`` random
     points in one ``predict`` call and polishing the best ``polish`` of them with L-BFGS-B. The
-    best point whose values were not tried yet becomes the next trial (Keras Tuner's step may
-    propose a tried one again); when every candidate was tried, a random untried point.
+    best point whose values were not tried yet, nor within ``NEAR`` of a tried point, becomes the next trial
+    (Keras Tuner's step may propose a tried one again, and the acquisition's minimum often sits a hair from
+    the best trial); when every candidate was tried, a random untried point.
     ``proposal="keras_tuner"`` runs Keras Tuner's own step instead.
     """
 
@@ -196,9 +198,13 @@ class BatchedBayesianOracle(kt.oracles.BayesianOptimizationOracle):
             ranked = self._ranked_candidates()
         for vector in ranked:
             values = self._vector_to_values(vector)
-            if not self._duplicate(values):  # private, see the module docstring
+            if not self._duplicate(values) and not _near_any(self._vector_of(values), x):  # private, see the module
                 return {"status": "RUNNING", "values": values}
         return self._random_populate_space()
+
+    def _vector_of(self, values: dict) -> np.ndarray:
+        """``values`` embedded in Keras Tuner's [0, 1] space, the way ``_vectorize_trials`` embeds a trial."""
+        return np.array([hp.value_to_prob(values.get(hp.name, hp.default)) for hp in self._nonfixed_space()])
 
     def _fit(self, x: np.ndarray, y: np.ndarray) -> None:
         """Fit the Gaussian process on (x, y), unless it already is.
@@ -241,6 +247,17 @@ class BatchedBayesianOracle(kt.oracles.BayesianOptimizationOracle):
         pool = np.vstack([*polished, batch]) if polished else batch
         pool_scores = np.concatenate([self.acquisition(np.array(polished)), scores]) if polished else scores
         return pool[np.argsort(pool_scores, kind="stable")]
+
+
+NEAR = 0.02  # a proposal this close to a tried point (Euclidean, in Keras Tuner's [0, 1] space) is a near-copy
+
+
+def _near_any(vector: np.ndarray, tried: np.ndarray) -> bool:
+    """Whether ``vector`` lies within ``NEAR`` of a row of ``tried``: a learning rate 4% off a tried one, the
+    other values the same, teaches the Gaussian process nothing and costs a whole training."""
+    if tried is None or len(tried) == 0:
+        return False
+    return bool(np.min(np.linalg.norm(np.asarray(tried) - vector, axis=1)) < NEAR)
 
 
 class SeededBayesianOracle(_SeededMixin, BatchedBayesianOracle):

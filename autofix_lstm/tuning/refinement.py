@@ -134,14 +134,26 @@ class Refinement:
     smaller_first: tuple[str, ...] = ()
     step: float = RATE_STEP
     narrowed: set[str] = field(default_factory=set)  # continuous fields already narrowed around the centre
+    nearest: list[dict[str, Any]] = field(default_factory=list)  # each field's nearest neighbour of the centre
 
     def around(self, space: SearchSpace, values: dict[str, Any], *, widen: bool = False) -> list[dict[str, Any]]:
         """The neighbourhood of ``values`` (field values) this search tries, nearest first; with ``widen``
         (a fix far below the signal probe) the capacity fields come first, larger values before smaller."""
         self.narrowed = set()
-        if widen:
-            return neighbours(space, values, step=self.step, first=WIDEN_FIELDS)
-        return neighbours(space, values, step=self.step, first=self.first, smaller_first=self.smaller_first)
+        first, smaller = (WIDEN_FIELDS, ()) if widen else (self.first, self.smaller_first)
+        out = neighbours(space, values, step=self.step, first=first, smaller_first=smaller)
+        current = {n: values.get(n, space.own[n]) for n in space.fields}
+        first_of = _first_changes(space, current, out)
+        self.nearest = [c for i, c in enumerate(out)
+                        if first_of.get(_changed_field(space, current, c)) == i or _changed_field(space, current, c)
+                        not in space.choices]
+        return out
+
+    def insert_at(self, queue: list[dict[str, Any]]) -> int:
+        """Where narrowed steps go in the refinement ``queue``: after every field's nearest neighbour still
+        queued (a narrower learning rate waits until the other fields had their first try)."""
+        positions = [i for i, c in enumerate(queue) if c in self.nearest]
+        return positions[-1] + 1 if positions else 0
 
     def narrow(self, space: SearchSpace, centre: dict[str, Any], finished: list[dict[str, Any]],
                tried: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -157,6 +169,21 @@ class Refinement:
                 self.narrowed.add(name)
                 out += [c for c in narrower_steps(space, centre, name, self.step) if c not in tried]
         return out
+
+
+def _changed_field(space: SearchSpace, current: dict[str, Any], candidate: dict[str, Any]) -> str | None:
+    own = space.encode(current)
+    return next((name for name in space.fields if candidate.get(name) != own.get(name)), None)
+
+
+def _first_changes(space: SearchSpace, current: dict[str, Any], queue: list[dict[str, Any]]) -> dict[str, int]:
+    """Each changed field's first candidate in ``queue`` (its index): the field's nearest neighbour."""
+    out: dict[str, int] = {}
+    for index, candidate in enumerate(queue):
+        name = _changed_field(space, current, candidate)
+        if name is not None and name not in out:
+            out[name] = index
+    return out
 
 
 def neighbours_of_field(space: SearchSpace, values: dict[str, Any], name: str, step: float) -> list[dict[str, Any]]:

@@ -244,7 +244,8 @@ class TrialRunner:
             self._refine_around(baseline)
 
     def _narrow_refinement(self) -> None:
-        """A continuous field stepped both ways from the best with no gain: its narrower steps next."""
+        """A continuous field stepped both ways from the best with no gain: its narrower steps, once every
+        other field had its nearest neighbour tried."""
         centre = self.refine_centre
         if not self._refines() or centre is None or centre is not self.best:
             return
@@ -254,7 +255,7 @@ class TrialRunner:
         finished = [values for values, t in zip(tried, trials) if t.status not in ("RUNNING", "IDLE")]
         narrower = self.refinement.narrow(self.space, centre.values or {}, finished, tried)
         if narrower:
-            self.oracle.refine_next(narrower)
+            self.oracle.refine_at(narrower, self.refinement.insert_at(self.oracle.refine_queue))
 
     def _fail(self, trial_id: str, values: dict, message: str, started: float, metrics: Metrics | None = None,
               *, order: int | None = None, source: str | None = None, oracle_seconds: float | None = None,

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-from autofix_lstm.tuning.oracles import AutofixTuner, make_oracle
+from autofix_lstm.tuning.oracles import NEAR, AutofixTuner, make_oracle
 
 
 def _hp():
@@ -126,6 +126,10 @@ def test_batched_proposal_returns_untried_values_inside_the_space(tmp_path):
         assert values["architecture.units"] in ("16", "32")
     hashes = {oracle._compute_values_hash(t.hyperparameters.values) for t in trials}
     assert len(hashes) == 9  # never a trial proposed twice
+    # nor a near-copy of one: every pair apart by NEAR or more in Keras Tuner's [0, 1] space
+    vectors = np.array([oracle._vector_of(t.hyperparameters.values) for t in trials])
+    gaps = [np.linalg.norm(a - b) for i, a in enumerate(vectors) for b in vectors[i + 1:]]
+    assert min(gaps) >= NEAR
     assert set(oracle.proposal_seconds) == set(oracle.start_order)  # every proposal timed
     # The Gaussian process was fit on the 8 trials before the last proposal, and kept.
     assert oracle.gpr.X_train_.shape == (8, 3)

@@ -158,17 +158,25 @@ class _LineSearchRunner:
         self._narrow_refinement()
 
 
-def test_the_search_tries_the_narrower_steps_as_soon_as_both_wide_ones_ended(stack, tmp_path):
+def test_the_narrower_steps_wait_until_every_other_field_had_its_nearest_neighbour(stack, tmp_path):
     spec, space, _ = stack
-    oracle = make_oracle("random", space.hyperparameters, max_trials=6, epochs=2, seeds=[], deadline=None, seed=0)
+    queued = Refinement().around(space, {RATE: 0.01})
+    others = len(space.fields) - 1  # each other field's nearest neighbour (every field here has one)
+    budget = 2 + others + 2
+    oracle = make_oracle("random", space.hyperparameters, max_trials=budget + 1, epochs=2, seeds=[], deadline=None,
+                         seed=0)
     runner = _LineSearchRunner(spec, space)
     runner.oracle = oracle
-    oracle.queue_refinements(runner.refinement.around(space, {RATE: 0.01}), budget=5)
+    oracle.queue_refinements(runner.refinement.around(space, {RATE: 0.01}), budget=budget)
     AutofixTuner(oracle, runner, directory=str(tmp_path / "t"), project_name="p").search(verbose=0)
-    assert [oracle.sources[t] for t in oracle.start_order][:5] == ["refine"] * 5
+    assert [oracle.sources[t] for t in oracle.start_order][:budget] == ["refine"] * budget
     assert sorted(runner.ran[:2]) == pytest.approx([0.01 / 3, 0.03])
-    assert sorted(runner.ran[2:4]) == pytest.approx([0.01 / 3 ** 0.5, 0.01 * 3 ** 0.5])  # before any other field
-    assert runner.ran[4] == pytest.approx(0.01)  # then the neighbourhood's other fields, at the fix's rate
+    assert runner.ran[2:2 + others] == pytest.approx([0.01] * others)  # the other fields' first tries, at the fix's rate
+    changed = {next(k for k, v in space.decode(c).items() if v != space.decode(space.encode({RATE: 0.01}))[k])
+               for c in queued[2:2 + others]}
+    assert len(changed) == others  # one per field
+    rates = sorted(runner.ran[2 + others:budget])
+    assert rates == pytest.approx([0.01 / 3 ** 0.5, 0.01 * 3 ** 0.5])  # then the narrower steps, before second tries
 
 
 class _QueueingOracle:
