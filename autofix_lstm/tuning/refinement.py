@@ -5,9 +5,10 @@ first. ``Refinement`` is how the search refines in this run: which fields come f
 fields on little data, the learning rate, width and regularisation around a spec that already works),
 which fields try a smaller value before a larger one, and how far a continuous step goes. Around a fix
 far below what a simple model reaches on the same windows, the capacity fields come first, larger
-values first: the search widens before it settles. A step
-that brought no gain either way is halved (on a log scale: x3 becomes x1.73) and tried next, once,
-so a fix found early reaches its neighbour's optimum instead of stopping at the x3 grid.
+values first: the search widens before it settles. A step that brought no gain either way is halved
+(on a log scale: x3 becomes x1.73) and queued once, after every other field's nearest neighbour, so a
+fix found early can reach its neighbour's optimum instead of stopping at the x3 grid, without the
+learning rate taking the whole refinement budget.
 """
 
 from __future__ import annotations
