@@ -33,7 +33,8 @@ CAUSES: dict[str, set[str]] = {
     "learning_rate_too_low": {"learning_rate_too_low", "slow_optimizer"},
     "slow_optimizer": {"slow_optimizer", "learning_rate_too_low"},
     "excess_dropout": {"excess_dropout"},
-    "model_size": {"vanishing_gradients", "dead_units"},  # too deep: vanishing; too narrow: saturated units
+    # too deep: vanishing; too narrow: saturated units; too big for its windows: too_little_data
+    "model_size": {"vanishing_gradients", "dead_units", "too_little_data"},
     "class_imbalance": {"class_imbalance"},
     "trend": {"nonstationary_target"},
     "loss_mistake": {"loss_target_mismatch", "head_width_mismatch", "loss_activation_mismatch"},
@@ -79,8 +80,10 @@ ALSO_CAUSES: dict[str, tuple[set[str], str]] = {
     "oversized_stack_sunspots": (
         {"learning_rate_too_high", "too_little_data"},
         "three LSTMs of 256 units (1.3 million weights) on 137 training windows as well as Adam at 0.1; the fix "
-        "changes both. The diagnosis names the flat units first (dead_units, an error that says to lower the "
-        "learning rate), then the learning rate and the data too little for the model (warnings)",
+        "changes both. Which it names first depends on the brief training's float order: in one process "
+        "the flat units (dead_units, an error that says to lower the learning rate), then the learning rate "
+        "and the data too little for the model (warnings); in a one-thread test worker the learning rate "
+        "and too_little_data, both errors, with dead_units an info",
     ),
 }
 
