@@ -20,7 +20,6 @@ from autofix_lstm.modeling.callbacks import (
     loss_still_falling,
     still_moving,
 )
-from autofix_lstm.modeling.evaluate import measure, validation_predictions
 from autofix_lstm.scoring.metrics import is_collapsed
 from autofix_lstm.scoring.objective import beats_constant
 
@@ -38,14 +37,10 @@ class PruneWatch(CollapsePruning):
 
     def on_epoch_end(self, epoch, logs=None):
         """Look as ``CollapsePruning`` looks; record it; never stop."""
-        loss = (logs or {}).get("loss")
-        self.losses.append(float(loss) if loss is not None else float("nan"))
-        done = epoch + 1
-        if done < self.earliest_epoch or (self.epochs is not None and done >= self.epochs):
+        looked = self.look(epoch, logs)
+        if looked is None:
             return
-        metrics = measure(self.checked, validation_predictions(self.model, self.checked))
-        previous = self.std_ratios[-1] if self.std_ratios else None
-        self.std_ratios.append(metrics.std_ratio)
+        done, metrics, previous = looked
         collapsed = is_collapsed(metrics, self.min_std_ratio)
         moving = still_moving(metrics, previous, self.losses, min_std_ratio=self.min_std_ratio)
         self.looks.append({"epoch": done, "std_ratio": metrics.std_ratio, "collapsed": collapsed, "moving": moving,

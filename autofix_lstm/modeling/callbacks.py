@@ -137,15 +137,24 @@ class CollapsePruning(keras.callbacks.Callback):
             return self.after
         return max(self.after, -(-MIN_STEPS // self.steps_per_epoch))
 
-    def on_epoch_end(self, epoch, logs=None):
+    def look(self, epoch, logs=None) -> tuple[int, Metrics, float | None] | None:
+        """Record the epoch's training loss and, when this epoch is one pruning looks at, measure the
+        validation output: ``(epochs done, its metrics, the previous look's std_ratio)``; None otherwise."""
         loss = (logs or {}).get("loss")
         self.losses.append(float(loss) if loss is not None else float("nan"))
         done = epoch + 1
         if done < self.earliest_epoch or (self.epochs is not None and done >= self.epochs):
-            return
+            return None
         metrics = measure(self.checked, validation_predictions(self.model, self.checked))
         previous = self.std_ratios[-1] if self.std_ratios else None
         self.std_ratios.append(metrics.std_ratio)
+        return done, metrics, previous
+
+    def on_epoch_end(self, epoch, logs=None):
+        looked = self.look(epoch, logs)
+        if looked is None:
+            return
+        done, metrics, previous = looked
         # NaN predictions count as collapsed and never as moving: pruned at the first look.
         if is_collapsed(metrics, self.min_std_ratio) and not still_moving(
             metrics, previous, self.losses, min_std_ratio=self.min_std_ratio
