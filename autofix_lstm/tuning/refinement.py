@@ -117,14 +117,7 @@ def narrower_steps(space: SearchSpace, values: dict[str, Any], name: str, step: 
     narrower = math.sqrt(step)
     if name in space.choices or narrower < NARROWEST_STEP:
         return []
-    current = {n: values.get(n, space.own[n]) for n in space.fields}
-    own = space.encode(current)
-    out = []
-    for value in _alternatives(space, name, current[name], narrower, smaller_first=False):
-        candidate = space.encode({**current, name: value})
-        if candidate != own and candidate not in out:
-            out.append(candidate)
-    return out
+    return neighbours_of_field(space, values, name, narrower)
 
 
 @dataclass
@@ -143,11 +136,13 @@ class Refinement:
         self.narrowed = set()
         first, smaller = (WIDEN_FIELDS, ()) if widen else (self.first, self.smaller_first)
         out = neighbours(space, values, step=self.step, first=first, smaller_first=smaller)
-        current = {n: values.get(n, space.own[n]) for n in space.fields}
-        first_of = _first_changes(space, current, out)
-        self.nearest = [c for i, c in enumerate(out)
-                        if first_of.get(_changed_field(space, current, c)) == i or _changed_field(space, current, c)
-                        not in space.choices]
+        own = space.encode({n: values.get(n, space.own[n]) for n in space.fields})
+        changed = [_changed_field(space, own, c) for c in out]
+        first_of: dict[str, int] = {}
+        for index, name in enumerate(changed):
+            first_of.setdefault(name, index)
+        self.nearest = [c for i, (c, name) in enumerate(zip(out, changed))
+                        if first_of[name] == i or name not in space.choices]
         return out
 
     def insert_at(self, queue: list[dict[str, Any]]) -> int:
@@ -172,19 +167,9 @@ class Refinement:
         return out
 
 
-def _changed_field(space: SearchSpace, current: dict[str, Any], candidate: dict[str, Any]) -> str | None:
-    own = space.encode(current)
+def _changed_field(space: SearchSpace, own: dict[str, Any], candidate: dict[str, Any]) -> str | None:
+    """The field a neighbour changes from the centre's trial values ``own``."""
     return next((name for name in space.fields if candidate.get(name) != own.get(name)), None)
-
-
-def _first_changes(space: SearchSpace, current: dict[str, Any], queue: list[dict[str, Any]]) -> dict[str, int]:
-    """Each changed field's first candidate in ``queue`` (its index): the field's nearest neighbour."""
-    out: dict[str, int] = {}
-    for index, candidate in enumerate(queue):
-        name = _changed_field(space, current, candidate)
-        if name is not None and name not in out:
-            out[name] = index
-    return out
 
 
 def neighbours_of_field(space: SearchSpace, values: dict[str, Any], name: str, step: float) -> list[dict[str, Any]]:
